@@ -1,0 +1,39 @@
+# The README's two commands: `make run` and `make test`. Both install what
+# they need first (scripts/install-deps.sh is fast when all is present).
+
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+RUN_FLAGS ?= --dev
+
+.PHONY: all deps build run test test-build bench clean format
+
+all: build
+
+deps:
+	@./scripts/install-deps.sh
+
+build: deps
+	@cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@cmake --build build -j $(JOBS)
+
+run: build
+	./build/ledgerline serve $(RUN_FLAGS)
+
+# The test build runs every unit and integration test under AddressSanitizer
+# and UndefinedBehaviorSanitizer; CTest prints the summary line.
+test-build: deps
+	@cmake -S . -B build-test -DCMAKE_BUILD_TYPE=Debug -DLL_SANITIZE=ON >/dev/null
+	@cmake --build build-test -j $(JOBS)
+
+test: test-build
+	cd build-test && ctest --output-on-failure -j $(JOBS) --timeout 600
+
+bench: deps
+	@cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@cmake --build build-bench -j $(JOBS)
+	/usr/bin/python3 bench/run.py build-bench/ledgerline
+
+clean:
+	rm -rf build build-test build-bench
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -1,0 +1,26 @@
+#!/bin/sh
+# Installs, by Debian package name, everything the build, the tests and the
+# benchmarks need. Idempotent: when every package is present it only checks.
+set -eu
+
+PACKAGES="
+build-essential cmake pkg-config
+libuv1-dev libhttp-parser-dev libwslay-dev libssl-dev libsodium-dev
+libjansson-dev libsqlite3-dev liblua5.4-dev libcmocka-dev
+python3 python3-requests python3-websockets python3-nacl
+"
+
+missing=""
+for p in $PACKAGES; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+        missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+echo "install-deps: installing:$missing" >&2
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -q --no-install-recommends $missing

@@ -1,0 +1,60 @@
+/* api/api.h: the REST routes of API.md §3 on top of net/http.h.
+ * Owns:    ll_api_t (shared, read-only after start: config, ledger) and one
+ *          ll_api_worker_t per worker (its read-only store connection).
+ * Threads: ll_api_handle and the route handlers run on worker threads; the
+ *          ledger answers through the worker's task queue.
+ *
+ * Handlers never block on the ledger thread: they post an ll_ledger_req_t
+ * and respond from its reply. Committed data (blocks, accounts) is read
+ * directly through the worker's own SQLite reader (WAL snapshot). */
+#ifndef LL_API_API_H
+#define LL_API_API_H
+
+#include "config.h"
+#include "ledger/ledger.h"
+#include "net/http.h"
+#include "store/store.h"
+
+#include <stdatomic.h>
+
+typedef struct ll_api {
+    const ll_config_t *config;
+    ll_ledger_t *ledger;
+    _Atomic uint64_t requests; /* every worker counts here, for /metrics */
+} ll_api_t;
+
+typedef struct ll_api_worker {
+    ll_api_t *app;
+    ll_worker_t *worker;
+    ll_store_t *reader;
+} ll_api_worker_t;
+
+/* server_opts.worker_init / worker_fini: open and close the worker's reader. */
+void *ll_api_worker_init(ll_worker_t *w, void *app);
+void ll_api_worker_fini(void *ctx);
+
+/* server_opts.handler: routes one request. */
+void ll_api_handle(ll_req_t *req);
+
+/* ---- route handlers (one file per group) ---------------------------------- */
+/* param is the path segment matched by '*' in the route, or NULL. */
+typedef void (*ll_api_route_cb)(ll_api_worker_t *ctx, ll_req_t *req, const char *param);
+
+void ll_api_root(ll_api_worker_t *ctx, ll_req_t *req, const char *param);
+void ll_api_healthz(ll_api_worker_t *ctx, ll_req_t *req, const char *param);
+void ll_api_metrics(ll_api_worker_t *ctx, ll_req_t *req, const char *param);
+void ll_api_tx_submit(ll_api_worker_t *ctx, ll_req_t *req, const char *param);
+void ll_api_tx_get(ll_api_worker_t *ctx, ll_req_t *req, const char *param);
+void ll_api_faucet(ll_api_worker_t *ctx, ll_req_t *req, const char *param);
+void ll_api_block_get(ll_api_worker_t *ctx, ll_req_t *req, const char *param);
+void ll_api_account_get(ll_api_worker_t *ctx, ll_req_t *req, const char *param);
+
+/* A ledger request for op whose reply answers req: success_status with the
+ * result, or the error. NULL when out of memory (req is then answered). */
+ll_ledger_req_t *ll_api_ledger_req(ll_req_t *req, ll_ledger_op_t op, int success_status);
+
+/* Posts lr (fields filled by the caller) to the ledger; takes ownership of
+ * lr and lr->tx. If the ledger has stopped, answers 503 at once. */
+void ll_api_ask_ledger(ll_api_worker_t *ctx, ll_ledger_req_t *lr);
+
+#endif

@@ -1,0 +1,147 @@
+/* api/router.c: one table maps method and path to a handler; a path that
+ * exists under another method is a 405 with Allow, anything else a 404. */
+#include "api/api.h"
+#include "util/err.h"
+#include "util/log.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct route {
+    enum http_method method;
+    const char *pattern; /* '*' matches one non-empty path segment */
+    ll_api_route_cb cb;
+} route_t;
+
+static const route_t routes[] = {
+    {HTTP_GET, "/", ll_api_root},
+    {HTTP_GET, "/api/v1", ll_api_root},
+    {HTTP_GET, "/api/v1/", ll_api_root},
+    {HTTP_GET, "/healthz", ll_api_healthz},
+    {HTTP_GET, "/metrics", ll_api_metrics},
+    {HTTP_POST, "/api/v1/transactions", ll_api_tx_submit},
+    {HTTP_POST, "/api/v1/transactions/", ll_api_tx_submit},
+    {HTTP_GET, "/api/v1/transactions/*", ll_api_tx_get},
+    {HTTP_GET, "/api/v1/blocks/*", ll_api_block_get},
+    {HTTP_GET, "/api/v1/accounts/*", ll_api_account_get},
+    {HTTP_POST, "/api/v1/faucet", ll_api_faucet},
+};
+
+/* Matches path against pattern; on a '*' the segment is copied to param. */
+static int match(const char *pattern, const char *path, char *param, size_t cap)
+{
+    while (*pattern && *path) {
+        if (*pattern == '*') {
+            size_t n = strcspn(path, "/");
+            if (n == 0 || n >= cap)
+                return 0;
+            memcpy(param, path, n);
+            param[n] = '\0';
+            path += n;
+            pattern++;
+            continue;
+        }
+        if (*pattern++ != *path++)
+            return 0;
+    }
+    return *pattern == '\0' && *path == '\0';
+}
+
+void ll_api_handle(ll_req_t *req)
+{
+    ll_api_worker_t *ctx = ll_req_ctx(req);
+    enum http_method m = ll_req_method(req);
+    const char *path = ll_req_path(req);
+    char param[256], allow[64] = "";
+    atomic_fetch_add(&ctx->app->requests, 1);
+    if (m == HTTP_HEAD)
+        m = HTTP_GET; /* the network layer sends HEAD's headers only */
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+        if (!match(routes[i].pattern, path, param, sizeof param))
+            continue;
+        if (routes[i].method == m) {
+            routes[i].cb(ctx, req, strchr(routes[i].pattern, '*') ? param : NULL);
+            return;
+        }
+        const char *name = http_method_str(routes[i].method);
+        if (!strstr(allow, name)) {
+            size_t len = strlen(allow);
+            snprintf(allow + len, sizeof allow - len, "%s%s", len ? ", " : "", name);
+        }
+    }
+    if (*allow) {
+        ll_req_add_header(req, "Allow", allow);
+        ll_req_respond_error(req, LL_EMETHOD, "%s is not allowed on %s (allowed: %s)",
+                             http_method_str(ll_req_method(req)), path, allow);
+        return;
+    }
+    ll_req_respond_error(req, LL_ENOTFOUND, "no route for %s", path);
+}
+
+void *ll_api_worker_init(ll_worker_t *w, void *app)
+{
+    ll_api_worker_t *ctx = calloc(1, sizeof *ctx);
+    if (!ctx)
+        return NULL;
+    ctx->app = app;
+    ctx->worker = w;
+    /* The ledger created the database before the server started. */
+    if (ll_store_open(ctx->app->config->data_dir, LL_STORE_READER, LL_SYNC_FULL,
+                      &ctx->reader) < 0) {
+        LL_ERROR("api: worker %d cannot open a database reader", ll_worker_index(w));
+        ctx->reader = NULL;
+    }
+    return ctx;
+}
+
+void ll_api_worker_fini(void *ctx_)
+{
+    ll_api_worker_t *ctx = ctx_;
+    if (!ctx)
+        return;
+    ll_store_close(ctx->reader);
+    free(ctx);
+}
+
+typedef struct ledger_call {
+    ll_ledger_req_t lr; /* first: the reply task points into it */
+    ll_req_t *req;
+    int success_status;
+} ledger_call_t;
+
+static void on_ledger_reply(ll_task_t *task)
+{
+    ll_ledger_req_t *lr = (ll_ledger_req_t *)((char *)task - offsetof(ll_ledger_req_t, reply));
+    ledger_call_t *call = (ledger_call_t *)lr;
+    if (lr->rc < 0)
+        ll_req_respond_error(call->req, lr->rc, "%s", lr->why);
+    else
+        ll_req_respond_json(call->req, call->success_status, lr->result); /* steals result */
+    ll_tx_free(lr->tx);
+    free(call);
+}
+
+ll_ledger_req_t *ll_api_ledger_req(ll_req_t *req, ll_ledger_op_t op, int success_status)
+{
+    ledger_call_t *call = calloc(1, sizeof *call);
+    if (!call) {
+        ll_req_respond_error(req, LL_ENOMEM, "out of memory");
+        return NULL;
+    }
+    call->req = req;
+    call->success_status = success_status;
+    call->lr.op = op;
+    call->lr.reply.run = on_ledger_reply;
+    return &call->lr;
+}
+
+void ll_api_ask_ledger(ll_api_worker_t *ctx, ll_ledger_req_t *lr)
+{
+    ledger_call_t *call = (ledger_call_t *)lr;
+    lr->reply_q = ll_worker_taskq(ctx->worker);
+    if (ll_ledger_post(ctx->app->ledger, lr) < 0) {
+        ll_req_respond_error(call->req, LL_ESHUTDOWN, "the node is shutting down");
+        ll_tx_free(lr->tx);
+        free(call);
+    }
+}

@@ -1,0 +1,207 @@
+/* cli/cli.c: keygen, sign and submit. They share the node's own key and
+ * transaction code (ledger/keys.h, ledger/tx.h), so what the CLI signs is
+ * exactly what the node verifies. */
+#include "cli/cli.h"
+#include "cli/http_client.h"
+#include "ledger/keys.h"
+#include "ledger/tx.h"
+#include "util/err.h"
+#include "util/hex.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define DEFAULT_URL "http://127.0.0.1:9984"
+#define HTTP_TIMEOUT_MS 30000
+
+typedef struct cli_args {
+    const char *key;
+    const char *url;
+} cli_args_t;
+
+static int parse_args(int argc, char **argv, cli_args_t *a, int want_url)
+{
+    a->key = NULL;
+    a->url = DEFAULT_URL;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--key") == 0 && i + 1 < argc)
+            a->key = argv[++i];
+        else if (want_url && strcmp(argv[i], "--url") == 0 && i + 1 < argc)
+            a->url = argv[++i];
+        else {
+            fprintf(stderr, "ledgerline: unexpected argument '%s'\n", argv[i]);
+            return -1;
+        }
+    }
+    if (!a->key) {
+        fprintf(stderr, "ledgerline: --key FILE is required (a file from `ledgerline keygen`)\n");
+        return -1;
+    }
+    return 0;
+}
+
+static int print_json(const json_t *v)
+{
+    char *text = json_dumps(v, JSON_INDENT(2) | JSON_SORT_KEYS);
+    if (!text)
+        return 1;
+    puts(text);
+    free(text);
+    return 0;
+}
+
+int ll_cli_keygen(int argc, char **argv)
+{
+    ll_keypair_t kp;
+    (void)argv;
+    if (argc > 0) {
+        fprintf(stderr, "ledgerline: keygen takes no arguments\n");
+        return 2;
+    }
+    ll_keys_generate(&kp);
+    json_t *obj = ll_keys_to_json(&kp);
+    int rc = obj ? print_json(obj) : 1;
+    json_decref(obj);
+    return rc;
+}
+
+/* Reads stdin as a JSON object; NULL (with a message) otherwise. */
+static json_t *read_body(void)
+{
+    json_error_t err;
+    json_t *body = json_loadf(stdin, JSON_REJECT_DUPLICATES, &err);
+    if (!body) {
+        fprintf(stderr, "ledgerline: stdin is not JSON: %s (line %d)\n", err.text, err.line);
+        return NULL;
+    }
+    if (!json_is_object(body)) {
+        fprintf(stderr, "ledgerline: the transaction body must be a JSON object\n");
+        json_decref(body);
+        return NULL;
+    }
+    return body;
+}
+
+/* Sets sender_pubkey from the key, or checks that the one given is it. */
+static int claim_sender(json_t *body, const ll_keypair_t *kp)
+{
+    char pk_hex[2 * LL_PK_BYTES + 1];
+    ll_hex_encode(kp->pk, LL_PK_BYTES, pk_hex);
+    const char *given = json_string_value(json_object_get(body, "sender_pubkey"));
+    if (!json_object_get(body, "sender_pubkey"))
+        return json_object_set_new(body, "sender_pubkey", json_string(pk_hex));
+    if (!given || strcmp(given, pk_hex) != 0) {
+        fprintf(stderr, "ledgerline: sender_pubkey is not the public key of --key\n");
+        return -1;
+    }
+    return 0;
+}
+
+static int sign_body(json_t *body, const ll_keypair_t *kp)
+{
+    if (claim_sender(body, kp) < 0)
+        return -1;
+    if (ll_tx_sign(body, kp) < 0) {
+        fprintf(stderr, "ledgerline: cannot sign: the body holds a floating-point number "
+                        "(amounts are integers of units)\n");
+        return -1;
+    }
+    return 0;
+}
+
+int ll_cli_sign(int argc, char **argv)
+{
+    cli_args_t a;
+    ll_keypair_t kp;
+    json_t *body = NULL;
+    int rc = 1;
+    if (parse_args(argc, argv, &a, 0) < 0)
+        return 2;
+    if (ll_keys_load_file(a.key, &kp) < 0) {
+        fprintf(stderr, "ledgerline: cannot read key file %s\n", a.key);
+        return 1;
+    }
+    if ((body = read_body()) && sign_body(body, &kp) == 0) {
+        char *text = json_dumps(body, JSON_SORT_KEYS | JSON_COMPACT);
+        if (text) {
+            puts(text);
+            free(text);
+            rc = 0;
+        }
+    }
+    json_decref(body);
+    return rc;
+}
+
+/* The account's next committed nonce; 0 for an account not on chain yet. */
+static int fetch_nonce(const char *url, const char *address, json_int_t *nonce)
+{
+    char target[1024];
+    ll_http_response_t resp;
+    snprintf(target, sizeof target, "%s/api/v1/accounts/%s", url, address);
+    if (ll_http_request("GET", target, NULL, &resp, HTTP_TIMEOUT_MS) < 0)
+        return -1;
+    int rc = -1;
+    *nonce = 0;
+    if (resp.status == 404) {
+        rc = 0;
+    } else if (resp.status == 200) {
+        json_t *acct = json_loads(resp.body, 0, NULL);
+        json_t *n = json_object_get(acct, "nonce");
+        if (json_is_integer(n)) {
+            *nonce = json_integer_value(n);
+            rc = 0;
+        }
+        json_decref(acct);
+    }
+    if (rc < 0)
+        fprintf(stderr, "ledgerline: cannot read the account's nonce (HTTP %d)\n", resp.status);
+    ll_http_response_free(&resp);
+    return rc;
+}
+
+int ll_cli_submit(int argc, char **argv)
+{
+    cli_args_t a;
+    ll_keypair_t kp;
+    ll_http_response_t resp = {0};
+    json_t *body = NULL;
+    char *text = NULL, target[1024];
+    json_int_t nonce;
+    int rc = 1;
+    if (parse_args(argc, argv, &a, 1) < 0)
+        return 2;
+    if (ll_keys_load_file(a.key, &kp) < 0) {
+        fprintf(stderr, "ledgerline: cannot read key file %s\n", a.key);
+        return 1;
+    }
+    if (!(body = read_body()))
+        goto out;
+    if (!json_object_get(body, "timestamp_ms")) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        json_object_set_new(body, "timestamp_ms",
+                            json_integer((json_int_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000));
+    }
+    if (!json_object_get(body, "fee"))
+        json_object_set_new(body, "fee", json_integer(0));
+    if (!json_object_get(body, "nonce")) {
+        if (fetch_nonce(a.url, kp.address, &nonce) < 0)
+            goto out;
+        json_object_set_new(body, "nonce", json_integer(nonce));
+    }
+    if (sign_body(body, &kp) < 0 || !(text = json_dumps(body, JSON_SORT_KEYS | JSON_COMPACT)))
+        goto out;
+    snprintf(target, sizeof target, "%s/api/v1/transactions", a.url);
+    if (ll_http_request("POST", target, text, &resp, HTTP_TIMEOUT_MS) < 0)
+        goto out;
+    puts(resp.body);
+    rc = resp.status == 202 ? 0 : 1;
+out:
+    ll_http_response_free(&resp);
+    free(text);
+    json_decref(body);
+    return rc;
+}

@@ -1,0 +1,44 @@
+/* config.h: the node's settings from flags, LEDGERLINE_* environment
+ * variables and a config file, in that order of precedence.
+ * Owns:    the ll_config_t it fills (plain values, no heap).
+ * Threads: filled by main() before any thread starts; read-only after. */
+#ifndef LL_CONFIG_H
+#define LL_CONFIG_H
+
+#include <stdint.h>
+
+#define LL_CONFIG_STR_MAX 512
+
+typedef struct ll_config {
+    char listen_host[64];
+    int listen_port;
+    char data_dir[LL_CONFIG_STR_MAX];
+    char config_file[LL_CONFIG_STR_MAX];
+    uint32_t block_interval_ms;
+    uint32_t max_block_txs;
+    uint32_t difficulty;
+    uint32_t sse_heartbeat_s;
+    uint32_t ws_idle_timeout_s;
+    uint32_t client_queue;
+    char public_url[LL_CONFIG_STR_MAX];
+    uint32_t workers; /* 0 in a source means "number of cores" */
+    int dev;
+    char log_level[16];
+} ll_config_t;
+
+/* Sets every default of API.md §1. */
+void ll_config_defaults(ll_config_t *c);
+
+/* Applies the config file (--config or LEDGERLINE_CONFIG), then the
+ * environment, then argv[first..argc-1] over the defaults. Returns 0, or
+ * LL_ECONFIG with a message for the user in why (LL_ERRMSG_MAX bytes). */
+int ll_config_load(ll_config_t *c, int argc, char **argv, int first, char *why);
+
+/* Applies one setting by flag name without dashes ("block-interval-ms").
+ * Returns 0 or LL_ECONFIG with why filled. */
+int ll_config_set(ll_config_t *c, const char *name, const char *value, char *why);
+
+/* Usage text for `ledgerline serve` flags, for --help. */
+const char *ll_config_usage(void);
+
+#endif

@@ -1,0 +1,624 @@
+/* ledger/ledger.c: the ledger thread. Requests from workers arrive on one
+ * task queue; a timer produces blocks at most block_interval_ms after the
+ * first pending transaction, or at once when max_block_txs are pending.
+ * A block is one SQLite transaction: block row, transactions, state, and
+ * its event rows, written only after the block has been re-read and
+ * re-verified from the database ("quantum verified"). */
+#include "ledger/ledger.h"
+#include "ledger/block.h"
+#include "ledger/events.h"
+#include "ledger/mempool.h"
+#include "ledger/state.h"
+#include "util/hex.h"
+#include "util/log.h"
+
+#include <inttypes.h>
+#include <sodium.h>
+#include <stddef.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct ll_ledger {
+    ll_ledger_opts_t opts;
+    char data_dir[512];
+    uv_thread_t thread;
+    uv_loop_t loop;
+    ll_taskq_t inbox;
+    uv_timer_t block_timer;
+    ll_task_t stop_task;
+    ll_store_t *st;
+    ll_mempool_t *mempool;
+    ll_state_t *admission; /* committed state + every pending transaction */
+    ll_state_t *building;  /* the block being built */
+    ll_tx_t **batch;       /* room for max_block_txs */
+    ll_keypair_t node_key;
+    ll_keypair_t faucet_key;
+    ll_block_hdr_t tip;
+    int stopping; /* ledger thread only */
+    /* Written by the ledger thread, read by workers for /metrics. */
+    _Atomic uint64_t stat_height;
+    _Atomic uint64_t stat_mempool;
+    _Atomic uint64_t stat_blocks;
+    _Atomic uint64_t stat_txs;
+};
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void publish_stats(ll_ledger_t *l)
+{
+    atomic_store(&l->stat_height, l->tip.height);
+    atomic_store(&l->stat_mempool, (uint64_t)ll_mempool_count(l->mempool));
+}
+
+/* ---- verification after persisting -------------------------------------- */
+
+typedef struct reread {
+    ll_tx_t *const *expected;
+    size_t n;
+    size_t seen;
+    char (*ids)[LL_TX_ID_HEX + 1]; /* the ids as read back, for the tx root */
+} reread_t;
+
+static int reread_tx(const ll_store_tx_t *row, void *arg)
+{
+    reread_t *r = arg;
+    char why[LL_ERRMSG_MAX];
+    ll_tx_t *tx = NULL;
+    if (r->seen >= r->n || row->index != r->seen)
+        return LL_EINTERNAL;
+    /* Parsing re-checks every field and the signature of the stored bytes. */
+    int rc = ll_tx_parse(row->body, strlen(row->body), &tx, why);
+    if (rc == 0 && strcmp(tx->tx_id, r->expected[r->seen]->tx_id) != 0)
+        rc = LL_EINTERNAL;
+    if (rc < 0)
+        LL_ERROR("ledger: stored transaction %s fails verification: %s", row->tx_id,
+                 rc == LL_EINTERNAL ? "id or position differs" : why);
+    if (rc == 0)
+        memcpy(r->ids[r->seen++], tx->tx_id, sizeof r->ids[0]);
+    ll_tx_free(tx);
+    return rc;
+}
+
+/* Re-reads the block just written (inside its open transaction) and checks
+ * its proof of work, its tx root and every signature from the stored bytes. */
+static int verify_persisted(ll_ledger_t *l, const ll_block_hdr_t *b, ll_tx_t *const *txs,
+                            size_t n)
+{
+    ll_block_hdr_t back;
+    char root[65];
+    char(*ids)[LL_TX_ID_HEX + 1] = calloc(n ? n : 1, sizeof *ids);
+    const char **id_ptrs = calloc(n ? n : 1, sizeof *id_ptrs);
+    reread_t r = {txs, n, 0, ids};
+    int rc = LL_ENOMEM;
+    if (!ids || !id_ptrs)
+        goto out;
+    if ((rc = ll_store_block_by_height(l->st, b->height, &back)) < 0)
+        goto out;
+    rc = LL_EINTERNAL;
+    if (strcmp(back.hash, b->hash) != 0 || !ll_block_pow_ok(&back)) {
+        LL_ERROR("ledger: block %" PRIu64 " fails its proof of work after persisting", b->height);
+        goto out;
+    }
+    if ((rc = ll_store_block_txs(l->st, b->height, reread_tx, &r)) < 0)
+        goto out;
+    rc = LL_EINTERNAL;
+    for (size_t i = 0; i < r.seen; i++)
+        id_ptrs[i] = ids[i];
+    if (r.seen != n || ll_block_tx_root(id_ptrs, n, root) < 0 ||
+        strcmp(root, back.tx_root) != 0) {
+        LL_ERROR("ledger: block %" PRIu64 " transactions differ after persisting", b->height);
+        goto out;
+    }
+    rc = 0;
+out:
+    free(id_ptrs);
+    free(ids);
+    return rc;
+}
+
+/* ---- committing a block --------------------------------------------------- */
+
+static int store_tx(ll_store_t *st, const ll_tx_t *tx, uint64_t height, uint32_t index)
+{
+    ll_store_tx_t row = {0};
+    char *body = ll_tx_dump(tx);
+    if (!body)
+        return LL_ENOMEM;
+    snprintf(row.tx_id, sizeof row.tx_id, "%s", tx->tx_id);
+    row.height = height;
+    row.index = index;
+    row.kind = ll_tx_kind_name(tx->kind);
+    snprintf(row.sender, sizeof row.sender, "%s", tx->sender);
+    snprintf(row.recipient, sizeof row.recipient, "%s", tx->recipient);
+    snprintf(row.asset_id, sizeof row.asset_id, "%s", tx->asset_id);
+    row.amount = tx->amount;
+    row.fee = tx->fee;
+    row.nonce = tx->nonce;
+    row.timestamp_ms = tx->timestamp_ms;
+    row.body = body;
+    int rc = ll_store_put_tx(st, &row);
+    free(body);
+    return rc;
+}
+
+/* Writes b and its transactions with the state in l->building, verifies,
+ * appends the events and commits. On failure nothing is left behind. */
+static int commit_block(ll_ledger_t *l, ll_block_hdr_t *b, ll_tx_t *const *txs, size_t n)
+{
+    int rc;
+    if ((rc = ll_store_begin(l->st)) < 0)
+        return rc;
+    if ((rc = ll_store_put_block(l->st, b)) < 0)
+        goto fail;
+    for (size_t i = 0; i < n; i++)
+        if ((rc = store_tx(l->st, txs[i], b->height, (uint32_t)i)) < 0)
+            goto fail;
+    if ((rc = ll_state_flush(l->building)) < 0)
+        goto fail;
+    if ((rc = verify_persisted(l, b, txs, n)) < 0)
+        goto fail;
+    b->quantum_verified = 1;
+    if ((rc = ll_store_set_verified(l->st, b->height)) < 0)
+        goto fail;
+    if ((rc = ll_events_append_block(l->st, b, txs, n)) < 0)
+        goto fail;
+    if ((rc = ll_store_commit(l->st)) < 0)
+        goto fail;
+    return 0;
+fail:
+    ll_store_rollback(l->st);
+    b->quantum_verified = 0;
+    return rc;
+}
+
+static void start_header(ll_ledger_t *l, ll_block_hdr_t *b)
+{
+    memset(b, 0, sizeof *b);
+    b->height = l->tip.height + 1;
+    snprintf(b->previous_hash, sizeof b->previous_hash, "%s", l->tip.hash);
+    /* Block time never runs backwards, even if the wall clock does. */
+    int64_t t = now_ms();
+    b->timestamp_ms = t > l->tip.timestamp_ms ? t : l->tip.timestamp_ms;
+    snprintf(b->miner, sizeof b->miner, "%s", l->node_key.address);
+    b->difficulty = l->opts.difficulty;
+}
+
+typedef struct replay {
+    ll_ledger_t *l;
+    size_t failed;
+} replay_t;
+
+static void replay_pending(const ll_tx_t *tx, void *arg)
+{
+    replay_t *r = arg;
+    char why[LL_ERRMSG_MAX];
+    if (ll_state_apply(r->l->admission, tx, r->l->node_key.address, r->l->tip.height + 1, why) <
+        0)
+        r->failed++;
+}
+
+/* Takes the oldest pending transactions into one block and commits it.
+ * Returns 0 (also when nothing was pending) or the commit's error, in which
+ * case the transactions are pending again. */
+static int produce_block(ll_ledger_t *l)
+{
+    char why[LL_ERRMSG_MAX];
+    ll_block_hdr_t b;
+    size_t taken = ll_mempool_take(l->mempool, l->batch, l->opts.max_block_txs), kept = 0;
+    const char **ids = NULL;
+    int rc = 0;
+    if (taken == 0)
+        return 0;
+    start_header(l, &b);
+    ll_state_reset(l->building);
+    for (size_t i = 0; i < taken; i++) {
+        /* Admission applied the same rules to the same order, so a failure
+         * here means the admission view went wrong: drop, never corrupt. */
+        if (ll_state_apply(l->building, l->batch[i], b.miner, b.height, why) < 0) {
+            LL_ERROR("ledger: dropping %s from block %" PRIu64 ": %s", l->batch[i]->tx_id,
+                     b.height, why);
+            ll_tx_free(l->batch[i]);
+            continue;
+        }
+        l->batch[kept++] = l->batch[i];
+    }
+    if (!(ids = calloc(kept ? kept : 1, sizeof *ids))) {
+        rc = LL_ENOMEM;
+        goto fail;
+    }
+    for (size_t i = 0; i < kept; i++)
+        ids[i] = l->batch[i]->tx_id;
+    b.tx_count = (uint32_t)kept;
+    if ((rc = ll_block_tx_root(ids, kept, b.tx_root)) < 0 || (rc = ll_block_mine(&b)) < 0)
+        goto fail;
+    if ((rc = commit_block(l, &b, l->batch, kept)) < 0)
+        goto fail;
+    free(ids);
+    l->tip = b;
+    atomic_fetch_add(&l->stat_blocks, 1);
+    atomic_fetch_add(&l->stat_txs, kept);
+    for (size_t i = 0; i < kept; i++)
+        ll_tx_free(l->batch[i]);
+    LL_DEBUG("ledger: block %" PRIu64 " %s with %zu transactions", b.height, b.hash, kept);
+    /* The admission view holds absolute values (committed + all pending), so
+     * committing a prefix of the pending sequence leaves it right. It needs
+     * a rebuild only when transactions were dropped, and it is emptied when
+     * nothing is pending so it does not grow without bound. */
+    if (kept != taken || ll_mempool_count(l->mempool) == 0) {
+        replay_t r = {l, 0};
+        ll_state_reset(l->admission);
+        ll_mempool_each(l->mempool, replay_pending, &r);
+        if (r.failed)
+            LL_ERROR("ledger: %zu pending transactions no longer apply", r.failed);
+    }
+    publish_stats(l);
+    return 0;
+fail:
+    free(ids);
+    LL_ERROR("ledger: block %" PRIu64 " not committed (%s); its transactions stay pending",
+             b.height, ll_err_name(rc));
+    ll_mempool_untake(l->mempool, l->batch, kept);
+    if (kept != taken) {
+        replay_t r = {l, 0};
+        ll_state_reset(l->admission);
+        ll_mempool_each(l->mempool, replay_pending, &r);
+    }
+    return rc;
+}
+
+static void on_block_timer(uv_timer_t *t);
+
+/* Arms the block timer: at once when a full block is waiting, else within
+ * the interval of the oldest pending transaction. */
+static void schedule_block(ll_ledger_t *l)
+{
+    size_t n = ll_mempool_count(l->mempool);
+    if (n >= l->opts.max_block_txs)
+        uv_timer_start(&l->block_timer, on_block_timer, 0, 0);
+    else if (n > 0 && !uv_is_active((uv_handle_t *)&l->block_timer))
+        uv_timer_start(&l->block_timer, on_block_timer, l->opts.block_interval_ms, 0);
+}
+
+static void on_block_timer(uv_timer_t *t)
+{
+    ll_ledger_t *l = t->data;
+    if (produce_block(l) < 0) {
+        /* Retry after an interval rather than spin on a failing disk. */
+        uv_timer_start(&l->block_timer, on_block_timer, l->opts.block_interval_ms, 0);
+        return;
+    }
+    schedule_block(l);
+}
+
+/* ---- requests -------------------------------------------------------------- */
+
+
+static void send_reply(ll_ledger_req_t *r)
+{
+    /* Workers outlive the ledger (ll_ledger_stop runs before the server
+     * stops), so the reply queue is open. */
+    if (ll_taskq_post(r->reply_q, &r->reply) < 0)
+        LL_ERROR("ledger: reply queue closed; a request was lost");
+}
+
+static int fail(ll_ledger_req_t *r, int rc, const char *why)
+{
+    r->rc = rc;
+    snprintf(r->why, sizeof r->why, "%s", why);
+    return rc;
+}
+
+/* Admits tx (owned) to the mempool: duplicates, capacity, then the ledger
+ * rules against committed state plus everything already pending. */
+static int admit(ll_ledger_t *l, ll_ledger_req_t *r, ll_tx_t *tx)
+{
+    ll_store_tx_t row;
+    char why[LL_ERRMSG_MAX];
+    int rc;
+    if (ll_mempool_find(l->mempool, tx->tx_id) ||
+        (rc = ll_store_get_tx(l->st, tx->tx_id, &row)) == 0) {
+        fail(r, LL_EDUPLICATE, "this transaction was already submitted");
+        goto drop;
+    }
+    if (rc != LL_ENOTFOUND) {
+        fail(r, rc, "the store could not be read");
+        goto drop;
+    }
+    if (ll_mempool_count(l->mempool) >= LL_MEMPOOL_CAPACITY) {
+        fail(r, LL_EBUSY, "too many transactions are pending; retry shortly");
+        goto drop;
+    }
+    if ((rc = ll_state_apply(l->admission, tx, l->node_key.address, l->tip.height + 1, why)) <
+        0) {
+        fail(r, rc, why);
+        goto drop;
+    }
+    if ((rc = ll_mempool_add(l->mempool, tx)) < 0) {
+        /* The admission view already counts tx: rebuild it without. */
+        replay_t rp = {l, 0};
+        ll_state_reset(l->admission);
+        ll_mempool_each(l->mempool, replay_pending, &rp);
+        fail(r, rc, "out of memory");
+        goto drop;
+    }
+    r->result = json_pack("{s:s, s:s}", "tx_id", tx->tx_id, "status", "pending");
+    r->rc = r->result ? 0 : LL_ENOMEM;
+    publish_stats(l);
+    schedule_block(l);
+    return r->rc;
+drop:
+    ll_tx_free(tx);
+    return r->rc;
+}
+
+/* The REST view of a transaction: its signed fields plus tx_id, status and
+ * block_height (null while pending). Steals body. */
+static json_t *tx_view(json_t *body, const char *tx_id, int pending, uint64_t height)
+{
+    if (!body)
+        return NULL;
+    json_object_set_new(body, "tx_id", json_string(tx_id));
+    json_object_set_new(body, "status", json_string(pending ? "pending" : "confirmed"));
+    json_object_set_new(body, "block_height", pending ? json_null() : json_integer((json_int_t)height));
+    return body;
+}
+
+static void handle_get_tx(ll_ledger_t *l, ll_ledger_req_t *r)
+{
+    ll_store_tx_t row;
+    const ll_tx_t *tx = ll_mempool_find(l->mempool, r->tx_id);
+    int rc;
+    if (tx) {
+        r->result = tx_view(json_deep_copy(tx->body), tx->tx_id, 1, 0);
+    } else if ((rc = ll_store_get_tx(l->st, r->tx_id, &row)) == 0) {
+        r->result = tx_view(json_loads(row.body, 0, NULL), row.tx_id, 0, row.height);
+    } else {
+        fail(r, rc, rc == LL_ENOTFOUND ? "no transaction with that id" : "store unavailable");
+        return;
+    }
+    r->rc = r->result ? 0 : LL_ENOMEM;
+}
+
+static void handle_faucet(ll_ledger_t *l, ll_ledger_req_t *r)
+{
+    char pk_hex[2 * LL_PK_BYTES + 1];
+    uint64_t nonce;
+    ll_tx_t *tx = NULL;
+    json_t *body = NULL;
+    int rc;
+    if (!l->opts.dev) {
+        fail(r, LL_ENOTFOUND, "the faucet exists only on a node started with --dev");
+        return;
+    }
+    if ((rc = ll_state_next_nonce(l->admission, l->faucet_key.address, &nonce)) < 0) {
+        fail(r, rc, "store unavailable");
+        return;
+    }
+    ll_hex_encode(l->faucet_key.pk, LL_PK_BYTES, pk_hex);
+    body = json_pack("{s:s, s:s, s:I, s:I, s:I, s:s, s:I}", "kind", "transfer", "sender_pubkey",
+                     pk_hex, "nonce", (json_int_t)nonce, "timestamp_ms", (json_int_t)now_ms(),
+                     "fee", (json_int_t)0, "recipient", r->address, "amount",
+                     (json_int_t)r->amount);
+    if (!body || ll_tx_sign(body, &l->faucet_key) < 0 ||
+        (rc = ll_tx_from_json(body, &tx, r->why)) < 0) {
+        json_decref(body);
+        fail(r, LL_EINTERNAL, "the faucet could not sign");
+        return;
+    }
+    json_decref(body);
+    admit(l, r, tx);
+}
+
+static void on_request(ll_task_t *task)
+{
+    ll_ledger_req_t *r = (ll_ledger_req_t *)task;
+    ll_ledger_t *l = r->ledger;
+    r->rc = 0;
+    r->why[0] = '\0';
+    r->result = NULL;
+    if (l->stopping) {
+        fail(r, LL_ESHUTDOWN, "the node is shutting down");
+        ll_tx_free(r->tx);
+        r->tx = NULL;
+    } else if (r->op == LL_LEDGER_SUBMIT) {
+        ll_tx_t *tx = r->tx;
+        r->tx = NULL; /* the mempool or admit() owns it now */
+        admit(l, r, tx);
+    } else if (r->op == LL_LEDGER_GET_TX) {
+        handle_get_tx(l, r);
+    } else {
+        handle_faucet(l, r);
+    }
+    send_reply(r);
+}
+
+int ll_ledger_post(ll_ledger_t *l, ll_ledger_req_t *req)
+{
+    req->ledger = l;
+    req->task.run = on_request;
+    return ll_taskq_post(&l->inbox, &req->task);
+}
+
+/* ---- genesis, keys, start and stop ------------------------------------------ */
+
+static int load_or_create_key(const char *dir, const char *name, ll_keypair_t *kp)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    int rc = ll_keys_load_file(path, kp);
+    if (rc == 0)
+        return 0;
+    FILE *probe = fopen(path, "r");
+    if (probe) {
+        fclose(probe);
+        LL_ERROR("ledger: key file %s is unreadable or corrupt", path);
+        return rc;
+    }
+    ll_keys_generate(kp);
+    if ((rc = ll_keys_save_file(path, kp)) < 0)
+        LL_ERROR("ledger: cannot write key file %s", path);
+    return rc;
+}
+
+/* Height 0: no transactions; the faucet's allocation is its only state. */
+static int create_genesis(ll_ledger_t *l)
+{
+    ll_block_hdr_t b = {0};
+    int rc;
+    snprintf(b.previous_hash, sizeof b.previous_hash, "%s", LL_GENESIS_PREVIOUS_HASH);
+    b.timestamp_ms = now_ms();
+    snprintf(b.miner, sizeof b.miner, "%s", l->node_key.address);
+    b.difficulty = l->opts.difficulty;
+    if ((rc = ll_block_tx_root(NULL, 0, b.tx_root)) < 0 || (rc = ll_block_mine(&b)) < 0)
+        return rc;
+    ll_state_reset(l->building);
+    if ((rc = ll_state_credit(l->building, l->faucet_key.address, LL_NATIVE_ASSET_ID,
+                              LL_GENESIS_FAUCET_UNITS)) < 0)
+        return rc;
+    if ((rc = commit_block(l, &b, NULL, 0)) < 0)
+        return rc;
+    l->tip = b;
+    LL_INFO("ledger: created genesis block %s", b.hash);
+    return 0;
+}
+
+static void on_closed(uv_handle_t *h)
+{
+    (void)h;
+}
+
+static void close_any(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    if (!uv_is_closing(h))
+        uv_close(h, on_closed);
+}
+
+/* Runs on the ledger thread: commit everything pending, then let the loop
+ * end by closing its handles. Requests still queued are answered
+ * LL_ESHUTDOWN while the queue closes. */
+static void on_stop(ll_task_t *task)
+{
+    ll_ledger_t *l = (ll_ledger_t *)((char *)task - offsetof(ll_ledger_t, stop_task));
+    l->stopping = 1;
+    uv_timer_stop(&l->block_timer);
+    while (ll_mempool_count(l->mempool) > 0) {
+        if (produce_block(l) < 0) {
+            LL_ERROR("ledger: %zu pending transactions could not be committed at stop",
+                     ll_mempool_count(l->mempool));
+            break;
+        }
+    }
+    uv_close((uv_handle_t *)&l->block_timer, on_closed);
+    ll_taskq_close(&l->inbox, NULL);
+}
+
+static void run_loop(void *arg)
+{
+    ll_ledger_t *l = arg;
+    uv_run(&l->loop, UV_RUN_DEFAULT);
+}
+
+static void free_ledger(ll_ledger_t *l)
+{
+    ll_mempool_free(l->mempool);
+    ll_state_free(l->admission);
+    ll_state_free(l->building);
+    ll_store_close(l->st);
+    free(l->batch);
+    sodium_memzero(&l->node_key, sizeof l->node_key);
+    sodium_memzero(&l->faucet_key, sizeof l->faucet_key);
+    free(l);
+}
+
+int ll_ledger_start(const ll_ledger_opts_t *opts, ll_ledger_t **out)
+{
+    ll_ledger_t *l = calloc(1, sizeof *l);
+    int rc = LL_ENOMEM, loop_ready = 0;
+    if (!l)
+        return LL_ENOMEM;
+    l->opts = *opts;
+    snprintf(l->data_dir, sizeof l->data_dir, "%s", opts->data_dir);
+    l->opts.data_dir = l->data_dir;
+    if ((rc = ll_store_open(l->data_dir, LL_STORE_WRITER, opts->sync, &l->st)) < 0) {
+        LL_ERROR("ledger: cannot open the database under %s", l->data_dir);
+        goto fail;
+    }
+    if ((rc = load_or_create_key(l->data_dir, "node.key", &l->node_key)) < 0 ||
+        (rc = load_or_create_key(l->data_dir, "faucet.key", &l->faucet_key)) < 0)
+        goto fail;
+    rc = LL_ENOMEM;
+    l->mempool = ll_mempool_new(LL_MEMPOOL_CAPACITY);
+    l->admission = ll_state_new(l->st);
+    l->building = ll_state_new(l->st);
+    l->batch = calloc(opts->max_block_txs, sizeof *l->batch);
+    if (!l->mempool || !l->admission || !l->building || !l->batch)
+        goto fail;
+    rc = ll_store_latest_block(l->st, &l->tip);
+    if (rc == LL_ENOTFOUND)
+        rc = create_genesis(l);
+    if (rc < 0)
+        goto fail;
+    rc = LL_EINTERNAL;
+    if (uv_loop_init(&l->loop) != 0)
+        goto fail;
+    loop_ready = 1;
+    if (ll_taskq_init(&l->inbox, &l->loop) < 0)
+        goto fail;
+    uv_timer_init(&l->loop, &l->block_timer);
+    l->block_timer.data = l;
+    l->stop_task.run = on_stop;
+    publish_stats(l);
+    if (uv_thread_create(&l->thread, run_loop, l) != 0)
+        goto fail;
+    LL_INFO("ledger: chain at height %" PRIu64 ", miner %s", l->tip.height, l->node_key.address);
+    *out = l;
+    return 0;
+fail:
+    if (loop_ready) {
+        uv_walk(&l->loop, close_any, NULL);
+        uv_run(&l->loop, UV_RUN_DEFAULT);
+        uv_loop_close(&l->loop);
+    }
+    free_ledger(l);
+    return rc;
+}
+
+void ll_ledger_stop(ll_ledger_t *l)
+{
+    if (!l)
+        return;
+    if (ll_taskq_post(&l->inbox, &l->stop_task) < 0)
+        LL_ERROR("ledger: stop requested twice");
+    uv_thread_join(&l->thread);
+    if (uv_loop_close(&l->loop) != 0)
+        LL_ERROR("ledger: loop closed with handles still open");
+    LL_INFO("ledger: stopped at height %" PRIu64, l->tip.height);
+    free_ledger(l);
+}
+
+const char *ll_ledger_miner(const ll_ledger_t *l)
+{
+    return l->node_key.address;
+}
+
+const char *ll_ledger_faucet_address(const ll_ledger_t *l)
+{
+    return l->faucet_key.address;
+}
+
+void ll_ledger_stats(const ll_ledger_t *l, ll_ledger_stats_t *out)
+{
+    out->height = atomic_load(&l->stat_height);
+    out->mempool = atomic_load(&l->stat_mempool);
+    out->blocks_produced = atomic_load(&l->stat_blocks);
+    out->txs_committed = atomic_load(&l->stat_txs);
+}

@@ -1,0 +1,90 @@
+/* ledger/ledger.h: the ledger thread: it owns the mempool, the state views,
+ * block production (proof of work) and the SQLite writer.
+ * Owns:    its thread, loop, store writer, mempool, keys and every request
+ *          between post and reply.
+ * Frees:   ll_ledger_stop() commits what is pending, then frees everything.
+ * Threads: ll_ledger_start/stop from the main thread; ll_ledger_post and
+ *          ll_ledger_stats from any thread. Requests run on the ledger
+ *          thread; their replies run on the poster's loop.
+ *
+ * A worker asks by filling an ll_ledger_req_t and posting it; the ledger
+ * answers by posting req->reply to req->reply_q, where the worker's
+ * reply.run callback responds to the client. The reply queue must outlive
+ * the ledger (workers stop after the ledger does). */
+#ifndef LL_LEDGER_LEDGER_H
+#define LL_LEDGER_LEDGER_H
+
+#include "ledger/keys.h"
+#include "ledger/tx.h"
+#include "store/store.h"
+#include "util/err.h"
+#include "util/taskq.h"
+
+#include <jansson.h>
+#include <stdint.h>
+
+typedef struct ll_ledger ll_ledger_t;
+
+#define LL_MEMPOOL_CAPACITY 100000
+#define LL_GENESIS_FAUCET_UNITS 1000000000000000LL /* 10^9 coins */
+
+typedef struct ll_ledger_opts {
+    const char *data_dir;
+    uint32_t difficulty;
+    uint32_t block_interval_ms;
+    uint32_t max_block_txs;
+    ll_store_sync_t sync;
+    int dev; /* enables the faucet */
+} ll_ledger_opts_t;
+
+typedef enum {
+    LL_LEDGER_SUBMIT, /* admit req->tx (ownership passes to the ledger) */
+    LL_LEDGER_GET_TX, /* look up req->tx_id, pending or committed */
+    LL_LEDGER_FAUCET, /* pay req->amount to req->address from the faucet */
+} ll_ledger_op_t;
+
+typedef struct ll_ledger_req {
+    ll_task_t task;      /* runs on the ledger thread; set by ll_ledger_post */
+    ll_ledger_t *ledger; /* set by ll_ledger_post */
+    ll_ledger_op_t op;
+    ll_tx_t *tx;
+    char tx_id[LL_TX_ID_HEX + 1];
+    char address[LL_ADDRESS_HEX + 1];
+    int64_t amount;
+    /* Filled by the ledger before it posts reply: */
+    int rc;                   /* 0 or LL_E* */
+    char why[LL_ERRMSG_MAX];  /* the human reason when rc < 0 */
+    json_t *result;           /* owned by the receiver of the reply */
+    /* Set by the poster: */
+    ll_taskq_t *reply_q;
+    ll_task_t reply;          /* reply.run is called on reply_q's loop */
+    void *data;               /* the poster's */
+} ll_ledger_req_t;
+
+/* Opens (or creates, with genesis and keys) the chain under opts->data_dir
+ * and starts the thread. Returns 0 or LL_E* with the reason logged. */
+int ll_ledger_start(const ll_ledger_opts_t *opts, ll_ledger_t **out);
+
+/* Stops admitting (new requests get LL_ESHUTDOWN), commits every pending
+ * transaction in final blocks, joins the thread and frees everything. */
+void ll_ledger_stop(ll_ledger_t *l);
+
+/* Queues req for the ledger thread. Returns 0, or LL_ESHUTDOWN when the
+ * ledger has stopped (req, and req->tx, still belong to the caller). */
+int ll_ledger_post(ll_ledger_t *l, ll_ledger_req_t *req);
+
+/* The node's miner address and the faucet's address (32 hex). */
+const char *ll_ledger_miner(const ll_ledger_t *l);
+const char *ll_ledger_faucet_address(const ll_ledger_t *l);
+
+typedef struct ll_ledger_stats {
+    uint64_t height;          /* of the tip */
+    uint64_t mempool;         /* transactions pending */
+    uint64_t blocks_produced; /* since start */
+    uint64_t txs_committed;   /* since start */
+} ll_ledger_stats_t;
+
+/* A consistent-enough snapshot for /metrics (each field atomic). */
+void ll_ledger_stats(const ll_ledger_t *l, ll_ledger_stats_t *out);
+
+#endif

@@ -1,0 +1,40 @@
+/* ledger/mempool.h: transactions answered 202 and not yet in a block, in
+ * arrival order (which is per-sender nonce order, since admission requires
+ * each sender's next nonce).
+ * Owns:    the ll_tx_t it holds; ll_mempool_take() hands them to the caller.
+ * Threads: the ledger thread only. */
+#ifndef LL_LEDGER_MEMPOOL_H
+#define LL_LEDGER_MEMPOOL_H
+
+#include "ledger/tx.h"
+
+#include <stddef.h>
+
+typedef struct ll_mempool ll_mempool_t;
+
+/* capacity: most transactions held at once. */
+ll_mempool_t *ll_mempool_new(size_t capacity);
+/* Frees every transaction still held. */
+void ll_mempool_free(ll_mempool_t *mp);
+
+/* Takes ownership of tx. Returns 0, LL_EBUSY when full, LL_ENOMEM. */
+int ll_mempool_add(ll_mempool_t *mp, ll_tx_t *tx);
+
+/* The pending transaction with that id, or NULL. Still owned by mp. */
+const ll_tx_t *ll_mempool_find(const ll_mempool_t *mp, const char *tx_id);
+
+size_t ll_mempool_count(const ll_mempool_t *mp);
+
+/* Moves up to max oldest transactions into out (caller owns them);
+ * returns how many. */
+size_t ll_mempool_take(ll_mempool_t *mp, ll_tx_t **out, size_t max);
+
+/* Puts transactions taken by ll_mempool_take back in front, in order (a
+ * block that failed to commit). Takes ownership; never fails for them. */
+void ll_mempool_untake(ll_mempool_t *mp, ll_tx_t **txs, size_t n);
+
+/* Calls cb for each pending transaction in order. */
+typedef void (*ll_mempool_each_cb)(const ll_tx_t *tx, void *arg);
+void ll_mempool_each(const ll_mempool_t *mp, ll_mempool_each_cb cb, void *arg);
+
+#endif

@@ -1,0 +1,46 @@
+/* ledger/state.h: the ledger's rules (nonces, balances, assets, fees) applied
+ * to a view of accounts that lies over the committed store.
+ * Owns:    the accounts, balances and assets it has touched (the overlay);
+ *          reads what it has not touched from the store it was given.
+ * Threads: the ledger thread only (it reads the writer connection).
+ *
+ * The ledger keeps two views: one for admission (committed state plus every
+ * pending transaction, so a sender's second transaction is checked against
+ * the first) and one per block being built, which is flushed into the
+ * block's SQLite transaction. Both run ll_state_apply, so a transaction that
+ * was admitted applies the same way in its block. */
+#ifndef LL_LEDGER_STATE_H
+#define LL_LEDGER_STATE_H
+
+#include "ledger/tx.h"
+#include "store/store.h"
+
+#include <stdint.h>
+
+typedef struct ll_state ll_state_t;
+
+ll_state_t *ll_state_new(ll_store_t *st);
+void ll_state_free(ll_state_t *s);
+
+/* Forgets the overlay: the view is the committed store again. */
+void ll_state_reset(ll_state_t *s);
+
+/* Applies tx as part of a block mined by miner at height: checks the nonce
+ * (LL_EBADNONCE), the asset (LL_EUNKNOWNASSET), funds including the fee
+ * (LL_EFUNDS) and credits (LL_EBALANCEOVERFLOW); then debits the sender,
+ * credits the recipient and the miner's fee, bumps the nonce and records a
+ * created asset. On failure nothing changes and why says what was wrong. */
+int ll_state_apply(ll_state_t *s, const ll_tx_t *tx, const char *miner, uint64_t height,
+                   char *why);
+
+/* The next nonce of address in this view (the faucet signs with it). */
+int ll_state_next_nonce(ll_state_t *s, const char *address, uint64_t *nonce);
+
+/* Adds units of asset to address (genesis allocation). */
+int ll_state_credit(ll_state_t *s, const char *address, const char *asset_id, int64_t units);
+
+/* Writes every changed nonce, balance and new asset to the store; the caller
+ * holds the store's transaction open. */
+int ll_state_flush(ll_state_t *s);
+
+#endif

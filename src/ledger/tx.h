@@ -1,0 +1,89 @@
+/* ledger/tx.h: transactions: canonical signing bytes, parsing and the
+ * stateless half of validation (shape of every field, signature).
+ * Owns:    an ll_tx_t owns its body (json_t, one reference) and its signing
+ *          bytes; ll_tx_free() releases both.
+ * Threads: any; an ll_tx_t is used by one thread at a time (parsed on a
+ *          worker, then handed to the ledger thread, which frees it).
+ *
+ * Signing bytes = the body (every field but "signature") serialized with keys
+ * sorted, no white space, UTF-8 unescaped: byte-identical to Python's
+ * json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).
+ * tx_id = lowercase hex SHA-256 of the signing bytes. Floating-point numbers
+ * are refused anywhere in a body, because their text differs between JSON
+ * libraries and so could not be signed canonically. */
+#ifndef LL_LEDGER_TX_H
+#define LL_LEDGER_TX_H
+
+#include "ledger/keys.h"
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define LL_TX_ID_HEX 64
+#define LL_ASSET_ID_HEX 64
+#define LL_MEMO_MAX 1024                     /* bytes of UTF-8 */
+#define LL_UNITS_PER_COIN 1000000            /* amounts are integers of micro-units */
+#define LL_NATIVE_ASSET_ID                                                                         \
+    "0000000000000000000000000000000000000000000000000000000000000000"
+
+typedef enum {
+    LL_TX_TRANSFER,
+    LL_TX_CREATE,
+    LL_TX_MESSAGE,
+    LL_TX_DEPLOY,
+    LL_TX_CALL,
+} ll_tx_kind_t;
+
+typedef struct ll_tx {
+    ll_tx_kind_t kind;
+    char tx_id[LL_TX_ID_HEX + 1];
+    uint8_t sender_pk[LL_PK_BYTES];
+    char sender[LL_ADDRESS_HEX + 1]; /* chain address of sender_pk */
+    uint64_t nonce;
+    int64_t timestamp_ms;
+    int64_t fee;                            /* units, >= 0 */
+    char recipient[LL_ADDRESS_HEX + 1];     /* transfer, message; "" otherwise */
+    int64_t amount;                         /* transfer: units moved (> 0);
+                                               create: units issued (> 0); 0 otherwise */
+    char asset_id[LL_ASSET_ID_HEX + 1];     /* transfer: the asset moved (native when
+                                               absent); create: its own tx_id (the new
+                                               asset's id); LL_NATIVE_ASSET_ID otherwise */
+    const char *memo;                       /* message: borrowed from body */
+    const json_t *asset_data;               /* create: borrowed from body */
+    uint8_t signature[LL_SIG_BYTES];
+    json_t *body;                           /* the signed transaction, as submitted */
+    char *signing_bytes;                    /* NUL-terminated canonical body */
+    size_t signing_len;
+} ll_tx_t;
+
+/* "transfer", "create", … for the JSON edge. */
+const char *ll_tx_kind_name(ll_tx_kind_t kind);
+
+/* Canonical bytes of obj (a JSON object), every key but "signature".
+ * Returns 0 and a malloc'd NUL-terminated string in *out (caller frees), or
+ * LL_EBADTYPE when obj holds a real number (see above), LL_ENOMEM. */
+int ll_tx_signing_bytes(const json_t *obj, char **out, size_t *len);
+
+/* Parses and validates a submitted transaction: JSON syntax, every field's
+ * presence, type and range for its kind, lowercase hex, memo length, integer
+ * range, unknown fields, and finally the Ed25519 signature over the signing
+ * bytes. Returns 0 and a new ll_tx_t in *out, or a negative LL_E* with a
+ * human-readable reason in why (LL_ERRMSG_MAX bytes). deploy and call are
+ * refused with LL_EUNSUPPORTED until contracts exist. */
+int ll_tx_parse(const char *json, size_t len, ll_tx_t **out, char *why);
+
+/* The same from an already parsed object (the reference is not stolen). */
+int ll_tx_from_json(const json_t *signed_tx, ll_tx_t **out, char *why);
+
+/* Adds "signature" (128 hex) over body's signing bytes to body, in place.
+ * Used by the CLI, the faucet and the messenger. Returns 0 or LL_E*. */
+int ll_tx_sign(json_t *body, const ll_keypair_t *kp);
+
+/* The signed transaction as one compact JSON text with sorted keys
+ * (signature included); malloc'd, caller frees. NULL on failure. */
+char *ll_tx_dump(const ll_tx_t *tx);
+
+void ll_tx_free(ll_tx_t *tx);
+
+#endif

@@ -1,0 +1,145 @@
+/* main.c: the command line and the wiring of the node: config → ledger
+ * thread → HTTP workers, and the orderly stop on SIGINT/SIGTERM. */
+#include "api/api.h"
+#include "cli/cli.h"
+#include "config.h"
+#include "ledger/ledger.h"
+#include "net/server.h"
+#include "util/err.h"
+#include "util/log.h"
+
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static void on_signal(uv_signal_t *sig, int signum)
+{
+    LL_INFO("received %s, stopping", signum == SIGINT ? "SIGINT" : "SIGTERM");
+    uv_stop(sig->loop);
+}
+
+static void on_closed(uv_handle_t *h)
+{
+    (void)h;
+}
+
+static void print_dev_banner(const ll_config_t *c, const ll_ledger_t *l, int port)
+{
+    fprintf(stderr,
+            "\nLedgerline dev node on http://%s:%d/\n"
+            "  faucet account: %s (funded at genesis)\n"
+            "  fund any address:\n"
+            "    curl -s -X POST http://%s:%d/api/v1/faucet -d '{\"address\": \"<32 hex>\"}'\n"
+            "  make a key:  ledgerline keygen > me.key\n\n",
+            c->listen_host, port, ll_ledger_faucet_address(l), c->listen_host, port);
+}
+
+/* Blocks until SIGINT or SIGTERM. */
+static void wait_for_signal(void)
+{
+    uv_loop_t *loop = uv_default_loop();
+    uv_signal_t sigint, sigterm;
+    uv_signal_init(loop, &sigint);
+    uv_signal_init(loop, &sigterm);
+    uv_signal_start(&sigint, on_signal, SIGINT);
+    uv_signal_start(&sigterm, on_signal, SIGTERM);
+    uv_run(loop, UV_RUN_DEFAULT);
+    uv_close((uv_handle_t *)&sigint, on_closed);
+    uv_close((uv_handle_t *)&sigterm, on_closed);
+    uv_run(loop, UV_RUN_DEFAULT);
+    uv_loop_close(loop);
+}
+
+static int serve(int argc, char **argv, int first)
+{
+    char why[LL_ERRMSG_MAX];
+    ll_config_t config;
+    ll_ledger_t *ledger = NULL;
+    ll_server_t *server = NULL;
+    ll_api_t app;
+    ll_server_opts_t opts;
+
+    ll_config_defaults(&config);
+    if (ll_config_load(&config, argc, argv, first, why) < 0) {
+        fprintf(stderr, "ledgerline: %s\n\n%s", why, ll_config_usage());
+        return 2;
+    }
+    ll_log_set_level_name(config.log_level);
+    if (config.workers == 0) {
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        config.workers = cores > 0 ? (uint32_t)cores : 1;
+    }
+    ll_ledger_opts_t lopts = {
+        .data_dir = config.data_dir,
+        .difficulty = config.difficulty,
+        .block_interval_ms = config.block_interval_ms,
+        .max_block_txs = config.max_block_txs,
+        .sync = LL_SYNC_FULL,
+        .dev = config.dev,
+    };
+    if (ll_ledger_start(&lopts, &ledger) < 0)
+        return 1;
+
+    memset(&app, 0, sizeof app);
+    app.config = &config;
+    app.ledger = ledger;
+    ll_server_opts_defaults(&opts);
+    opts.host = config.listen_host;
+    opts.port = config.listen_port;
+    opts.workers = (int)config.workers;
+    opts.handler = ll_api_handle;
+    opts.worker_init = ll_api_worker_init;
+    opts.worker_fini = ll_api_worker_fini;
+    opts.arg = &app;
+    if (ll_server_start(&opts, &server) < 0) {
+        ll_ledger_stop(ledger);
+        return 1;
+    }
+    LL_INFO("ledgerline %s listening on %s:%d with %u workers, data in %s", LL_VERSION,
+            config.listen_host, ll_server_port(server), config.workers, config.data_dir);
+    if (config.dev)
+        print_dev_banner(&config, ledger, ll_server_port(server));
+
+    wait_for_signal();
+
+    /* Order matters: no new connections; then the ledger commits what was
+     * answered 202 (its replies still reach open connections); then the
+     * connections close. */
+    ll_server_stop_accepting(server);
+    ll_ledger_stop(ledger);
+    ll_server_stop(server);
+    LL_INFO("stopped cleanly");
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    signal(SIGPIPE, SIG_IGN); /* a peer that hangs up is an EPIPE, not a death */
+    if (sodium_init() < 0) {
+        fprintf(stderr, "ledgerline: libsodium failed to initialise\n");
+        return 1;
+    }
+    const char *cmd = argc > 1 ? argv[1] : "serve";
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        fputs(ll_config_usage(), stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
+        printf("ledgerline %s\n", LL_VERSION);
+        return 0;
+    }
+    if (strcmp(cmd, "serve") == 0)
+        return serve(argc, argv, 2);
+    if (strncmp(cmd, "--", 2) == 0)
+        return serve(argc, argv, 1);
+    if (strcmp(cmd, "keygen") == 0)
+        return ll_cli_keygen(argc - 2, argv + 2);
+    if (strcmp(cmd, "sign") == 0)
+        return ll_cli_sign(argc - 2, argv + 2);
+    if (strcmp(cmd, "submit") == 0)
+        return ll_cli_submit(argc - 2, argv + 2);
+    fprintf(stderr, "ledgerline: unknown command '%s'\n\n%s", cmd, ll_config_usage());
+    return 2;
+}
