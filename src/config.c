@@ -167,14 +167,15 @@ static char *trim(char *s)
 /* Lines of `key = value`; '#' starts a comment; blank lines are skipped. */
 static int load_file(ll_config_t *c, const char *path, char *why)
 {
-    char line[1024];
+    char *line = NULL;
+    size_t cap = 0;
     int rc = 0, lineno = 0;
     FILE *f = fopen(path, "r");
     if (!f) {
         snprintf(why, LL_ERRMSG_MAX, "cannot read config file %s: %s", path, strerror(errno));
         return LL_ECONFIG;
     }
-    while (fgets(line, sizeof line, f)) {
+    while (getline(&line, &cap, f) >= 0) {
         lineno++;
         char *hash = strchr(line, '#');
         if (hash)
@@ -184,7 +185,7 @@ static int load_file(ll_config_t *c, const char *path, char *why)
             continue;
         char *eq = strchr(s, '=');
         if (!eq) {
-            snprintf(why, LL_ERRMSG_MAX, "%s:%d: expected 'key = value'", path, lineno);
+            snprintf(why, LL_ERRMSG_MAX, "%.100s:%d: expected 'key = value'", path, lineno);
             rc = LL_ECONFIG;
             break;
         }
@@ -193,12 +194,14 @@ static int load_file(ll_config_t *c, const char *path, char *why)
         if (strcmp(key, "config") == 0)
             continue; /* a file cannot name another file */
         if ((rc = ll_config_set(c, key, value, why)) < 0) {
-            char inner[LL_ERRMSG_MAX];
+            /* Prefix the place; the message is cut to fit rather than lost. */
+            char inner[LL_ERRMSG_MAX / 2];
             snprintf(inner, sizeof inner, "%s", why);
-            snprintf(why, LL_ERRMSG_MAX, "%s:%d: %s", path, lineno, inner);
+            snprintf(why, LL_ERRMSG_MAX, "%.100s:%d: %s", path, lineno, inner);
             break;
         }
     }
+    free(line);
     fclose(f);
     return rc;
 }

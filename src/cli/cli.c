@@ -124,7 +124,7 @@ int ll_cli_sign(int argc, char **argv)
         return 1;
     }
     if ((body = read_body()) && sign_body(body, &kp) == 0) {
-        char *text = json_dumps(body, JSON_SORT_KEYS | JSON_COMPACT);
+        char *text = ll_tx_canonical_text(body);
         if (text) {
             puts(text);
             free(text);
@@ -192,7 +192,7 @@ int ll_cli_submit(int argc, char **argv)
             goto out;
         json_object_set_new(body, "nonce", json_integer(nonce));
     }
-    if (sign_body(body, &kp) < 0 || !(text = json_dumps(body, JSON_SORT_KEYS | JSON_COMPACT)))
+    if (sign_body(body, &kp) < 0 || !(text = ll_tx_canonical_text(body)))
         goto out;
     snprintf(target, sizeof target, "%s/api/v1/transactions", a.url);
     if (ll_http_request("POST", target, text, &resp, HTTP_TIMEOUT_MS) < 0)

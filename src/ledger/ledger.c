@@ -542,7 +542,7 @@ static void free_ledger(ll_ledger_t *l)
 int ll_ledger_start(const ll_ledger_opts_t *opts, ll_ledger_t **out)
 {
     ll_ledger_t *l = calloc(1, sizeof *l);
-    int rc = LL_ENOMEM, loop_ready = 0;
+    int rc = LL_ENOMEM, loop_ready = 0, inbox_ready = 0;
     if (!l)
         return LL_ENOMEM;
     l->opts = *opts;
@@ -573,6 +573,7 @@ int ll_ledger_start(const ll_ledger_opts_t *opts, ll_ledger_t **out)
     loop_ready = 1;
     if (ll_taskq_init(&l->inbox, &l->loop) < 0)
         goto fail;
+    inbox_ready = 1;
     uv_timer_init(&l->loop, &l->block_timer);
     l->block_timer.data = l;
     l->stop_task.run = on_stop;
@@ -588,6 +589,8 @@ fail:
         uv_run(&l->loop, UV_RUN_DEFAULT);
         uv_loop_close(&l->loop);
     }
+    if (inbox_ready)
+        ll_taskq_destroy(&l->inbox);
     free_ledger(l);
     return rc;
 }
@@ -599,6 +602,7 @@ void ll_ledger_stop(ll_ledger_t *l)
     if (ll_taskq_post(&l->inbox, &l->stop_task) < 0)
         LL_ERROR("ledger: stop requested twice");
     uv_thread_join(&l->thread);
+    ll_taskq_destroy(&l->inbox);
     if (uv_loop_close(&l->loop) != 0)
         LL_ERROR("ledger: loop closed with handles still open");
     LL_INFO("ledger: stopped at height %" PRIu64, l->tip.height);

@@ -117,6 +117,11 @@ char *ll_tx_dump(const ll_tx_t *tx)
     return dump_canonical(tx->body);
 }
 
+char *ll_tx_canonical_text(const json_t *obj)
+{
+    return dump_canonical(obj);
+}
+
 int ll_tx_sign(json_t *body, const ll_keypair_t *kp)
 {
     uint8_t sig[LL_SIG_BYTES];

@@ -84,6 +84,10 @@ int ll_tx_sign(json_t *body, const ll_keypair_t *kp);
  * (signature included); malloc'd, caller frees. NULL on failure. */
 char *ll_tx_dump(const ll_tx_t *tx);
 
+/* Any JSON object in the canonical text, every key kept (the CLI prints a
+ * signed body this way). malloc'd, caller frees; NULL on failure. */
+char *ll_tx_canonical_text(const json_t *obj);
+
 void ll_tx_free(ll_tx_t *tx);
 
 #endif

@@ -51,16 +51,17 @@ int ll_taskq_post(ll_taskq_t *q, ll_task_t *task)
     else
         q->head = task;
     q->tail = task;
-    uv_mutex_unlock(&q->lock);
+    /* Signal under the lock: ll_taskq_close takes it too, so the handle
+     * cannot be closed (and its loop torn down) between post and send. */
     if (was_empty)
         uv_async_send(&q->async);
+    uv_mutex_unlock(&q->lock);
     return 0;
 }
 
 static void on_close(uv_handle_t *h)
 {
     ll_taskq_t *q = h->data;
-    uv_mutex_destroy(&q->lock);
     if (q->close_cb)
         q->close_cb(h);
 }
@@ -73,4 +74,9 @@ void ll_taskq_close(ll_taskq_t *q, uv_close_cb close_cb)
     drain(q);
     q->close_cb = close_cb;
     uv_close((uv_handle_t *)&q->async, on_close);
+}
+
+void ll_taskq_destroy(ll_taskq_t *q)
+{
+    uv_mutex_destroy(&q->lock);
 }

@@ -39,7 +39,12 @@ int ll_taskq_init(ll_taskq_t *q, uv_loop_t *loop);
 int ll_taskq_post(ll_taskq_t *q, ll_task_t *task);
 
 /* Refuses further posts, runs what is queued, and closes the async handle;
- * close_cb (may be NULL) runs once the handle is closed, with q->async. */
+ * close_cb (may be NULL) runs once the handle is closed, with q->async.
+ * Posts stay safe (and refused) until ll_taskq_destroy. */
 void ll_taskq_close(ll_taskq_t *q, uv_close_cb close_cb);
+
+/* Releases the lock, once the queue is closed and no thread can post any
+ * more (its owner has joined the threads that could). */
+void ll_taskq_destroy(ll_taskq_t *q);
 
 #endif

@@ -1,0 +1,473 @@
+/* net/http.c: the request a route handler sees and the response it gives.
+ * conn.c fills a request while the parser runs (ll_req_add_*), then hands it
+ * to the handler; ll_req_respond* builds the response bytes once and gives
+ * them back to the connection, which writes them in request order, or frees
+ * the request when its client has gone (an orphan). Worker thread only. */
+#include "net/conn.h"
+#include "net/worker.h"
+#include "util/err.h"
+#include "util/json.h"
+#include "util/log.h"
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+enum { LAST_URL, LAST_FIELD, LAST_VALUE };
+
+/* What to send when even building a response fails: no body, so no error
+ * code string, and the connection closes after it. */
+static const char oom_response[] = "HTTP/1.1 500 Internal Server Error\r\n"
+                                   "Content-Length: 0\r\n"
+                                   "Connection: close\r\n\r\n";
+
+/* Makes room for n more bytes in a growable buffer. */
+static int grow_reserve(char **buf, size_t len, size_t *cap, size_t n)
+{
+    if (n <= *cap - len)
+        return 0;
+    size_t ncap = *cap ? *cap : 256;
+    while (ncap - len < n) {
+        if (ncap > SIZE_MAX / 2)
+            return LL_ENOMEM;
+        ncap *= 2;
+    }
+    char *nbuf = realloc(*buf, ncap);
+    if (!nbuf)
+        return LL_ENOMEM;
+    *buf = nbuf;
+    *cap = ncap;
+    return 0;
+}
+
+static int grow_append(char **buf, size_t *len, size_t *cap, const char *data, size_t n)
+{
+    if (grow_reserve(buf, *len, cap, n) < 0)
+        return LL_ENOMEM;
+    memcpy(*buf + *len, data, n);
+    *len += n;
+    return 0;
+}
+
+static int head_append(ll_req_t *r, const char *data, size_t n)
+{
+    return grow_append(&r->head, &r->head_len, &r->head_cap, data, n);
+}
+
+static int head_nul(ll_req_t *r)
+{
+    return head_append(r, "", 1);
+}
+
+ll_req_t *ll_req_new(ll_conn_t *c, ll_worker_t *w)
+{
+    ll_req_t *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    r->conn = c;
+    r->worker = w;
+    r->method = HTTP_GET;
+    r->http_major = 1;
+    r->http_minor = 1;
+    r->last_cb = LAST_URL;
+    return r;
+}
+
+void ll_req_free(ll_req_t *r)
+{
+    if (!r)
+        return;
+    free(r->head);
+    free(r->hdrs);
+    free(r->body);
+    free(r->rhdrs);
+    if (!r->resp_static)
+        free(r->resp);
+    free(r);
+}
+
+int ll_req_add_url(ll_req_t *r, const char *at, size_t len)
+{
+    r->url_len += len;
+    return head_append(r, at, len);
+}
+
+int ll_req_add_field(ll_req_t *r, const char *at, size_t len)
+{
+    if (r->last_cb != LAST_FIELD) {
+        /* A new header: end the URL or the previous value. */
+        if (r->nhdrs == LL_REQ_MAX_HEADERS)
+            return LL_EHEADERS;
+        if (r->nhdrs == r->hdrs_cap) {
+            size_t ncap = r->hdrs_cap ? r->hdrs_cap * 2 : 8;
+            ll_req_hdr_t *n = realloc(r->hdrs, ncap * sizeof *n);
+            if (!n)
+                return LL_ENOMEM;
+            r->hdrs = n;
+            r->hdrs_cap = ncap;
+        }
+        if (head_nul(r) < 0)
+            return LL_ENOMEM;
+        r->hdrs[r->nhdrs].name = r->head_len;
+        r->hdrs[r->nhdrs].value = SIZE_MAX;
+        r->nhdrs++;
+        r->last_cb = LAST_FIELD;
+    }
+    return head_append(r, at, len);
+}
+
+int ll_req_add_value(ll_req_t *r, const char *at, size_t len)
+{
+    if (r->nhdrs == 0)
+        return LL_EBADREQUEST; /* the parser never sends a value first */
+    if (r->last_cb == LAST_FIELD) {
+        if (head_nul(r) < 0)
+            return LL_ENOMEM;
+        r->hdrs[r->nhdrs - 1].value = r->head_len;
+        r->last_cb = LAST_VALUE;
+    }
+    return head_append(r, at, len);
+}
+
+/* Repeated headers become one, their values joined by ", " (RFC 9110 §5.3),
+ * so a lookup finds them all. Dropped entries get name SIZE_MAX. */
+static int combine_headers(ll_req_t *r)
+{
+    for (size_t i = 1; i < r->nhdrs; i++) {
+        for (size_t j = 0; j < i; j++) {
+            if (r->hdrs[j].name == SIZE_MAX ||
+                strcasecmp(r->head + r->hdrs[j].name, r->head + r->hdrs[i].name) != 0)
+                continue;
+            size_t joined = r->head_len;
+            size_t a = strlen(r->head + r->hdrs[j].value);
+            size_t b = strlen(r->head + r->hdrs[i].value);
+            /* head may move while it grows: reserve first, then copy by offset */
+            if (grow_reserve(&r->head, r->head_len, &r->head_cap, a + 2 + b + 1) < 0)
+                return LL_ENOMEM;
+            r->head_len += a + 2 + b + 1;
+            char *dst = r->head + joined;
+            memcpy(dst, r->head + r->hdrs[j].value, a);
+            memcpy(dst + a, ", ", 2);
+            memcpy(dst + a + 2, r->head + r->hdrs[i].value, b);
+            dst[a + 2 + b] = '\0';
+            r->hdrs[j].value = joined;
+            r->hdrs[i].name = SIZE_MAX;
+            break;
+        }
+    }
+    return 0;
+}
+
+/* Copies one URL field to the end of head as its own string. */
+static int copy_url_field(ll_req_t *r, const struct http_parser_url *u, int field, size_t *off)
+{
+    size_t start = r->head_len;
+    if (field == UF_PATH && !(u->field_set & (1u << field)) && r->method != HTTP_CONNECT) {
+        /* "http://host" in absolute form asks for the root */
+        if (head_append(r, "/", 1) < 0)
+            return LL_ENOMEM;
+    } else if (u->field_set & (1u << field)) {
+        /* the URL sits at offset 0 of head; copying out of head needs room first */
+        size_t from = u->field_data[field].off, n = u->field_data[field].len;
+        if (grow_reserve(&r->head, r->head_len, &r->head_cap, n) < 0)
+            return LL_ENOMEM;
+        memcpy(r->head + start, r->head + from, n);
+        r->head_len += n;
+    }
+    if (head_nul(r) < 0)
+        return LL_ENOMEM;
+    *off = start;
+    return 0;
+}
+
+int ll_req_end_head(ll_req_t *r)
+{
+    if (r->last_cb == LAST_FIELD) { /* a name with no value callback */
+        if (head_nul(r) < 0)
+            return LL_ENOMEM;
+        r->hdrs[r->nhdrs - 1].value = r->head_len;
+    }
+    if (head_nul(r) < 0) /* ends the URL or the last value */
+        return LL_ENOMEM;
+    struct http_parser_url u;
+    http_parser_url_init(&u);
+    if (r->url_len == 0 ||
+        http_parser_parse_url(r->head, r->url_len, r->method == HTTP_CONNECT, &u) != 0)
+        return LL_EBADREQUEST;
+    int rc;
+    if ((rc = copy_url_field(r, &u, UF_PATH, &r->path)) < 0 ||
+        (rc = copy_url_field(r, &u, UF_QUERY, &r->query)) < 0 || (rc = combine_headers(r)) < 0)
+        return rc;
+    r->head_done = 1;
+    return 0;
+}
+
+int ll_req_add_body(ll_req_t *r, const char *at, size_t len, size_t max)
+{
+    if (len > max - r->body_len)
+        return LL_ETOOLARGE;
+    /* one extra byte keeps the body NUL-terminated */
+    if (grow_reserve(&r->body, r->body_len, &r->body_cap, len + 1) < 0)
+        return LL_ENOMEM;
+    memcpy(r->body + r->body_len, at, len);
+    r->body_len += len;
+    r->body[r->body_len] = '\0';
+    return 0;
+}
+
+enum http_method ll_req_method(const ll_req_t *req)
+{
+    return req->method;
+}
+
+const char *ll_req_path(const ll_req_t *req)
+{
+    return req->head_done ? req->head + req->path : "";
+}
+
+const char *ll_req_query(const ll_req_t *req)
+{
+    return req->head_done ? req->head + req->query : "";
+}
+
+static int unhex(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* The next decoded byte of a form-encoded span ('+' is a space), or -1 when
+ * the span is badly encoded. Advances *p. */
+static int decode_next(const char **p, const char *end)
+{
+    const char *s = *p;
+    if (*s == '+') {
+        *p = s + 1;
+        return ' ';
+    }
+    if (*s != '%') {
+        *p = s + 1;
+        return (unsigned char)*s;
+    }
+    if (end - s < 3 || unhex(s[1]) < 0 || unhex(s[2]) < 0)
+        return -1;
+    *p = s + 3;
+    return unhex(s[1]) << 4 | unhex(s[2]);
+}
+
+/* 1 when the encoded key [k, end) decodes to name. */
+static int key_matches(const char *k, const char *end, const char *name)
+{
+    while (k < end) {
+        int ch = decode_next(&k, end);
+        if (ch < 0 || *name == '\0' || (unsigned char)*name != ch)
+            return 0;
+        name++;
+    }
+    return *name == '\0';
+}
+
+int ll_req_query_param(const ll_req_t *req, const char *name, char *out, size_t cap)
+{
+    const char *q = ll_req_query(req);
+    while (*q) {
+        const char *amp = strchr(q, '&');
+        const char *end = amp ? amp : q + strlen(q);
+        const char *eq = memchr(q, '=', (size_t)(end - q));
+        const char *kend = eq ? eq : end;
+        if (key_matches(q, kend, name)) {
+            const char *v = eq ? eq + 1 : end;
+            size_t n = 0;
+            while (v < end) {
+                int ch = decode_next(&v, end);
+                /* a NUL inside would silently cut the C string the caller gets */
+                if (ch <= 0 || n + 1 >= cap)
+                    return LL_EBADPARAM;
+                out[n++] = (char)ch;
+            }
+            if (cap == 0)
+                return LL_EBADPARAM;
+            out[n] = '\0';
+            return n > INT32_MAX ? LL_EBADPARAM : (int)n;
+        }
+        q = amp ? amp + 1 : end;
+    }
+    return LL_ENOTFOUND;
+}
+
+const char *ll_req_header(const ll_req_t *req, const char *name)
+{
+    if (!req->head_done)
+        return NULL;
+    for (size_t i = 0; i < req->nhdrs; i++) {
+        if (req->hdrs[i].name != SIZE_MAX && strcasecmp(req->head + req->hdrs[i].name, name) == 0)
+            return req->head + req->hdrs[i].value;
+    }
+    return NULL;
+}
+
+const char *ll_req_body(const ll_req_t *req, size_t *len)
+{
+    if (len)
+        *len = req->body_len;
+    return req->body ? req->body : "";
+}
+
+ll_worker_t *ll_req_worker(const ll_req_t *req)
+{
+    return req->worker;
+}
+
+void *ll_req_ctx(const ll_req_t *req)
+{
+    return req->worker->ctx;
+}
+
+void ll_req_add_header(ll_req_t *req, const char *name, const char *value)
+{
+    /* CR or LF in either part would let a caller inject headers or a body */
+    if (req->responded || !*name || strpbrk(name, "\r\n:") || strpbrk(value, "\r\n")) {
+        LL_ERROR("http: response header '%s' refused (invalid or after responding)", name);
+        return;
+    }
+    size_t nl = strlen(name), vl = strlen(value);
+    if (grow_append(&req->rhdrs, &req->rhdrs_len, &req->rhdrs_cap, name, nl) < 0 ||
+        grow_append(&req->rhdrs, &req->rhdrs_len, &req->rhdrs_cap, ": ", 2) < 0 ||
+        grow_append(&req->rhdrs, &req->rhdrs_len, &req->rhdrs_cap, value, vl) < 0 ||
+        grow_append(&req->rhdrs, &req->rhdrs_len, &req->rhdrs_cap, "\r\n", 2) < 0)
+        LL_ERROR("http: out of memory adding response header '%s'", name);
+}
+
+/* Marks r answered and passes it on: to its connection's write queue, or to
+ * free() when it is an orphan. */
+static void deliver(ll_req_t *r)
+{
+    r->responded = 1;
+    if (!r->conn) {
+        ll_req_free(r);
+        return;
+    }
+    ll_conn_flush(r->conn);
+}
+
+static void respond_oom(ll_req_t *r)
+{
+    free(r->resp);
+    r->resp = (char *)oom_response;
+    r->resp_len = sizeof oom_response - 1;
+    r->resp_static = 1;
+    r->keep_alive = 0;
+    deliver(r);
+}
+
+/* Guards every public respond: returns 1 when the caller must stop. */
+static int answered_or_orphan(ll_req_t *r)
+{
+    if (r->responded) {
+        LL_ERROR("http: request %s answered twice", ll_req_path(r));
+        return 1;
+    }
+    if (!r->conn) { /* nobody will read it: skip the work */
+        ll_req_free(r);
+        return 1;
+    }
+    return 0;
+}
+
+void ll_req_respond(ll_req_t *req, int status, const char *content_type, const char *body,
+                    size_t len)
+{
+    if (answered_or_orphan(req))
+        return;
+    if (status < 100 || status > 999)
+        status = 500;
+    if (content_type && strpbrk(content_type, "\r\n")) {
+        LL_ERROR("http: content type refused (CR or LF in it)");
+        content_type = NULL;
+    }
+    const char *reason = http_status_str((enum http_status)status);
+    const char *conn_hdr = !req->keep_alive       ? "Connection: close\r\n"
+                           : req->http_minor == 0 ? "Connection: keep-alive\r\n"
+                                                  : "";
+    /* RFC 9110 §8.6, §15.4.5: no Content-Length or body for 1xx, 204, 304;
+     * HEAD gets the headers GET would, without the body (§9.3.2). */
+    int bodiless = status < 200 || status == 204 || status == 304;
+    size_t blen = bodiless || req->method == HTTP_HEAD ? 0 : len;
+    char clen_hdr[48] = "";
+    if (!bodiless)
+        snprintf(clen_hdr, sizeof clen_hdr, "Content-Length: %zu\r\n", len);
+    const char *ct_name = content_type ? "Content-Type: " : "";
+    const char *ct_end = content_type ? "\r\n" : "";
+    const char *ct = content_type ? content_type : "";
+    int hn = snprintf(NULL, 0, "HTTP/1.1 %d %s\r\n%s%s%s%s", status, reason, ct_name, ct, ct_end,
+                      clen_hdr);
+    size_t clen = strlen(conn_hdr);
+    if (hn < 0 || blen > SIZE_MAX / 2) {
+        respond_oom(req);
+        return;
+    }
+    size_t total = (size_t)hn + req->rhdrs_len + clen + 2 + blen;
+    char *out = malloc(total + 1); /* snprintf writes a NUL */
+    if (!out) {
+        respond_oom(req);
+        return;
+    }
+    size_t n = (size_t)snprintf(out, (size_t)hn + 1, "HTTP/1.1 %d %s\r\n%s%s%s%s", status, reason,
+                                ct_name, ct, ct_end, clen_hdr);
+    if (req->rhdrs_len)
+        memcpy(out + n, req->rhdrs, req->rhdrs_len);
+    n += req->rhdrs_len;
+    memcpy(out + n, conn_hdr, clen);
+    n += clen;
+    memcpy(out + n, "\r\n", 2);
+    n += 2;
+    if (blen)
+        memcpy(out + n, body, blen);
+    req->resp = out;
+    req->resp_len = total;
+    deliver(req);
+}
+
+void ll_req_respond_json(ll_req_t *req, int status, json_t *body)
+{
+    char *text = body ? json_dumps(body, LL_JSON_FLAGS) : NULL;
+    json_decref(body); /* the caller's reference was stolen */
+    if (!text) {
+        ll_req_respond_error(req, LL_EINTERNAL, "response could not be encoded");
+        return;
+    }
+    ll_req_respond(req, status, "application/json", text, strlen(text));
+    free(text);
+}
+
+void ll_req_respond_error(ll_req_t *req, int err, const char *fmt, ...)
+{
+    if (answered_or_orphan(req))
+        return;
+    char msg[LL_ERRMSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    int status = ll_err_status(err);
+    json_t *j = json_pack("{s:{s:s,s:s}}", "error", "code", ll_err_code(err), "message", msg);
+    if (!j) /* msg was not valid UTF-8 (it may quote the request): say less */
+        j = json_pack("{s:{s:s,s:s}}", "error", "code", ll_err_code(err), "message",
+                      http_status_str((enum http_status)status));
+    char *text = j ? json_dumps(j, LL_JSON_FLAGS) : NULL;
+    json_decref(j);
+    if (!text) {
+        respond_oom(req);
+        return;
+    }
+    ll_req_respond(req, status, "application/json", text, strlen(text));
+    free(text);
+}

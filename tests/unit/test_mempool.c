@@ -1,0 +1,256 @@
+/* tests/unit/test_mempool.c: pending transactions through mempool.h. The
+ * transactions are built by hand (calloc + fields), which is all the mempool
+ * reads; ASan's leak check proves who frees them. */
+#include "ledger/mempool.h"
+#include "ledger/tx.h"
+#include "util/err.h"
+
+#include <jansson.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <sodium.h>
+
+/* A transaction whose tx_id is i in 64 hex digits. With owned set it also
+ * holds a body and signing bytes, as a parsed one would. */
+static ll_tx_t *make_tx(unsigned i, int owned)
+{
+    ll_tx_t *tx = calloc(1, sizeof *tx);
+    assert_non_null(tx);
+    tx->kind = LL_TX_TRANSFER;
+    snprintf(tx->tx_id, sizeof tx->tx_id, "%064x", i);
+    tx->nonce = i;
+    if (owned) {
+        tx->body = json_pack("{s:s, s:I}", "kind", "transfer", "nonce", (json_int_t)i);
+        assert_non_null(tx->body);
+        tx->signing_bytes = json_dumps(tx->body, JSON_SORT_KEYS | JSON_COMPACT);
+        assert_non_null(tx->signing_bytes);
+        tx->signing_len = strlen(tx->signing_bytes);
+    }
+    return tx;
+}
+
+static const char *id_of(unsigned i)
+{
+    static char id[LL_TX_ID_HEX + 1];
+    snprintf(id, sizeof id, "%064x", i);
+    return id;
+}
+
+typedef struct {
+    unsigned nonces[64];
+    size_t n;
+} seen_t;
+
+static void on_each(const ll_tx_t *tx, void *arg)
+{
+    seen_t *s = arg;
+    if (s->n < 64)
+        s->nonces[s->n] = (unsigned)tx->nonce;
+    s->n++;
+}
+
+/* Requires the pool to hold exactly the nonces want[0..n-1], in that order. */
+static void assert_pool_order(const ll_mempool_t *mp, const unsigned *want, size_t n)
+{
+    seen_t s = {0};
+    assert_int_equal(ll_mempool_count(mp), n);
+    ll_mempool_each(mp, on_each, &s);
+    assert_int_equal(s.n, n);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(s.nonces[i], want[i]);
+}
+
+static void free_all(ll_tx_t **txs, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        ll_tx_free(txs[i]);
+}
+
+static void test_tx_free_accepts_a_tx_without_body_or_signing_bytes(void **state)
+{
+    (void)state;
+    ll_tx_t *tx = calloc(1, sizeof *tx);
+    assert_non_null(tx);
+    ll_tx_free(tx); /* body and signing_bytes are NULL */
+    ll_tx_free(NULL);
+}
+
+static void test_mempool_new_pool_is_empty(void **state)
+{
+    (void)state;
+    ll_mempool_t *mp = ll_mempool_new(8);
+    ll_tx_t *out[4];
+    assert_non_null(mp);
+    assert_int_equal(ll_mempool_count(mp), 0);
+    assert_null(ll_mempool_find(mp, id_of(1)));
+    assert_int_equal(ll_mempool_take(mp, out, 4), 0);
+    assert_pool_order(mp, NULL, 0);
+    ll_mempool_free(mp);
+}
+
+static void test_mempool_keeps_arrival_order(void **state)
+{
+    (void)state;
+    ll_mempool_t *mp = ll_mempool_new(8);
+    ll_tx_t *out[8];
+    const unsigned want[] = {5, 3, 9, 1, 7};
+    for (size_t i = 0; i < 5; i++)
+        assert_int_equal(ll_mempool_add(mp, make_tx(want[i], 0)), 0);
+    assert_pool_order(mp, want, 5);
+    assert_int_equal(ll_mempool_take(mp, out, 8), 5);
+    for (size_t i = 0; i < 5; i++)
+        assert_int_equal(out[i]->nonce, want[i]);
+    assert_int_equal(ll_mempool_count(mp), 0);
+    free_all(out, 5);
+    ll_mempool_free(mp);
+}
+
+static void test_mempool_take_moves_at_most_max_oldest(void **state)
+{
+    (void)state;
+    ll_mempool_t *mp = ll_mempool_new(8);
+    ll_tx_t *out[8] = {0};
+    const unsigned rest[] = {2, 3, 4};
+    for (unsigned i = 0; i < 5; i++)
+        assert_int_equal(ll_mempool_add(mp, make_tx(i, 1)), 0);
+    assert_int_equal(ll_mempool_take(mp, out, 2), 2);
+    assert_int_equal(out[0]->nonce, 0);
+    assert_int_equal(out[1]->nonce, 1);
+    assert_null(out[2]); /* nothing written past max */
+    assert_pool_order(mp, rest, 3);
+    /* Taken transactions are the caller's: no longer findable in the pool. */
+    assert_null(ll_mempool_find(mp, id_of(0)));
+    assert_null(ll_mempool_find(mp, id_of(1)));
+    assert_non_null(ll_mempool_find(mp, id_of(2)));
+    free_all(out, 2);
+    assert_int_equal(ll_mempool_take(mp, out, 0), 0);
+    assert_int_equal(ll_mempool_count(mp), 3);
+    assert_int_equal(ll_mempool_take(mp, out, 8), 3);
+    assert_int_equal(out[0]->nonce, 2);
+    assert_int_equal(out[2]->nonce, 4);
+    free_all(out, 3);
+    ll_mempool_free(mp);
+}
+
+static void test_mempool_untake_puts_back_in_front_in_order(void **state)
+{
+    (void)state;
+    ll_mempool_t *mp = ll_mempool_new(8);
+    ll_tx_t *out[8];
+    const unsigned all[] = {0, 1, 2, 3, 4};
+    for (unsigned i = 0; i < 5; i++)
+        assert_int_equal(ll_mempool_add(mp, make_tx(i, 1)), 0);
+    assert_int_equal(ll_mempool_take(mp, out, 3), 3);
+    ll_mempool_untake(mp, out, 3);
+    assert_pool_order(mp, all, 5);
+    for (unsigned i = 0; i < 5; i++) {
+        const ll_tx_t *tx = ll_mempool_find(mp, id_of(i));
+        assert_non_null(tx);
+        assert_int_equal(tx->nonce, i);
+    }
+    ll_mempool_free(mp);
+}
+
+/* A block fails while new transactions keep arriving: the failed block's
+ * transactions go back before them, and the ring wraps around its end. */
+static void test_mempool_untake_before_later_arrivals_across_ring_wrap(void **state)
+{
+    (void)state;
+    ll_mempool_t *mp = ll_mempool_new(4);
+    ll_tx_t *out[4], *first[4];
+    const unsigned order[] = {2, 3, 4, 5};
+    for (unsigned i = 0; i < 4; i++)
+        assert_int_equal(ll_mempool_add(mp, make_tx(i, 1)), 0);
+    assert_int_equal(ll_mempool_take(mp, first, 2), 2); /* 0, 1: a block that committed */
+    free_all(first, 2);
+    assert_int_equal(ll_mempool_add(mp, make_tx(4, 1)), 0); /* wraps to the ring's start */
+    assert_int_equal(ll_mempool_add(mp, make_tx(5, 1)), 0);
+    assert_pool_order(mp, order, 4);
+    assert_int_equal(ll_mempool_take(mp, out, 3), 3); /* 2, 3, 4: a block that fails */
+    assert_int_equal(out[0]->nonce, 2);
+    assert_int_equal(out[2]->nonce, 4);
+    ll_mempool_untake(mp, out, 3);
+    assert_pool_order(mp, order, 4);
+    assert_non_null(ll_mempool_find(mp, id_of(4)));
+    ll_mempool_free(mp);
+}
+
+static void test_mempool_find_returns_the_held_tx_by_id(void **state)
+{
+    (void)state;
+    ll_mempool_t *mp = ll_mempool_new(8);
+    ll_tx_t *a = make_tx(0xabc, 1), *b = make_tx(0xdef, 1);
+    assert_int_equal(ll_mempool_add(mp, a), 0);
+    assert_int_equal(ll_mempool_add(mp, b), 0);
+    assert_ptr_equal(ll_mempool_find(mp, id_of(0xabc)), a);
+    assert_ptr_equal(ll_mempool_find(mp, id_of(0xdef)), b);
+    assert_null(ll_mempool_find(mp, id_of(0x123)));
+    assert_null(ll_mempool_find(mp, ""));
+    ll_mempool_free(mp);
+}
+
+static void test_mempool_full_returns_ebusy_and_caller_keeps_tx(void **state)
+{
+    (void)state;
+    ll_mempool_t *mp = ll_mempool_new(3);
+    ll_tx_t *out[1];
+    const unsigned order[] = {1, 2, 4};
+    for (unsigned i = 0; i < 3; i++)
+        assert_int_equal(ll_mempool_add(mp, make_tx(i, 1)), 0);
+    ll_tx_t *extra = make_tx(3, 1);
+    assert_int_equal(ll_mempool_add(mp, extra), LL_EBUSY);
+    assert_int_equal(ll_mempool_count(mp), 3);
+    assert_null(ll_mempool_find(mp, id_of(3))); /* refused means not indexed either */
+    ll_tx_free(extra); /* still ours: ASan reports a double free if the pool kept it */
+    /* Taking one makes room for exactly one more. */
+    assert_int_equal(ll_mempool_take(mp, out, 1), 1);
+    ll_tx_free(out[0]);
+    assert_int_equal(ll_mempool_add(mp, make_tx(4, 1)), 0);
+    ll_tx_t *again = make_tx(5, 1);
+    assert_int_equal(ll_mempool_add(mp, again), LL_EBUSY);
+    ll_tx_free(again);
+    assert_pool_order(mp, order, 3);
+    ll_mempool_free(mp);
+}
+
+static void test_mempool_free_releases_every_held_tx(void **state)
+{
+    (void)state;
+    ll_mempool_t *mp = ll_mempool_new(16);
+    ll_tx_t *out[16];
+    for (unsigned i = 0; i < 10; i++)
+        assert_int_equal(ll_mempool_add(mp, make_tx(i, 1)), 0);
+    /* Move the ring's head so the held range is not at index 0. */
+    assert_int_equal(ll_mempool_take(mp, out, 4), 4);
+    free_all(out, 4);
+    for (unsigned i = 10; i < 15; i++)
+        assert_int_equal(ll_mempool_add(mp, make_tx(i, i % 2)), 0);
+    assert_int_equal(ll_mempool_count(mp), 11); /* neither full nor starting at 0 */
+    ll_mempool_free(mp); /* ASan's leak check fails the test if one is left */
+    ll_mempool_free(NULL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_tx_free_accepts_a_tx_without_body_or_signing_bytes),
+        cmocka_unit_test(test_mempool_new_pool_is_empty),
+        cmocka_unit_test(test_mempool_keeps_arrival_order),
+        cmocka_unit_test(test_mempool_take_moves_at_most_max_oldest),
+        cmocka_unit_test(test_mempool_untake_puts_back_in_front_in_order),
+        cmocka_unit_test(test_mempool_untake_before_later_arrivals_across_ring_wrap),
+        cmocka_unit_test(test_mempool_find_returns_the_held_tx_by_id),
+        cmocka_unit_test(test_mempool_full_returns_ebusy_and_caller_keeps_tx),
+        cmocka_unit_test(test_mempool_free_releases_every_held_tx),
+    };
+    if (sodium_init() < 0)
+        return 1;
+    return cmocka_run_group_tests_name("ledger/mempool", tests, NULL, NULL);
+}
