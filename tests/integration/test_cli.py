@@ -180,6 +180,17 @@ def test_unknown_flag_exits_2_with_usage_on_stderr(_srv):
     assert not os.path.exists(os.path.join(TMP, "never", "ledger.db"))
 
 
+def test_unknown_config_key_or_malformed_line_exits_2(_srv):
+    for i, text in enumerate(("no-such-setting = 1\n", "difficulty 3\n")):
+        path = os.path.join(TMP, "bad-%d.conf" % i)
+        with open(path, "w") as f:
+            f.write(text)
+        data = os.path.join(TMP, "never-%d" % i)
+        p = run_cli(["serve", "--config", path, "--data", data, "--listen", "127.0.0.1:1"])
+        assert p.returncode == 2, (text, p.returncode, p.stderr)
+        assert not os.path.exists(os.path.join(data, "ledger.db"))
+
+
 # --------------------------------------------------------------------------
 # Flag > environment > config file, seen in GET / with --public-url
 # --------------------------------------------------------------------------

@@ -413,6 +413,13 @@ def test_submit_malformed_json_is_400_malformed_json(srv):
         assert_error(post_raw(srv, data), 400, "malformed_json")
 
 
+def test_submit_object_with_a_repeated_key_is_400_malformed_json(srv):
+    tx = unfunded_transfer()
+    text = json.dumps(tx)
+    assert text.endswith("}")
+    assert_error(post_raw(srv, (text[:-1] + ', "nonce": 0}').encode()), 400, "malformed_json")
+
+
 def test_submit_json_that_is_not_an_object_is_400_wrong_type(srv):
     for data in (b"[]", b"42", b'"transfer"', b"null"):
         assert_error(post_raw(srv, data), 400, "wrong_type")
