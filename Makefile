@@ -13,7 +13,7 @@ deps:
 
 build: deps
 	@cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
-	@cmake --build build -j $(JOBS)
+	@cmake --build build -j $(JOBS) --target ledgerline
 
 run: build
 	./build/ledgerline serve $(RUN_FLAGS)
@@ -29,7 +29,7 @@ test: test-build
 
 bench: deps
 	@cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release >/dev/null
-	@cmake --build build-bench -j $(JOBS)
+	@cmake --build build-bench -j $(JOBS) --target ledgerline
 	/usr/bin/python3 bench/run.py build-bench/ledgerline
 
 clean:

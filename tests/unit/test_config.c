@@ -100,8 +100,8 @@ static void assert_refused(fixture_t *f, const char *const *args, const char *wh
     ll_config_defaults(&f->c);
     int rc = load(f, args);
     if (rc != LL_ECONFIG)
-        fail_msg("%s %s: got %s, want LL_ECONFIG", args[0], args[1] ? args[1] : "",
-                 ll_err_name(rc));
+        fail_msg("%s %s: got %s, want LL_ECONFIG", args[0] ? args[0] : "(no flags)",
+                 args[0] && args[1] ? args[1] : "", ll_err_name(rc));
     if (why_has && !strstr(f->why, why_has))
         fail_msg("why '%s' does not mention '%s'", f->why, why_has);
 }
