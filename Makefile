@@ -24,7 +24,9 @@ test-build: deps
 	@cmake -S . -B build-test -DCMAKE_BUILD_TYPE=Debug -DLL_SANITIZE=ON >/dev/null
 	@cmake --build build-test -j $(JOBS)
 
-test: test-build
+# The Release binary is built too: optimised builds warn where debug ones
+# don't, and `make run` must not be the first to find out.
+test: build test-build
 	cd build-test && ctest --output-on-failure -j $(JOBS) --timeout 600
 
 bench: deps
