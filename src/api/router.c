@@ -4,6 +4,7 @@
 #include "util/err.h"
 #include "util/log.h"
 
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -109,6 +110,14 @@ typedef struct ledger_call {
     int success_status;
 } ledger_call_t;
 
+/* What a request may still hold once answered. */
+static void release(ll_ledger_req_t *lr)
+{
+    ll_tx_free(lr->tx);
+    json_decref(lr->body);
+    sodium_memzero(&lr->key, sizeof lr->key);
+}
+
 static void on_ledger_reply(ll_task_t *task)
 {
     ll_ledger_req_t *lr = (ll_ledger_req_t *)((char *)task - offsetof(ll_ledger_req_t, reply));
@@ -117,7 +126,7 @@ static void on_ledger_reply(ll_task_t *task)
         ll_req_respond_error(call->req, lr->rc, "%s", lr->why);
     else
         ll_req_respond_json(call->req, call->success_status, lr->result); /* steals result */
-    ll_tx_free(lr->tx);
+    release(lr);
     free(call);
 }
 
@@ -141,7 +150,7 @@ void ll_api_ask_ledger(ll_api_worker_t *ctx, ll_ledger_req_t *lr)
     lr->reply_q = ll_worker_taskq(ctx->worker);
     if (ll_ledger_post(ctx->app->ledger, lr) < 0) {
         ll_req_respond_error(call->req, LL_ESHUTDOWN, "the node is shutting down");
-        ll_tx_free(lr->tx);
+        release(lr);
         free(call);
     }
 }

@@ -387,34 +387,67 @@ static void handle_get_tx(ll_ledger_t *l, ll_ledger_req_t *r)
     r->rc = r->result ? 0 : LL_ENOMEM;
 }
 
-static void handle_faucet(ll_ledger_t *l, ll_ledger_req_t *r)
+/* Completes body with the signer's key and its next nonce (counting what is
+ * pending), signs it and admits it: the faucet and the custodial messenger
+ * sign here because only the ledger thread knows the next nonce. */
+static void sign_and_admit(ll_ledger_t *l, ll_ledger_req_t *r, json_t *body,
+                           const ll_keypair_t *kp)
 {
     char pk_hex[2 * LL_PK_BYTES + 1];
     uint64_t nonce;
     ll_tx_t *tx = NULL;
-    json_t *body = NULL;
     int rc;
+    if ((rc = ll_state_next_nonce(l->admission, kp->address, &nonce)) < 0) {
+        fail(r, rc, "store unavailable");
+        return;
+    }
+    ll_hex_encode(kp->pk, LL_PK_BYTES, pk_hex);
+    if (json_object_set_new(body, "sender_pubkey", json_string(pk_hex)) < 0 ||
+        json_object_set_new(body, "nonce", json_integer((json_int_t)nonce)) < 0 ||
+        (!json_object_get(body, "timestamp_ms") &&
+         json_object_set_new(body, "timestamp_ms", json_integer((json_int_t)now_ms())) < 0) ||
+        (!json_object_get(body, "fee") && json_object_set_new(body, "fee", json_integer(0)) < 0) ||
+        ll_tx_sign(body, kp) < 0) {
+        fail(r, LL_EINTERNAL, "the transaction could not be signed");
+        return;
+    }
+    if ((rc = ll_tx_from_json(body, &tx, r->why)) < 0) {
+        r->rc = rc;
+        return;
+    }
+    admit(l, r, tx);
+}
+
+static void handle_faucet(ll_ledger_t *l, ll_ledger_req_t *r)
+{
+    json_t *body;
     if (!l->opts.dev) {
         fail(r, LL_ENOTFOUND, "the faucet exists only on a node started with --dev");
         return;
     }
-    if ((rc = ll_state_next_nonce(l->admission, l->faucet_key.address, &nonce)) < 0) {
-        fail(r, rc, "store unavailable");
-        return;
-    }
-    ll_hex_encode(l->faucet_key.pk, LL_PK_BYTES, pk_hex);
-    body = json_pack("{s:s, s:s, s:I, s:I, s:I, s:s, s:I}", "kind", "transfer", "sender_pubkey",
-                     pk_hex, "nonce", (json_int_t)nonce, "timestamp_ms", (json_int_t)now_ms(),
-                     "fee", (json_int_t)0, "recipient", r->address, "amount",
+    body = json_pack("{s:s, s:s, s:I}", "kind", "transfer", "recipient", r->address, "amount",
                      (json_int_t)r->amount);
-    if (!body || ll_tx_sign(body, &l->faucet_key) < 0 ||
-        (rc = ll_tx_from_json(body, &tx, r->why)) < 0) {
-        json_decref(body);
-        fail(r, LL_EINTERNAL, "the faucet could not sign");
+    if (!body) {
+        fail(r, LL_ENOMEM, "out of memory");
         return;
     }
+    sign_and_admit(l, r, body, &l->faucet_key);
     json_decref(body);
-    admit(l, r, tx);
+}
+
+static void handle_store_call(ll_ledger_t *l, ll_ledger_req_t *r)
+{
+    int rc = ll_store_begin(l->st);
+    if (rc == 0 && (rc = r->store_fn(l->st, r->store_arg, &r->result, r->why)) == 0)
+        rc = ll_store_commit(l->st);
+    if (rc < 0) {
+        ll_store_rollback(l->st);
+        json_decref(r->result);
+        r->result = NULL;
+        r->rc = rc;
+        if (!r->why[0])
+            snprintf(r->why, sizeof r->why, "the store could not be written");
+    }
 }
 
 static void on_request(ll_task_t *task)
@@ -434,9 +467,15 @@ static void on_request(ll_task_t *task)
         admit(l, r, tx);
     } else if (r->op == LL_LEDGER_GET_TX) {
         handle_get_tx(l, r);
-    } else {
+    } else if (r->op == LL_LEDGER_FAUCET) {
         handle_faucet(l, r);
+    } else if (r->op == LL_LEDGER_SIGN_SUBMIT) {
+        sign_and_admit(l, r, r->body, &r->key);
+    } else {
+        handle_store_call(l, r);
     }
+    if (r->op == LL_LEDGER_SIGN_SUBMIT)
+        sodium_memzero(&r->key, sizeof r->key);
     send_reply(r);
 }
 

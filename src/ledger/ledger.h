@@ -41,7 +41,16 @@ typedef enum {
     LL_LEDGER_SUBMIT, /* admit req->tx (ownership passes to the ledger) */
     LL_LEDGER_GET_TX, /* look up req->tx_id, pending or committed */
     LL_LEDGER_FAUCET, /* pay req->amount to req->address from the faucet */
+    LL_LEDGER_SIGN_SUBMIT, /* complete req->body (sender_pubkey, nonce), sign
+                              it with req->key and admit it */
+    LL_LEDGER_STORE_CALL,  /* run req->store_fn with the writer connection */
 } ll_ledger_op_t;
+
+/* Work other modules (auth, sessions) need done with the SQLite writer,
+ * which only the ledger thread holds. Runs on the ledger thread inside its
+ * own store transaction (committed when it returns 0, rolled back otherwise);
+ * it may set *result and must fill why on failure. */
+typedef int (*ll_ledger_store_fn)(ll_store_t *writer, void *arg, json_t **result, char *why);
 
 typedef struct ll_ledger_req {
     ll_task_t task;      /* runs on the ledger thread; set by ll_ledger_post */
@@ -51,6 +60,10 @@ typedef struct ll_ledger_req {
     char tx_id[LL_TX_ID_HEX + 1];
     char address[LL_ADDRESS_HEX + 1];
     int64_t amount;
+    json_t *body;          /* SIGN_SUBMIT: unsigned body, owned by the request */
+    ll_keypair_t key;      /* SIGN_SUBMIT: the signer (wiped after use) */
+    ll_ledger_store_fn store_fn; /* STORE_CALL */
+    void *store_arg;             /* STORE_CALL: the caller's */
     /* Filled by the ledger before it posts reply: */
     int rc;                   /* 0 or LL_E* */
     char why[LL_ERRMSG_MAX];  /* the human reason when rc < 0 */
