@@ -73,6 +73,22 @@ static const char *const migrations[] = {
     "CREATE TABLE meta ("
     "  key TEXT PRIMARY KEY,"
     "  value TEXT NOT NULL) WITHOUT ROWID;",
+    /* 2: the messenger's users and their sessions. A user's chain key is
+     * custodial: its seed is kept sealed (secretbox) under the node's
+     * custody key, never in the clear. Only a hash of a session token is
+     * stored, so a copy of the database opens no session. */
+    "CREATE TABLE users ("
+    "  username TEXT PRIMARY KEY,"
+    "  address TEXT UNIQUE NOT NULL,"
+    "  password_hash TEXT NOT NULL,"
+    "  sealed_seed TEXT NOT NULL,"
+    "  created_ms INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE sessions ("
+    "  token_hash TEXT PRIMARY KEY,"
+    "  username TEXT NOT NULL REFERENCES users(username),"
+    "  created_ms INTEGER NOT NULL,"
+    "  expires_ms INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE INDEX sessions_expiry ON sessions(expires_ms);",
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

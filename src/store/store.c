@@ -6,6 +6,7 @@
  * Every statement is prepared once at open, owned by the store, and reset
  * after each use, so no call leaves a read snapshot open behind it. */
 #include "store/store.h"
+#include "store/internal.h"
 #include "store/schema.h"
 #include "util/err.h"
 #include "util/log.h"
@@ -97,6 +98,13 @@ struct ll_store {
     /* kind and body of the last ll_store_get_tx() result. */
     char *buf;
     size_t buf_cap;
+    /* Statements of the store's other files (internal.h), keyed by the
+     * address of their SQL literal; a handful, so a list is enough. */
+    struct cached_stmt {
+        const char *sql;
+        sqlite3_stmt *q;
+    } *cache;
+    size_t ncache;
 };
 
 static int fail(ll_store_t *st, const char *what)
@@ -241,10 +249,41 @@ void ll_store_close(ll_store_t *st)
         return;
     for (int i = 0; i < Q_COUNT; i++)
         sqlite3_finalize(st->q[i]);
+    for (size_t i = 0; i < st->ncache; i++)
+        sqlite3_finalize(st->cache[i].q);
+    free(st->cache);
     if (st->db && sqlite3_close(st->db) != SQLITE_OK)
         LL_ERROR("store: close: %s", sqlite3_errmsg(st->db));
     free(st->buf);
     free(st);
+}
+
+sqlite3 *ll_store_db(ll_store_t *st)
+{
+    return st->db;
+}
+
+int ll_store_fail(ll_store_t *st, const char *what)
+{
+    return fail(st, what);
+}
+
+sqlite3_stmt *ll_store_stmt(ll_store_t *st, const char *text)
+{
+    sqlite3_stmt *q = NULL;
+    for (size_t i = 0; i < st->ncache; i++)
+        if (st->cache[i].sql == text)
+            return st->cache[i].q;
+    struct cached_stmt *grown = realloc(st->cache, (st->ncache + 1) * sizeof *grown);
+    if (!grown)
+        return NULL;
+    st->cache = grown;
+    if (sqlite3_prepare_v2(st->db, text, -1, &q, NULL) != SQLITE_OK) {
+        fail(st, "prepare");
+        return NULL;
+    }
+    st->cache[st->ncache++] = (struct cached_stmt){text, q};
+    return q;
 }
 
 int ll_store_schema_version(ll_store_t *st)
