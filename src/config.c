@@ -41,6 +41,7 @@ static const opt_t opts[] = {
     U("workers", workers, 0, 256),
     {"dev", OPT_BOOL, offsetof(ll_config_t, dev), 0, 0, 0},
     {"log-level", OPT_LEVEL, offsetof(ll_config_t, log_level), 0, 0, 0},
+    S("allowed-origins", allowed_origins),
 };
 
 void ll_config_defaults(ll_config_t *c)
@@ -279,6 +280,7 @@ const char *ll_config_usage(void)
            "                  [--block-interval-ms N] [--max-block-txs N] [--difficulty N]\n"
            "                  [--sse-heartbeat-s N] [--ws-idle-timeout-s N] [--client-queue N]\n"
            "                  [--public-url URL] [--workers N] [--dev] [--log-level LEVEL]\n"
+           "                  [--allowed-origins ORIGIN,…]\n"
            "       ledgerline keygen\n"
            "       ledgerline sign --key FILE < body.json\n"
            "       ledgerline submit --key FILE [--url URL] < body.json\n"

@@ -24,6 +24,9 @@ typedef struct ll_config {
     uint32_t workers; /* 0 in a source means "number of cores" */
     int dev;
     char log_level[16];
+    /* Comma-separated Origin values allowed to open WebSocket streams;
+     * empty allows any (the streams are public, as in the seed). */
+    char allowed_origins[LL_CONFIG_STR_MAX];
 } ll_config_t;
 
 /* Sets every default of API.md §1. */

@@ -1,6 +1,8 @@
 /* main.c: the command line and the wiring of the node: config → ledger
  * thread → HTTP workers, and the orderly stop on SIGINT/SIGTERM. */
 #include "api/api.h"
+#include "auth/account.h"
+#include "auth/custody.h"
 #include "cli/cli.h"
 #include "config.h"
 #include "ledger/ledger.h"
@@ -32,8 +34,10 @@ static void print_dev_banner(const ll_config_t *c, const ll_ledger_t *l, int por
             "  faucet account: %s (funded at genesis)\n"
             "  fund any address:\n"
             "    curl -s -X POST http://%s:%d/api/v1/faucet -d '{\"address\": \"<32 hex>\"}'\n"
-            "  make a key:  ledgerline keygen > me.key\n\n",
-            c->listen_host, port, ll_ledger_faucet_address(l), c->listen_host, port);
+            "  make a key:  ledgerline keygen > me.key\n"
+            "  dev user: %s / %s\n\n",
+            c->listen_host, port, ll_ledger_faucet_address(l), c->listen_host, port,
+            LL_DEV_USERNAME, LL_DEV_PASSWORD);
 }
 
 /* Blocks until SIGINT or SIGTERM. */
@@ -57,7 +61,9 @@ static int serve(int argc, char **argv, int first)
     char why[LL_ERRMSG_MAX];
     ll_config_t config;
     ll_ledger_t *ledger = NULL;
+    ll_custody_t *custody = NULL;
     ll_server_t *server = NULL;
+    ll_hub_t *hub = NULL;
     ll_api_t app;
     ll_server_opts_t opts;
 
@@ -79,12 +85,29 @@ static int serve(int argc, char **argv, int first)
         .sync = LL_SYNC_FULL,
         .dev = config.dev,
     };
-    if (ll_ledger_start(&lopts, &ledger) < 0)
+    /* The hub outlives both ends: the ledger publishes, the workers attach. */
+    if (!(hub = ll_hub_new()))
         return 1;
+    lopts.hub = hub;
+    if (ll_ledger_start(&lopts, &ledger) < 0) {
+        ll_hub_free(hub);
+        return 1;
+    }
+    /* The ledger made the data directory; the messenger's key lives there.
+     * The dev user is stored before the first client can ask for it. */
+    if (ll_custody_open(config.data_dir, &custody) < 0 ||
+        (config.dev && ll_auth_ensure_dev_user(ledger, config.data_dir) < 0)) {
+        ll_ledger_stop(ledger);
+        ll_custody_free(custody);
+        ll_hub_free(hub);
+        return 1;
+    }
 
     memset(&app, 0, sizeof app);
     app.config = &config;
     app.ledger = ledger;
+    app.custody = custody;
+    app.hub = hub;
     ll_server_opts_defaults(&opts);
     opts.host = config.listen_host;
     opts.port = config.listen_port;
@@ -95,6 +118,8 @@ static int serve(int argc, char **argv, int first)
     opts.arg = &app;
     if (ll_server_start(&opts, &server) < 0) {
         ll_ledger_stop(ledger);
+        ll_custody_free(custody);
+        ll_hub_free(hub);
         return 1;
     }
     LL_INFO("ledgerline %s listening on %s:%d with %u workers, data in %s", LL_VERSION,
@@ -110,6 +135,8 @@ static int serve(int argc, char **argv, int first)
     ll_server_stop_accepting(server);
     ll_ledger_stop(ledger);
     ll_server_stop(server);
+    ll_custody_free(custody); /* after the server: its thread pool jobs seal with it */
+    ll_hub_free(hub);
     LL_INFO("stopped cleanly");
     return 0;
 }

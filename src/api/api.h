@@ -10,16 +10,22 @@
 #ifndef LL_API_API_H
 #define LL_API_API_H
 
+#include "auth/custody.h"
 #include "config.h"
 #include "ledger/ledger.h"
 #include "net/http.h"
 #include "store/store.h"
+#include "stream/fanout.h"
+#include "stream/hub.h"
 
 #include <stdatomic.h>
 
 typedef struct ll_api {
     const ll_config_t *config;
     ll_ledger_t *ledger;
+    const ll_custody_t *custody; /* seals the messenger's keys (auth/custody.h) */
+    ll_hub_t *hub;               /* the ledger publishes event batches here */
+    ll_stream_stats_t streams;   /* every worker's subscribers count here */
     _Atomic uint64_t requests; /* every worker counts here, for /metrics */
 } ll_api_t;
 
@@ -27,6 +33,8 @@ typedef struct ll_api_worker {
     ll_api_t *app;
     ll_worker_t *worker;
     ll_store_t *reader;
+    ll_fanout_t *fanout;  /* this worker's subscribers */
+    ll_hub_sink_t *sink;  /* its registration with the hub */
 } ll_api_worker_t;
 
 /* server_opts.worker_init / worker_fini: open and close the worker's reader. */
@@ -42,12 +50,26 @@ typedef void (*ll_api_route_cb)(ll_api_worker_t *ctx, ll_req_t *req, const char 
 
 void ll_api_root(ll_api_worker_t *ctx, ll_req_t *req, const char *param);
 void ll_api_healthz(ll_api_worker_t *ctx, ll_req_t *req, const char *param);
+/* A file of web/ by its name (param); 404 when there is none. */
+void ll_api_static(ll_api_worker_t *ctx, ll_req_t *req, const char *param);
 void ll_api_metrics(ll_api_worker_t *ctx, ll_req_t *req, const char *param);
 void ll_api_tx_submit(ll_api_worker_t *ctx, ll_req_t *req, const char *param);
 void ll_api_tx_get(ll_api_worker_t *ctx, ll_req_t *req, const char *param);
 void ll_api_faucet(ll_api_worker_t *ctx, ll_req_t *req, const char *param);
 void ll_api_block_get(ll_api_worker_t *ctx, ll_req_t *req, const char *param);
 void ll_api_account_get(ll_api_worker_t *ctx, ll_req_t *req, const char *param);
+/* api/sessions.c */
+void ll_api_register(ll_api_worker_t *ctx, ll_req_t *req, const char *param);
+void ll_api_login(ll_api_worker_t *ctx, ll_req_t *req, const char *param);
+void ll_api_logout(ll_api_worker_t *ctx, ll_req_t *req, const char *param);
+void ll_api_me(ll_api_worker_t *ctx, ll_req_t *req, const char *param);
+/* api/messages.c */
+void ll_api_message_post(ll_api_worker_t *ctx, ll_req_t *req, const char *param);
+void ll_api_messages_get(ll_api_worker_t *ctx, ll_req_t *req, const char *param);
+/* api/streams.c: param is the stream name (valid_tx, valid_transactions,
+ * events) for the WebSocket route, NULL for SSE. */
+void ll_api_ws_stream(ll_api_worker_t *ctx, ll_req_t *req, const char *param);
+void ll_api_sse_stream(ll_api_worker_t *ctx, ll_req_t *req, const char *param);
 
 /* A ledger request for op whose reply answers req: success_status with the
  * result, or the error. NULL when out of memory (req is then answered). */

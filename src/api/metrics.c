@@ -4,10 +4,45 @@
 #include <inttypes.h>
 #include <stdio.h>
 
+/* Appends the stream metrics to text (room cap); returns the new length. */
+static size_t stream_metrics(const ll_stream_stats_t *st, char *text, size_t n, size_t cap)
+{
+    static const struct {
+        ll_wire_t wire;
+        const char *name;
+    } streams[] = {
+        {LL_WIRE_SSE, "sse"},
+        {LL_WIRE_WS_EVENTS, "events"},
+        {LL_WIRE_WS_VALID_TX, "valid_tx"},
+        {LL_WIRE_WS_VALID_TXS, "valid_transactions"},
+    };
+    n += (size_t)snprintf(text + n, cap - n,
+                          "# HELP ledgerline_stream_subscribers Open stream connections.\n"
+                          "# TYPE ledgerline_stream_subscribers gauge\n");
+    for (size_t i = 0; i < sizeof streams / sizeof streams[0]; i++)
+        n += (size_t)snprintf(text + n, cap - n,
+                              "ledgerline_stream_subscribers{stream=\"%s\"} %" PRId64 "\n",
+                              streams[i].name, (int64_t)atomic_load(&st->subscribers[streams[i].wire]));
+    n += (size_t)snprintf(
+        text + n, cap - n,
+        "# HELP ledgerline_stream_events_sent_total Events handed to subscribers' sockets.\n"
+        "# TYPE ledgerline_stream_events_sent_total counter\n"
+        "ledgerline_stream_events_sent_total %" PRIu64 "\n"
+        "# HELP ledgerline_stream_events_dropped_total Events dropped for full client queues.\n"
+        "# TYPE ledgerline_stream_events_dropped_total counter\n"
+        "ledgerline_stream_events_dropped_total %" PRIu64 "\n"
+        "# HELP ledgerline_stream_queue_high_water Deepest any client queue has been.\n"
+        "# TYPE ledgerline_stream_queue_high_water gauge\n"
+        "ledgerline_stream_queue_high_water %" PRIu64 "\n",
+        (uint64_t)atomic_load(&st->sent), (uint64_t)atomic_load(&st->dropped),
+        (uint64_t)atomic_load(&st->queue_hwm));
+    return n;
+}
+
 void ll_api_metrics(ll_api_worker_t *ctx, ll_req_t *req, const char *param)
 {
     ll_ledger_stats_t s;
-    char text[2048];
+    char text[4096];
     (void)param;
     ll_ledger_stats(ctx->app->ledger, &s);
     int n = snprintf(
@@ -29,5 +64,6 @@ void ll_api_metrics(ll_api_worker_t *ctx, ll_req_t *req, const char *param)
         "ledgerline_http_requests_total %" PRIu64 "\n",
         s.height, s.mempool, s.blocks_produced, s.txs_committed,
         (uint64_t)atomic_load(&ctx->app->requests));
-    ll_req_respond(req, 200, "text/plain; version=0.0.4; charset=utf-8", text, (size_t)n);
+    size_t len = stream_metrics(&ctx->app->streams, text, (size_t)n, sizeof text);
+    ll_req_respond(req, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
 }

@@ -70,3 +70,14 @@ void ll_api_healthz(ll_api_worker_t *ctx, ll_req_t *req, const char *param)
     (void)param;
     ll_req_respond(req, 200, "text/plain; charset=utf-8", "ok", 2);
 }
+
+void ll_api_static(ll_api_worker_t *ctx, ll_req_t *req, const char *name)
+{
+    const ll_web_asset_t *a = ll_web_asset(name);
+    (void)ctx;
+    if (!a) {
+        ll_req_respond_error(req, LL_ENOTFOUND, "no route for %s", ll_req_path(req));
+        return;
+    }
+    ll_req_respond(req, 200, a->content_type, (const char *)a->data, a->len);
+}

@@ -26,6 +26,15 @@ static const route_t routes[] = {
     {HTTP_GET, "/api/v1/blocks/*", ll_api_block_get},
     {HTTP_GET, "/api/v1/accounts/*", ll_api_account_get},
     {HTTP_POST, "/api/v1/faucet", ll_api_faucet},
+    {HTTP_GET, "/api/v1/streams/*", ll_api_ws_stream},
+    {HTTP_GET, "/api/stream", ll_api_sse_stream},
+    {HTTP_POST, "/api/register", ll_api_register},
+    {HTTP_POST, "/api/login", ll_api_login},
+    {HTTP_POST, "/api/logout", ll_api_logout},
+    {HTTP_GET, "/api/me", ll_api_me},
+    {HTTP_POST, "/api/messages", ll_api_message_post},
+    {HTTP_GET, "/api/messages", ll_api_messages_get},
+    {HTTP_GET, "/*", ll_api_static}, /* web/ files; last, so the API wins */
 };
 
 /* Matches path against pattern; on a '*' the segment is copied to param. */
@@ -92,6 +101,12 @@ void *ll_api_worker_init(ll_worker_t *w, void *app)
         LL_ERROR("api: worker %d cannot open a database reader", ll_worker_index(w));
         ctx->reader = NULL;
     }
+    ctx->fanout = ll_fanout_new(ll_worker_loop(w), ctx->reader, &ctx->app->streams);
+    if (ctx->fanout)
+        ctx->sink = ll_hub_attach(ctx->app->hub, ll_worker_taskq(w), ll_fanout_deliver,
+                                  ctx->fanout);
+    if (!ctx->fanout || !ctx->sink)
+        LL_ERROR("api: worker %d cannot serve streams (out of memory)", ll_worker_index(w));
     return ctx;
 }
 
@@ -100,6 +115,8 @@ void ll_api_worker_fini(void *ctx_)
     ll_api_worker_t *ctx = ctx_;
     if (!ctx)
         return;
+    ll_hub_detach(ctx->app->hub, ctx->sink);
+    ll_fanout_close(ctx->fanout); /* its subscribers closed with their connections */
     ll_store_close(ctx->reader);
     free(ctx);
 }

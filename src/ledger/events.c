@@ -1,12 +1,21 @@
 /* ledger/events.c: see events.h. */
 #include "ledger/events.h"
-#include "ledger/block.h"
+#include "store/history.h"
+#include "store/users.h"
+#include "stream/dedupe.h"
 #include "util/err.h"
 #include "util/json.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+enum { DD_BLOCK, DD_TX, DD_MESSAGE, DD_RECEIPT, DD_COUNT };
+
+struct ll_events {
+    ll_dedupe_t *windows[DD_COUNT]; /* one window per event type (seed 002) */
+};
 
 double ll_events_coins(int64_t units)
 {
@@ -37,45 +46,198 @@ json_t *ll_events_tx(const ll_tx_t *tx, uint64_t height)
     return body ? json_pack("{s:s, s:o}", "type", "tx", "tx", body) : NULL;
 }
 
-json_t *ll_events_message(const ll_tx_t *tx, const char *status, uint64_t height)
+json_t *ll_events_message(const ll_tx_t *tx, const char *sender, const char *status,
+                          uint64_t height)
 {
     int confirmed = strcmp(status, "confirmed") == 0;
-    json_t *msg = json_pack("{s:s, s:s, s:s, s:s, s:f, s:s, s:o, s:s}", "sender", tx->sender,
-                            "sender_address", tx->sender, "address", tx->recipient, "text",
-                            tx->memo, "timestamp", (double)tx->timestamp_ms / 1000.0, "status",
-                            status, "block",
+    json_t *msg = json_pack("{s:s, s:s, s:s, s:s, s:f, s:s, s:o, s:s}", "sender",
+                            sender ? sender : tx->sender, "sender_address", tx->sender,
+                            "address", tx->recipient, "text", tx->memo, "timestamp",
+                            (double)tx->timestamp_ms / 1000.0, "status", status, "block",
                             confirmed ? json_integer((json_int_t)height) : json_null(), "tx_id",
                             tx->tx_id);
     return msg ? json_pack("{s:s, s:o}", "type", "message", "msg", msg) : NULL;
 }
 
-static int append(ll_store_t *st, uint64_t height, const char *type, const char *tx_id,
-                  const char *addresses, json_t *payload)
+/* ---- dedupe ------------------------------------------------------------------ */
+
+static int dedupe_slot(const char *type)
 {
+    static const char *const names[DD_COUNT] = {"block", "tx", "message", "receipt"};
+    for (int i = 0; i < DD_COUNT; i++)
+        if (strcmp(names[i], type) == 0)
+            return i;
+    return -1;
+}
+
+/* The key of an event in its type's window (seed 002: tx_id + status for a
+ * message, tx_id for a tx or receipt, height for a block). */
+static void dedupe_key(const char *type, const char *tx_id, const char *status, uint64_t height,
+                       char *out, size_t cap)
+{
+    if (strcmp(type, "block") == 0)
+        snprintf(out, cap, "%" PRIu64, height);
+    else if (strcmp(type, "message") == 0)
+        snprintf(out, cap, "%s/%s", tx_id, status);
+    else
+        snprintf(out, cap, "%s", tx_id);
+}
+
+static int seen(ll_events_t *ev, const char *type, const char *key)
+{
+    int slot = dedupe_slot(type);
+    return slot >= 0 && ll_dedupe_seen(ev->windows[slot], key);
+}
+
+static int prime_row(const ll_store_event_t *row, void *arg)
+{
+    ll_events_t *ev = arg;
+    char key[128];
+    const char *status = "";
+    json_t *payload = NULL;
+    if (strcmp(row->type, "message") == 0) {
+        payload = json_loads(row->payload, 0, NULL);
+        status = json_string_value(json_object_get(json_object_get(payload, "msg"), "status"));
+        if (!status)
+            status = "";
+    }
+    dedupe_key(row->type, row->tx_id, status, row->height, key, sizeof key);
+    seen(ev, row->type, key);
+    json_decref(payload);
+    return 0;
+}
+
+ll_events_t *ll_events_new(ll_store_t *st)
+{
+    ll_events_t *ev = calloc(1, sizeof *ev);
+    uint64_t last = 0;
+    if (!ev)
+        return NULL;
+    for (int i = 0; i < DD_COUNT; i++) {
+        if (!(ev->windows[i] = ll_dedupe_new(LL_EVENTS_DEDUPE_WINDOW))) {
+            ll_events_free(ev);
+            return NULL;
+        }
+    }
+    /* A restart keeps its windows: prime them from the newest rows, which
+     * cover every window at most (each type has its own). */
+    size_t span = DD_COUNT * LL_EVENTS_DEDUPE_WINDOW;
+    if (ll_store_last_event_seq(st, &last) == 0 && last > 0)
+        ll_store_events_after(st, last > span ? last - span : 0, span, prime_row, ev);
+    return ev;
+}
+
+void ll_events_free(ll_events_t *ev)
+{
+    if (!ev)
+        return;
+    for (int i = 0; i < DD_COUNT; i++)
+        ll_dedupe_free(ev->windows[i]);
+    free(ev);
+}
+
+/* ---- rows and live events -------------------------------------------------- */
+
+typedef struct row {
+    const char *type;
+    const char *status; /* messages */
+    const ll_tx_t *tx;  /* NULL for a block */
+    const ll_block_hdr_t *block;
+    uint64_t height;
+    int committed; /* a transaction in a block: has the valid_tx shapes */
+} row_t;
+
+/* Appends one event row (unless its key is in the window) and its live
+ * event to b. Steals payload. */
+static int append(ll_events_t *ev, ll_store_t *st, const row_t *r, json_t *payload, ll_batch_t *b)
+{
+    char key[128], addresses[3 * (LL_ADDRESS_HEX + 1)] = "";
+    const char *tx_id = r->tx ? r->tx->tx_id : NULL;
     uint64_t seq;
     int rc = LL_ENOMEM;
-    char *text = payload ? json_dumps(payload, LL_JSON_FLAGS) : NULL;
-    if (text)
-        rc = ll_store_append_event(st, height, type, tx_id, addresses, text, &seq);
+    char *text = NULL;
+
+    dedupe_key(r->type, tx_id, r->status, r->height, key, sizeof key);
+    if (seen(ev, r->type, key)) {
+        json_decref(payload);
+        return 0;
+    }
+    if (r->tx) {
+        const char *other = r->tx->kind == LL_TX_CREATE ? "" : r->tx->recipient;
+        snprintf(addresses, sizeof addresses, "%s%s%s", r->tx->sender, *other ? " " : "", other);
+    } else {
+        snprintf(addresses, sizeof addresses, "%s", r->block->miner);
+    }
+    if (!payload || !(text = json_dumps(payload, LL_JSON_FLAGS)))
+        goto out;
+    if ((rc = ll_store_append_event(st, r->height, r->type, tx_id, addresses, text, &seq)) < 0)
+        goto out;
+    ll_event_desc_t d = {
+        .seq = seq,
+        .type = r->type,
+        .addresses = addresses,
+        .payload = text,
+        .tx_id = r->committed ? tx_id : NULL,
+        .asset_id = r->tx ? r->tx->asset_id : NULL,
+        .block_hash = r->block ? r->block->hash : NULL,
+        .height = r->height,
+    };
+    ll_event_t *live = ll_event_new(&d);
+    rc = LL_ENOMEM;
+    if (!live)
+        goto out;
+    b->events[b->n++] = live; /* the batch owns it */
+    rc = 0;
+out:
     free(text);
     json_decref(payload);
     return rc;
 }
 
-int ll_events_append_block(ll_store_t *st, const ll_block_hdr_t *b, ll_tx_t *const *txs,
-                           size_t n)
+static json_t *message_payload(ll_store_t *st, const ll_tx_t *tx, const char *status,
+                               uint64_t height)
 {
-    char addresses[2 * (LL_ADDRESS_HEX + 1)];
-    int rc = append(st, b->height, "block", NULL, b->miner, ll_events_block(b));
+    char name[64];
+    int found = ll_store_username_of(st, tx->sender, name, sizeof name) == 0;
+    return ll_events_message(tx, found ? name : NULL, status, height);
+}
+
+int ll_events_append_block(ll_events_t *ev, ll_store_t *st, const ll_block_hdr_t *b,
+                           ll_tx_t *const *txs, size_t n, ll_batch_t **out)
+{
+    ll_batch_t *batch = ll_batch_new(n + 1);
+    row_t r = {"block", NULL, NULL, b, b->height, 0};
+    int rc = batch ? append(ev, st, &r, ll_events_block(b), batch) : LL_ENOMEM;
     for (size_t i = 0; rc == 0 && i < n; i++) {
         const ll_tx_t *tx = txs[i];
-        const char *other = tx->kind == LL_TX_CREATE ? "" : tx->recipient;
-        snprintf(addresses, sizeof addresses, "%s%s%s", tx->sender, *other ? " " : "", other);
-        if (tx->kind == LL_TX_MESSAGE)
-            rc = append(st, b->height, "message", tx->tx_id, addresses,
-                        ll_events_message(tx, "confirmed", b->height));
-        else
-            rc = append(st, b->height, "tx", tx->tx_id, addresses, ll_events_tx(tx, b->height));
+        int is_msg = tx->kind == LL_TX_MESSAGE;
+        r = (row_t){is_msg ? "message" : "tx", "confirmed", tx, b, b->height, 1};
+        rc = append(ev, st, &r,
+                    is_msg ? message_payload(st, tx, "confirmed", b->height)
+                           : ll_events_tx(tx, b->height),
+                    batch);
     }
+    if (rc < 0) {
+        ll_batch_unref(batch);
+        batch = NULL;
+    }
+    *out = batch;
+    return rc;
+}
+
+int ll_events_append_pending(ll_events_t *ev, ll_store_t *st, uint64_t tip,
+                             const ll_tx_t *const *msgs, size_t n, ll_batch_t **out)
+{
+    ll_batch_t *batch = ll_batch_new(n);
+    int rc = batch ? 0 : LL_ENOMEM;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        row_t r = {"message", "pending", msgs[i], NULL, tip, 0};
+        rc = append(ev, st, &r, message_payload(st, msgs[i], "pending", 0), batch);
+    }
+    if (rc < 0) {
+        ll_batch_unref(batch);
+        batch = NULL;
+    }
+    *out = batch;
     return rc;
 }

@@ -34,6 +34,14 @@ struct ll_ledger {
     ll_state_t *admission; /* committed state + every pending transaction */
     ll_state_t *building;  /* the block being built */
     ll_tx_t **batch;       /* room for max_block_txs */
+    ll_events_t *events;
+    /* Messages admitted since the last flush: their "pending" events are
+     * written and published once per loop turn, and always before a block
+     * is built, so "pending" never follows "confirmed". The mempool owns
+     * the transactions, and they stay in it until that flush. */
+    const ll_tx_t **pending_msgs;
+    size_t npending_msgs, pending_cap;
+    uv_timer_t pending_timer;
     ll_keypair_t node_key;
     ll_keypair_t faucet_key;
     ll_block_hdr_t tip;
@@ -151,8 +159,17 @@ static int store_tx(ll_store_t *st, const ll_tx_t *tx, uint64_t height, uint32_t
 
 /* Writes b and its transactions with the state in l->building, verifies,
  * appends the events and commits. On failure nothing is left behind. */
+static void publish(ll_ledger_t *l, ll_batch_t *batch)
+{
+    if (l->opts.hub && batch && batch->n > 0)
+        ll_hub_publish(l->opts.hub, batch);
+    else
+        ll_batch_unref(batch);
+}
+
 static int commit_block(ll_ledger_t *l, ll_block_hdr_t *b, ll_tx_t *const *txs, size_t n)
 {
+    ll_batch_t *batch = NULL;
     int rc;
     if ((rc = ll_store_begin(l->st)) < 0)
         return rc;
@@ -168,13 +185,15 @@ static int commit_block(ll_ledger_t *l, ll_block_hdr_t *b, ll_tx_t *const *txs, 
     b->quantum_verified = 1;
     if ((rc = ll_store_set_verified(l->st, b->height)) < 0)
         goto fail;
-    if ((rc = ll_events_append_block(l->st, b, txs, n)) < 0)
+    if ((rc = ll_events_append_block(l->events, l->st, b, txs, n, &batch)) < 0)
         goto fail;
     if ((rc = ll_store_commit(l->st)) < 0)
         goto fail;
+    publish(l, batch); /* events are born at commit, never before */
     return 0;
 fail:
     ll_store_rollback(l->st);
+    ll_batch_unref(batch);
     b->quantum_verified = 0;
     return rc;
 }
@@ -208,11 +227,58 @@ static void replay_pending(const ll_tx_t *tx, void *arg)
 /* Takes the oldest pending transactions into one block and commits it.
  * Returns 0 (also when nothing was pending) or the commit's error, in which
  * case the transactions are pending again. */
+/* Writes and publishes the "pending" events of the messages admitted since
+ * the last call. A failure costs those notifications, never the messages. */
+static void flush_pending(ll_ledger_t *l)
+{
+    ll_batch_t *batch = NULL;
+    int rc;
+    if (l->npending_msgs == 0)
+        return;
+    if ((rc = ll_store_begin(l->st)) == 0 &&
+        (rc = ll_events_append_pending(l->events, l->st, l->tip.height, l->pending_msgs,
+                                       l->npending_msgs, &batch)) == 0 &&
+        (rc = ll_store_commit(l->st)) == 0) {
+        publish(l, batch);
+    } else {
+        ll_store_rollback(l->st);
+        ll_batch_unref(batch);
+        LL_ERROR("ledger: %zu pending-message events lost (%s)", l->npending_msgs,
+                 ll_err_name(rc));
+    }
+    l->npending_msgs = 0;
+}
+
+static void on_pending_timer(uv_timer_t *t)
+{
+    flush_pending(t->data);
+}
+
+/* Remembers an admitted message for the next flush. */
+static void note_pending_message(ll_ledger_t *l, const ll_tx_t *tx)
+{
+    if (l->npending_msgs == l->pending_cap) {
+        size_t cap = l->pending_cap ? 2 * l->pending_cap : 64;
+        const ll_tx_t **grown = realloc(l->pending_msgs, cap * sizeof *grown);
+        if (!grown) {
+            LL_ERROR("ledger: out of memory; a pending-message event is lost");
+            return;
+        }
+        l->pending_msgs = grown;
+        l->pending_cap = cap;
+    }
+    l->pending_msgs[l->npending_msgs++] = tx;
+    if (!uv_is_active((uv_handle_t *)&l->pending_timer))
+        uv_timer_start(&l->pending_timer, on_pending_timer, 0, 0);
+}
+
 static int produce_block(ll_ledger_t *l)
 {
     char why[LL_ERRMSG_MAX];
     ll_block_hdr_t b;
-    size_t taken = ll_mempool_take(l->mempool, l->batch, l->opts.max_block_txs), kept = 0;
+    size_t taken, kept = 0;
+    flush_pending(l); /* before the mempool hands its transactions over */
+    taken = ll_mempool_take(l->mempool, l->batch, l->opts.max_block_txs);
     const char **ids = NULL;
     int rc = 0;
     if (taken == 0)
@@ -349,6 +415,8 @@ static int admit(ll_ledger_t *l, ll_ledger_req_t *r, ll_tx_t *tx)
         fail(r, rc, "out of memory");
         goto drop;
     }
+    if (tx->kind == LL_TX_MESSAGE)
+        note_pending_message(l, tx);
     r->result = json_pack("{s:s, s:s}", "tx_id", tx->tx_id, "status", "pending");
     r->rc = r->result ? 0 : LL_ENOMEM;
     publish_stats(l);
@@ -549,6 +617,7 @@ static void on_stop(ll_task_t *task)
     ll_ledger_t *l = (ll_ledger_t *)((char *)task - offsetof(ll_ledger_t, stop_task));
     l->stopping = 1;
     uv_timer_stop(&l->block_timer);
+    flush_pending(l);
     while (ll_mempool_count(l->mempool) > 0) {
         if (produce_block(l) < 0) {
             LL_ERROR("ledger: %zu pending transactions could not be committed at stop",
@@ -557,6 +626,7 @@ static void on_stop(ll_task_t *task)
         }
     }
     uv_close((uv_handle_t *)&l->block_timer, on_closed);
+    uv_close((uv_handle_t *)&l->pending_timer, on_closed);
     ll_taskq_close(&l->inbox, NULL);
 }
 
@@ -571,8 +641,10 @@ static void free_ledger(ll_ledger_t *l)
     ll_mempool_free(l->mempool);
     ll_state_free(l->admission);
     ll_state_free(l->building);
+    ll_events_free(l->events);
     ll_store_close(l->st);
     free(l->batch);
+    free(l->pending_msgs);
     sodium_memzero(&l->node_key, sizeof l->node_key);
     sodium_memzero(&l->faucet_key, sizeof l->faucet_key);
     free(l);
@@ -599,7 +671,8 @@ int ll_ledger_start(const ll_ledger_opts_t *opts, ll_ledger_t **out)
     l->admission = ll_state_new(l->st);
     l->building = ll_state_new(l->st);
     l->batch = calloc(opts->max_block_txs, sizeof *l->batch);
-    if (!l->mempool || !l->admission || !l->building || !l->batch)
+    l->events = ll_events_new(l->st);
+    if (!l->mempool || !l->admission || !l->building || !l->batch || !l->events)
         goto fail;
     rc = ll_store_latest_block(l->st, &l->tip);
     if (rc == LL_ENOTFOUND)
@@ -615,6 +688,8 @@ int ll_ledger_start(const ll_ledger_opts_t *opts, ll_ledger_t **out)
     inbox_ready = 1;
     uv_timer_init(&l->loop, &l->block_timer);
     l->block_timer.data = l;
+    uv_timer_init(&l->loop, &l->pending_timer);
+    l->pending_timer.data = l;
     l->stop_task.run = on_stop;
     publish_stats(l);
     if (uv_thread_create(&l->thread, run_loop, l) != 0)

@@ -17,6 +17,7 @@
 #include "ledger/keys.h"
 #include "ledger/tx.h"
 #include "store/store.h"
+#include "stream/hub.h"
 #include "util/err.h"
 #include "util/taskq.h"
 
@@ -34,7 +35,8 @@ typedef struct ll_ledger_opts {
     uint32_t block_interval_ms;
     uint32_t max_block_txs;
     ll_store_sync_t sync;
-    int dev; /* enables the faucet */
+    int dev;       /* enables the faucet */
+    ll_hub_t *hub; /* where committed events are published; NULL: nowhere */
 } ll_ledger_opts_t;
 
 typedef enum {

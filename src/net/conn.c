@@ -60,6 +60,9 @@ struct ll_conn {
     unsigned draining : 1;          /* client sent EOF: finish writes, then close */
     unsigned lingering : 1;         /* our write side is shut: read until EOF */
     unsigned closing : 1;           /* uv_close() called */
+    unsigned taken : 1;             /* handed to a stream owner (ll_req_take_over) */
+    const ll_takeover_t *tk;        /* the owner's callbacks, once taken */
+    void *owner;
 };
 
 static void conn_close(ll_conn_t *c);
@@ -140,8 +143,9 @@ static void conn_resume(ll_conn_t *c);
 static void after_write(ll_conn_t *c, int status)
 {
     c->writes--;
-    if (c->closing)
-        return; /* cancelled by uv_close(), or written just before it */
+    if (c->closing || c->taken)
+        return; /* cancelled by uv_close(), written just before it, or an
+                   answer written before the owner took the connection */
     if (status < 0) {
         LL_DEBUG("http: write failed: %s", uv_strerror(status));
         conn_close(c);
@@ -259,6 +263,8 @@ static void on_handle_closed(uv_handle_t *h)
     if (c->next)
         c->next->prev = c->prev;
     c->w->nconns--;
+    if (c->taken)
+        c->tk->on_closed(c->owner); /* every write callback has run by now */
     free(c);
 }
 
@@ -279,10 +285,19 @@ static void conn_close(ll_conn_t *c)
     uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
 }
 
+static void on_timer(uv_timer_t *t);
+
 void ll_conn_close_all(ll_worker_t *w)
 {
-    for (ll_conn_t *c = w->conns; c; c = c->next)
+    for (ll_conn_t *c = w->conns; c; c = c->next) {
+        if (c->taken && !c->closing) {
+            /* The owner says goodbye and ends it; the timer ends it anyway. */
+            uv_timer_start(&c->timer, on_timer, LINGER_MS, 0);
+            c->tk->on_shutdown(c->owner);
+            continue;
+        }
         conn_close(c); /* unlinks only later, in on_handle_closed */
+    }
 }
 
 static void on_shutdown(uv_shutdown_t *req, int status)
@@ -331,12 +346,10 @@ static void conn_eof(ll_conn_t *c)
 
 /* ---- timer ---------------------------------------------------------------- */
 
-static void on_timer(uv_timer_t *t);
-
 static void conn_rearm(ll_conn_t *c)
 {
-    if (c->closing)
-        return;
+    if (c->closing || c->taken)
+        return; /* a taken connection's owner keeps its own time */
     const ll_server_opts_t *o = c->w->opts;
     uint64_t now = now_ms(c), deadline;
     if (c->lingering || c->draining) {
@@ -363,7 +376,9 @@ static void conn_fail(ll_conn_t *c, int err);
 static void on_timer(uv_timer_t *t)
 {
     ll_conn_t *c = t->data;
-    if (c->lingering || c->draining || !c->cur)
+    if (c->taken)
+        conn_close(c); /* the goodbye of ll_conn_close_all took too long */
+    else if (c->lingering || c->draining || !c->cur)
         conn_close(c); /* nothing of a request pending: no answer owed */
     else if (c->nreqs == 0)
         conn_fail(c, LL_ETIMEOUT);
@@ -562,6 +577,13 @@ static void conn_feed(ll_conn_t *c, const char *data, size_t len)
         len -= n;
         if (c->closing)
             return; /* a handler's write failed and closed us */
+        if (c->taken) {
+            /* What follows the request is the new protocol's (RFC 6455 §4.1:
+             * a client may send frames right after its handshake). */
+            if (len > 0)
+                c->tk->on_data(c->owner, data, len);
+            return;
+        }
         enum http_errno e = HTTP_PARSER_ERRNO(p);
         if (e == HPE_PAUSED && c->head_check) {
             c->head_check = 0;
@@ -618,6 +640,13 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     ll_conn_t *c = s->data;
     if (nread == 0 || c->closing)
         return;
+    if (c->taken) {
+        if (nread < 0)
+            conn_close(c);
+        else
+            c->tk->on_data(c->owner, buf->base, (size_t)nread);
+        return;
+    }
     if (nread < 0) {
         if (nread == UV_EOF && !c->lingering && !c->draining)
             conn_eof(c);
@@ -661,4 +690,91 @@ void ll_conn_accept(ll_worker_t *w, uv_stream_t *listener)
     c->head_start = c->idle_since = now_ms(c);
     read_start(c);
     conn_rearm(c);
+}
+
+/* ---- taking over ------------------------------------------------------------ */
+
+typedef struct head_write {
+    uv_write_t wr;
+    char bytes[];
+} head_write_t;
+
+static void on_head_written(uv_write_t *wr, int status)
+{
+    (void)status; /* a failure shows up in the owner's next write or read */
+    free(wr);
+}
+
+ll_conn_t *ll_req_take_over(ll_req_t *req, const char *head, size_t len, const ll_takeover_t *cbs,
+                            void *owner)
+{
+    ll_conn_t *c = req->conn;
+    if (!c || c->closing || c->draining) {
+        ll_req_respond(req, 503, NULL, NULL, 0); /* an orphan: this only frees it */
+        return NULL;
+    }
+    if (c->qhead != req) {
+        ll_req_respond_error(req, LL_EBADREQUEST,
+                             "a stream request may not be pipelined behind another request");
+        return NULL;
+    }
+    head_write_t *hw = malloc(sizeof *hw + len);
+    if (!hw) {
+        ll_req_respond_error(req, LL_ENOMEM, "out of memory");
+        return NULL;
+    }
+    /* Nothing after this request is HTTP any more. */
+    c->qhead = req->next;
+    req->next = NULL;
+    c->nreqs--;
+    ll_req_free(req);
+    drop_queue(c);
+    ll_req_free(c->cur);
+    c->cur = NULL;
+    free(c->rest);
+    c->rest = NULL;
+    c->rest_len = 0;
+    c->stop_parsing = 1;
+    c->paused = 0;
+    c->taken = 1;
+    c->tk = cbs;
+    c->owner = owner;
+    uv_timer_stop(&c->timer);
+    read_start(c); /* a full pipeline may have paused it */
+
+    memcpy(hw->bytes, head, len);
+    uv_buf_t buf = uv_buf_init(hw->bytes, (unsigned)len);
+    if (uv_write(&hw->wr, (uv_stream_t *)&c->tcp, &buf, 1, on_head_written) < 0) {
+        free(hw);
+        conn_close(c); /* the owner hears of it through on_closed */
+    }
+    return c;
+}
+
+uv_stream_t *ll_conn_stream(ll_conn_t *c)
+{
+    return (uv_stream_t *)&c->tcp;
+}
+
+static void on_taken_shutdown(uv_shutdown_t *req, int status)
+{
+    ll_conn_t *c = req->data;
+    if (status < 0 && !c->closing)
+        conn_close(c);
+}
+
+/* Like an HTTP connection's last response: send FIN after what is queued,
+ * then wait for the client's EOF (reads go on, and the owner ignores them)
+ * or LINGER_MS, so our last frame is not destroyed by a reset. */
+void ll_conn_end(ll_conn_t *c)
+{
+    if (c->closing || c->lingering)
+        return;
+    c->lingering = 1;
+    c->shutdown.data = c;
+    if (uv_shutdown(&c->shutdown, (uv_stream_t *)&c->tcp, on_taken_shutdown) < 0) {
+        conn_close(c);
+        return;
+    }
+    uv_timer_start(&c->timer, on_timer, LINGER_MS, 0);
 }

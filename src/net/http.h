@@ -66,6 +66,38 @@ void ll_req_respond_json(ll_req_t *req, int status, json_t *body);
 void ll_req_respond_error(ll_req_t *req, int err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* ---- taking a connection over (WebSocket, SSE) ----------------------------- */
+
+typedef struct ll_conn ll_conn_t;
+
+typedef struct ll_takeover {
+    /* Bytes the client sent after the request (WebSocket frames). */
+    void (*on_data)(void *owner, const char *data, size_t len);
+    /* The client is gone or ll_conn_end was called, the socket is closed and
+     * every write callback has run: the owner frees itself now. */
+    void (*on_closed)(void *owner);
+    /* The server is stopping: say goodbye (a WebSocket close frame), then
+     * ll_conn_end. The connection is closed regardless after 2 s. */
+    void (*on_shutdown)(void *owner);
+} ll_takeover_t;
+
+/* Answers req with head (copied: a complete response head, e.g. the 101 of
+ * a WebSocket upgrade or the 200 of an event stream) and hands the
+ * connection to owner: bytes read go to cbs->on_data, the owner writes to
+ * ll_conn_stream(), and ll_conn_end() closes it. Must be called from the
+ * handler, for a request with nothing unanswered before it; requests
+ * pipelined after it are dropped. req is consumed. Returns NULL when the
+ * client is already gone or req was not first (then answered 400); the
+ * owner is not called in that case. */
+ll_conn_t *ll_req_take_over(ll_req_t *req, const char *head, size_t len, const ll_takeover_t *cbs,
+                            void *owner);
+
+/* The socket of a taken-over connection, for uv_try_write / uv_write. */
+uv_stream_t *ll_conn_stream(ll_conn_t *c);
+
+/* Closes a taken-over connection; its owner's on_closed follows. */
+void ll_conn_end(ll_conn_t *c);
+
 /* The worker that owns this connection's loop. */
 ll_taskq_t *ll_worker_taskq(ll_worker_t *w);
 uv_loop_t *ll_worker_loop(ll_worker_t *w);

@@ -42,7 +42,17 @@
     X(LL_EBADASSET, -30, "bad_asset", 400)                                                         \
     X(LL_EBALANCEOVERFLOW, -31, "balance_overflow", 422)                                           \
     X(LL_EIO, -32, "internal_error", 500)                                                          \
-    X(LL_ECONFIG, -33, "bad_config", 400)
+    X(LL_ECONFIG, -33, "bad_config", 400)                                                          \
+    X(LL_EUNAUTHORIZED, -34, "unauthorized", 401)                                                  \
+    X(LL_EBADCREDENTIALS, -35, "bad_credentials", 401)                                             \
+    X(LL_EUSERNAMETAKEN, -36, "username_taken", 409)                                               \
+    X(LL_EMEDIATYPE, -37, "unsupported_media_type", 415)                                           \
+    X(LL_ENOTACCEPTABLE, -38, "not_acceptable", 406)                                               \
+    X(LL_EUPGRADE, -39, "upgrade_required", 426)                                                   \
+    X(LL_EFORBIDDEN, -40, "forbidden", 403)                                                        \
+    X(LL_EBADUSERNAME, -41, "bad_username", 400)                                                   \
+    X(LL_EBADPASSWORD, -42, "bad_password", 400)                                                   \
+    X(LL_EUNKNOWNUSER, -43, "unknown_recipient", 422)
 
 enum {
 #define LL_ERR_ENUM(name, value, api, status) name = value,

@@ -3,10 +3,13 @@
  * appends to the event log (block first, then each transaction in order). */
 #include "ledger/events.h"
 #include "ledger/tx.h"
+#include "store/history.h"
 #include "store/store.h"
+#include "stream/hub.h"
 #include "util/err.h"
 #include "util/json.h"
 
+#include <inttypes.h>
 #include <jansson.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -122,7 +125,7 @@ static void test_message_event_has_the_seed_shape(void **state)
     static const char *const seed_order[] = {"sender", "sender_address", "address", "text",
                                              "timestamp", "status", "block", "tx_id"};
     ll_tx_t tx = sample_tx(LL_TX_MESSAGE);
-    json_t *ev = ll_events_message(&tx, "confirmed", 1042);
+    json_t *ev = ll_events_message(&tx, NULL, "confirmed", 1042);
     json_t *msg = json_object_get(ev, "msg");
     assert_string_equal(json_string_value(json_object_get(ev, "type")), "message");
     assert_keys_in_order(msg, seed_order, 8);
@@ -138,46 +141,87 @@ static void test_pending_message_has_no_block(void **state)
 {
     (void)state;
     ll_tx_t tx = sample_tx(LL_TX_MESSAGE);
-    json_t *ev = ll_events_message(&tx, "pending", 1042);
+    json_t *ev = ll_events_message(&tx, NULL, "pending", 1042);
     json_t *msg = json_object_get(ev, "msg");
     assert_string_equal(json_string_value(json_object_get(msg, "status")), "pending");
     assert_true(json_is_null(json_object_get(msg, "block")));
     json_decref(ev);
 }
 
-static void test_block_appends_block_then_each_tx_in_order(void **state)
+typedef struct rows {
+    char text[512];
+} rows_t;
+
+static int collect(const ll_store_event_t *row, void *arg)
+{
+    rows_t *r = arg;
+    size_t n = strlen(r->text);
+    snprintf(r->text + n, sizeof r->text - n, "%s%" PRIu64 "%s%s", n ? "," : "", row->seq,
+             row->type, row->addresses);
+    return 0;
+}
+
+static void test_block_appends_block_then_each_tx_in_order_and_batches_them(void **state)
 {
     (void)state;
-    char dir[] = "/tmp/ll-events-XXXXXX";
+    char dir[] = "/tmp/ll-events-XXXXXX", cmd[64];
     ll_store_t *st = NULL;
+    ll_batch_t *batch = NULL;
     ll_block_hdr_t b = sample_block();
     ll_tx_t t1 = sample_tx(LL_TX_TRANSFER), t2 = sample_tx(LL_TX_MESSAGE);
     ll_tx_t *txs[] = {&t1, &t2};
-    uint64_t seq = 0;
+    rows_t rows = {""};
     assert_non_null(mkdtemp(dir));
     assert_int_equal(ll_store_open(dir, LL_STORE_WRITER, LL_SYNC_NORMAL, &st), 0);
+    ll_events_t *ev = ll_events_new(st);
+    assert_non_null(ev);
     snprintf(t2.tx_id, sizeof t2.tx_id, "%064d", 2);
     assert_int_equal(ll_store_begin(st), 0);
     assert_int_equal(ll_store_put_block(st, &b), 0);
-    assert_int_equal(ll_events_append_block(st, &b, txs, 2), 0);
+    assert_int_equal(ll_events_append_block(ev, st, &b, txs, 2, &batch), 0);
     assert_int_equal(ll_store_commit(st), 0);
-    /* Three rows, numbered from 1 without gaps: block, transfer, message. */
-    assert_int_equal(ll_store_last_event_seq(st, &seq), 0);
-    assert_int_equal(seq, 3);
-    ll_store_close(st);
 
-    char cmd[256];
-    snprintf(cmd, sizeof cmd,
-             "/usr/bin/python3 -c \"import sqlite3;"
-             "print(sqlite3.connect('%s/ledger.db').execute("
-             "'select group_concat(seq||type||addresses, \\\",\\\") from events').fetchone()[0])\"",
-             dir);
-    FILE *p = popen(cmd, "r");
-    char out[512] = "";
-    assert_non_null(p);
-    assert_non_null(fgets(out, sizeof out, p));
-    pclose(p);
-    assert_string_equal(out, "1block" MINER ",2tx" ALICE " " BOB ",3message" ALICE " " BOB "\n");
+    /* Three rows, numbered from 1 without gaps: block, transfer, message. */
+    assert_int_equal(ll_store_events_after(st, 0, 10, collect, &rows), 3);
+    assert_string_equal(rows.text, "1block" MINER ",2tx" ALICE " " BOB ",3message" ALICE " " BOB);
+    /* The live batch carries the same events, each encoded once per wire
+     * format; only committed transactions have the valid_tx shapes. */
+    assert_int_equal(batch->n, 3);
+    for (uint64_t i = 0; i < 3; i++)
+        assert_int_equal(batch->events[i]->seq, i + 1);
+    assert_int_equal(batch->events[0]->wire[LL_WIRE_WS_VALID_TX].len, 0);
+    assert_true(batch->events[1]->wire[LL_WIRE_WS_VALID_TX].len > 0);
+    static const char want[] = "{\"txid\":\"" TXID "\",\"assetid\":\"" LL_NATIVE_ASSET_ID
+                               "\",\"blockid\":\"0000ab12";
+    /* A frame of 126+ bytes has a 4-byte header: 0x81, 126, then a 16-bit length. */
+    const char *frame = batch->events[1]->wire[LL_WIRE_WS_VALID_TX].bytes;
+    assert_int_equal((unsigned char)frame[0], 0x81);
+    assert_int_equal((unsigned char)frame[1], 126);
+    assert_memory_equal(frame + 4, want, sizeof want - 1);
+    assert_memory_equal(batch->events[0]->wire[LL_WIRE_SSE].bytes, "id: 1\ndata: {\"type\":\"block\"",
+                        27);
+    ll_batch_unref(batch);
+
+    /* The same block again is inside every dedupe window: nothing new. */
+    batch = NULL;
+    assert_int_equal(ll_store_begin(st), 0);
+    assert_int_equal(ll_events_append_block(ev, st, &b, txs, 2, &batch), 0);
+    assert_int_equal(ll_store_commit(st), 0);
+    assert_int_equal(batch->n, 0);
+    ll_batch_unref(batch);
+    ll_events_free(ev);
+
+    /* A restart primes the windows from the log. */
+    ev = ll_events_new(st);
+    batch = NULL;
+    assert_int_equal(ll_store_begin(st), 0);
+    assert_int_equal(ll_events_append_block(ev, st, &b, txs, 2, &batch), 0);
+    assert_int_equal(ll_store_commit(st), 0);
+    assert_int_equal(batch->n, 0);
+    ll_batch_unref(batch);
+    ll_events_free(ev);
+
+    ll_store_close(st);
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     assert_int_equal(system(cmd), 0);
 }
@@ -192,7 +236,7 @@ int main(void)
         cmocka_unit_test(test_create_event_names_its_issuer_as_recipient),
         cmocka_unit_test(test_message_event_has_the_seed_shape),
         cmocka_unit_test(test_pending_message_has_no_block),
-        cmocka_unit_test(test_block_appends_block_then_each_tx_in_order),
+        cmocka_unit_test(test_block_appends_block_then_each_tx_in_order_and_batches_them),
     };
     return cmocka_run_group_tests_name("ledger/events", tests, NULL, NULL);
 }

@@ -1,0 +1,198 @@
+/* api/streams.c: the stream routes: the seed's WebSocket streams
+ * (GET /api/v1/streams/{valid_tx,valid_transactions,events}) and its
+ * Server-Sent Events (GET /api/stream). Everything that can be refused is
+ * refused here as an ordinary JSON error, before the connection is taken
+ * over by net/ws.c or net/sse.c. */
+#include "api/api.h"
+#include "auth/session.h"
+#include "net/sse.h"
+#include "net/ws.h"
+#include "util/err.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* types=: a comma list; unknown names are ignored (seed 002). A list of
+ * only unknown names filters nothing, like an absent one. */
+static uint32_t parse_types(const char *list)
+{
+    uint32_t mask = 0;
+    for (const char *p = list; *p;) {
+        size_t n = strcspn(p, ",");
+        const char *s = p;
+        size_t len = n;
+        while (len && isspace((unsigned char)*s))
+            s++, len--;
+        while (len && isspace((unsigned char)s[len - 1]))
+            len--;
+        mask |= ll_ev_type_parse(s, len);
+        p += n + (p[n] == ',');
+    }
+    return mask;
+}
+
+/* address=: 32 (chain) or 40 (contract) hex digits, optional 0x, any case;
+ * written lowercase into out. */
+static int parse_address(const char *in, char out[LL_EV_ADDR_MAX + 1])
+{
+    if (in[0] == '0' && (in[1] == 'x' || in[1] == 'X'))
+        in += 2;
+    size_t n = strlen(in);
+    if (n != 32 && n != 40)
+        return LL_EBADADDRESS;
+    for (size_t i = 0; i < n; i++) {
+        if (!isxdigit((unsigned char)in[i]))
+            return LL_EBADADDRESS;
+        out[i] = (char)tolower((unsigned char)in[i]);
+    }
+    out[n] = '\0';
+    return 0;
+}
+
+/* The filters both event streams take. Answers req and returns < 0 when
+ * they are malformed. */
+static int parse_filters(ll_req_t *req, ll_sub_opts_t *o, char address[LL_EV_ADDR_MAX + 1])
+{
+    char value[512];
+    int rc = ll_req_query_param(req, "types", value, sizeof value);
+    if (rc >= 0)
+        o->types = parse_types(value);
+    else if (rc != LL_ENOTFOUND) {
+        ll_req_respond_error(req, LL_EBADPARAM, "types is a comma-separated list of event types");
+        return rc;
+    }
+    rc = ll_req_query_param(req, "address", value, sizeof value);
+    if (rc >= 0) {
+        if (parse_address(value, address) < 0) {
+            ll_req_respond_error(req, LL_EBADADDRESS,
+                                 "address is 32 or 40 hex digits, optionally after 0x");
+            return LL_EBADADDRESS;
+        }
+        o->address = address;
+    } else if (rc != LL_ENOTFOUND) {
+        ll_req_respond_error(req, LL_EBADADDRESS, "address is 32 or 40 hex digits");
+        return rc;
+    }
+    return 0;
+}
+
+static int require_session(ll_api_worker_t *ctx, ll_req_t *req)
+{
+    char username[LL_USERNAME_MAX + 1], address[33];
+    int rc = ctx->reader ? ll_auth_session_user(ctx->reader, req, username, address) : LL_ESTORE;
+    if (rc == LL_EUNAUTHORIZED)
+        ll_req_respond_error(req, rc, "this stream needs a session: log in at /api/login");
+    else if (rc < 0)
+        ll_req_respond_error(req, rc, "sessions cannot be checked right now");
+    return rc;
+}
+
+/* The Origin allow-list of --allowed-origins (empty: any origin). */
+static int origin_allowed(const ll_api_worker_t *ctx, const ll_req_t *req)
+{
+    const char *list = ctx->app->config->allowed_origins;
+    const char *origin = ll_req_header(req, "Origin");
+    if (!list[0] || !origin)
+        return 1; /* non-browser clients send no Origin */
+    size_t olen = strlen(origin);
+    for (const char *p = list; *p;) {
+        size_t n = strcspn(p, ",");
+        if (n == olen && strncasecmp(p, origin, n) == 0)
+            return 1;
+        p += n + (p[n] == ',');
+        p += strspn(p, " ");
+    }
+    return 0;
+}
+
+void ll_api_ws_stream(ll_api_worker_t *ctx, ll_req_t *req, const char *name)
+{
+    char head[256], why[LL_ERRMSG_MAX], address[LL_EV_ADDR_MAX + 1];
+    size_t len;
+    ll_sub_opts_t o = {.queue_cap = ctx->app->config->client_queue};
+    int rc;
+    if (!ctx->fanout || !ctx->sink) {
+        ll_req_respond_error(req, LL_ENOMEM, "this worker cannot serve streams");
+        return;
+    }
+    if (strcmp(name, "valid_tx") == 0) {
+        o.wire = LL_WIRE_WS_VALID_TX;
+    } else if (strcmp(name, "valid_transactions") == 0) {
+        o.wire = LL_WIRE_WS_VALID_TXS;
+    } else if (strcmp(name, "events") == 0) {
+        o.wire = LL_WIRE_WS_EVENTS;
+    } else {
+        ll_req_respond_error(req, LL_ENOTFOUND,
+                             "no stream '%s': try valid_tx, valid_transactions or events", name);
+        return;
+    }
+    if (!origin_allowed(ctx, req)) {
+        ll_req_respond_error(req, LL_EFORBIDDEN, "this Origin may not open streams here");
+        return;
+    }
+    if (o.wire == LL_WIRE_WS_EVENTS &&
+        (require_session(ctx, req) < 0 || parse_filters(req, &o, address) < 0))
+        return;
+    if ((rc = ll_ws_handshake(req, head, sizeof head, &len, why)) < 0) {
+        if (rc == LL_EUPGRADE)
+            ll_req_add_header(req, "Sec-WebSocket-Version", "13");
+        ll_req_respond_error(req, rc, "%s", why);
+        return;
+    }
+    ll_ws_start(req, head, len, ctx->fanout, &o, ctx->app->config->ws_idle_timeout_s);
+}
+
+/* Accept must allow text/event-stream (seed 002); the seed's own Python
+ * example sends requests' default "* / *", which does. */
+static int accepts_event_stream(const ll_req_t *req)
+{
+    const char *accept = ll_req_header(req, "Accept");
+    return accept && (strstr(accept, "text/event-stream") || strstr(accept, "text/*") ||
+                      strstr(accept, "*/*"));
+}
+
+/* Last-Event-ID (the header EventSource sends when it reconnects) or the
+ * last_event_id query parameter (for clients that cannot set headers). */
+static int resume_point(ll_req_t *req, ll_sub_opts_t *o)
+{
+    char value[32];
+    const char *id = ll_req_header(req, "Last-Event-ID");
+    if (!id && ll_req_query_param(req, "last_event_id", value, sizeof value) >= 0)
+        id = value;
+    if (!id || !*id)
+        return 0;
+    char *end;
+    errno = 0;
+    unsigned long long seq = strtoull(id, &end, 10);
+    if (errno || *end || !isdigit((unsigned char)id[0])) {
+        ll_req_respond_error(req, LL_EBADPARAM, "Last-Event-ID is an event id (an integer)");
+        return LL_EBADPARAM;
+    }
+    o->resume = 1;
+    o->resume_after = seq;
+    return 0;
+}
+
+void ll_api_sse_stream(ll_api_worker_t *ctx, ll_req_t *req, const char *param)
+{
+    char address[LL_EV_ADDR_MAX + 1];
+    ll_sub_opts_t o = {.wire = LL_WIRE_SSE, .queue_cap = ctx->app->config->client_queue};
+    (void)param;
+    if (!ctx->fanout || !ctx->sink) {
+        ll_req_respond_error(req, LL_ENOMEM, "this worker cannot serve streams");
+        return;
+    }
+    if (require_session(ctx, req) < 0)
+        return;
+    if (!accepts_event_stream(req)) {
+        ll_req_respond_error(req, LL_ENOTACCEPTABLE,
+                             "this is an event stream: send 'Accept: text/event-stream'");
+        return;
+    }
+    if (parse_filters(req, &o, address) < 0 || resume_point(req, &o) < 0)
+        return;
+    ll_sse_start(req, ctx->fanout, &o, ctx->app->config->sse_heartbeat_s);
+}

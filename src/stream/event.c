@@ -1,0 +1,178 @@
+/* stream/event.c: builds an event's encodings once, in a single allocation:
+ * the struct, then each encoding's bytes. The WebSocket frames are written
+ * here rather than through wslay because a broadcast frame is the same
+ * bytes for every subscriber (servers never mask) and wslay would copy and
+ * frame it again per connection. */
+#include "stream/event.h"
+#include "util/json.h"
+
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const struct {
+    const char *name;
+    ll_ev_type_t bit;
+} type_names[] = {
+    {"block", LL_EV_BLOCK},
+    {"tx", LL_EV_TX},
+    {"message", LL_EV_MESSAGE},
+    {"receipt", LL_EV_RECEIPT},
+};
+
+ll_ev_type_t ll_ev_type_parse(const char *name, size_t len)
+{
+    for (size_t i = 0; i < sizeof type_names / sizeof type_names[0]; i++)
+        if (strlen(type_names[i].name) == len && memcmp(type_names[i].name, name, len) == 0)
+            return type_names[i].bit;
+    return 0;
+}
+
+size_t ll_ws_frame_header(uint8_t opcode, size_t payload_len, uint8_t out[10])
+{
+    out[0] = (uint8_t)(0x80 | opcode);
+    if (payload_len < 126) {
+        out[1] = (uint8_t)payload_len;
+        return 2;
+    }
+    if (payload_len <= 0xffff) {
+        out[1] = 126;
+        out[2] = (uint8_t)(payload_len >> 8);
+        out[3] = (uint8_t)payload_len;
+        return 4;
+    }
+    out[1] = 127;
+    for (int i = 0; i < 8; i++)
+        out[2 + i] = (uint8_t)((uint64_t)payload_len >> (56 - 8 * i));
+    return 10;
+}
+
+/* The texts an event is encoded from, before they are laid out. */
+typedef struct parts {
+    char sse_head[32]; /* "id: <seq>\ndata: " */
+    size_t sse_head_len;
+    char *valid_tx;  /* JSON or NULL */
+    char *valid_txs; /* JSON or NULL */
+} parts_t;
+
+static size_t frame_size(size_t payload)
+{
+    uint8_t hdr[10];
+    return ll_ws_frame_header(0x1, payload, hdr) + payload;
+}
+
+/* Writes a text frame of payload at p; returns the bytes written. */
+static size_t put_frame(char *p, const char *payload, size_t len)
+{
+    uint8_t hdr[10];
+    size_t h = ll_ws_frame_header(0x1, len, hdr);
+    memcpy(p, hdr, h);
+    memcpy(p + h, payload, len);
+    return h + len;
+}
+
+static int build_parts(const ll_event_desc_t *d, parts_t *p)
+{
+    memset(p, 0, sizeof *p);
+    p->sse_head_len = (size_t)snprintf(p->sse_head, sizeof p->sse_head, "id: %" PRIu64 "\ndata: ",
+                                       d->seq);
+    if (!d->tx_id)
+        return 0;
+    json_t *a = json_pack("{s:s, s:s, s:s}", "txid", d->tx_id, "assetid", d->asset_id,
+                          "blockid", d->block_hash);
+    json_t *b = json_pack("{s:s, s:s, s:I}", "transaction_id", d->tx_id, "asset_id", d->asset_id,
+                          "block_height", (json_int_t)d->height);
+    p->valid_tx = a ? json_dumps(a, LL_JSON_FLAGS) : NULL;
+    p->valid_txs = b ? json_dumps(b, LL_JSON_FLAGS) : NULL;
+    json_decref(a);
+    json_decref(b);
+    return p->valid_tx && p->valid_txs ? 0 : -1;
+}
+
+static void set_addresses(ll_event_t *ev, const char *list)
+{
+    const char *p = list ? list : "";
+    while (*p && ev->naddr < LL_EV_MAX_ADDRS) {
+        size_t n = strcspn(p, " ");
+        if (n > 0 && n <= LL_EV_ADDR_MAX) {
+            memcpy(ev->addr[ev->naddr], p, n);
+            ev->addr[ev->naddr][n] = '\0';
+            ev->naddr++;
+        }
+        p += n;
+        p += strspn(p, " ");
+    }
+}
+
+ll_event_t *ll_event_new(const ll_event_desc_t *d)
+{
+    ll_ev_type_t type = ll_ev_type_parse(d->type, strlen(d->type));
+    size_t plen = strlen(d->payload), size;
+    parts_t parts;
+    ll_event_t *ev = NULL;
+    if (!type || build_parts(d, &parts) < 0)
+        goto out;
+    size_t sse_len = parts.sse_head_len + plen + 2;
+    size_t ws_len = frame_size(plen);
+    size_t vt_len = parts.valid_tx ? frame_size(strlen(parts.valid_tx)) : 0;
+    size_t vts_len = parts.valid_txs ? frame_size(strlen(parts.valid_txs)) : 0;
+    size = sizeof *ev + sse_len + ws_len + vt_len + vts_len;
+    if (!(ev = calloc(1, size)))
+        goto out;
+    atomic_init(&ev->refs, 1);
+    ev->seq = d->seq;
+    ev->type = type;
+    set_addresses(ev, d->addresses);
+
+    char *p = (char *)(ev + 1);
+    ev->wire[LL_WIRE_SSE].bytes = p;
+    memcpy(p, parts.sse_head, parts.sse_head_len);
+    memcpy(p + parts.sse_head_len, d->payload, plen);
+    memcpy(p + parts.sse_head_len + plen, "\n\n", 2);
+    ev->wire[LL_WIRE_SSE].len = sse_len;
+    p += sse_len;
+    ev->wire[LL_WIRE_WS_EVENTS].bytes = p;
+    ev->wire[LL_WIRE_WS_EVENTS].len = put_frame(p, d->payload, plen);
+    p += ws_len;
+    if (parts.valid_tx) {
+        ev->wire[LL_WIRE_WS_VALID_TX].bytes = p;
+        ev->wire[LL_WIRE_WS_VALID_TX].len = put_frame(p, parts.valid_tx, strlen(parts.valid_tx));
+        p += vt_len;
+        ev->wire[LL_WIRE_WS_VALID_TXS].bytes = p;
+        ev->wire[LL_WIRE_WS_VALID_TXS].len =
+            put_frame(p, parts.valid_txs, strlen(parts.valid_txs));
+    }
+out:
+    if (type) {
+        free(parts.valid_tx);
+        free(parts.valid_txs);
+    }
+    return ev;
+}
+
+ll_event_t *ll_event_raw(const char *bytes, size_t len)
+{
+    ll_event_t *ev = calloc(1, sizeof *ev + len);
+    if (!ev)
+        return NULL;
+    atomic_init(&ev->refs, 1);
+    memcpy(ev + 1, bytes, len);
+    ev->wire[LL_WIRE_RAW].bytes = (const char *)(ev + 1);
+    ev->wire[LL_WIRE_RAW].len = len;
+    return ev;
+}
+
+ll_event_t *ll_event_ref(ll_event_t *ev)
+{
+    atomic_fetch_add_explicit(&ev->refs, 1, memory_order_relaxed);
+    return ev;
+}
+
+void ll_event_unref(ll_event_t *ev)
+{
+    /* Release/acquire: every thread's last use happens before the free. */
+    if (ev && atomic_fetch_sub_explicit(&ev->refs, 1, memory_order_acq_rel) == 1)
+        free(ev);
+}

@@ -1,0 +1,245 @@
+/* stream/fanout.c: see fanout.h. Subscribers without an address filter sit
+ * in one list; the others in their address's bucket, so an event visits
+ * only the subscribers that could want it. A subscriber's memory is freed
+ * only outside deliveries (its write callback or the idle pass), so hooks
+ * that close a connection in the middle of a batch are safe. */
+#include "stream/fanout.h"
+#include "util/err.h"
+#include "util/hmap.h"
+#include "util/log.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct ll_fanout {
+    uv_loop_t *loop;
+    ll_store_t *reader;
+    ll_stream_stats_t *stats;
+    ll_sub_t *unfiltered; /* doubly linked through prev/next */
+    ll_hmap_t *by_addr;   /* address -> first ll_sub_t of its bucket */
+    ll_sub_t *ready;      /* catching up, free to read a page (next_ready) */
+    ll_sub_t *dead;       /* closed and not writing (next_dead) */
+    uv_idle_t idle;       /* runs while ready or dead is non-empty */
+};
+
+static void on_idle(uv_idle_t *idle);
+
+static void wake(ll_fanout_t *fo)
+{
+    if (!uv_is_active((uv_handle_t *)&fo->idle))
+        uv_idle_start(&fo->idle, on_idle);
+}
+
+ll_fanout_t *ll_fanout_new(uv_loop_t *loop, ll_store_t *reader, ll_stream_stats_t *stats)
+{
+    ll_fanout_t *fo = calloc(1, sizeof *fo);
+    if (!fo)
+        return NULL;
+    if (!(fo->by_addr = ll_hmap_new())) {
+        free(fo);
+        return NULL;
+    }
+    fo->loop = loop;
+    fo->reader = reader;
+    fo->stats = stats;
+    uv_idle_init(loop, &fo->idle);
+    fo->idle.data = fo;
+    return fo;
+}
+
+static void on_idle_closed(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+void ll_fanout_close(ll_fanout_t *fo)
+{
+    if (!fo)
+        return;
+    while (fo->dead) {
+        ll_sub_t *s = fo->dead;
+        fo->dead = s->next_dead;
+        ll_sub_free(s);
+    }
+    if (fo->unfiltered || ll_hmap_count(fo->by_addr))
+        LL_ERROR("stream: fan-out closed with subscribers still open");
+    ll_hmap_free(fo->by_addr);
+    uv_close((uv_handle_t *)&fo->idle, on_idle_closed);
+}
+
+void ll_fanout_count(ll_fanout_t *fo, uint64_t sent, uint64_t dropped, uint32_t depth)
+{
+    ll_stream_stats_t *st = fo->stats;
+    if (sent)
+        atomic_fetch_add_explicit(&st->sent, sent, memory_order_relaxed);
+    if (dropped)
+        atomic_fetch_add_explicit(&st->dropped, dropped, memory_order_relaxed);
+    uint64_t hwm = atomic_load_explicit(&st->queue_hwm, memory_order_relaxed);
+    while (depth > hwm && !atomic_compare_exchange_weak(&st->queue_hwm, &hwm, depth))
+        ;
+}
+
+/* ---- the index ------------------------------------------------------------ */
+
+/* Puts s at the head of its list: the unfiltered one, or its address's
+ * bucket. Returns 0 or LL_ENOMEM (a new bucket could not be made). */
+static int link_sub(ll_fanout_t *fo, ll_sub_t *s)
+{
+    ll_sub_t *head = s->address[0] ? ll_hmap_get(fo->by_addr, s->address) : fo->unfiltered;
+    if (s->address[0] && ll_hmap_put(fo->by_addr, s->address, s) < 0)
+        return LL_ENOMEM;
+    if (!s->address[0])
+        fo->unfiltered = s;
+    s->prev = NULL;
+    s->next = head;
+    if (head)
+        head->prev = s;
+    return 0;
+}
+
+/* Leaves s->next as it was, so a walk standing on s can go on. */
+static void unlink_sub(ll_fanout_t *fo, ll_sub_t *s)
+{
+    if (s->next)
+        s->next->prev = s->prev;
+    if (s->prev) {
+        s->prev->next = s->next;
+    } else if (!s->address[0]) {
+        fo->unfiltered = s->next;
+    } else if (s->next) {
+        ll_hmap_put(fo->by_addr, s->address, s->next); /* the key exists: no allocation */
+    } else {
+        ll_hmap_remove(fo->by_addr, s->address);
+    }
+}
+
+ll_sub_t *ll_sub_open(ll_fanout_t *fo, uv_stream_t *out, const ll_sub_opts_t *o,
+                      const ll_sub_hooks_t *hooks, void *owner)
+{
+    ll_sub_t *s = ll_sub_alloc(fo, out, o, hooks, owner);
+    if (!s)
+        return NULL;
+    if (link_sub(fo, s) < 0) {
+        ll_sub_free(s);
+        return NULL;
+    }
+    atomic_fetch_add(&fo->stats->subscribers[s->wire], 1);
+    uint64_t last = 0;
+    if (fo->reader)
+        ll_store_last_event_seq(fo->reader, &last);
+    if (o->resume) {
+        /* A Last-Event-ID beyond the log (another node's, or a wiped one)
+         * replays nothing rather than skipping what comes next. */
+        s->cursor = o->resume_after <= last ? o->resume_after : last;
+        s->catching_up = 1;
+        ll_fanout_ready(fo, s);
+    } else {
+        s->cursor = last; /* live from here: what the log holds is not due */
+    }
+    return s;
+}
+
+static void remove_ready(ll_fanout_t *fo, ll_sub_t *s)
+{
+    for (ll_sub_t **p = &fo->ready; *p; p = &(*p)->next_ready) {
+        if (*p == s) {
+            *p = s->next_ready;
+            s->next_ready = NULL;
+            return;
+        }
+    }
+}
+
+void ll_sub_close(ll_sub_t *s)
+{
+    if (!s || s->closed)
+        return;
+    ll_fanout_t *fo = s->fo;
+    s->closed = 1;
+    unlink_sub(fo, s);
+    remove_ready(fo, s);
+    ll_sub_discard(s);
+    atomic_fetch_sub(&fo->stats->subscribers[s->wire], 1);
+    if (!s->writing) {
+        s->next_dead = fo->dead;
+        fo->dead = s;
+        wake(fo);
+    } /* else on_write frees it once the stream's close cancels the write */
+}
+
+void ll_fanout_ready(ll_fanout_t *fo, ll_sub_t *s)
+{
+    for (ll_sub_t *r = fo->ready; r; r = r->next_ready)
+        if (r == s)
+            return;
+    s->next_ready = fo->ready;
+    fo->ready = s;
+    wake(fo);
+}
+
+/* One page of history per ready subscriber per loop turn, so a long replay
+ * shares the loop with everyone else. */
+static void on_idle(uv_idle_t *idle)
+{
+    ll_fanout_t *fo = idle->data;
+    ll_sub_t *ready = fo->ready;
+    fo->ready = NULL;
+    while (ready) {
+        ll_sub_t *s = ready;
+        ready = s->next_ready;
+        s->next_ready = NULL;
+        ll_sub_fill_history(s, fo->reader);
+        ll_sub_flush(s);
+        if (!s->closed && s->catching_up && !s->writing)
+            ll_fanout_ready(fo, s); /* the socket took it all: next page next turn */
+    }
+    while (fo->dead) {
+        ll_sub_t *s = fo->dead;
+        fo->dead = s->next_dead;
+        ll_sub_free(s);
+    }
+    if (!fo->ready)
+        uv_idle_stop(idle);
+}
+
+/* ---- delivery ---------------------------------------------------------------- */
+
+static void offer(ll_sub_t *s, ll_event_t *ev, ll_sub_t **touched)
+{
+    if (s->closed || !ll_sub_matches(s, ev))
+        return;
+    ll_sub_push(s, ev);
+    if (!s->touched) {
+        s->touched = 1;
+        s->next_touched = *touched;
+        *touched = s;
+    }
+}
+
+void ll_fanout_deliver(const ll_batch_t *b, void *arg)
+{
+    ll_fanout_t *fo = arg;
+    ll_sub_t *touched = NULL;
+    for (size_t i = 0; i < b->n; i++) {
+        ll_event_t *ev = b->events[i];
+        for (ll_sub_t *s = fo->unfiltered; s; s = s->next)
+            offer(s, ev, &touched);
+        for (unsigned a = 0; a < ev->naddr; a++) {
+            /* An address named twice (a self-transfer) visits its bucket
+             * once; the cursor would skip the repeat anyway. */
+            int seen = 0;
+            for (unsigned k = 0; k < a; k++)
+                seen |= strcmp(ev->addr[k], ev->addr[a]) == 0;
+            if (seen)
+                continue;
+            for (ll_sub_t *s = ll_hmap_get(fo->by_addr, ev->addr[a]); s; s = s->next)
+                offer(s, ev, &touched);
+        }
+    }
+    while (touched) {
+        ll_sub_t *s = touched;
+        touched = s->next_touched;
+        s->touched = 0;
+        ll_sub_flush(s);
+    }
+}

@@ -1,0 +1,60 @@
+/* stream/fanout.h: a worker's subscribers and the index that finds, for
+ * each event, the subscribers it matches.
+ * Owns:    the index (a list of subscribers without an address filter; a
+ *          hash map from address to its subscribers), every ll_sub_t opened
+ *          on this worker, and the idle handle that pages history to
+ *          subscribers catching up.
+ * Frees:   ll_fanout_close() after every subscriber is closed.
+ * Threads: the worker's loop only; ll_fanout_deliver is the hub's callback.
+ *
+ * Work per event is proportional to the subscribers it matches (the
+ * address bucket) plus the unfiltered list, never to all subscribers. */
+#ifndef LL_STREAM_FANOUT_H
+#define LL_STREAM_FANOUT_H
+
+#include "store/store.h"
+#include "stream/hub.h"
+#include "stream/subscriber.h"
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <uv.h>
+
+/* Shared by every worker, for /metrics. */
+typedef struct ll_stream_stats {
+    _Atomic int64_t subscribers[LL_WIRE_COUNT]; /* open, per wire format */
+    _Atomic uint64_t sent;                      /* events handed to sockets */
+    _Atomic uint64_t dropped;                   /* events dropped for full queues */
+    _Atomic uint64_t queue_hwm;                 /* deepest any queue has been */
+} ll_stream_stats_t;
+
+/* reader: the worker's store connection, for history (may be NULL: then
+ * resuming starts live). */
+ll_fanout_t *ll_fanout_new(uv_loop_t *loop, ll_store_t *reader, ll_stream_stats_t *stats);
+
+/* Frees fo once its idle handle is closed; every subscriber must be
+ * closed first. */
+void ll_fanout_close(ll_fanout_t *fo);
+
+/* Opens a subscriber writing to out. With o->resume it first replays the
+ * log from o->resume_after, then goes live with no gap and no duplicate.
+ * NULL when out of memory. */
+ll_sub_t *ll_sub_open(ll_fanout_t *fo, uv_stream_t *out, const ll_sub_opts_t *o,
+                      const ll_sub_hooks_t *hooks, void *owner);
+
+/* Leaves the index and stops writing. The memory goes when the write in
+ * flight (if any) completes, which closing the stream forces. */
+void ll_sub_close(ll_sub_t *s);
+
+/* The hub's callback: pushes each event to the subscribers it matches,
+ * then flushes each touched subscriber once. */
+void ll_fanout_deliver(const ll_batch_t *b, void *fo);
+
+/* For subscriber.c: record sent / dropped / queue depth. */
+void ll_fanout_count(ll_fanout_t *fo, uint64_t sent, uint64_t dropped, uint32_t depth);
+
+/* For subscriber.c: s is catching up and its write finished: read its next
+ * page on the next loop turn. */
+void ll_fanout_ready(ll_fanout_t *fo, ll_sub_t *s);
+
+#endif

@@ -1,0 +1,278 @@
+/* stream/subscriber.c: see subscriber.h. The ring's buffers array is
+ * allocated with the subscriber, so a flush allocates nothing: libuv copies
+ * the uv_buf_t array it is given, and the bytes are the events' own. */
+#include "stream/subscriber.h"
+#include "store/history.h"
+#include "stream/fanout.h"
+#include "util/err.h"
+#include "util/log.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+static uint32_t ring_size(const ll_sub_t *s)
+{
+    return s->cap + LL_SUB_RAW_RESERVE;
+}
+
+static ll_event_t **slot(ll_sub_t *s, uint32_t i)
+{
+    return &s->ring[(s->head + i) % ring_size(s)];
+}
+
+/* Raw bytes are the subscriber's own; events are written in its format. */
+static ll_wire_t wire_of(const ll_sub_t *s, const ll_event_t *ev)
+{
+    return ev->seq == 0 && ev->wire[LL_WIRE_RAW].len ? LL_WIRE_RAW : s->wire;
+}
+
+int ll_sub_matches(const ll_sub_t *s, const ll_event_t *ev)
+{
+    if (s->types && !(s->types & ev->type))
+        return 0;
+    if (ev->wire[s->wire].len == 0)
+        return 0; /* e.g. a block has no valid_tx frame */
+    if (!s->address[0])
+        return 1;
+    for (unsigned i = 0; i < ev->naddr; i++)
+        if (strcmp(ev->addr[i], s->address) == 0)
+            return 1;
+    return 0;
+}
+
+uint32_t ll_sub_queued(const ll_sub_t *s)
+{
+    return s->count;
+}
+
+static void enqueue(ll_sub_t *s, ll_event_t *ev)
+{
+    *slot(s, s->count) = ev;
+    s->count++;
+}
+
+/* Queues a matching event (one new reference), writing through first when
+ * the ring is full; counts a drop when the socket takes nothing more. */
+static void queue_event(ll_sub_t *s, ll_event_t *ev)
+{
+    if (s->count >= s->cap)
+        ll_sub_flush(s);
+    if (s->closed)
+        return; /* the flush failed and the owner closed it */
+    if (s->count >= s->cap) {
+        s->dropped_unreported++;
+        ll_fanout_count(s->fo, 0, 1, 0);
+        return;
+    }
+    enqueue(s, ll_event_ref(ev));
+    ll_fanout_count(s->fo, 0, 0, s->count);
+}
+
+void ll_sub_push(ll_sub_t *s, ll_event_t *ev)
+{
+    /* While catching up the log is the source: a live event is in it
+     * already (events are published after they commit). Afterwards, what
+     * the log replay already sent is not sent twice. */
+    if (s->closed || s->catching_up || ev->seq <= s->cursor)
+        return;
+    s->cursor = ev->seq;
+    if (ll_sub_matches(s, ev))
+        queue_event(s, ev);
+}
+
+static void report_drops(ll_sub_t *s)
+{
+    if (!s->dropped_unreported || s->count >= s->cap || !s->hooks->on_dropped || s->closed)
+        return;
+    uint64_t n = s->dropped_unreported;
+    s->dropped_unreported = 0;
+    s->hooks->on_dropped(s->owner, n);
+}
+
+static void drained(ll_sub_t *s)
+{
+    if (!s->closed && !s->writing && s->count == 0 && s->hooks->on_drained)
+        s->hooks->on_drained(s->owner);
+}
+
+static void on_write(uv_write_t *wr, int status)
+{
+    ll_sub_t *s = wr->data;
+    uint64_t sent = 0;
+    for (uint32_t i = 0; i < s->ninflight; i++) {
+        sent += s->inflight[i]->seq != 0;
+        ll_event_unref(s->inflight[i]);
+    }
+    s->ninflight = 0;
+    s->writing = 0;
+    if (s->closed) {
+        ll_sub_free(s); /* ll_sub_close left the memory to this callback */
+        return;
+    }
+    ll_fanout_count(s->fo, status < 0 ? 0 : sent, 0, 0);
+    if (status < 0) {
+        s->hooks->on_write_error(s->owner, status);
+        return;
+    }
+    report_drops(s);
+    ll_sub_flush(s);
+    if (s->catching_up && !s->writing)
+        ll_fanout_ready(s->fo, s);
+}
+
+void ll_sub_flush(ll_sub_t *s)
+{
+    uint32_t n = s->count, done = 0;
+    uint64_t sent = 0;
+    if (s->closed || s->writing || n == 0)
+        return;
+    for (uint32_t i = 0; i < n; i++) {
+        ll_event_t *ev = *slot(s, i);
+        ll_wire_t w = wire_of(s, ev);
+        s->bufs[i] = uv_buf_init((char *)ev->wire[w].bytes, (unsigned)ev->wire[w].len);
+    }
+    int rc = uv_try_write(s->out, s->bufs, n);
+    if (rc < 0 && rc != UV_EAGAIN) {
+        s->hooks->on_write_error(s->owner, rc);
+        return;
+    }
+    size_t written = rc > 0 ? (size_t)rc : 0;
+    while (done < n && written >= s->bufs[done].len) {
+        written -= s->bufs[done].len;
+        ll_event_t *ev = *slot(s, done);
+        sent += ev->seq != 0;
+        ll_event_unref(ev);
+        done++;
+    }
+    s->head = (s->head + done) % ring_size(s);
+    s->count -= done;
+    if (sent)
+        ll_fanout_count(s->fo, sent, 0, 0);
+    if (s->count == 0) {
+        report_drops(s);
+        drained(s);
+        return;
+    }
+    /* The socket is full: the rest goes out in one uv_write, starting
+     * part-way into the first event if the kernel took some of it. */
+    uint32_t m = s->count;
+    memmove(s->bufs, s->bufs + done, m * sizeof s->bufs[0]);
+    s->bufs[0].base += written;
+    s->bufs[0].len -= written;
+    for (uint32_t i = 0; i < m; i++)
+        s->inflight[i] = *slot(s, i);
+    s->ninflight = m;
+    s->head = (s->head + m) % ring_size(s);
+    s->count = 0;
+    s->wr.data = s;
+    s->writing = 1;
+    rc = uv_write(&s->wr, s->out, s->bufs, m, on_write);
+    if (rc < 0) {
+        s->writing = 0;
+        for (uint32_t i = 0; i < m; i++)
+            ll_event_unref(s->inflight[i]);
+        s->ninflight = 0;
+        s->hooks->on_write_error(s->owner, rc);
+    }
+}
+
+int ll_sub_send_raw(ll_sub_t *s, const char *bytes, size_t len)
+{
+    if (s->closed)
+        return LL_ESHUTDOWN;
+    if (s->count >= ring_size(s))
+        return LL_EBUSY;
+    ll_event_t *ev = ll_event_raw(bytes, len);
+    if (!ev)
+        return LL_ENOMEM;
+    enqueue(s, ev);
+    ll_sub_flush(s);
+    return 0;
+}
+
+/* ---- history ---------------------------------------------------------------- */
+
+static int history_row(const ll_store_event_t *row, void *arg)
+{
+    ll_sub_t *s = arg;
+    ll_event_desc_t d = {
+        .seq = row->seq,
+        .type = row->type,
+        .addresses = row->addresses,
+        .payload = row->payload,
+    };
+    s->cursor = row->seq; /* visited, whether or not it matches */
+    ll_event_t *ev = ll_event_new(&d);
+    if (!ev)
+        return LL_ENOMEM;
+    if (ll_sub_matches(s, ev))
+        enqueue(s, ll_event_ref(ev));
+    ll_event_unref(ev);
+    return 0;
+}
+
+int ll_sub_fill_history(ll_sub_t *s, ll_store_t *reader)
+{
+    uint32_t room = s->cap > s->count ? s->cap - s->count : 0;
+    if (room == 0)
+        return 0;
+    int rc = reader ? ll_store_events_after(reader, s->cursor, room, history_row, s) : 0;
+    if (rc < 0) {
+        LL_ERROR("stream: replaying the event log after %" PRIu64 " failed; going live",
+                 s->cursor);
+        s->catching_up = 0;
+        return rc;
+    }
+    if ((uint32_t)rc < room) {
+        s->catching_up = 0; /* the log ends here: live events take over */
+        return 1;
+    }
+    return 0;
+}
+
+/* ---- memory ----------------------------------------------------------------- */
+
+ll_sub_t *ll_sub_alloc(ll_fanout_t *fo, uv_stream_t *out, const ll_sub_opts_t *o,
+                       const ll_sub_hooks_t *hooks, void *owner)
+{
+    ll_sub_t *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->fo = fo;
+    s->out = out;
+    s->hooks = hooks;
+    s->owner = owner;
+    s->wire = o->wire;
+    s->types = o->types;
+    if (o->address)
+        snprintf(s->address, sizeof s->address, "%s", o->address);
+    s->cap = o->queue_cap ? o->queue_cap : 1;
+    s->ring = calloc(ring_size(s), sizeof *s->ring);
+    s->inflight = calloc(ring_size(s), sizeof *s->inflight);
+    s->bufs = calloc(ring_size(s), sizeof *s->bufs);
+    if (!s->ring || !s->inflight || !s->bufs) {
+        ll_sub_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void ll_sub_discard(ll_sub_t *s)
+{
+    for (uint32_t i = 0; i < s->count; i++)
+        ll_event_unref(*slot(s, i));
+    s->count = 0;
+}
+
+void ll_sub_free(ll_sub_t *s)
+{
+    if (!s)
+        return;
+    if (s->ring)
+        ll_sub_discard(s);
+    free(s->ring);
+    free(s->inflight);
+    free(s->bufs);
+    free(s);
+}
