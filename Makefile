@@ -33,6 +33,7 @@ bench: deps
 	@cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release >/dev/null
 	@cmake --build build-bench -j $(JOBS) --target ledgerline
 	/usr/bin/python3 bench/run.py build-bench/ledgerline
+	/usr/bin/python3 bench/fanout.py build-bench/ledgerline 1000
 
 clean:
 	rm -rf build build-test build-bench
