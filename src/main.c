@@ -14,6 +14,7 @@
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 static void on_signal(uv_signal_t *sig, int signum)
@@ -56,6 +57,18 @@ static void wait_for_signal(void)
     uv_loop_close(loop);
 }
 
+/* Every subscriber is a socket: take the hard limit on descriptors, as
+ * the soft one is often 1024. */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            LL_WARN("cannot raise the descriptor limit; streams may run short of sockets");
+    }
+}
+
 static int serve(int argc, char **argv, int first)
 {
     char why[LL_ERRMSG_MAX];
@@ -73,6 +86,7 @@ static int serve(int argc, char **argv, int first)
         return 2;
     }
     ll_log_set_level_name(config.log_level);
+    raise_fd_limit();
     if (config.workers == 0) {
         long cores = sysconf(_SC_NPROCESSORS_ONLN);
         config.workers = cores > 0 ? (uint32_t)cores : 1;
