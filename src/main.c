@@ -111,7 +111,7 @@ static int serve(int argc, char **argv, int first)
      * The dev user is stored before the first client can ask for it. */
     if (ll_custody_open(config.data_dir, &custody) < 0 ||
         (config.dev && ll_auth_ensure_dev_user(ledger, config.data_dir) < 0)) {
-        ll_ledger_stop(ledger);
+        ll_ledger_free(ledger);
         ll_custody_free(custody);
         ll_hub_free(hub);
         return 1;
@@ -131,7 +131,7 @@ static int serve(int argc, char **argv, int first)
     opts.worker_fini = ll_api_worker_fini;
     opts.arg = &app;
     if (ll_server_start(&opts, &server) < 0) {
-        ll_ledger_stop(ledger);
+        ll_ledger_free(ledger);
         ll_custody_free(custody);
         ll_hub_free(hub);
         return 1;
@@ -149,6 +149,7 @@ static int serve(int argc, char **argv, int first)
     ll_server_stop_accepting(server);
     ll_ledger_stop(ledger);
     ll_server_stop(server);
+    ll_ledger_free(ledger); /* only now can no worker post to it */
     ll_custody_free(custody); /* after the server: its thread pool jobs seal with it */
     ll_hub_free(hub);
     LL_INFO("stopped cleanly");

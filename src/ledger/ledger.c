@@ -46,6 +46,7 @@ struct ll_ledger {
     ll_keypair_t faucet_key;
     ll_block_hdr_t tip;
     int stopping; /* ledger thread only */
+    int stopped;  /* main thread only: the ledger thread has been joined */
     /* Written by the ledger thread, read by workers for /metrics. */
     _Atomic uint64_t stat_height;
     _Atomic uint64_t stat_mempool;
@@ -711,15 +712,23 @@ fail:
 
 void ll_ledger_stop(ll_ledger_t *l)
 {
-    if (!l)
+    if (!l || l->stopped)
         return;
     if (ll_taskq_post(&l->inbox, &l->stop_task) < 0)
         LL_ERROR("ledger: stop requested twice");
     uv_thread_join(&l->thread);
-    ll_taskq_destroy(&l->inbox);
+    l->stopped = 1;
     if (uv_loop_close(&l->loop) != 0)
         LL_ERROR("ledger: loop closed with handles still open");
     LL_INFO("ledger: stopped at height %" PRIu64, l->tip.height);
+}
+
+void ll_ledger_free(ll_ledger_t *l)
+{
+    if (!l)
+        return;
+    ll_ledger_stop(l);
+    ll_taskq_destroy(&l->inbox); /* posts were refused since the stop; none can come now */
     free_ledger(l);
 }
 

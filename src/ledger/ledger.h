@@ -2,7 +2,8 @@
  * block production (proof of work) and the SQLite writer.
  * Owns:    its thread, loop, store writer, mempool, keys and every request
  *          between post and reply.
- * Frees:   ll_ledger_stop() commits what is pending, then frees everything.
+ * Frees:   ll_ledger_stop() commits what is pending and joins the thread;
+ *          ll_ledger_free() releases the memory once no worker can post.
  * Threads: ll_ledger_start/stop from the main thread; ll_ledger_post and
  *          ll_ledger_stats from any thread. Requests run on the ledger
  *          thread; their replies run on the poster's loop.
@@ -81,8 +82,13 @@ typedef struct ll_ledger_req {
 int ll_ledger_start(const ll_ledger_opts_t *opts, ll_ledger_t **out);
 
 /* Stops admitting (new requests get LL_ESHUTDOWN), commits every pending
- * transaction in final blocks, joins the thread and frees everything. */
+ * transaction in final blocks and joins the thread. The ledger stays
+ * allocated, so workers still serving may post (and are refused) until
+ * ll_ledger_free, which comes after the server has stopped. */
 void ll_ledger_stop(ll_ledger_t *l);
+
+/* Frees a stopped ledger. */
+void ll_ledger_free(ll_ledger_t *l);
 
 /* Queues req for the ledger thread. Returns 0, or LL_ESHUTDOWN when the
  * ledger has stopped (req, and req->tx, still belong to the caller). */

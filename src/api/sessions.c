@@ -1,0 +1,347 @@
+/* api/sessions.c: POST /api/register, POST /api/login, POST /api/logout and
+ * GET /api/me: the messenger's accounts and the session cookie (auth/).
+ *
+ * Argon2id takes a tenth of a second or more and 64 MiB, so register and
+ * login hash on the libuv thread pool; a job then resumes on its worker and,
+ * to write, asks the ledger thread (the only writer) with a STORE_CALL. The
+ * response goes out from the ledger's reply, on the worker again:
+ *
+ *   worker: checks, reads ──► thread pool: Argon2id ──► worker: resume
+ *        ──► ledger: insert user / session ──► worker: 201/200 + Set-Cookie */
+#include "api/api.h"
+#include "auth/account.h"
+#include "auth/password.h"
+#include "auth/session.h"
+#include "util/err.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef enum { JOB_REGISTER, JOB_LOGIN, JOB_LOGOUT } job_kind_t;
+
+typedef struct auth_job {
+    ll_ledger_req_t lr; /* first: the ledger's reply task points into it */
+    uv_work_t work;
+    ll_task_t resume; /* the worker's half after the thread pool */
+    job_kind_t kind;
+    ll_req_t *req;
+    ll_api_worker_t *ctx;        /* touched only on the worker, while it serves */
+    const ll_custody_t *custody; /* for the thread pool, which must not touch ctx */
+    int rc;                      /* the thread pool's result */
+    int found;                   /* login: the username has a user */
+    int overlong;                /* login: the password is longer than any registered one */
+    char *password;              /* a copy, wiped and freed with the job */
+    size_t password_len;
+    ll_store_user_t user;
+    char token[LL_SESSION_TOKEN_HEX + 1];
+    char token_hash[LL_TOKEN_HASH_HEX + 1];
+} auth_job_t;
+
+static void job_free(auth_job_t *job)
+{
+    if (job->password) {
+        sodium_memzero(job->password, job->password_len);
+        free(job->password);
+    }
+    json_decref(job->lr.result);
+    sodium_memzero(job, sizeof *job); /* hash, token: nothing to leave in freed memory */
+    free(job);
+}
+
+static auth_job_t *job_new(ll_api_worker_t *ctx, ll_req_t *req, job_kind_t kind)
+{
+    auth_job_t *job = calloc(1, sizeof *job);
+    if (!job) {
+        ll_req_respond_error(req, LL_ENOMEM, "out of memory");
+        return NULL;
+    }
+    job->kind = kind;
+    job->req = req;
+    job->ctx = ctx;
+    job->custody = ctx->app->custody;
+    return job;
+}
+
+static int secure_cookie(const ll_api_worker_t *ctx)
+{
+    return strncmp(ctx->app->config->public_url, "https://", 8) == 0;
+}
+
+/* ---- the ledger's half ------------------------------------------------------ */
+
+/* STORE_CALL, login: a new session row. Expired rows go on the same write,
+ * so the table holds live sessions and a few recent ones only. */
+static int put_session_fn(ll_store_t *writer, void *arg, json_t **result, char *why)
+{
+    auth_job_t *job = arg;
+    int64_t now = ll_auth_now_ms();
+    int rc;
+    (void)why;
+    if ((rc = ll_store_prune_sessions(writer, now)) < 0 ||
+        (rc = ll_store_put_session(writer, job->token_hash, job->user.username, now,
+                                   now + (int64_t)LL_SESSION_MAX_AGE_S * 1000)) < 0)
+        return rc;
+    *result = json_pack("{s:s, s:s}", "username", job->user.username, "address", job->user.address);
+    return *result ? 0 : LL_ENOMEM;
+}
+
+/* STORE_CALL, logout. */
+static int delete_session_fn(ll_store_t *writer, void *arg, json_t **result, char *why)
+{
+    auth_job_t *job = arg;
+    int rc;
+    (void)why;
+    if ((rc = ll_store_delete_session(writer, job->token_hash)) < 0)
+        return rc;
+    *result = json_pack("{s:s}", "status", "logged_out");
+    return *result ? 0 : LL_ENOMEM;
+}
+
+static void on_store_reply(ll_task_t *task)
+{
+    auth_job_t *job = (auth_job_t *)((char *)task - offsetof(ll_ledger_req_t, reply));
+    char cookie[LL_AUTH_COOKIE_HEADER_CAP];
+    int status = job->kind == JOB_REGISTER ? 201 : 200;
+
+    if (job->lr.rc < 0) {
+        ll_req_respond_error(job->req, job->lr.rc, "%s", job->lr.why);
+    } else {
+        if (job->kind != JOB_REGISTER) {
+            ll_auth_cookie_header(job->kind == JOB_LOGIN ? job->token : NULL,
+                                  secure_cookie(job->ctx), cookie, sizeof cookie);
+            ll_req_add_header(job->req, "Set-Cookie", cookie);
+        }
+        ll_req_respond_json(job->req, status, job->lr.result); /* steals result */
+        job->lr.result = NULL;
+    }
+    job_free(job);
+}
+
+/* Hands the job to the ledger; its reply answers the request. */
+static void ask_store(auth_job_t *job, ll_ledger_store_fn fn, void *arg)
+{
+    job->lr.op = LL_LEDGER_STORE_CALL;
+    job->lr.store_fn = fn;
+    job->lr.store_arg = arg;
+    job->lr.reply_q = ll_worker_taskq(job->ctx->worker);
+    job->lr.reply.run = on_store_reply;
+    if (ll_ledger_post(job->ctx->app->ledger, &job->lr) < 0) {
+        ll_req_respond_error(job->req, LL_ESHUTDOWN, "the node is shutting down");
+        job_free(job);
+    }
+}
+
+/* ---- the thread pool's half -------------------------------------------------- */
+
+/* On a thread-pool thread: it touches the job only (ctx may be freed
+ * meanwhile by a stopping worker). */
+static void on_work(uv_work_t *w)
+{
+    auth_job_t *job = w->data;
+    if (job->kind == JOB_REGISTER) {
+        job->rc = ll_auth_user_new(job->custody, job->user.username, job->password,
+                                   job->password_len, &job->user);
+        return;
+    }
+    /* Login: verify even when there is no such user, against a hash nobody
+     * can match, so both failures take the same time. */
+    job->rc = ll_password_verify(job->found ? job->user.password_hash : ll_password_dummy_hash(),
+                                 job->password, job->password_len);
+}
+
+static void on_resume(ll_task_t *task)
+{
+    auth_job_t *job = (auth_job_t *)((char *)task - offsetof(auth_job_t, resume));
+    if (job->kind == JOB_REGISTER) {
+        if (job->rc < 0) {
+            ll_req_respond_error(job->req, job->rc, "the account could not be made");
+            job_free(job);
+            return;
+        }
+        ask_store(job, ll_auth_put_user_fn, &job->user);
+        return;
+    }
+    if (!job->found || job->rc < 0) {
+        ll_req_respond_error(job->req, LL_EBADCREDENTIALS, "wrong username or password");
+        job_free(job);
+        return;
+    }
+    ll_auth_token_new(job->token, job->token_hash);
+    ask_store(job, put_session_fn, job);
+}
+
+/* Back on the worker's loop. The rest runs as a task on the worker's queue,
+ * not here: a job that outlives a stopping worker finishes in the loop's
+ * last pass, after the worker freed ctx; its queue is closed by then and
+ * refuses the task, and the orphaned request is only freed. */
+static void on_work_done(uv_work_t *w, int status)
+{
+    auth_job_t *job = w->data;
+    (void)status; /* jobs are never cancelled */
+    job->resume.run = on_resume;
+    if (ll_taskq_post(ll_worker_taskq(ll_req_worker(job->req)), &job->resume) < 0) {
+        ll_req_respond_error(job->req, LL_ESHUTDOWN, "the node is shutting down");
+        job_free(job);
+    }
+}
+
+static void queue_work(auth_job_t *job)
+{
+    job->work.data = job;
+    if (uv_queue_work(ll_worker_loop(job->ctx->worker), &job->work, on_work, on_work_done) < 0) {
+        ll_req_respond_error(job->req, LL_EINTERNAL, "the thread pool refused the job");
+        job_free(job);
+    }
+}
+
+/* ---- the handlers ------------------------------------------------------------- */
+
+/* Parses {"username", "password"}: both strings; the password is copied
+ * into the job, since the request body may be gone when the hash runs. */
+static auth_job_t *credentials_job(ll_api_worker_t *ctx, ll_req_t *req, job_kind_t kind,
+                                   size_t *username_len)
+{
+    char why[LL_ERRMSG_MAX];
+    json_t *body = NULL;
+    const char *username, *password;
+    size_t password_len;
+    auth_job_t *job = NULL;
+    int rc;
+
+    if ((rc = ll_auth_json_body(req, &body, why)) < 0 ||
+        (rc = ll_auth_string_field(body, "username", &username, username_len, why)) < 0 ||
+        (rc = ll_auth_string_field(body, "password", &password, &password_len, why)) < 0) {
+        ll_req_respond_error(req, rc, "%s", why);
+        goto out;
+    }
+    if (kind == JOB_REGISTER && !ll_auth_username_ok(username, *username_len)) {
+        ll_req_respond_error(req, LL_EBADUSERNAME,
+                             "a username is %d to %d characters of a-z, 0-9, '_', '.' and '-', "
+                             "and not 32 hex digits (that is an address)",
+                             LL_USERNAME_MIN, LL_USERNAME_MAX);
+        goto out;
+    }
+    if (kind == JOB_REGISTER && !ll_auth_password_ok(password_len)) {
+        ll_req_respond_error(req, LL_EBADPASSWORD, "a password is %d to %d bytes of UTF-8",
+                             LL_PASSWORD_MIN, LL_PASSWORD_MAX);
+        goto out;
+    }
+    if (!(job = job_new(ctx, req, kind)))
+        goto out;
+    /* Login takes any length, but hashes no more than the rule allows. A
+     * longer password cannot be right: login verifies it against the dummy
+     * hash (same time), and fails. Cut, it must not match the prefix. */
+    job->overlong = password_len > LL_PASSWORD_MAX;
+    job->password_len = job->overlong ? LL_PASSWORD_MAX : password_len;
+    if (!(job->password = malloc(job->password_len + 1))) {
+        ll_req_respond_error(req, LL_ENOMEM, "out of memory");
+        job_free(job);
+        job = NULL;
+        goto out;
+    }
+    memcpy(job->password, password, job->password_len);
+    job->password[job->password_len] = '\0';
+    /* Cut to fit: login treats a longer name as unknown (see its caller). */
+    snprintf(job->user.username, sizeof job->user.username, "%.*s",
+             (int)(*username_len < LL_USERNAME_MAX ? *username_len : LL_USERNAME_MAX), username);
+out:
+    json_decref(body); /* username and password pointed into it */
+    return job;
+}
+
+void ll_api_register(ll_api_worker_t *ctx, ll_req_t *req, const char *param)
+{
+    size_t len;
+    ll_store_user_t existing;
+    int rc;
+    (void)param;
+    auth_job_t *job = credentials_job(ctx, req, JOB_REGISTER, &len);
+    if (!job)
+        return;
+    if (!ctx->reader) {
+        ll_req_respond_error(req, LL_ESTORE, "the database is not readable");
+        job_free(job);
+        return;
+    }
+    /* Spares the hash when the name is taken; the insert checks again, for
+     * two registrations racing for one name. */
+    rc = ll_store_get_user(ctx->reader, job->user.username, &existing);
+    sodium_memzero(&existing, sizeof existing);
+    if (rc != LL_ENOTFOUND) {
+        if (rc == 0)
+            ll_req_respond_error(req, LL_EUSERNAMETAKEN, "the username '%s' is taken",
+                                 job->user.username);
+        else
+            ll_req_respond_error(req, rc, "the database could not be read");
+        job_free(job);
+        return;
+    }
+    queue_work(job);
+}
+
+void ll_api_login(ll_api_worker_t *ctx, ll_req_t *req, const char *param)
+{
+    char name[LL_USERNAME_MAX + 1];
+    size_t len;
+    int rc;
+    (void)param;
+    auth_job_t *job = credentials_job(ctx, req, JOB_LOGIN, &len);
+    if (!job)
+        return;
+    if (!ctx->reader) {
+        ll_req_respond_error(req, LL_ESTORE, "the database is not readable");
+        job_free(job);
+        return;
+    }
+    /* A name that breaks the rule, or was cut to fit, has no user either. */
+    memcpy(name, job->user.username, sizeof name); /* the lookup overwrites job->user */
+    rc = len <= LL_USERNAME_MAX ? ll_store_get_user(ctx->reader, name, &job->user) : LL_ENOTFOUND;
+    if (rc < 0 && rc != LL_ENOTFOUND) {
+        ll_req_respond_error(req, rc, "the database could not be read");
+        job_free(job);
+        return;
+    }
+    job->found = rc == 0 && !job->overlong;
+    queue_work(job);
+}
+
+void ll_api_logout(ll_api_worker_t *ctx, ll_req_t *req, const char *param)
+{
+    char username[LL_USERNAME_MAX + 1], address[33], hash[LL_TOKEN_HASH_HEX + 1];
+    auth_job_t *job;
+    int rc;
+    (void)param;
+    /* The body, if any, is ignored, but the media type rule holds for every
+     * POST that a cookie authenticates: it is what stops forged form posts. */
+    if ((rc = ll_auth_check_json_type(req)) < 0) {
+        ll_req_respond_error(req, rc, "the request must be sent as Content-Type: application/json");
+        return;
+    }
+    if ((rc = ll_auth_session_find(ctx->reader, req, username, address, hash)) < 0) {
+        ll_req_respond_error(req, rc, "%s",
+                             rc == LL_EUNAUTHORIZED ? "no session: log in first"
+                                                    : "the database could not be read");
+        return;
+    }
+    if (!(job = job_new(ctx, req, JOB_LOGOUT)))
+        return;
+    memcpy(job->token_hash, hash, sizeof hash);
+    ask_store(job, delete_session_fn, job);
+}
+
+void ll_api_me(ll_api_worker_t *ctx, ll_req_t *req, const char *param)
+{
+    char username[LL_USERNAME_MAX + 1], address[33];
+    int rc;
+    (void)param;
+    if ((rc = ll_auth_session_user(ctx->reader, req, username, address)) < 0) {
+        ll_req_respond_error(req, rc, "%s",
+                             rc == LL_EUNAUTHORIZED ? "no session: log in first"
+                                                    : "the database could not be read");
+        return;
+    }
+    ll_req_respond_json(req, 200,
+                        json_pack("{s:s, s:s}", "username", username, "address", address));
+}
