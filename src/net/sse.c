@@ -1,6 +1,6 @@
-/* net/sse.c: see sse.h. The body is delimited by the connection's close
- * (no Content-Length, no chunking), so every event is written as the same
- * shared bytes to every subscriber. */
+/* net/sse.c: see sse.h. The body is chunked: each of the subscriber's
+ * writes is one chunk around the same shared event bytes every subscriber
+ * gets (stream/subscriber.h), so nothing is copied per client. */
 #include "net/sse.h"
 #include "util/err.h"
 #include "util/log.h"
@@ -13,6 +13,7 @@ static const char head[] = "HTTP/1.1 200 OK\r\n"
                            "Content-Type: text/event-stream\r\n"
                            "Cache-Control: no-cache\r\n"
                            "X-Accel-Buffering: no\r\n"
+                           "Transfer-Encoding: chunked\r\n"
                            "\r\n";
 
 typedef struct ll_sse {
@@ -70,10 +71,13 @@ static void on_shutdown(void *owner)
 static const ll_takeover_t takeover = {on_data, on_closed, on_shutdown};
 static const ll_sub_hooks_t hooks = {on_dropped, on_write_error, NULL};
 
-int ll_sse_start(ll_req_t *req, ll_fanout_t *fo, const ll_sub_opts_t *sub_opts,
+int ll_sse_start(ll_req_t *req, ll_fanout_t *fo, const ll_sub_opts_t *opts,
                  uint32_t heartbeat_s)
 {
     char retry[32];
+    ll_sub_opts_t chunked = *opts;
+    const ll_sub_opts_t *sub_opts = &chunked;
+    chunked.chunked = 1;
     uv_loop_t *loop = ll_worker_loop(ll_req_worker(req));
     ll_sse_t *sse = calloc(1, sizeof *sse);
     if (!sse) {

@@ -50,6 +50,7 @@ static void enqueue(ll_sub_t *s, ll_event_t *ev)
 {
     *slot(s, s->count) = ev;
     s->count++;
+    s->drain_told = 0;
 }
 
 /* Queues a matching event (one new reference), writing through first when
@@ -90,10 +91,14 @@ static void report_drops(ll_sub_t *s)
     s->hooks->on_dropped(s->owner, n);
 }
 
+/* Tells the owner once per drain (drain_told is cleared by the next
+ * enqueue), however many paths notice it. */
 static void drained(ll_sub_t *s)
 {
-    if (!s->closed && !s->writing && s->count == 0 && s->hooks->on_drained)
-        s->hooks->on_drained(s->owner);
+    if (s->closed || s->writing || s->count || s->drain_told || !s->hooks->on_drained)
+        return;
+    s->drain_told = 1;
+    s->hooks->on_drained(s->owner);
 }
 
 static void on_write(uv_write_t *wr, int status)
@@ -117,61 +122,75 @@ static void on_write(uv_write_t *wr, int status)
     }
     report_drops(s);
     ll_sub_flush(s);
+    drained(s); /* when nothing was left to flush, the write itself drained it */
     if (s->catching_up && !s->writing)
         ll_fanout_ready(s->fo, s);
 }
 
 void ll_sub_flush(ll_sub_t *s)
 {
-    uint32_t n = s->count, done = 0;
+    uint32_t n = s->count, first = s->chunked ? 1 : 0, nb, i = 0, done = 0;
     uint64_t sent = 0;
+    size_t total = 0;
     if (s->closed || s->writing || n == 0)
         return;
-    for (uint32_t i = 0; i < n; i++) {
-        ll_event_t *ev = *slot(s, i);
+    for (uint32_t k = 0; k < n; k++) {
+        ll_event_t *ev = *slot(s, k);
         ll_wire_t w = wire_of(s, ev);
-        s->bufs[i] = uv_buf_init((char *)ev->wire[w].bytes, (unsigned)ev->wire[w].len);
+        s->bufs[first + k] = uv_buf_init((char *)ev->wire[w].bytes, (unsigned)ev->wire[w].len);
+        total += ev->wire[w].len;
     }
-    int rc = uv_try_write(s->out, s->bufs, n);
+    nb = first + n;
+    if (s->chunked) {
+        /* One HTTP/1.1 chunk per flush (RFC 9112 §7.1): the header and the
+         * trailer are this subscriber's few bytes, the events stay shared. */
+        int h = snprintf(s->chunk_head, sizeof s->chunk_head, "%zx\r\n", total);
+        s->bufs[0] = uv_buf_init(s->chunk_head, (unsigned)h);
+        s->bufs[nb++] = uv_buf_init((char *)"\r\n", 2);
+    }
+    int rc = uv_try_write(s->out, s->bufs, nb);
     if (rc < 0 && rc != UV_EAGAIN) {
         s->hooks->on_write_error(s->owner, rc);
         return;
     }
     size_t written = rc > 0 ? (size_t)rc : 0;
-    while (done < n && written >= s->bufs[done].len) {
-        written -= s->bufs[done].len;
-        ll_event_t *ev = *slot(s, done);
-        sent += ev->seq != 0;
-        ll_event_unref(ev);
-        done++;
+    while (i < nb && written >= s->bufs[i].len) {
+        written -= s->bufs[i].len;
+        if (i >= first && i < first + n) { /* an event, not chunk framing */
+            ll_event_t *ev = *slot(s, done);
+            sent += ev->seq != 0;
+            ll_event_unref(ev);
+            done++;
+        }
+        i++;
     }
     s->head = (s->head + done) % ring_size(s);
     s->count -= done;
     if (sent)
         ll_fanout_count(s->fo, sent, 0, 0);
-    if (s->count == 0) {
+    if (i == nb) {
         report_drops(s);
         drained(s);
         return;
     }
     /* The socket is full: the rest goes out in one uv_write, starting
-     * part-way into the first event if the kernel took some of it. */
-    uint32_t m = s->count;
-    memmove(s->bufs, s->bufs + done, m * sizeof s->bufs[0]);
+     * part-way into the buffer the kernel took some of. */
+    uint32_t m = s->count, rest = nb - i;
+    memmove(s->bufs, s->bufs + i, rest * sizeof s->bufs[0]);
     s->bufs[0].base += written;
     s->bufs[0].len -= written;
-    for (uint32_t i = 0; i < m; i++)
-        s->inflight[i] = *slot(s, i);
+    for (uint32_t k = 0; k < m; k++)
+        s->inflight[k] = *slot(s, k);
     s->ninflight = m;
     s->head = (s->head + m) % ring_size(s);
     s->count = 0;
     s->wr.data = s;
     s->writing = 1;
-    rc = uv_write(&s->wr, s->out, s->bufs, m, on_write);
+    rc = uv_write(&s->wr, s->out, s->bufs, rest, on_write);
     if (rc < 0) {
         s->writing = 0;
-        for (uint32_t i = 0; i < m; i++)
-            ll_event_unref(s->inflight[i]);
+        for (uint32_t k = 0; k < m; k++)
+            ll_event_unref(s->inflight[k]);
         s->ninflight = 0;
         s->hooks->on_write_error(s->owner, rc);
     }
@@ -250,7 +269,8 @@ ll_sub_t *ll_sub_alloc(ll_fanout_t *fo, uv_stream_t *out, const ll_sub_opts_t *o
     s->cap = o->queue_cap ? o->queue_cap : 1;
     s->ring = calloc(ring_size(s), sizeof *s->ring);
     s->inflight = calloc(ring_size(s), sizeof *s->inflight);
-    s->bufs = calloc(ring_size(s), sizeof *s->bufs);
+    s->bufs = calloc(ring_size(s) + 2, sizeof *s->bufs); /* + chunk head and trailer */
+    s->chunked = o->chunked;
     if (!s->ring || !s->inflight || !s->bufs) {
         ll_sub_free(s);
         return NULL;

@@ -41,7 +41,13 @@ typedef struct ll_sub_opts {
     uint32_t queue_cap;    /* events queued at most (--client-queue) */
     int resume;            /* replay the log after resume_after first */
     uint64_t resume_after; /* the client's Last-Event-ID */
+    int chunked;           /* frame each write as an HTTP/1.1 chunk (SSE) */
 } ll_sub_opts_t;
+
+/* With chunked, every flush is one HTTP/1.1 chunk: an event stream's
+ * response stays open indefinitely, and a client reading it through a
+ * buffered HTTP library (the seed's requests example) sees each event as
+ * soon as its chunk arrives, rather than when a read buffer fills. */
 
 /* Raw bytes may use this many slots beyond queue_cap, so a pong or a close
  * frame is never dropped behind a full queue of events. */
@@ -60,7 +66,8 @@ struct ll_sub {
     ll_sub_t *next_touched; /* subscribers to flush after a batch */
     ll_sub_t *next_ready;   /* catching up and free to read the next page */
     ll_sub_t *next_dead;    /* closed, freed by the fan-out's idle pass */
-    unsigned touched : 1, catching_up : 1, closed : 1, writing : 1;
+    unsigned touched : 1, catching_up : 1, closed : 1, writing : 1, chunked : 1, drain_told : 1;
+    char chunk_head[20]; /* "<hex length>\r\n" of the write in flight */
     /* Queue: ring[head..head+count), capacity cap + LL_SUB_RAW_RESERVE. */
     ll_event_t **ring;
     uint32_t cap, head, count;
