@@ -323,11 +323,10 @@ static void conn_linger(ll_conn_t *c)
     conn_rearm(c);
 }
 
-/* The client ended its side. What is answered and in order is already being
- * written and finishes; everything else is dropped (see drop_queue). */
-static void conn_eof(ll_conn_t *c)
+/* No more requests on c: the one being parsed, the bytes kept for later and
+ * the unanswered queue all go (see drop_queue). */
+static void stop_http(ll_conn_t *c)
 {
-    read_stop(c);
     ll_req_free(c->cur);
     c->cur = NULL;
     free(c->rest);
@@ -335,6 +334,14 @@ static void conn_eof(ll_conn_t *c)
     c->rest_len = 0;
     c->stop_parsing = 1;
     drop_queue(c);
+}
+
+/* The client ended its side. What is answered and in order is already being
+ * written and finishes; everything else is dropped. */
+static void conn_eof(ll_conn_t *c)
+{
+    read_stop(c);
+    stop_http(c);
     if (c->writes == 0) {
         conn_close(c);
         return;
@@ -728,13 +735,7 @@ ll_conn_t *ll_req_take_over(ll_req_t *req, const char *head, size_t len, const l
     req->next = NULL;
     c->nreqs--;
     ll_req_free(req);
-    drop_queue(c);
-    ll_req_free(c->cur);
-    c->cur = NULL;
-    free(c->rest);
-    c->rest = NULL;
-    c->rest_len = 0;
-    c->stop_parsing = 1;
+    stop_http(c);
     c->paused = 0;
     c->taken = 1;
     c->tk = cbs;
