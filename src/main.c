@@ -41,18 +41,33 @@ static void print_dev_banner(const ll_config_t *c, const ll_ledger_t *l, int por
             LL_DEV_USERNAME, LL_DEV_PASSWORD);
 }
 
-/* Blocks until SIGINT or SIGTERM. */
-static void wait_for_signal(void)
+typedef struct signals {
+    uv_signal_t sigint, sigterm;
+} signals_t;
+
+/* Installed before anything starts: a client that sees the node answer
+ * may stop it at once, and the signal must find the handler, not the
+ * default action. A signal that arrives early waits in libuv's queue. */
+static void signals_start(signals_t *sig)
 {
     uv_loop_t *loop = uv_default_loop();
-    uv_signal_t sigint, sigterm;
-    uv_signal_init(loop, &sigint);
-    uv_signal_init(loop, &sigterm);
-    uv_signal_start(&sigint, on_signal, SIGINT);
-    uv_signal_start(&sigterm, on_signal, SIGTERM);
-    uv_run(loop, UV_RUN_DEFAULT);
-    uv_close((uv_handle_t *)&sigint, on_closed);
-    uv_close((uv_handle_t *)&sigterm, on_closed);
+    uv_signal_init(loop, &sig->sigint);
+    uv_signal_init(loop, &sig->sigterm);
+    uv_signal_start(&sig->sigint, on_signal, SIGINT);
+    uv_signal_start(&sig->sigterm, on_signal, SIGTERM);
+}
+
+/* Blocks until SIGINT or SIGTERM (or returns at once if one came). */
+static void signals_wait(void)
+{
+    uv_run(uv_default_loop(), UV_RUN_DEFAULT);
+}
+
+static void signals_stop(signals_t *sig)
+{
+    uv_loop_t *loop = uv_default_loop();
+    uv_close((uv_handle_t *)&sig->sigint, on_closed);
+    uv_close((uv_handle_t *)&sig->sigterm, on_closed);
     uv_run(loop, UV_RUN_DEFAULT);
     uv_loop_close(loop);
 }
@@ -69,10 +84,11 @@ static void raise_fd_limit(void)
     }
 }
 
-static int serve(int argc, char **argv, int first)
+/* Starts the ledger, the custody key and the server, serves until a signal,
+ * and stops them in order. Returns the exit status. */
+static int run_node(ll_config_t *cfg)
 {
-    char why[LL_ERRMSG_MAX];
-    ll_config_t config;
+    ll_config_t config = *cfg;
     ll_ledger_t *ledger = NULL;
     ll_custody_t *custody = NULL;
     ll_server_t *server = NULL;
@@ -80,13 +96,6 @@ static int serve(int argc, char **argv, int first)
     ll_api_t app;
     ll_server_opts_t opts;
 
-    ll_config_defaults(&config);
-    if (ll_config_load(&config, argc, argv, first, why) < 0) {
-        fprintf(stderr, "ledgerline: %s\n\n%s", why, ll_config_usage());
-        return 2;
-    }
-    ll_log_set_level_name(config.log_level);
-    raise_fd_limit();
     if (config.workers == 0) {
         long cores = sysconf(_SC_NPROCESSORS_ONLN);
         config.workers = cores > 0 ? (uint32_t)cores : 1;
@@ -141,7 +150,7 @@ static int serve(int argc, char **argv, int first)
     if (config.dev)
         print_dev_banner(&config, ledger, ll_server_port(server));
 
-    wait_for_signal();
+    signals_wait();
 
     /* Order matters: no new connections; then the ledger commits what was
      * answered 202 (its replies still reach open connections); then the
@@ -155,6 +164,26 @@ static int serve(int argc, char **argv, int first)
     LL_INFO("stopped cleanly");
     return 0;
 }
+
+static int serve(int argc, char **argv, int first)
+{
+    char why[LL_ERRMSG_MAX];
+    ll_config_t config;
+
+    ll_config_defaults(&config);
+    if (ll_config_load(&config, argc, argv, first, why) < 0) {
+        fprintf(stderr, "ledgerline: %s\n\n%s", why, ll_config_usage());
+        return 2;
+    }
+    ll_log_set_level_name(config.log_level);
+    raise_fd_limit();
+    signals_t sig;
+    signals_start(&sig);
+    int rc = run_node(&config);
+    signals_stop(&sig);
+    return rc;
+}
+
 
 int main(int argc, char **argv)
 {

@@ -3,6 +3,7 @@
 #include "ledger/tx.h"
 #include "util/err.h"
 #include "util/hex.h"
+#include "store/contracts.h"
 
 static int add_balance(const char *asset_id, int64_t units, void *arg)
 {
@@ -15,8 +16,10 @@ void ll_api_account_get(ll_api_worker_t *ctx, ll_req_t *req, const char *address
     int64_t native;
     json_t *balances;
     int rc;
-    if (!ll_hex_is_lower(address, LL_ADDRESS_HEX)) {
-        ll_req_respond_error(req, LL_EBADADDRESS, "an account address is 32 lowercase hex digits");
+    int is_contract = ll_hex_is_lower(address, LL_VM_ADDRESS_HEX);
+    if (!ll_hex_is_lower(address, LL_ADDRESS_HEX) && !is_contract) {
+        ll_req_respond_error(req, LL_EBADADDRESS,
+                             "an account address is 32 (or a contract's 40) lowercase hex digits");
         return;
     }
     if (!ctx->reader) {
@@ -37,7 +40,13 @@ void ll_api_account_get(ll_api_worker_t *ctx, ll_req_t *req, const char *address
         ll_req_respond_error(req, LL_ESTORE, "store error");
         return;
     }
-    if (nonce == 0 && json_object_size(balances) == 0) {
+    /* A contract is an account from its deploy on, even with nothing in it. */
+    if (is_contract && (rc = ll_store_contract_exists(ctx->reader, address)) < 0) {
+        json_decref(balances);
+        ll_req_respond_error(req, LL_ESTORE, "store error");
+        return;
+    }
+    if (nonce == 0 && json_object_size(balances) == 0 && !(is_contract && rc == 1)) {
         json_decref(balances);
         ll_req_respond_error(req, LL_ENOTFOUND, "no account with that address on chain");
         return;

@@ -58,6 +58,7 @@ void ll_api_tx_get(ll_api_worker_t *ctx, ll_req_t *req, const char *param);
 void ll_api_faucet(ll_api_worker_t *ctx, ll_req_t *req, const char *param);
 void ll_api_block_get(ll_api_worker_t *ctx, ll_req_t *req, const char *param);
 void ll_api_account_get(ll_api_worker_t *ctx, ll_req_t *req, const char *param);
+void ll_api_receipt_get(ll_api_worker_t *ctx, ll_req_t *req, const char *param);
 /* api/sessions.c */
 void ll_api_register(ll_api_worker_t *ctx, ll_req_t *req, const char *param);
 void ll_api_login(ll_api_worker_t *ctx, ll_req_t *req, const char *param);

@@ -25,6 +25,7 @@ static const route_t routes[] = {
     {HTTP_GET, "/api/v1/transactions/*", ll_api_tx_get},
     {HTTP_GET, "/api/v1/blocks/*", ll_api_block_get},
     {HTTP_GET, "/api/v1/accounts/*", ll_api_account_get},
+    {HTTP_GET, "/api/v1/receipts/*", ll_api_receipt_get},
     {HTTP_POST, "/api/v1/faucet", ll_api_faucet},
     {HTTP_GET, "/api/v1/streams/*", ll_api_ws_stream},
     {HTTP_GET, "/api/stream", ll_api_sse_stream},

@@ -5,6 +5,10 @@
 #include "api/api.h"
 #include "util/err.h"
 #include "util/hex.h"
+#include "store/contracts.h"
+
+#include <stdlib.h>
+#include <string.h>
 
 void ll_api_tx_submit(ll_api_worker_t *ctx, ll_req_t *req, const char *param)
 {
@@ -39,4 +43,26 @@ void ll_api_tx_get(ll_api_worker_t *ctx, ll_req_t *req, const char *tx_id)
         return;
     snprintf(lr->tx_id, sizeof lr->tx_id, "%s", tx_id);
     ll_api_ask_ledger(ctx, lr);
+}
+
+void ll_api_receipt_get(ll_api_worker_t *ctx, ll_req_t *req, const char *tx_id)
+{
+    char *text = NULL;
+    int rc;
+    if (!ll_hex_is_lower(tx_id, LL_TX_ID_HEX)) {
+        ll_req_respond_error(req, LL_EBADPARAM, "a transaction id is 64 lowercase hex digits");
+        return;
+    }
+    if (!ctx->reader) {
+        ll_req_respond_error(req, LL_ESTORE, "the database is not readable");
+        return;
+    }
+    /* Receipts exist only for committed deploys and calls. */
+    if ((rc = ll_store_get_receipt(ctx->reader, tx_id, &text)) < 0) {
+        ll_req_respond_error(req, rc,
+                             rc == LL_ENOTFOUND ? "no receipt for that transaction" : "store error");
+        return;
+    }
+    ll_req_respond(req, 200, "application/json", text, strlen(text));
+    free(text);
 }

@@ -33,16 +33,44 @@ json_t *ll_events_block(const ll_block_hdr_t *b)
     return block ? json_pack("{s:s, s:o}", "type", "block", "block", block) : NULL;
 }
 
-json_t *ll_events_tx(const ll_tx_t *tx, uint64_t height)
+/* "0x" + a contract's address, or JSON null. */
+static json_t *contract_ref(const char *address)
 {
-    /* A create issues its asset to its own sender, so that is its recipient. */
-    const char *recipient = tx->kind == LL_TX_CREATE ? tx->sender : tx->recipient;
-    json_t *body = json_pack("{s:s, s:s, s:s, s:s, s:f, s:f, s:f, s:I, s:s}", "tx_id", tx->tx_id,
-                             "sender", tx->sender, "recipient", recipient, "kind",
-                             ll_tx_kind_name(tx->kind), "amount", ll_events_coins(tx->amount),
-                             "fee", ll_events_coins(tx->fee), "timestamp",
-                             (double)tx->timestamp_ms / 1000.0, "block_height",
-                             (json_int_t)height, "asset_id", tx->asset_id);
+    char ref[2 + LL_VM_ADDRESS_HEX + 1];
+    if (!address)
+        return json_null();
+    snprintf(ref, sizeof ref, "0x%s", address);
+    return json_string(ref);
+}
+
+json_t *ll_events_tx(const ll_tx_t *tx, const json_t *receipt, uint64_t height)
+{
+    int contract = tx->kind == LL_TX_DEPLOY || tx->kind == LL_TX_CALL;
+    /* A create issues its asset to its own sender, so that is its recipient;
+     * a contract's transactions go to "contract" (seed 002). */
+    const char *recipient = tx->kind == LL_TX_CREATE ? tx->sender
+                            : contract               ? "contract"
+                                                     : tx->recipient;
+    json_t *body = json_pack("{s:s, s:s, s:s, s:s}", "tx_id", tx->tx_id, "sender", tx->sender,
+                             "recipient", recipient, "kind", ll_tx_kind_name(tx->kind));
+    if (body && contract) {
+        const char *to = tx->kind == LL_TX_CALL
+                             ? tx->to
+                             : json_string_value(json_object_get(receipt, "to"));
+        json_object_set_new(body, "to", contract_ref(to));
+        if (tx->kind == LL_TX_CALL) {
+            json_object_set_new(body, "selector", json_integer(tx->selector));
+            json_object_set_new(body, "arg_count", json_integer((json_int_t)json_array_size(tx->args)));
+        }
+    }
+    if (body && (json_object_set_new(body, "amount", json_real(ll_events_coins(tx->amount))) ||
+                 json_object_set_new(body, "fee", json_real(ll_events_coins(tx->fee))) ||
+                 json_object_set_new(body, "timestamp", json_real((double)tx->timestamp_ms / 1000.0)) ||
+                 json_object_set_new(body, "block_height", json_integer((json_int_t)height)) ||
+                 json_object_set_new(body, "asset_id", json_string(tx->asset_id)))) {
+        json_decref(body);
+        body = NULL;
+    }
     return body ? json_pack("{s:s, s:o}", "type", "tx", "tx", body) : NULL;
 }
 
@@ -144,14 +172,15 @@ typedef struct row {
     const ll_tx_t *tx;  /* NULL for a block */
     const ll_block_hdr_t *block;
     uint64_t height;
-    int committed; /* a transaction in a block: has the valid_tx shapes */
+    int committed;        /* a transaction in a block: has the valid_tx shapes */
+    const char *contract; /* a deploy's or call's contract (40 hex), or NULL */
 } row_t;
 
 /* Appends one event row (unless its key is in the window) and its live
  * event to b. Steals payload. */
 static int append(ll_events_t *ev, ll_store_t *st, const row_t *r, json_t *payload, ll_batch_t *b)
 {
-    char key[128], addresses[3 * (LL_ADDRESS_HEX + 1)] = "";
+    char key[128], addresses[2 * (LL_VM_ADDRESS_HEX + 1)] = "";
     const char *tx_id = r->tx ? r->tx->tx_id : NULL;
     uint64_t seq;
     int rc = LL_ENOMEM;
@@ -163,7 +192,9 @@ static int append(ll_events_t *ev, ll_store_t *st, const row_t *r, json_t *paylo
         return 0;
     }
     if (r->tx) {
-        const char *other = r->tx->kind == LL_TX_CREATE ? "" : r->tx->recipient;
+        const char *other = r->contract                    ? r->contract
+                            : r->tx->kind == LL_TX_CREATE ? ""
+                                                          : r->tx->recipient;
         snprintf(addresses, sizeof addresses, "%s%s%s", r->tx->sender, *other ? " " : "", other);
     } else {
         snprintf(addresses, sizeof addresses, "%s", r->block->miner);
@@ -203,19 +234,29 @@ static json_t *message_payload(ll_store_t *st, const ll_tx_t *tx, const char *st
 }
 
 int ll_events_append_block(ll_events_t *ev, ll_store_t *st, const ll_block_hdr_t *b,
-                           ll_tx_t *const *txs, size_t n, ll_batch_t **out)
+                           ll_tx_t *const *txs, json_t *const *receipts, size_t n,
+                           ll_batch_t **out)
 {
-    ll_batch_t *batch = ll_batch_new(n + 1);
-    row_t r = {"block", NULL, NULL, b, b->height, 0};
+    ll_batch_t *batch = ll_batch_new(2 * n + 1);
+    row_t r = {"block", NULL, NULL, b, b->height, 0, NULL};
     int rc = batch ? append(ev, st, &r, ll_events_block(b), batch) : LL_ENOMEM;
     for (size_t i = 0; rc == 0 && i < n; i++) {
         const ll_tx_t *tx = txs[i];
+        const json_t *receipt = receipts ? receipts[i] : NULL;
+        const char *contract = tx->kind == LL_TX_CALL ? tx->to
+                               : receipt ? json_string_value(json_object_get(receipt, "to"))
+                                         : NULL;
         int is_msg = tx->kind == LL_TX_MESSAGE;
-        r = (row_t){is_msg ? "message" : "tx", "confirmed", tx, b, b->height, 1};
+        r = (row_t){is_msg ? "message" : "tx", "confirmed", tx, b, b->height, 1, contract};
         rc = append(ev, st, &r,
                     is_msg ? message_payload(st, tx, "confirmed", b->height)
-                           : ll_events_tx(tx, b->height),
+                           : ll_events_tx(tx, receipt, b->height),
                     batch);
+        if (rc == 0 && receipt) {
+            r = (row_t){"receipt", NULL, tx, b, b->height, 0, contract};
+            rc = append(ev, st, &r, json_pack("{s:s, s:O}", "type", "receipt", "receipt", receipt),
+                        batch);
+        }
     }
     if (rc < 0) {
         ll_batch_unref(batch);
@@ -231,7 +272,7 @@ int ll_events_append_pending(ll_events_t *ev, ll_store_t *st, uint64_t tip,
     ll_batch_t *batch = ll_batch_new(n);
     int rc = batch ? 0 : LL_ENOMEM;
     for (size_t i = 0; rc == 0 && i < n; i++) {
-        row_t r = {"message", "pending", msgs[i], NULL, tip, 0};
+        row_t r = {"message", "pending", msgs[i], NULL, tip, 0, NULL};
         rc = append(ev, st, &r, message_payload(st, msgs[i], "pending", 0), batch);
     }
     if (rc < 0) {

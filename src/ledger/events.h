@@ -26,7 +26,9 @@
 double ll_events_coins(int64_t units);
 
 json_t *ll_events_block(const ll_block_hdr_t *b);
-json_t *ll_events_tx(const ll_tx_t *tx, uint64_t height);
+/* receipt: a deploy's or call's receipt (its "to" names a deployed
+ * contract), NULL for other kinds. */
+json_t *ll_events_tx(const ll_tx_t *tx, const json_t *receipt, uint64_t height);
 /* sender: the author's username, or NULL for its address. status:
  * "pending" (block null) or "confirmed". */
 json_t *ll_events_message(const ll_tx_t *tx, const char *sender, const char *status,
@@ -39,10 +41,12 @@ ll_events_t *ll_events_new(ll_store_t *st);
 void ll_events_free(ll_events_t *ev);
 
 /* Appends the block event, then for each transaction in block order its tx
- * or message event, and sets *out to the batch to publish after COMMIT
- * (ll_batch_unref it if the commit fails). */
+ * or message event followed by its receipt event when receipts[i] is set
+ * (receipts may be NULL), and sets *out to the batch to publish after
+ * COMMIT (ll_batch_unref it if the commit fails). */
 int ll_events_append_block(ll_events_t *ev, ll_store_t *st, const ll_block_hdr_t *b,
-                           ll_tx_t *const *txs, size_t n, ll_batch_t **out);
+                           ll_tx_t *const *txs, json_t *const *receipts, size_t n,
+                           ll_batch_t **out);
 
 /* Appends a "pending" message event for each of msgs (admitted to the
  * mempool after block `tip`), and sets *out likewise. */

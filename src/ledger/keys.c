@@ -177,3 +177,15 @@ out:
     json_decref(obj);
     return rc;
 }
+
+int ll_keys_vm_address(const char *deployer, uint64_t nonce, char out[41])
+{
+    uint8_t input[16 + 8], digest[crypto_hash_sha256_BYTES];
+    if (ll_hex_decode(deployer, input, 16) < 0)
+        return LL_EBADHEX;
+    for (int i = 0; i < 8; i++)
+        input[16 + i] = (uint8_t)(nonce >> (56 - 8 * i));
+    crypto_hash_sha256(digest, input, sizeof input);
+    ll_hex_encode(digest, 20, out);
+    return 0;
+}

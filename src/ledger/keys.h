@@ -32,6 +32,11 @@ void ll_keys_from_seed(ll_keypair_t *kp, const uint8_t seed[LL_SEED_BYTES]);
 /* Writes the 32-hex chain address of pk and a NUL into out. */
 void ll_keys_address(const uint8_t pk[LL_PK_BYTES], char out[LL_ADDRESS_HEX + 1]);
 
+/* A contract's address (API.md §2): lowercase hex of the first 20 bytes of
+ * SHA-256(the deployer's 16 raw address bytes || the deploy's nonce as 8
+ * bytes big-endian). Returns 0 or LL_EBADHEX for a malformed deployer. */
+int ll_keys_vm_address(const char *deployer, uint64_t nonce, char out[41]);
+
 /* {"public_key","secret_key","address"}; NULL on allocation failure. */
 json_t *ll_keys_to_json(const ll_keypair_t *kp);
 

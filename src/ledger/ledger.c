@@ -9,7 +9,9 @@
 #include "ledger/events.h"
 #include "ledger/mempool.h"
 #include "ledger/state.h"
+#include "store/contracts.h"
 #include "util/hex.h"
+#include "util/json.h"
 #include "util/log.h"
 
 #include <inttypes.h>
@@ -34,6 +36,7 @@ struct ll_ledger {
     ll_state_t *admission; /* committed state + every pending transaction */
     ll_state_t *building;  /* the block being built */
     ll_tx_t **batch;       /* room for max_block_txs */
+    json_t **receipts;     /* batch[i]'s receipt, or NULL; same room */
     ll_events_t *events;
     /* Messages admitted since the last flush: their "pending" events are
      * written and published once per loop turn, and always before a block
@@ -158,8 +161,7 @@ static int store_tx(ll_store_t *st, const ll_tx_t *tx, uint64_t height, uint32_t
     return rc;
 }
 
-/* Writes b and its transactions with the state in l->building, verifies,
- * appends the events and commits. On failure nothing is left behind. */
+/* Hands a committed batch to the workers (or drops it when none listen). */
 static void publish(ll_ledger_t *l, ll_batch_t *batch)
 {
     if (l->opts.hub && batch && batch->n > 0)
@@ -168,7 +170,20 @@ static void publish(ll_ledger_t *l, ll_batch_t *batch)
         ll_batch_unref(batch);
 }
 
-static int commit_block(ll_ledger_t *l, ll_block_hdr_t *b, ll_tx_t *const *txs, size_t n)
+static int store_receipt(ll_store_t *st, const ll_tx_t *tx, const json_t *receipt,
+                         uint64_t height)
+{
+    char *text = json_dumps(receipt, LL_JSON_FLAGS);
+    int rc = text ? ll_store_put_receipt(st, tx->tx_id, height, text) : LL_ENOMEM;
+    free(text);
+    return rc;
+}
+
+/* Writes b and its transactions (and their receipts, when receipts is set)
+ * with the state in l->building, verifies, appends the events and commits.
+ * On failure nothing is left behind. */
+static int commit_block(ll_ledger_t *l, ll_block_hdr_t *b, ll_tx_t *const *txs,
+                        json_t *const *receipts, size_t n)
 {
     ll_batch_t *batch = NULL;
     int rc;
@@ -176,9 +191,13 @@ static int commit_block(ll_ledger_t *l, ll_block_hdr_t *b, ll_tx_t *const *txs, 
         return rc;
     if ((rc = ll_store_put_block(l->st, b)) < 0)
         goto fail;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         if ((rc = store_tx(l->st, txs[i], b->height, (uint32_t)i)) < 0)
             goto fail;
+        if (receipts && receipts[i] &&
+            (rc = store_receipt(l->st, txs[i], receipts[i], b->height)) < 0)
+            goto fail;
+    }
     if ((rc = ll_state_flush(l->building)) < 0)
         goto fail;
     if ((rc = verify_persisted(l, b, txs, n)) < 0)
@@ -186,7 +205,7 @@ static int commit_block(ll_ledger_t *l, ll_block_hdr_t *b, ll_tx_t *const *txs, 
     b->quantum_verified = 1;
     if ((rc = ll_store_set_verified(l->st, b->height)) < 0)
         goto fail;
-    if ((rc = ll_events_append_block(l->events, l->st, b, txs, n, &batch)) < 0)
+    if ((rc = ll_events_append_block(l->events, l->st, b, txs, receipts, n, &batch)) < 0)
         goto fail;
     if ((rc = ll_store_commit(l->st)) < 0)
         goto fail;
@@ -223,6 +242,14 @@ static void replay_pending(const ll_tx_t *tx, void *arg)
     if (ll_state_apply(r->l->admission, tx, r->l->node_key.address, r->l->tip.height + 1, why) <
         0)
         r->failed++;
+}
+
+static void drop_receipts(ll_ledger_t *l, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        json_decref(l->receipts[i]);
+        l->receipts[i] = NULL;
+    }
 }
 
 /* Takes the oldest pending transactions into one block and commits it.
@@ -289,12 +316,15 @@ static int produce_block(ll_ledger_t *l)
     for (size_t i = 0; i < taken; i++) {
         /* Admission applied the same rules to the same order, so a failure
          * here means the admission view went wrong: drop, never corrupt. */
-        if (ll_state_apply(l->building, l->batch[i], b.miner, b.height, why) < 0) {
+        json_t *receipt = NULL;
+        if (ll_state_apply_block(l->building, l->batch[i], b.miner, b.height, &receipt, why) <
+            0) {
             LL_ERROR("ledger: dropping %s from block %" PRIu64 ": %s", l->batch[i]->tx_id,
                      b.height, why);
             ll_tx_free(l->batch[i]);
             continue;
         }
+        l->receipts[kept] = receipt;
         l->batch[kept++] = l->batch[i];
     }
     if (!(ids = calloc(kept ? kept : 1, sizeof *ids))) {
@@ -306,8 +336,9 @@ static int produce_block(ll_ledger_t *l)
     b.tx_count = (uint32_t)kept;
     if ((rc = ll_block_tx_root(ids, kept, b.tx_root)) < 0 || (rc = ll_block_mine(&b)) < 0)
         goto fail;
-    if ((rc = commit_block(l, &b, l->batch, kept)) < 0)
+    if ((rc = commit_block(l, &b, l->batch, l->receipts, kept)) < 0)
         goto fail;
+    drop_receipts(l, kept);
     free(ids);
     l->tip = b;
     atomic_fetch_add(&l->stat_blocks, 1);
@@ -330,6 +361,7 @@ static int produce_block(ll_ledger_t *l)
     return 0;
 fail:
     free(ids);
+    drop_receipts(l, kept);
     LL_ERROR("ledger: block %" PRIu64 " not committed (%s); its transactions stay pending",
              b.height, ll_err_name(rc));
     ll_mempool_untake(l->mempool, l->batch, kept);
@@ -591,7 +623,7 @@ static int create_genesis(ll_ledger_t *l)
     if ((rc = ll_state_credit(l->building, l->faucet_key.address, LL_NATIVE_ASSET_ID,
                               LL_GENESIS_FAUCET_UNITS)) < 0)
         return rc;
-    if ((rc = commit_block(l, &b, NULL, 0)) < 0)
+    if ((rc = commit_block(l, &b, NULL, NULL, 0)) < 0)
         return rc;
     l->tip = b;
     LL_INFO("ledger: created genesis block %s", b.hash);
@@ -645,6 +677,7 @@ static void free_ledger(ll_ledger_t *l)
     ll_events_free(l->events);
     ll_store_close(l->st);
     free(l->batch);
+    free(l->receipts);
     free(l->pending_msgs);
     sodium_memzero(&l->node_key, sizeof l->node_key);
     sodium_memzero(&l->faucet_key, sizeof l->faucet_key);
@@ -672,8 +705,9 @@ int ll_ledger_start(const ll_ledger_opts_t *opts, ll_ledger_t **out)
     l->admission = ll_state_new(l->st);
     l->building = ll_state_new(l->st);
     l->batch = calloc(opts->max_block_txs, sizeof *l->batch);
+    l->receipts = calloc(opts->max_block_txs, sizeof *l->receipts);
     l->events = ll_events_new(l->st);
-    if (!l->mempool || !l->admission || !l->building || !l->batch || !l->events)
+    if (!l->mempool || !l->admission || !l->building || !l->batch || !l->receipts || !l->events)
         goto fail;
     rc = ll_store_latest_block(l->st, &l->tip);
     if (rc == LL_ENOTFOUND)

@@ -2,8 +2,11 @@
  * an undo log, so a transaction fails as a whole even when sender, recipient
  * and miner are the same account (their balances alias). */
 #include "ledger/state.h"
+#include "store/contracts.h"
 #include "util/err.h"
+#include "util/hex.h"
 #include "util/hmap.h"
+#include "vm/vm.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -16,7 +19,7 @@ typedef struct account {
 } account_t;
 
 typedef struct balance {
-    char address[LL_ADDRESS_HEX + 1];
+    char address[LL_VM_ADDRESS_HEX + 1]; /* a chain (32) or contract (40) address */
     char asset_id[LL_ASSET_ID_HEX + 1];
     int64_t units;
     int dirty;
@@ -29,11 +32,32 @@ typedef struct asset {
     char *data_json;
 } asset_t;
 
+/* A contract deployed in this view. */
+typedef struct contract {
+    char *code;
+    size_t len;
+    char deployer[LL_ADDRESS_HEX + 1];
+    char tx_id[LL_TX_ID_HEX + 1];
+    uint64_t height;
+} contract_t;
+
+/* A contract storage slot read or written in this view. */
+typedef struct slot {
+    char address[LL_VM_ADDRESS_HEX + 1];
+    char *key;
+    size_t key_len;
+    int present; /* 0: empty (never set, or deleted) */
+    ll_store_slot_t value;
+    int dirty;
+} slot_t;
+
 struct ll_state {
     ll_store_t *st;
-    ll_hmap_t *accounts; /* address -> account_t */
-    ll_hmap_t *balances; /* address '/' asset_id -> balance_t */
-    ll_hmap_t *assets;   /* asset_id -> asset_t, created in this view */
+    ll_hmap_t *accounts;  /* address -> account_t */
+    ll_hmap_t *balances;  /* address '/' asset_id -> balance_t */
+    ll_hmap_t *assets;    /* asset_id -> asset_t, created in this view */
+    ll_hmap_t *contracts; /* address -> contract_t, deployed in this view */
+    ll_hmap_t *slots;     /* address '/' hex(key) -> slot_t */
 };
 
 typedef struct undo {
@@ -50,7 +74,9 @@ ll_state_t *ll_state_new(ll_store_t *st)
     s->accounts = ll_hmap_new();
     s->balances = ll_hmap_new();
     s->assets = ll_hmap_new();
-    if (!s->accounts || !s->balances || !s->assets) {
+    s->contracts = ll_hmap_new();
+    s->slots = ll_hmap_new();
+    if (!s->accounts || !s->balances || !s->assets || !s->contracts || !s->slots) {
         ll_state_free(s);
         return NULL;
     }
@@ -73,25 +99,50 @@ static void free_asset(const char *key, void *value, void *arg)
     free(a);
 }
 
+static void free_contract(const char *key, void *value, void *arg)
+{
+    contract_t *c = value;
+    (void)key;
+    (void)arg;
+    free(c->code);
+    free(c);
+}
+
+static void free_slot(const char *key, void *value, void *arg)
+{
+    slot_t *sl = value;
+    (void)key;
+    (void)arg;
+    free(sl->key);
+    free(sl->value.sval);
+    free(sl);
+}
+
 void ll_state_reset(ll_state_t *s)
 {
     ll_hmap_each(s->accounts, free_value, NULL);
     ll_hmap_each(s->balances, free_value, NULL);
     ll_hmap_each(s->assets, free_asset, NULL);
+    ll_hmap_each(s->contracts, free_contract, NULL);
+    ll_hmap_each(s->slots, free_slot, NULL);
     ll_hmap_clear(s->accounts);
     ll_hmap_clear(s->balances);
     ll_hmap_clear(s->assets);
+    ll_hmap_clear(s->contracts);
+    ll_hmap_clear(s->slots);
 }
 
 void ll_state_free(ll_state_t *s)
 {
     if (!s)
         return;
-    if (s->accounts && s->balances && s->assets)
+    if (s->accounts && s->balances && s->assets && s->contracts && s->slots)
         ll_state_reset(s);
     ll_hmap_free(s->accounts);
     ll_hmap_free(s->balances);
     ll_hmap_free(s->assets);
+    ll_hmap_free(s->contracts);
+    ll_hmap_free(s->slots);
     free(s);
 }
 
@@ -112,7 +163,7 @@ static account_t *get_account(ll_state_t *s, const char *address)
 
 static balance_t *get_balance(ll_state_t *s, const char *address, const char *asset_id)
 {
-    char key[LL_ADDRESS_HEX + LL_ASSET_ID_HEX + 2];
+    char key[LL_VM_ADDRESS_HEX + LL_ASSET_ID_HEX + 2];
     snprintf(key, sizeof key, "%s/%s", address, asset_id);
     balance_t *b = ll_hmap_get(s->balances, key);
     if (b)
@@ -179,8 +230,181 @@ int ll_state_credit(ll_state_t *s, const char *address, const char *asset_id, in
     return rc;
 }
 
-int ll_state_apply(ll_state_t *s, const ll_tx_t *tx, const char *miner, uint64_t height,
-                   char *why)
+/* ---- contracts ------------------------------------------------------------- */
+
+static int contract_exists(ll_state_t *s, const char *address)
+{
+    if (ll_hmap_get(s->contracts, address))
+        return 1;
+    return ll_store_contract_exists(s->st, address);
+}
+
+/* The slot of (address, key) in this view, read through from the store. */
+static slot_t *get_slot(ll_state_t *s, const char *address, const char *key, size_t key_len)
+{
+    char *id = malloc(LL_VM_ADDRESS_HEX + 2 + 2 * key_len + 1);
+    slot_t *sl = NULL;
+    int rc;
+    if (!id)
+        return NULL;
+    memcpy(id, address, LL_VM_ADDRESS_HEX);
+    id[LL_VM_ADDRESS_HEX] = '/';
+    ll_hex_encode((const uint8_t *)key, key_len, id + LL_VM_ADDRESS_HEX + 1);
+    if ((sl = ll_hmap_get(s->slots, id)))
+        goto out;
+    if (!(sl = calloc(1, sizeof *sl)) || !(sl->key = malloc(key_len + 1)))
+        goto fail;
+    snprintf(sl->address, sizeof sl->address, "%s", address);
+    memcpy(sl->key, key, key_len);
+    sl->key_len = key_len;
+    rc = ll_store_get_slot(s->st, address, key, key_len, &sl->value);
+    if (rc < 0 && rc != LL_ENOTFOUND)
+        goto fail;
+    sl->present = rc == 0;
+    if (ll_hmap_put(s->slots, id, sl) < 0)
+        goto fail;
+    goto out;
+fail:
+    if (sl)
+        free_slot(NULL, sl, NULL);
+    sl = NULL;
+out:
+    free(id);
+    return sl;
+}
+
+typedef struct run_ctx {
+    ll_state_t *s;
+    const char *contract;
+} run_ctx_t;
+
+/* The VM's view of committed storage: this block's writes first. */
+static int vm_storage_get(void *arg, const char *key, size_t key_len, ll_vm_value_t *out)
+{
+    run_ctx_t *rc = arg;
+    slot_t *sl = get_slot(rc->s, rc->contract, key, key_len);
+    if (!sl)
+        return LL_ENOMEM;
+    if (!sl->present)
+        *out = (ll_vm_value_t){.type = LL_VM_NIL};
+    else if (sl->value.is_int)
+        *out = (ll_vm_value_t){.type = LL_VM_INT, .i = sl->value.ival};
+    else
+        *out = (ll_vm_value_t){.type = LL_VM_STR, .s = sl->value.sval, .len = sl->value.slen};
+    return 0;
+}
+
+static int apply_writes(ll_state_t *s, const char *contract, const ll_vm_result_t *r)
+{
+    for (size_t i = 0; i < r->nwrites; i++) {
+        const ll_vm_write_t *w = &r->writes[i];
+        slot_t *sl = get_slot(s, contract, w->key, w->key_len);
+        char *copy = NULL;
+        if (!sl)
+            return LL_ENOMEM;
+        if (w->value.type == LL_VM_STR) {
+            if (!(copy = malloc(w->value.len + 1)))
+                return LL_ENOMEM;
+            memcpy(copy, w->value.s, w->value.len);
+            copy[w->value.len] = '\0';
+        }
+        free(sl->value.sval);
+        sl->present = w->value.type != LL_VM_NIL;
+        sl->value = (ll_store_slot_t){.is_int = w->value.type == LL_VM_INT,
+                                      .ival = w->value.i,
+                                      .sval = copy,
+                                      .slen = w->value.type == LL_VM_STR ? w->value.len : 0};
+        sl->dirty = 1;
+    }
+    return 0;
+}
+
+/* The seed's receipt: tx_id, type, success, gas_used, to, return_data, logs,
+ * error. Steals nothing from r. */
+static json_t *receipt_json(const ll_tx_t *tx, const ll_vm_result_t *r, const char *to)
+{
+    char *ret = ll_vm_return_hex(r);
+    json_t *logs = r->success && r->logs ? json_incref(r->logs) : json_array();
+    json_t *j = ret && logs
+                    ? json_pack("{s:s, s:s, s:b, s:I, s:o, s:s, s:o, s:o}", "tx_id", tx->tx_id,
+                                "type", ll_tx_kind_name(tx->kind), "success", r->success,
+                                "gas_used", (json_int_t)r->gas_used, "to",
+                                to ? json_string(to) : json_null(), "return_data", ret, "logs",
+                                logs, "error", r->error ? json_string(r->error) : json_null())
+                    : NULL;
+    if (!j)
+        json_decref(logs);
+    free(ret);
+    return j;
+}
+
+/* Runs a deploy: on success the contract exists in this view. */
+static int run_deploy(ll_state_t *s, const ll_tx_t *tx, uint64_t height, json_t **receipt)
+{
+    ll_vm_result_t r = {0};
+    char address[LL_VM_ADDRESS_HEX + 1];
+    contract_t *c = NULL;
+    int rc;
+    if ((rc = ll_keys_vm_address(tx->sender, tx->nonce, address)) < 0 ||
+        (rc = ll_vm_deploy(tx->code, tx->code_len, tx->gas_limit, &r)) < 0)
+        goto out;
+    if (r.success) {
+        rc = LL_ENOMEM;
+        if (!(c = calloc(1, sizeof *c)) || !(c->code = malloc(tx->code_len + 1)))
+            goto out;
+        memcpy(c->code, tx->code, tx->code_len);
+        c->code[tx->code_len] = '\0';
+        c->len = tx->code_len;
+        snprintf(c->deployer, sizeof c->deployer, "%s", tx->sender);
+        snprintf(c->tx_id, sizeof c->tx_id, "%s", tx->tx_id);
+        c->height = height;
+        if (ll_hmap_put(s->contracts, address, c) < 0)
+            goto out;
+        c = NULL;
+    }
+    rc = (*receipt = receipt_json(tx, &r, r.success ? address : NULL)) ? 0 : LL_ENOMEM;
+out:
+    if (c)
+        free_contract(NULL, c, NULL);
+    ll_vm_result_free(&r);
+    return rc;
+}
+
+/* Runs a call whose fee and amount are already booked; on failure the
+ * amount goes back from the contract to the caller. */
+static int run_call(ll_state_t *s, const ll_tx_t *tx, uint64_t height, balance_t *caller,
+                    balance_t *contract, json_t **receipt)
+{
+    ll_vm_result_t r = {0};
+    run_ctx_t storage = {s, tx->to};
+    ll_vm_ctx_t ctx = {tx->sender, tx->amount, height, tx->to, vm_storage_get, &storage};
+    contract_t *c = ll_hmap_get(s->contracts, tx->to);
+    char *code = c ? c->code : NULL, *loaded = NULL;
+    size_t len = c ? c->len : 0;
+    int rc = 0;
+    if (!code && (rc = ll_store_contract_code(s->st, tx->to, &loaded, &len)) < 0)
+        goto out;
+    code = code ? code : loaded;
+    if ((rc = ll_vm_call(code, len, tx->selector, tx->args, &ctx, tx->gas_limit, &r)) < 0)
+        goto out;
+    if (r.success) {
+        rc = apply_writes(s, tx->to, &r);
+    } else {
+        contract->units -= tx->amount; /* credited just before: cannot underflow */
+        caller->units += tx->amount;   /* debited just before: cannot overflow */
+    }
+    if (rc == 0)
+        rc = (*receipt = receipt_json(tx, &r, tx->to)) ? 0 : LL_ENOMEM;
+out:
+    free(loaded);
+    ll_vm_result_free(&r);
+    return rc;
+}
+
+/* ---- applying a transaction ------------------------------------------------- */
+
+static int apply(ll_state_t *s, const ll_tx_t *tx, const char *miner, uint64_t height, int run,
+                 json_t **receipt, char *why)
 {
     undo_t log[8];
     int n = 0, rc;
@@ -190,8 +414,9 @@ int ll_state_apply(ll_state_t *s, const ll_tx_t *tx, const char *miner, uint64_t
     balance_t *fee_to = get_balance(s, miner, LL_NATIVE_ASSET_ID);
     balance_t *from = NULL, *to = NULL;
     asset_t *created = NULL;
-    (void)height;
 
+    if (receipt)
+        *receipt = NULL;
     if (!acct || !fee_from || !fee_to) {
         snprintf(why, LL_ERRMSG_MAX, "state unavailable");
         return LL_ESTORE;
@@ -210,8 +435,16 @@ int ll_state_apply(ll_state_t *s, const ll_tx_t *tx, const char *miner, uint64_t
         to = get_balance(s, tx->recipient, tx->asset_id);
     } else if (tx->kind == LL_TX_CREATE) {
         to = get_balance(s, tx->sender, tx->asset_id);
+    } else if (tx->kind == LL_TX_CALL) {
+        if ((rc = contract_exists(s, tx->to)) <= 0) {
+            snprintf(why, LL_ERRMSG_MAX, "no contract is deployed at 0x%s", tx->to);
+            return rc < 0 ? LL_ESTORE : LL_EUNKNOWNCONTRACT;
+        }
+        from = fee_from; /* the amount is paid in the native coin */
+        to = get_balance(s, tx->to, LL_NATIVE_ASSET_ID);
     }
-    if ((tx->kind == LL_TX_TRANSFER && (!from || !to)) || (tx->kind == LL_TX_CREATE && !to)) {
+    if ((tx->kind == LL_TX_TRANSFER && (!from || !to)) ||
+        ((tx->kind == LL_TX_CREATE || tx->kind == LL_TX_CALL) && !to)) {
         snprintf(why, LL_ERRMSG_MAX, "state unavailable");
         return LL_ESTORE;
     }
@@ -250,6 +483,15 @@ int ll_state_apply(ll_state_t *s, const ll_tx_t *tx, const char *miner, uint64_t
         created->height = height;
         created = NULL; /* owned by s->assets */
     }
+    /* A contract runs only in a block; admission books its fee and amount. */
+    if (run && tx->kind == LL_TX_DEPLOY)
+        rc = run_deploy(s, tx, height, receipt);
+    else if (run && tx->kind == LL_TX_CALL)
+        rc = run_call(s, tx, height, from, to, receipt);
+    if (rc < 0) {
+        snprintf(why, LL_ERRMSG_MAX, "the contract could not be run: %s", ll_err_name(rc));
+        goto fail;
+    }
     touched[0] = fee_from, touched[1] = fee_to, touched[2] = from, touched[3] = to;
     for (int i = 0; i < 4; i++)
         if (touched[i])
@@ -267,6 +509,18 @@ fail:
         free(created);
     }
     return rc;
+}
+
+int ll_state_apply(ll_state_t *s, const ll_tx_t *tx, const char *miner, uint64_t height,
+                   char *why)
+{
+    return apply(s, tx, miner, height, 0, NULL, why);
+}
+
+int ll_state_apply_block(ll_state_t *s, const ll_tx_t *tx, const char *miner, uint64_t height,
+                         json_t **receipt, char *why)
+{
+    return apply(s, tx, miner, height, 1, receipt, why);
 }
 
 typedef struct flush_ctx {
@@ -300,11 +554,32 @@ static void flush_asset(const char *asset_id, void *value, void *arg)
                                    a->height);
 }
 
+static void flush_contract(const char *address, void *value, void *arg)
+{
+    flush_ctx_t *f = arg;
+    contract_t *c = value;
+    if (f->rc == 0)
+        f->rc = ll_store_put_contract(f->s->st, address, c->code, c->len, c->deployer, c->tx_id,
+                                      c->height);
+}
+
+static void flush_slot(const char *id, void *value, void *arg)
+{
+    flush_ctx_t *f = arg;
+    slot_t *sl = value;
+    (void)id;
+    if (f->rc == 0 && sl->dirty)
+        f->rc = ll_store_set_slot(f->s->st, sl->address, sl->key, sl->key_len,
+                                  sl->present ? &sl->value : NULL);
+}
+
 int ll_state_flush(ll_state_t *s)
 {
     flush_ctx_t f = {s, 0};
     ll_hmap_each(s->accounts, flush_account, &f);
     ll_hmap_each(s->balances, flush_balance, &f);
     ll_hmap_each(s->assets, flush_asset, &f);
+    ll_hmap_each(s->contracts, flush_contract, &f);
+    ll_hmap_each(s->slots, flush_slot, &f);
     return f.rc;
 }

@@ -27,11 +27,20 @@ void ll_state_reset(ll_state_t *s);
 
 /* Applies tx as part of a block mined by miner at height: checks the nonce
  * (LL_EBADNONCE), the asset (LL_EUNKNOWNASSET), funds including the fee
- * (LL_EFUNDS) and credits (LL_EBALANCEOVERFLOW); then debits the sender,
+ * (LL_EFUNDS), a call's contract (LL_EUNKNOWNCONTRACT: deployed in a
+ * committed block) and credits (LL_EBALANCEOVERFLOW); then debits the sender,
  * credits the recipient and the miner's fee, bumps the nonce and records a
  * created asset. On failure nothing changes and why says what was wrong. */
 int ll_state_apply(ll_state_t *s, const ll_tx_t *tx, const char *miner, uint64_t height,
                    char *why);
+
+/* ll_state_apply for a block: deploys and calls also run their contract
+ * (vm/vm.h). A contract's failure is not the transaction's: the fee is
+ * paid, the nonce used, a call's amount returned, its writes dropped, and
+ * *receipt (the seed's receipt object, caller owns) says what happened.
+ * *receipt is NULL for other kinds. Fails only as ll_state_apply does. */
+int ll_state_apply_block(ll_state_t *s, const ll_tx_t *tx, const char *miner, uint64_t height,
+                         json_t **receipt, char *why);
 
 /* The next nonce of address in this view (the faucet signs with it). */
 int ll_state_next_nonce(ll_state_t *s, const char *address, uint64_t *nonce);
@@ -39,8 +48,9 @@ int ll_state_next_nonce(ll_state_t *s, const char *address, uint64_t *nonce);
 /* Adds units of asset to address (genesis allocation). */
 int ll_state_credit(ll_state_t *s, const char *address, const char *asset_id, int64_t units);
 
-/* Writes every changed nonce, balance and new asset to the store; the caller
- * holds the store's transaction open. */
+/* Writes every changed nonce, balance, new asset, new contract and changed
+ * contract storage slot to the store; the caller holds the store's
+ * transaction open. */
 int ll_state_flush(ll_state_t *s);
 
 #endif

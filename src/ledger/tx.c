@@ -11,6 +11,7 @@
 #include "ledger/tx.h"
 #include "util/err.h"
 #include "util/hex.h"
+#include "vm/vm.h"
 
 #include <sodium.h>
 #include <stdarg.h>
@@ -143,7 +144,7 @@ out:
 
 /* ---- validation -------------------------------------------------------- */
 
-typedef enum { FT_INT, FT_HEX, FT_TEXT, FT_ASSET } field_type_t;
+typedef enum { FT_INT, FT_HEX, FT_TEXT, FT_ASSET, FT_ARRAY } field_type_t;
 
 /* One field of a body and the kinds that carry it. hex_err exists because a
  * bad recipient is reported as an address (LL_EBADADDRESS), every other bad
@@ -162,7 +163,9 @@ typedef struct {
 #define TRANSFER KIND_BIT(LL_TX_TRANSFER)
 #define CREATE KIND_BIT(LL_TX_CREATE)
 #define MESSAGE KIND_BIT(LL_TX_MESSAGE)
-#define ALL_KINDS (TRANSFER | CREATE | MESSAGE)
+#define DEPLOY KIND_BIT(LL_TX_DEPLOY)
+#define CALL KIND_BIT(LL_TX_CALL)
+#define ALL_KINDS (TRANSFER | CREATE | MESSAGE | DEPLOY | CALL)
 
 /* Every field of API.md §2, in the order missing ones are reported. */
 static const field_t fields[] = {
@@ -194,6 +197,12 @@ static const field_t fields[] = {
      .hex_err = LL_EBADHEX},
     {.name = "asset", .type = FT_ASSET, .kinds = CREATE},
     {.name = "memo", .type = FT_TEXT, .kinds = MESSAGE},
+    {.name = "code", .type = FT_TEXT, .kinds = DEPLOY},
+    {.name = "to", .type = FT_TEXT, .kinds = CALL},
+    {.name = "selector", .type = FT_INT, .kinds = CALL, .min = INT64_MIN},
+    {.name = "args", .type = FT_ARRAY, .kinds = CALL},
+    {.name = "amount", .type = FT_INT, .kinds = CALL, .optional = 1},
+    {.name = "gas_limit", .type = FT_INT, .kinds = DEPLOY | CALL, .min = 1},
 };
 #define FIELD_COUNT (sizeof fields / sizeof fields[0])
 
@@ -223,8 +232,6 @@ static int check_kind(const json_t *body, ll_tx_kind_t *kind, char *why)
         if (strcmp(name, kind_names[k]) != 0)
             continue;
         *kind = (ll_tx_kind_t)k;
-        if (*kind == LL_TX_DEPLOY || *kind == LL_TX_CALL)
-            return fail(why, LL_EUNSUPPORTED, "%s transactions are not supported yet", name);
         return 0;
     }
     return fail(why, LL_EKIND, "unknown kind '%.64s'", name);
@@ -267,6 +274,8 @@ static int check_fields(const json_t *body, ll_tx_kind_t kind, char *why)
             return fail(why, LL_EBADTYPE, "field '%s' must be an integer", f->name);
         if ((f->type == FT_HEX || f->type == FT_TEXT) && !json_is_string(v))
             return fail(why, LL_EBADTYPE, "field '%s' must be a string", f->name);
+        if (f->type == FT_ARRAY && !json_is_array(v))
+            return fail(why, LL_EBADTYPE, "field '%s' must be an array", f->name);
     }
     for (f = fields; f < fields + FIELD_COUNT; f++) {
         if (f->type != FT_HEX || !(f->kinds & bit) || !(v = json_object_get(body, f->name)))
@@ -278,11 +287,44 @@ static int check_fields(const json_t *body, ll_tx_kind_t kind, char *why)
                         f->hex_len);
     }
     for (f = fields; f < fields + FIELD_COUNT; f++) {
-        if (f->type != FT_INT || !(f->kinds & bit))
+        if (f->type != FT_INT || !(f->kinds & bit) || !json_object_get(body, f->name))
             continue;
         if (json_integer_value(json_object_get(body, f->name)) < f->min)
             return fail(why, LL_EBADAMOUNT, "field '%s' must be %s", f->name,
                         f->min > 0 ? "positive" : "zero or more");
+    }
+    return 0;
+}
+
+/* The limits of API.md §6 that a submission can be checked against. */
+static int check_contract(const json_t *body, ll_tx_kind_t kind, char *why)
+{
+    const json_t *code = json_object_get(body, "code"), *args = json_object_get(body, "args");
+    const char *to = json_string_value(json_object_get(body, "to"));
+    json_int_t gas = json_integer_value(json_object_get(body, "gas_limit"));
+    if (gas > (json_int_t)LL_VM_MAX_GAS)
+        return fail(why, LL_EGASLIMIT, "field 'gas_limit' may be at most %llu",
+                    (unsigned long long)LL_VM_MAX_GAS);
+    if (kind == LL_TX_DEPLOY) {
+        size_t len = json_string_length(code);
+        if (len > LL_VM_MAX_CODE)
+            return fail(why, LL_ETOOLARGE, "field 'code' is %zu bytes, at most %d are allowed",
+                        len, LL_VM_MAX_CODE);
+        if (strlen(json_string_value(code)) != len)
+            return fail(why, LL_EBADTYPE, "field 'code' may not contain NUL");
+        return 0;
+    }
+    if (json_string_length(json_object_get(body, "to")) != 2 + LL_VM_ADDRESS_HEX ||
+        strncmp(to, "0x", 2) != 0 || !ll_hex_is_lower(to + 2, LL_VM_ADDRESS_HEX))
+        return fail(why, LL_EBADADDRESS, "field 'to' must be 0x and 40 lowercase hex digits");
+    if (json_array_size(args) > LL_VM_MAX_ARGS)
+        return fail(why, LL_ETOOLARGE, "at most %d args are allowed", LL_VM_MAX_ARGS);
+    for (size_t i = 0; i < json_array_size(args); i++) {
+        const json_t *a = json_array_get(args, i);
+        if (json_is_string(a) && json_string_length(a) > LL_VM_MAX_ARG_BYTES)
+            return fail(why, LL_ETOOLARGE, "args[%zu] is over %d bytes", i, LL_VM_MAX_ARG_BYTES);
+        if (!json_is_integer(a) && !json_is_string(a))
+            return fail(why, LL_EBADARGS, "args[%zu] must be an integer or a string", i);
     }
     return 0;
 }
@@ -352,7 +394,17 @@ static void fill(ll_tx_t *tx)
     case LL_TX_MESSAGE:
         tx->memo = json_string_value(json_object_get(body, "memo"));
         break;
-    default:
+    case LL_TX_DEPLOY:
+        tx->code = json_string_value(json_object_get(body, "code"));
+        tx->code_len = json_string_length(json_object_get(body, "code"));
+        tx->gas_limit = (uint64_t)json_integer_value(json_object_get(body, "gas_limit"));
+        break;
+    case LL_TX_CALL:
+        memcpy(tx->to, json_string_value(json_object_get(body, "to")) + 2, LL_VM_ADDRESS_HEX + 1);
+        tx->selector = json_integer_value(json_object_get(body, "selector"));
+        tx->args = json_object_get(body, "args");
+        tx->amount = json_integer_value(json_object_get(body, "amount")); /* 0 when absent */
+        tx->gas_limit = (uint64_t)json_integer_value(json_object_get(body, "gas_limit"));
         break;
     }
 }
@@ -381,6 +433,9 @@ static int from_body(json_t *body, ll_tx_t **out, char *why)
     if (tx->kind == LL_TX_MESSAGE && (rc = check_memo(json_object_get(tx->body, "memo"), why)) < 0)
         goto out;
     if (tx->kind == LL_TX_CREATE && (rc = check_asset(json_object_get(tx->body, "asset"), why)) < 0)
+        goto out;
+    if ((tx->kind == LL_TX_DEPLOY || tx->kind == LL_TX_CALL) &&
+        (rc = check_contract(tx->body, tx->kind, why)) < 0)
         goto out;
     fill(tx);
     /* Every real was refused above, so only LL_ENOMEM can fail here. */

@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #define LL_TX_ID_HEX 64
+#define LL_VM_ADDRESS_HEX 40 /* a contract's address */
 #define LL_ASSET_ID_HEX 64
 #define LL_MEMO_MAX 1024                     /* bytes of UTF-8 */
 #define LL_UNITS_PER_COIN 1000000            /* amounts are integers of micro-units */
@@ -45,12 +46,19 @@ typedef struct ll_tx {
     int64_t fee;                            /* units, >= 0 */
     char recipient[LL_ADDRESS_HEX + 1];     /* transfer, message; "" otherwise */
     int64_t amount;                         /* transfer: units moved (> 0);
-                                               create: units issued (> 0); 0 otherwise */
+                                               create: units issued (> 0);
+                                               call: units sent to the contract (>= 0) */
     char asset_id[LL_ASSET_ID_HEX + 1];     /* transfer: the asset moved (native when
                                                absent); create: its own tx_id (the new
                                                asset's id); LL_NATIVE_ASSET_ID otherwise */
     const char *memo;                       /* message: borrowed from body */
     const json_t *asset_data;               /* create: borrowed from body */
+    const char *code;                       /* deploy: the Lua source, borrowed */
+    size_t code_len;
+    uint64_t gas_limit;                     /* deploy, call */
+    char to[LL_VM_ADDRESS_HEX + 1];         /* call: the contract, without "0x" */
+    int64_t selector;                       /* call */
+    const json_t *args;                     /* call: borrowed array */
     uint8_t signature[LL_SIG_BYTES];
     json_t *body;                           /* the signed transaction, as submitted */
     char *signing_bytes;                    /* NUL-terminated canonical body */
@@ -69,8 +77,10 @@ int ll_tx_signing_bytes(const json_t *obj, char **out, size_t *len);
  * presence, type and range for its kind, lowercase hex, memo length, integer
  * range, unknown fields, and finally the Ed25519 signature over the signing
  * bytes. Returns 0 and a new ll_tx_t in *out, or a negative LL_E* with a
- * human-readable reason in why (LL_ERRMSG_MAX bytes). deploy and call are
- * refused with LL_EUNSUPPORTED until contracts exist. */
+ * human-readable reason in why (LL_ERRMSG_MAX bytes). For contracts: code
+ * over 64 KiB, more than 16 args or an arg over 4 KiB → LL_ETOOLARGE;
+ * gas_limit outside 1…10,000,000 → LL_EGASLIMIT; args not integers and
+ * strings → LL_EBADARGS; `to` not "0x" + 40 lowercase hex → LL_EBADADDRESS. */
 int ll_tx_parse(const char *json, size_t len, ll_tx_t **out, char *why);
 
 /* The same from an already parsed object (the reference is not stolen). */

@@ -89,6 +89,24 @@ static const char *const migrations[] = {
     "  created_ms INTEGER NOT NULL,"
     "  expires_ms INTEGER NOT NULL) WITHOUT ROWID;"
     "CREATE INDEX sessions_expiry ON sessions(expires_ms);",
+    /* 3: contracts, their storage and the receipts of deploys and calls.
+     * A slot holds an integer or bytes; keys are bytes. */
+    "CREATE TABLE contracts ("
+    "  address TEXT PRIMARY KEY,"
+    "  code TEXT NOT NULL,"
+    "  deployer TEXT NOT NULL,"
+    "  tx_id TEXT NOT NULL,"
+    "  height INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE contract_storage ("
+    "  address TEXT NOT NULL,"
+    "  key BLOB NOT NULL,"
+    "  ival INTEGER,"
+    "  sval BLOB,"
+    "  PRIMARY KEY(address, key)) WITHOUT ROWID;"
+    "CREATE TABLE receipts ("
+    "  tx_id TEXT PRIMARY KEY,"
+    "  height INTEGER NOT NULL,"
+    "  body TEXT NOT NULL) WITHOUT ROWID;",
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

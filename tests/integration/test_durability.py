@@ -213,5 +213,37 @@ def test_kill9_mid_burst_keeps_every_block_seen_committed():
                                    "a state read without a block committed during it")
         assert not found, "account state differs from the chain:\n" + "\n".join(found)
 
+def test_regress_sigterm_during_startup_is_a_clean_stop():
+    """A SIGTERM that arrived before the signal handlers were installed took
+    the default action and killed the node (exit -15). Sent while the node
+    is still starting, it must be held and end in a clean stop."""
+    import subprocess
+    import tempfile
+    import time
+    data = tempfile.mkdtemp(prefix="ll-sigterm-")
+    proc = subprocess.Popen([H.binary_path(), "serve", "--listen", "127.0.0.1:%d" % H.free_port(),
+                             "--data", data, "--difficulty", "1"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=H.child_env())
+    try:
+        seen = b""
+        deadline = time.monotonic() + 20
+        while b"created genesis" not in seen and time.monotonic() < deadline:
+            line = proc.stderr.readline()
+            if not line:
+                break
+            seen += line
+        assert b"created genesis" in seen, seen.decode(errors="replace")
+        proc.send_signal(15)  # the server may not even be listening yet
+        rest = proc.communicate(timeout=30)[1]
+        assert proc.returncode == 0, (proc.returncode, (seen + rest).decode(errors="replace"))
+        assert not H.sanitizer_findings((seen + rest).decode(errors="replace"))
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        import shutil
+        shutil.rmtree(data, ignore_errors=True)
+
+
 if __name__ == "__main__":
     H.run(globals())

@@ -473,17 +473,16 @@ def test_submit_unknown_kind_is_400_unknown_kind(srv):
         assert_error(srv.submit(unfunded_transfer(kind=kind)), 400, "unknown_kind")
 
 
-def test_submit_deploy_or_call_is_422_unsupported_kind(srv):
+def test_submit_call_to_an_address_without_a_contract_is_422_unknown_contract(srv):
     key = srv.funded_key(1_000_000)
-    deploy = {"kind": "deploy", "sender_pubkey": key.pk_hex, "nonce": 0,
-              "timestamp_ms": H.now_ms(), "fee": 0,
-              "code": "return { [1] = function(ctx) return 1 end }", "gas_limit": 100000}
-    assert_error(srv.submit(sign(key, deploy)), 422, "unsupported_kind")
     call = {"kind": "call", "sender_pubkey": key.pk_hex, "nonce": 0,
             "timestamp_ms": H.now_ms(), "fee": 0, "to": "0x" + os_hex(20), "selector": 1,
             "args": [1, "two"], "gas_limit": 100000}
-    assert_error(srv.submit(sign(key, call)), 422, "unsupported_kind")
-    assert srv.account(key.address)["nonce"] == 0  # nothing was accepted
+    assert_error(srv.submit(sign(key, call)), 422, "unknown_contract")
+    deploy = {"kind": "deploy", "sender_pubkey": key.pk_hex, "nonce": 0,
+              "timestamp_ms": H.now_ms(), "fee": 0,
+              "code": "return { [1] = function(ctx) return 1 end }", "gas_limit": 100000}
+    assert_accepted(srv.submit(sign(key, deploy)), sign(key, deploy))
 
 
 def test_submit_bad_hex_is_400_bad_hex(srv):

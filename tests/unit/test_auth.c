@@ -14,7 +14,6 @@
 #include "util/err.h"
 
 #include <fcntl.h>
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -28,6 +27,8 @@
 #include <cmocka.h>
 #include <sodium.h>
 
+#include "testutil.h"
+
 /* t = "0123456789abcdef" * 4; hashlib.sha256(t.encode()).hexdigest() */
 #define TOKEN "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 #define TOKEN_HASH "a8ae6e6ee929abea3afcfc5258c8ccd6f85273e0d4626d26c7279f3250f77c8e"
@@ -35,7 +36,6 @@
 #define ALICE "a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1"
 #define BOB "b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0"
 #define CAROL "c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0" /* an address without a user */
-#define MINER "0123456789abcdef0123456789abcdef"
 
 typedef struct {
     char root[64]; /* the mkdtemp directory, also the data directory */
@@ -46,8 +46,7 @@ static int setup(void **state)
     fixture_t *f = calloc(1, sizeof *f);
     if (!f)
         return -1;
-    strcpy(f->root, "/tmp/ll-test-auth-XXXXXX");
-    if (!mkdtemp(f->root)) {
+    if (!make_temp_dir(f->root, sizeof f->root, "auth")) {
         free(f);
         return -1;
     }
@@ -55,18 +54,10 @@ static int setup(void **state)
     return 0;
 }
 
-static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 static int teardown(void **state)
 {
     fixture_t *f = *state;
-    int rc = nftw(f->root, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    int rc = remove_tree(f->root);
     free(f);
     return rc;
 }
@@ -77,14 +68,6 @@ static ll_custody_t *open_custody(const char *dir)
     assert_int_equal(ll_custody_open(dir, &c), 0);
     assert_non_null(c);
     return c;
-}
-
-static void write_file(const char *path, const char *text)
-{
-    FILE *fp = fopen(path, "w");
-    assert_non_null(fp);
-    fputs(text, fp);
-    assert_int_equal(fclose(fp), 0);
 }
 
 /* ---- custody --------------------------------------------------------------- */
@@ -361,8 +344,8 @@ static void test_user_new_seals_a_key_whose_address_is_stored(void **state)
     char why[LL_ERRMSG_MAX] = "";
 
     assert_int_equal(ll_auth_put_user_fn(st, &u, &result, why), 0);
-    assert_string_equal(json_string_value(json_object_get(result, "username")), "alice");
-    assert_string_equal(json_string_value(json_object_get(result, "address")), u.address);
+    assert_json_str(result, "username", "alice");
+    assert_json_str(result, "address", u.address);
     json_decref(result);
     result = NULL;
     assert_int_equal(ll_auth_put_user_fn(st, &u, &result, why), LL_EUSERNAMETAKEN);
@@ -434,19 +417,6 @@ static void test_session_lookup_finds_live_sessions_only(void **state)
 
 /* ---- store rows: the message history ------------------------------------------------------ */
 
-static void put_block(ll_store_t *st, uint64_t height)
-{
-    ll_block_hdr_t b;
-    memset(&b, 0, sizeof b);
-    b.height = height;
-    snprintf(b.hash, sizeof b.hash, "%064llx", (unsigned long long)height + 1);
-    snprintf(b.previous_hash, sizeof b.previous_hash, "%064llx", (unsigned long long)height);
-    b.timestamp_ms = 1700000000000 + (int64_t)height;
-    strcpy(b.miner, MINER);
-    snprintf(b.tx_root, sizeof b.tx_root, "%064d", 0);
-    assert_int_equal(ll_store_put_block(st, &b), 0);
-}
-
 /* tx_id: the height and index in hex, so a test can name it. */
 static void put_tx(ll_store_t *st, uint64_t height, uint32_t index, const char *kind,
                    const char *from, const char *to, const char *memo)
@@ -494,6 +464,25 @@ static seen_t messages(ll_store_t *st, const char *me, const char *other, const 
     return s;
 }
 
+/* Requires the page to hold exactly the memos listed (NULL ends the list),
+ * in that order. */
+static void assert_memos(const seen_t *s, ...)
+{
+    const char *want[16];
+    size_t n = 0;
+    va_list ap;
+
+    va_start(ap, s);
+    while (n < 16 && (want[n] = va_arg(ap, const char *)) != NULL)
+        n++;
+    va_end(ap);
+    if (s->n != n)
+        fail_msg("got %zu messages, want %zu", s->n, n);
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(s->memos[i], want[i]) != 0)
+            fail_msg("message %zu: got \"%s\", want \"%s\"", i, s->memos[i], want[i]);
+}
+
 static void test_messages_page_newest_first_in_sql_and_return_oldest_first(void **state)
 {
     fixture_t *f = *state;
@@ -521,41 +510,29 @@ static void test_messages_page_newest_first_in_sql_and_return_oldest_first(void 
     put_tx(st, 2, 1, "message", ALICE, ALICE, "self");
     put_tx(st, 3, 0, "message", BOB, CAROL, "not alice's");
 
+    /* "self" comes once, though alice both sent and got it. */
     s = messages(st, ALICE, NULL, NULL, 100, 0);
-    assert_int_equal(s.n, 4);
-    assert_string_equal(s.memos[0], "m1");
-    assert_string_equal(s.memos[1], "m2");
-    assert_string_equal(s.memos[2], "m3");
-    assert_string_equal(s.memos[3], "self"); /* once, though alice both sent and got it */
+    assert_memos(&s, "m1", "m2", "m3", "self", NULL);
     assert_string_equal(s.senders[0], "alice");
     assert_string_equal(s.senders[1], "bob");
     assert_string_equal(s.senders[2], CAROL); /* no user: the address */
 
     s = messages(st, ALICE, NULL, NULL, 2, 0); /* the newest two, still oldest first */
-    assert_int_equal(s.n, 2);
-    assert_string_equal(s.memos[0], "m3");
-    assert_string_equal(s.memos[1], "self");
+    assert_memos(&s, "m3", "self", NULL);
 
     snprintf(before, sizeof before, "%056llx%08x", 2ULL, 0u); /* m3 */
     s = messages(st, ALICE, NULL, before, 100, 0);
-    assert_int_equal(s.n, 2);
-    assert_string_equal(s.memos[0], "m1");
-    assert_string_equal(s.memos[1], "m2");
+    assert_memos(&s, "m1", "m2", NULL);
     snprintf(before, sizeof before, "%056llx%08x", 1ULL, 2u); /* m2: same block, earlier idx */
     s = messages(st, ALICE, NULL, before, 100, 0);
-    assert_int_equal(s.n, 1);
-    assert_string_equal(s.memos[0], "m1");
+    assert_memos(&s, "m1", NULL);
 
     s = messages(st, ALICE, BOB, NULL, 100, 0);
-    assert_int_equal(s.n, 2);
-    assert_string_equal(s.memos[0], "m1");
-    assert_string_equal(s.memos[1], "m2");
+    assert_memos(&s, "m1", "m2", NULL);
     s = messages(st, ALICE, ALICE, NULL, 100, 0);
-    assert_int_equal(s.n, 1);
-    assert_string_equal(s.memos[0], "self");
+    assert_memos(&s, "self", NULL);
     s = messages(st, BOB, CAROL, NULL, 100, 0);
-    assert_int_equal(s.n, 1);
-    assert_string_equal(s.memos[0], "not alice's");
+    assert_memos(&s, "not alice's", NULL);
 
     messages(st, ALICE, NULL, TOKEN_HASH, 100, LL_ENOTFOUND);
     ll_store_close(st);

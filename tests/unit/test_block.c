@@ -17,6 +17,8 @@
 #include <cmocka.h>
 #include <sodium.h>
 
+#include "testutil.h"
+
 /* hashlib.sha256(b"a").hexdigest(), hashlib.sha256(b"b").hexdigest() */
 #define ID_A "ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb"
 #define ID_B "3e23e8160039594a33894f6564e1b1348bbd7a0088d42c4acb73eeaed59c009d"
@@ -262,15 +264,15 @@ static void test_block_json_values_and_types(void **state)
     assert_true(json_real_value(ts) == 1700000000123 / 1000.0);
     assert_true(json_is_integer(json_object_get(j, "height")));
     assert_int_equal(json_integer_value(json_object_get(j, "height")), 42);
-    assert_string_equal(json_string_value(json_object_get(j, "hash")), b.hash);
-    assert_string_equal(json_string_value(json_object_get(j, "previous_hash")), b.previous_hash);
+    assert_json_str(j, "hash", b.hash);
+    assert_json_str(j, "previous_hash", b.previous_hash);
     assert_int_equal(json_integer_value(json_object_get(j, "tx_count")), 3);
-    assert_string_equal(json_string_value(json_object_get(j, "miner")), MINER);
+    assert_json_str(j, "miner", MINER);
     assert_int_equal(json_integer_value(json_object_get(j, "difficulty")), 3);
     assert_true(json_is_false(json_object_get(j, "quantum_verified")));
     assert_int_equal(json_integer_value(json_object_get(j, "nonce")), 235);
     assert_int_equal(json_integer_value(json_object_get(j, "timestamp_ms")), 1700000000123);
-    assert_string_equal(json_string_value(json_object_get(j, "tx_root")), ROOT_ABZ);
+    assert_json_str(j, "tx_root", ROOT_ABZ);
     json_decref(j);
 
     b.quantum_verified = 1;

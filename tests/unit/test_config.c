@@ -11,16 +11,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <cmocka.h>
+
+#include "testutil.h"
 
 extern char **environ;
 
 typedef struct {
     ll_config_t c;
     char why[LL_ERRMSG_MAX];
-    char file[64]; /* a temporary config file, "" when none */
+    char root[64]; /* the mkdtemp directory */
+    char file[96]; /* root/ledgerline.conf, once write_config() wrote it */
 } fixture_t;
 
 static void clear_ledgerline_env(void)
@@ -50,6 +52,10 @@ static int setup(void **state)
     fixture_t *f = calloc(1, sizeof *f);
     if (!f)
         return -1;
+    if (!make_temp_dir(f->root, sizeof f->root, "config")) {
+        free(f);
+        return -1;
+    }
     clear_ledgerline_env();
     ll_config_defaults(&f->c);
     *state = f;
@@ -59,23 +65,17 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture_t *f = *state;
-    if (f->file[0])
-        unlink(f->file);
+    int rc = remove_tree(f->root);
     clear_ledgerline_env();
     free(f);
-    return 0;
+    return rc;
 }
 
-/* Writes text to a new temporary file whose path is left in f->file. */
-static const char *write_file(fixture_t *f, const char *text)
+/* Writes text to the test's config file and returns its path (f->file). */
+static const char *write_config(fixture_t *f, const char *text)
 {
-    strcpy(f->file, "/tmp/ll-test-config-XXXXXX");
-    int fd = mkstemp(f->file);
-    assert_true(fd >= 0);
-    FILE *fp = fdopen(fd, "w");
-    assert_non_null(fp);
-    assert_int_equal(fputs(text, fp) >= 0, 1);
-    assert_int_equal(fclose(fp), 0);
+    snprintf(f->file, sizeof f->file, "%s/ledgerline.conf", f->root);
+    write_file(f->file, text);
     return f->file;
 }
 
@@ -104,6 +104,17 @@ static void assert_refused(fixture_t *f, const char *const *args, const char *wh
                  args[0] && args[1] ? args[1] : "", ll_err_name(rc));
     if (why_has && !strstr(f->why, why_has))
         fail_msg("why '%s' does not mention '%s'", f->why, why_has);
+}
+
+/* Loads a config file holding text and requires a refusal that names the
+ * file and the line: "<path>:<line>:". */
+static void assert_file_refused_at(fixture_t *f, const char *text, int line)
+{
+    char want[160];
+    const char *path = write_config(f, text);
+    const char *args[] = {"--config", path, NULL};
+    snprintf(want, sizeof want, "%s:%d:", path, line);
+    assert_refused(f, args, want);
 }
 
 static void test_config_defaults_match_api_md(void **state)
@@ -139,7 +150,7 @@ static void test_config_load_without_sources_keeps_defaults(void **state)
 static void test_config_flag_overrides_env_overrides_file(void **state)
 {
     fixture_t *f = *state;
-    const char *path = write_file(f, "difficulty = 7\n");
+    const char *path = write_config(f, "difficulty = 7\n");
     const char *with_flag[] = {"--config", path, "--difficulty", "9", NULL};
     const char *without_flag[] = {"--config", path, NULL};
 
@@ -162,9 +173,9 @@ static void test_config_flag_overrides_env_overrides_file(void **state)
 static void test_config_layers_merge_setting_by_setting(void **state)
 {
     fixture_t *f = *state;
-    const char *path = write_file(f, "block-interval-ms = 250\n"
-                                     "max-block-txs = 10\n"
-                                     "difficulty = 2\n");
+    const char *path = write_config(f, "block-interval-ms = 250\n"
+                                       "max-block-txs = 10\n"
+                                       "difficulty = 2\n");
     char config_arg[128];
     snprintf(config_arg, sizeof config_arg, "--config=%s", path);
     const char *args[] = {config_arg, "--difficulty=3", NULL};
@@ -180,7 +191,7 @@ static void test_config_layers_merge_setting_by_setting(void **state)
 static void test_config_file_named_by_env_is_read(void **state)
 {
     fixture_t *f = *state;
-    const char *path = write_file(f, "client-queue = 128\n");
+    const char *path = write_config(f, "client-queue = 128\n");
     setenv("LEDGERLINE_CONFIG", path, 1);
     assert_int_equal(load(f, NULL), 0);
     assert_int_equal(f->c.client_queue, 128);
@@ -370,14 +381,14 @@ static void test_config_listen_rejects_malformed_addresses(void **state)
 static void test_config_file_skips_comments_and_blank_lines(void **state)
 {
     fixture_t *f = *state;
-    const char *path = write_file(f, "# Ledgerline settings\n"
-                                     "\n"
-                                     "   \n"
-                                     "\t# indented comment\n"
-                                     "difficulty = 6   # trailing comment\n"
-                                     "  data=/srv/ledger  \n"
-                                     "listen = [::1]:9001\n"
-                                     "dev = yes\n");
+    const char *path = write_config(f, "# Ledgerline settings\n"
+                                       "\n"
+                                       "   \n"
+                                       "\t# indented comment\n"
+                                       "difficulty = 6   # trailing comment\n"
+                                       "  data=/srv/ledger  \n"
+                                       "listen = [::1]:9001\n"
+                                       "dev = yes\n");
     const char *args[] = {"--config", path, NULL};
     assert_int_equal(load(f, args), 0);
     assert_int_equal(f->c.difficulty, 6);
@@ -393,19 +404,14 @@ static void test_config_file_skips_comments_and_blank_lines(void **state)
 static void test_regress_config_file_lines_over_1024_bytes_were_split(void **state)
 {
     fixture_t *f = *state;
-    char want[128];
     size_t cap = 4096;
     char *text = malloc(cap);
     assert_non_null(text);
     int n = snprintf(text, cap, "difficulty = 6 # ");
     memset(text + n, 'c', 2000);
     snprintf(text + n + 2000, cap - (size_t)n - 2000, "\nclient-queue = 99\nbroken line\n");
-    const char *path = write_file(f, text);
+    assert_file_refused_at(f, text, 3); /* line 3 is the first bad one */
     free(text);
-    const char *args[] = {"--config", path, NULL};
-    /* Line 3 is the first bad one. */
-    snprintf(want, sizeof want, "%s:3:", path);
-    assert_refused(f, args, want);
     assert_int_equal(f->c.difficulty, 6);
     assert_int_equal(f->c.client_queue, 99);
 }
@@ -413,36 +419,28 @@ static void test_regress_config_file_lines_over_1024_bytes_were_split(void **sta
 static void test_config_file_bad_line_reports_file_and_line_number(void **state)
 {
     fixture_t *f = *state;
-    char want[128];
-    const char *path = write_file(f, "# fine\n"
-                                     "difficulty = 5\n"
-                                     "\n"
-                                     "this line has no equals sign\n");
-    const char *args[] = {"--config", path, NULL};
-    snprintf(want, sizeof want, "%s:4", path);
-    assert_refused(f, args, want);
+    assert_file_refused_at(f,
+                           "# fine\n"
+                           "difficulty = 5\n"
+                           "\n"
+                           "this line has no equals sign\n",
+                           4);
 }
 
 static void test_config_file_bad_value_reports_file_and_line_number(void **state)
 {
     fixture_t *f = *state;
-    char want[128];
-    const char *path = write_file(f, "difficulty = 5\n"
-                                     "client-queue = many\n");
-    const char *args[] = {"--config", path, NULL};
-    snprintf(want, sizeof want, "%s:2", path);
-    assert_refused(f, args, want);
+    assert_file_refused_at(f,
+                           "difficulty = 5\n"
+                           "client-queue = many\n",
+                           2);
     assert_non_null(strstr(f->why, "client-queue"));
 }
 
 static void test_config_file_unknown_key_reports_file_and_line_number(void **state)
 {
     fixture_t *f = *state;
-    char want[128];
-    const char *path = write_file(f, "\n\n\nmystery = 1\n# after\n");
-    const char *args[] = {"--config", path, NULL};
-    snprintf(want, sizeof want, "%s:4", path);
-    assert_refused(f, args, want);
+    assert_file_refused_at(f, "\n\n\nmystery = 1\n# after\n", 4);
     assert_non_null(strstr(f->why, "mystery"));
 }
 

@@ -18,6 +18,8 @@
 
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #define TXID "abc1230000000000000000000000000000000000000000000000000000000000"
 #define ASSET "0000000000000000000000000000000000000000000000000000000000000001"
 #define BHASH "0000ab1200000000000000000000000000000000000000000000000000000000"
@@ -181,15 +183,15 @@ static void test_event_valid_tx_shapes_hold_exactly_their_three_keys(void **stat
 
     json_t *a = frame_json(ev, LL_WIRE_WS_VALID_TX);
     assert_int_equal(json_object_size(a), 3);
-    assert_string_equal(json_string_value(json_object_get(a, "txid")), TXID);
-    assert_string_equal(json_string_value(json_object_get(a, "assetid")), ASSET);
-    assert_string_equal(json_string_value(json_object_get(a, "blockid")), BHASH);
+    assert_json_str(a, "txid", TXID);
+    assert_json_str(a, "assetid", ASSET);
+    assert_json_str(a, "blockid", BHASH);
     json_decref(a);
 
     json_t *b = frame_json(ev, LL_WIRE_WS_VALID_TXS);
     assert_int_equal(json_object_size(b), 3);
-    assert_string_equal(json_string_value(json_object_get(b, "transaction_id")), TXID);
-    assert_string_equal(json_string_value(json_object_get(b, "asset_id")), ASSET);
+    assert_json_str(b, "transaction_id", TXID);
+    assert_json_str(b, "asset_id", ASSET);
     json_t *h = json_object_get(b, "block_height");
     assert_true(json_is_integer(h));
     assert_int_equal(json_integer_value(h), 1042);

@@ -23,6 +23,8 @@
 #include <cmocka.h>
 #include <sodium.h>
 
+#include "testutil.h"
+
 #define ALICE "34378b1ba5be9d0999acd60be3a8a1f1"
 #define BOB "39848b50aaaaaaaaaaaaaaaaaaaaaaaa"
 #define MINER "dc66f82c048f35144599737ed54ab702"
@@ -76,7 +78,7 @@ static void test_block_event_has_the_seed_shape_in_order(void **state)
     ll_block_hdr_t b = sample_block();
     json_t *ev = ll_events_block(&b);
     assert_non_null(ev);
-    assert_string_equal(json_string_value(json_object_get(ev, "type")), "block");
+    assert_json_str(ev, "type", "block");
     json_t *block = json_object_get(ev, "block");
     assert_keys_in_order(block, seed_order, 8);
     assert_int_equal(json_integer_value(json_object_get(block, "height")), 1042);
@@ -90,13 +92,13 @@ static void test_tx_event_renders_amounts_in_coins(void **state)
 {
     (void)state;
     ll_tx_t tx = sample_tx(LL_TX_TRANSFER);
-    json_t *ev = ll_events_tx(&tx, 1042);
+    json_t *ev = ll_events_tx(&tx, NULL, 1042);
     json_t *body = json_object_get(ev, "tx");
-    assert_string_equal(json_string_value(json_object_get(ev, "type")), "tx");
-    assert_string_equal(json_string_value(json_object_get(body, "tx_id")), TXID);
-    assert_string_equal(json_string_value(json_object_get(body, "sender")), ALICE);
-    assert_string_equal(json_string_value(json_object_get(body, "recipient")), BOB);
-    assert_string_equal(json_string_value(json_object_get(body, "kind")), "transfer");
+    assert_json_str(ev, "type", "tx");
+    assert_json_str(body, "tx_id", TXID);
+    assert_json_str(body, "sender", ALICE);
+    assert_json_str(body, "recipient", BOB);
+    assert_json_str(body, "kind", "transfer");
     assert_int_equal(json_integer_value(json_object_get(body, "block_height")), 1042);
     /* The seed: fee 10000 units is "fee": 0.01. */
     char *text = json_dumps(ev, LL_JSON_FLAGS);
@@ -112,10 +114,10 @@ static void test_create_event_names_its_issuer_as_recipient(void **state)
     (void)state;
     ll_tx_t tx = sample_tx(LL_TX_CREATE);
     tx.recipient[0] = '\0';
-    json_t *ev = ll_events_tx(&tx, 7);
+    json_t *ev = ll_events_tx(&tx, NULL, 7);
     json_t *body = json_object_get(ev, "tx");
-    assert_string_equal(json_string_value(json_object_get(body, "kind")), "create");
-    assert_string_equal(json_string_value(json_object_get(body, "recipient")), ALICE);
+    assert_json_str(body, "kind", "create");
+    assert_json_str(body, "recipient", ALICE);
     json_decref(ev);
 }
 
@@ -127,12 +129,12 @@ static void test_message_event_has_the_seed_shape(void **state)
     ll_tx_t tx = sample_tx(LL_TX_MESSAGE);
     json_t *ev = ll_events_message(&tx, NULL, "confirmed", 1042);
     json_t *msg = json_object_get(ev, "msg");
-    assert_string_equal(json_string_value(json_object_get(ev, "type")), "message");
+    assert_json_str(ev, "type", "message");
     assert_keys_in_order(msg, seed_order, 8);
-    assert_string_equal(json_string_value(json_object_get(msg, "sender_address")), ALICE);
-    assert_string_equal(json_string_value(json_object_get(msg, "address")), BOB);
-    assert_string_equal(json_string_value(json_object_get(msg, "text")), "hello");
-    assert_string_equal(json_string_value(json_object_get(msg, "status")), "confirmed");
+    assert_json_str(msg, "sender_address", ALICE);
+    assert_json_str(msg, "address", BOB);
+    assert_json_str(msg, "text", "hello");
+    assert_json_str(msg, "status", "confirmed");
     assert_int_equal(json_integer_value(json_object_get(msg, "block")), 1042);
     json_decref(ev);
 }
@@ -143,7 +145,7 @@ static void test_pending_message_has_no_block(void **state)
     ll_tx_t tx = sample_tx(LL_TX_MESSAGE);
     json_t *ev = ll_events_message(&tx, NULL, "pending", 1042);
     json_t *msg = json_object_get(ev, "msg");
-    assert_string_equal(json_string_value(json_object_get(msg, "status")), "pending");
+    assert_json_str(msg, "status", "pending");
     assert_true(json_is_null(json_object_get(msg, "block")));
     json_decref(ev);
 }
@@ -161,24 +163,37 @@ static int collect(const ll_store_event_t *row, void *arg)
     return 0;
 }
 
+/* Appends b and txs again in a transaction of their own, and requires an
+ * empty batch: every event they make was appended before. */
+static void assert_append_adds_nothing(ll_events_t *ev, ll_store_t *st, const ll_block_hdr_t *b,
+                                       ll_tx_t *const *txs, size_t n)
+{
+    ll_batch_t *batch = NULL;
+    assert_int_equal(ll_store_begin(st), 0);
+    assert_int_equal(ll_events_append_block(ev, st, b, txs, NULL, n, &batch), 0);
+    assert_int_equal(ll_store_commit(st), 0);
+    assert_int_equal(batch->n, 0);
+    ll_batch_unref(batch);
+}
+
 static void test_block_appends_block_then_each_tx_in_order_and_batches_them(void **state)
 {
     (void)state;
-    char dir[] = "/tmp/ll-events-XXXXXX", cmd[64];
+    char dir[64];
     ll_store_t *st = NULL;
     ll_batch_t *batch = NULL;
     ll_block_hdr_t b = sample_block();
     ll_tx_t t1 = sample_tx(LL_TX_TRANSFER), t2 = sample_tx(LL_TX_MESSAGE);
     ll_tx_t *txs[] = {&t1, &t2};
     rows_t rows = {""};
-    assert_non_null(mkdtemp(dir));
+    assert_non_null(make_temp_dir(dir, sizeof dir, "events"));
     assert_int_equal(ll_store_open(dir, LL_STORE_WRITER, LL_SYNC_NORMAL, &st), 0);
     ll_events_t *ev = ll_events_new(st);
     assert_non_null(ev);
     snprintf(t2.tx_id, sizeof t2.tx_id, "%064d", 2);
     assert_int_equal(ll_store_begin(st), 0);
     assert_int_equal(ll_store_put_block(st, &b), 0);
-    assert_int_equal(ll_events_append_block(ev, st, &b, txs, 2, &batch), 0);
+    assert_int_equal(ll_events_append_block(ev, st, &b, txs, NULL, 2, &batch), 0);
     assert_int_equal(ll_store_commit(st), 0);
 
     /* Three rows, numbered from 1 without gaps: block, transfer, message. */
@@ -203,27 +218,16 @@ static void test_block_appends_block_then_each_tx_in_order_and_batches_them(void
     ll_batch_unref(batch);
 
     /* The same block again is inside every dedupe window: nothing new. */
-    batch = NULL;
-    assert_int_equal(ll_store_begin(st), 0);
-    assert_int_equal(ll_events_append_block(ev, st, &b, txs, 2, &batch), 0);
-    assert_int_equal(ll_store_commit(st), 0);
-    assert_int_equal(batch->n, 0);
-    ll_batch_unref(batch);
+    assert_append_adds_nothing(ev, st, &b, txs, 2);
     ll_events_free(ev);
 
     /* A restart primes the windows from the log. */
     ev = ll_events_new(st);
-    batch = NULL;
-    assert_int_equal(ll_store_begin(st), 0);
-    assert_int_equal(ll_events_append_block(ev, st, &b, txs, 2, &batch), 0);
-    assert_int_equal(ll_store_commit(st), 0);
-    assert_int_equal(batch->n, 0);
-    ll_batch_unref(batch);
+    assert_append_adds_nothing(ev, st, &b, txs, 2);
     ll_events_free(ev);
 
     ll_store_close(st);
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(remove_tree(dir), 0);
 }
 
 int main(void)

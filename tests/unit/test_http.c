@@ -19,6 +19,8 @@
 
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -412,13 +414,6 @@ static json_t *body_json(const resp_t *r)
     json_t *j = json_loads(r->body, 0, &err);
     assert_non_null(j);
     return j;
-}
-
-static void assert_json_str(json_t *j, const char *key, const char *want)
-{
-    json_t *v = json_object_get(j, key);
-    assert_true(json_is_string(v));
-    assert_string_equal(json_string_value(v), want);
 }
 
 /* Asserts r is an error response with exactly {"error":{"code","message"}}. */
@@ -887,8 +882,7 @@ static void test_http_error_body_is_json_with_code_and_message(void **state)
     read_response(c, &r);
     assert_api_error(&r, 404, "not_found");
     json_t *j = body_json(&r);
-    assert_string_equal(json_string_value(json_object_get(json_object_get(j, "error"), "message")),
-                        "nothing at /error");
+    assert_json_str(json_object_get(j, "error"), "message", "nothing at /error");
     json_decref(j);
     stop(f);
 }

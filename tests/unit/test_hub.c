@@ -162,13 +162,33 @@ static void worker_run(worker_t *w)
     assert_false(w->timed_out);
 }
 
+/* A worker whose loop runs on the test's own thread, zeroed first. */
+static void worker_init_here(worker_t *w, int expect)
+{
+    memset(w, 0, sizeof *w);
+    worker_init(w, expect);
+}
+
+/* worker_close() on the test's thread, which may assert the loop closed. */
+static void worker_close_here(worker_t *w)
+{
+    worker_close(w);
+    assert_int_equal(w->loop_close_rc, 0);
+}
+
+static ll_hub_t *new_hub(void)
+{
+    ll_hub_t *hub = ll_hub_new();
+    assert_non_null(hub);
+    return hub;
+}
+
 static void test_hub_two_workers_receive_every_batch_in_order_once(void **state)
 {
     (void)state;
     static worker_t w[2];
     static ll_batch_t *sent[N_BATCHES];
-    ll_hub_t *hub = ll_hub_new();
-    assert_non_null(hub);
+    ll_hub_t *hub = new_hub();
     ll_hub_sink_t *sinks[2];
     for (int i = 0; i < 2; i++) {
         worker_start(&w[i], N_BATCHES);
@@ -202,10 +222,8 @@ static void test_hub_detach_stops_deliveries(void **state)
 {
     (void)state;
     static worker_t w;
-    memset(&w, 0, sizeof w);
-    worker_init(&w, 2);
-    ll_hub_t *hub = ll_hub_new();
-    assert_non_null(hub);
+    worker_init_here(&w, 2);
+    ll_hub_t *hub = new_hub();
     /* Two sinks on one queue: the marker stays attached, so its deliveries
      * show when the other's would have run. */
     static worker_t gone_rec;
@@ -235,8 +253,7 @@ static void test_hub_detach_stops_deliveries(void **state)
     assert_int_equal(gone_rec.nseq, 2);
 
     /* Anything still queued for the detached sink would run here. */
-    worker_close(&w);
-    assert_int_equal(w.loop_close_rc, 0);
+    worker_close_here(&w);
     assert_int_equal(gone_rec.batches, 1);
     ll_hub_detach(hub, marker);
     ll_taskq_destroy(&w.q);
@@ -251,17 +268,14 @@ static void test_hub_batch_posted_before_detach_still_runs(void **state)
 {
     (void)state;
     static worker_t w;
-    memset(&w, 0, sizeof w);
-    worker_init(&w, 1);
-    ll_hub_t *hub = ll_hub_new();
-    assert_non_null(hub);
+    worker_init_here(&w, 1);
+    ll_hub_t *hub = new_hub();
     ll_hub_sink_t *sink = ll_hub_attach(hub, &w.q, on_deliver, &w);
     ll_batch_t *b = make_batch(7, 3);
     ll_hub_publish(hub, b);
     ll_hub_detach(hub, sink);
     assert_int_equal(w.batches, 0);
-    worker_close(&w); /* runs the queued delivery */
-    assert_int_equal(w.loop_close_rc, 0);
+    worker_close_here(&w); /* runs the queued delivery */
     assert_int_equal(w.batches, 1);
     assert_int_equal(w.nseq, 3);
     ll_taskq_destroy(&w.q);
@@ -273,14 +287,11 @@ static void test_hub_publish_to_a_closed_queue_releases_the_batch(void **state)
 {
     (void)state;
     static worker_t w;
-    memset(&w, 0, sizeof w);
-    worker_init(&w, 1);
-    ll_hub_t *hub = ll_hub_new();
-    assert_non_null(hub);
+    worker_init_here(&w, 1);
+    ll_hub_t *hub = new_hub();
     ll_hub_sink_t *sink = ll_hub_attach(hub, &w.q, on_deliver, &w);
     assert_non_null(sink);
-    worker_close(&w); /* the worker is stopping; its sink is still attached */
-    assert_int_equal(w.loop_close_rc, 0);
+    worker_close_here(&w); /* the worker is stopping; its sink is still attached */
 
     ll_batch_t *b = make_batch(1, 2);
     ll_hub_publish(hub, b); /* refused by the queue: the hub drops its reference */
@@ -295,8 +306,7 @@ static void test_hub_publish_to_a_closed_queue_releases_the_batch(void **state)
 static void test_hub_publish_without_sinks_drops_the_batch(void **state)
 {
     (void)state;
-    ll_hub_t *hub = ll_hub_new();
-    assert_non_null(hub);
+    ll_hub_t *hub = new_hub();
     ll_batch_t *b = make_batch(1, 4);
     ll_hub_publish(hub, b);
     release_batch(b);
@@ -312,8 +322,7 @@ static void test_hub_publish_without_sinks_drops_the_batch(void **state)
 static void test_hub_last_seq_is_the_newest_published(void **state)
 {
     (void)state;
-    ll_hub_t *hub = ll_hub_new();
-    assert_non_null(hub);
+    ll_hub_t *hub = new_hub();
     assert_int_equal(ll_hub_last_seq(hub), 0);
 
     ll_batch_t *b = make_batch(41, 3);

@@ -19,56 +19,17 @@
  * including their headers. */
 #include <cmocka.h>
 
-#define assert_code(rc, want)                                                                      \
-    do {                                                                                           \
-        int rc_ = (rc);                                                                            \
-        if (rc_ != (want))                                                                         \
-            fail_msg("got %s, want %s", ll_err_name(rc_), ll_err_name(want));                      \
-    } while (0)
-
-/* Group state: the parsed vectors file, read once; cmocka passes it to each
- * test as *state. JSON_ALLOW_NUL because one vector's string holds U+0000. */
-static int load_vectors(void **state)
-{
-    const char *dir = getenv("LL_TEST_VECTORS");
-    char path[4096];
-    json_error_t err;
-
-    if (!dir) {
-        fprintf(stderr, "LL_TEST_VECTORS is not set (CMake points it at tests/vectors)\n");
-        return -1;
-    }
-    snprintf(path, sizeof path, "%s/signing_vectors.json", dir);
-    if (!(*state = json_load_file(path, JSON_ALLOW_NUL, &err))) {
-        fprintf(stderr, "%s:%d: %s\n", path, err.line, err.text);
-        return -1;
-    }
-    return 0;
-}
-
-static int free_vectors(void **state)
-{
-    json_decref(*state);
-    return 0;
-}
-
-static const char *str_at(const json_t *obj, const char *key)
-{
-    const char *s = json_string_value(json_object_get(obj, key));
-    assert_non_null(s);
-    return s;
-}
+#include "testutil.h"
 
 static void seed_of(const json_t *vec, uint8_t seed[LL_SEED_BYTES])
 {
     assert_int_equal(ll_hex_decode(str_at(vec, "seed"), seed, LL_SEED_BYTES), 0);
 }
 
+/* The "keys" vectors; the tests below use the first three. */
 static json_t *key_vectors(void **state)
 {
-    json_t *keys = json_object_get(*state, "keys");
-    assert_true(json_array_size(keys) >= 2);
-    return keys;
+    return vector_section(state, "keys", 3);
 }
 
 static void test_keys_from_seed_matches_pynacl_public_key_and_address(void **state)
@@ -181,24 +142,17 @@ static void test_keys_from_json_reports_each_fault(void **state)
     assert_code(ll_keys_from_json(key_vectors(state), &kp), LL_EBADTYPE);
 }
 
-/* A fresh directory for key files; the test removes what it made. */
-static void make_dir(char *dir, size_t n)
-{
-    snprintf(dir, n, "/tmp/ll-test-keys-XXXXXX");
-    assert_non_null(mkdtemp(dir));
-}
-
 static void test_keys_save_file_tightens_mode_to_0600_and_loads_back(void **state)
 {
     char dir[64], path[128];
     ll_keypair_t kp, back;
     struct stat st;
     mode_t old_mask;
-    FILE *f;
     int rc;
 
     (void)state;
-    make_dir(dir, sizeof dir);
+    /* A fresh directory for key files; the test removes what it made. */
+    assert_non_null(make_temp_dir(dir, sizeof dir, "keys"));
     snprintf(path, sizeof path, "%s/new.json", dir);
     ll_keys_generate(&kp);
     /* Even a umask that allows everything must not make a key readable. */
@@ -214,9 +168,7 @@ static void test_keys_save_file_tightens_mode_to_0600_and_loads_back(void **stat
 
     /* Overwriting a world-readable file: O_TRUNC alone would keep 0644. */
     snprintf(path, sizeof path, "%s/old.json", dir);
-    assert_non_null(f = fopen(path, "w"));
-    fputs("{\"junk\": \"a much longer text than a key file would ever need to hold\"}", f);
-    fclose(f);
+    write_file(path, "{\"junk\": \"a much longer text than a key file would ever need to hold\"}");
     assert_int_equal(chmod(path, 0644), 0);
     assert_int_equal(ll_keys_save_file(path, &kp), 0);
     assert_int_equal(stat(path, &st), 0);
@@ -231,27 +183,20 @@ static void test_keys_load_file_tells_io_errors_from_bad_content(void **state)
 {
     char dir[64], path[128];
     ll_keypair_t kp;
-    FILE *f;
 
     (void)state;
-    make_dir(dir, sizeof dir);
+    assert_non_null(make_temp_dir(dir, sizeof dir, "keys"));
     snprintf(path, sizeof path, "%s/absent.json", dir);
     assert_code(ll_keys_load_file(path, &kp), LL_EIO);
 
     snprintf(path, sizeof path, "%s/garbage.json", dir);
-    assert_non_null(f = fopen(path, "w"));
-    fputs("{\"secret_key\": ", f);
-    fclose(f);
+    write_file(path, "{\"secret_key\": ");
     assert_code(ll_keys_load_file(path, &kp), LL_EMALFORMED);
 
-    assert_non_null(f = fopen(path, "w"));
-    fputs("{\"secret_key\": \"00\", \"secret_key\": \"00\"}", f);
-    fclose(f);
+    write_file(path, "{\"secret_key\": \"00\", \"secret_key\": \"00\"}");
     assert_code(ll_keys_load_file(path, &kp), LL_EMALFORMED);
 
-    assert_non_null(f = fopen(path, "w"));
-    fputs("{\"public_key\": \"00\"}", f);
-    fclose(f);
+    write_file(path, "{\"public_key\": \"00\"}");
     assert_code(ll_keys_load_file(path, &kp), LL_EMISSING);
     assert_int_equal(unlink(path), 0);
 

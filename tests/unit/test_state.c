@@ -9,7 +9,7 @@
 #include "util/err.h"
 #include "util/log.h"
 
-#include <ftw.h>
+#include <inttypes.h>
 #include <jansson.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,10 +18,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <cmocka.h>
 #include <sodium.h>
+
+#include "testutil.h"
 
 #define NATIVE LL_NATIVE_ASSET_ID
 #define ALICE "a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1"
@@ -44,9 +45,10 @@ static int setup(void **state)
     fixture_t *f = calloc(1, sizeof *f);
     if (!f)
         return -1;
-    strcpy(f->root, "/tmp/ll-test-state-XXXXXX");
-    if (!mkdtemp(f->root))
+    if (!make_temp_dir(f->root, sizeof f->root, "state")) {
+        free(f);
         return -1;
+    }
     snprintf(f->dir, sizeof f->dir, "%s/data", f->root);
     if (ll_store_open(f->dir, LL_STORE_WRITER, LL_SYNC_NORMAL, &f->st) != 0)
         return -1;
@@ -56,20 +58,12 @@ static int setup(void **state)
     return 0;
 }
 
-static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 static int teardown(void **state)
 {
     fixture_t *f = *state;
     ll_state_free(f->s);
     ll_store_close(f->st);
-    int rc = nftw(f->root, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    int rc = remove_tree(f->root);
     free(f);
     return rc;
 }
@@ -82,6 +76,21 @@ static void seed(fixture_t *f, const char *address, const char *asset_id, int64_
     assert_int_equal(ll_store_commit(f->st), 0);
 }
 
+/* What the store holds, committed, for address: of asset_id, and its next nonce. */
+static int64_t stored_balance(fixture_t *f, const char *address, const char *asset_id)
+{
+    int64_t units = -1;
+    assert_int_equal(ll_store_balance(f->st, address, asset_id, &units), 0);
+    return units;
+}
+
+static uint64_t stored_nonce(fixture_t *f, const char *address)
+{
+    uint64_t nonce = UINT64_MAX;
+    assert_int_equal(ll_store_nonce(f->st, address, &nonce), 0);
+    return nonce;
+}
+
 /* What the view says address holds of asset_id (see the file comment). */
 static int64_t view_balance(fixture_t *f, ll_state_t *s, const char *address, const char *asset_id)
 {
@@ -91,6 +100,14 @@ static int64_t view_balance(fixture_t *f, ll_state_t *s, const char *address, co
     assert_int_equal(ll_store_balance(f->st, address, asset_id, &units), 0);
     ll_store_rollback(f->st);
     return units;
+}
+
+/* Writes the view's changes to the store for good. */
+static void flush_and_commit(fixture_t *f)
+{
+    assert_int_equal(ll_store_begin(f->st), 0);
+    assert_int_equal(ll_state_flush(f->s), 0);
+    assert_int_equal(ll_store_commit(f->st), 0);
 }
 
 static int64_t bal(fixture_t *f, const char *address)
@@ -156,6 +173,35 @@ static void assert_apply_fails(fixture_t *f, const ll_tx_t *tx, int want)
     assert_true(strlen(f->why) > 0);
 }
 
+/* The first transaction of a fresh account: from is seeded with units of the
+ * native coin, then pays amount to `to` and fee to the miner (nonce 0).
+ * Requires want: 0, or a failure that says why. */
+static void seed_and_pay(fixture_t *f, const char *from, int64_t units, const char *to,
+                         int64_t amount, int64_t fee, int want)
+{
+    seed(f, from, NATIVE, units);
+    ll_tx_t tx = transfer(from, to, NATIVE, amount, fee, 0);
+    if (want == 0)
+        assert_int_equal(apply(f, &tx), 0);
+    else
+        assert_apply_fails(f, &tx, want);
+}
+
+/* Requires the view's native balances of Alice, Bob and the miner; a
+ * failure names the account. */
+static void assert_native(fixture_t *f, int64_t alice, int64_t bob, int64_t miner)
+{
+    const struct {
+        const char *name, *address;
+        int64_t want;
+    } rows[] = {{"alice", ALICE, alice}, {"bob", BOB, bob}, {"miner", MINER, miner}};
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        int64_t got = bal(f, rows[i].address);
+        if (got != rows[i].want)
+            fail_msg("%s holds %" PRId64 ", want %" PRId64, rows[i].name, got, rows[i].want);
+    }
+}
+
 static void test_state_unknown_address_has_nonce_zero_and_no_balance(void **state)
 {
     fixture_t *f = *state;
@@ -180,12 +226,8 @@ static void test_state_reads_committed_nonce_and_balance_from_store(void **state
 static void test_state_transfer_moves_amount_and_pays_fee_to_miner(void **state)
 {
     fixture_t *f = *state;
-    seed(f, ALICE, NATIVE, 1000);
-    ll_tx_t tx = transfer(ALICE, BOB, NATIVE, 300, 10, 0);
-    assert_int_equal(apply(f, &tx), 0);
-    assert_int_equal(bal(f, ALICE), 690);
-    assert_int_equal(bal(f, BOB), 300);
-    assert_int_equal(bal(f, MINER), 10);
+    seed_and_pay(f, ALICE, 1000, BOB, 300, 10, 0);
+    assert_native(f, 690, 300, 10);
     assert_int_equal(next_nonce(f->s, ALICE), 1);
     assert_int_equal(next_nonce(f->s, BOB), 0); /* receiving does not bump a nonce */
 }
@@ -197,45 +239,33 @@ static void test_state_wrong_nonce_is_ebadnonce_and_changes_nothing(void **state
     ll_tx_t ahead = transfer(ALICE, BOB, NATIVE, 100, 10, 1);
     assert_apply_fails(f, &ahead, LL_EBADNONCE);
     assert_int_equal(next_nonce(f->s, ALICE), 0);
-    assert_int_equal(bal(f, ALICE), 1000);
-    assert_int_equal(bal(f, BOB), 0);
-    assert_int_equal(bal(f, MINER), 0);
+    assert_native(f, 1000, 0, 0);
 
     ll_tx_t ok = transfer(ALICE, BOB, NATIVE, 100, 10, 0);
     assert_int_equal(apply(f, &ok), 0);
     ll_tx_t replay = transfer(ALICE, BOB, NATIVE, 100, 10, 0); /* behind */
     assert_apply_fails(f, &replay, LL_EBADNONCE);
     assert_int_equal(next_nonce(f->s, ALICE), 1);
-    assert_int_equal(bal(f, ALICE), 890);
-    assert_int_equal(bal(f, BOB), 100);
-    assert_int_equal(bal(f, MINER), 10);
+    assert_native(f, 890, 100, 10);
 }
 
 static void test_state_insufficient_funds_counts_amount_plus_fee(void **state)
 {
     fixture_t *f = *state;
-    seed(f, ALICE, NATIVE, 1000);
     /* The amount alone fits and so does the fee alone, but not both. */
-    ll_tx_t over = transfer(ALICE, BOB, NATIVE, 950, 100, 0);
-    assert_apply_fails(f, &over, LL_EFUNDS);
-    assert_int_equal(bal(f, ALICE), 1000);
-    assert_int_equal(bal(f, BOB), 0);
-    assert_int_equal(bal(f, MINER), 0);
+    seed_and_pay(f, ALICE, 1000, BOB, 950, 100, LL_EFUNDS);
+    assert_native(f, 1000, 0, 0);
     assert_int_equal(next_nonce(f->s, ALICE), 0);
 
     ll_tx_t exact = transfer(ALICE, BOB, NATIVE, 900, 100, 0);
     assert_int_equal(apply(f, &exact), 0);
-    assert_int_equal(bal(f, ALICE), 0);
-    assert_int_equal(bal(f, BOB), 900);
-    assert_int_equal(bal(f, MINER), 100);
+    assert_native(f, 0, 900, 100);
 }
 
 static void test_state_fee_alone_beyond_balance_is_efunds(void **state)
 {
     fixture_t *f = *state;
-    seed(f, ALICE, NATIVE, 5);
-    ll_tx_t tx = transfer(ALICE, BOB, NATIVE, 1, 10, 0);
-    assert_apply_fails(f, &tx, LL_EFUNDS);
+    seed_and_pay(f, ALICE, 5, BOB, 1, 10, LL_EFUNDS);
     assert_int_equal(bal(f, ALICE), 5);
     assert_int_equal(next_nonce(f->s, ALICE), 0);
 }
@@ -258,9 +288,7 @@ static void test_state_second_tx_sees_the_first_in_the_same_view(void **state)
 static void test_state_self_transfer_costs_only_the_fee(void **state)
 {
     fixture_t *f = *state;
-    seed(f, ALICE, NATIVE, 1000);
-    ll_tx_t tx = transfer(ALICE, ALICE, NATIVE, 300, 10, 0);
-    assert_int_equal(apply(f, &tx), 0);
+    seed_and_pay(f, ALICE, 1000, ALICE, 300, 10, 0);
     assert_int_equal(bal(f, ALICE), 990);
     assert_int_equal(bal(f, MINER), 10);
     assert_int_equal(next_nonce(f->s, ALICE), 1);
@@ -270,9 +298,7 @@ static void test_state_self_transfer_costs_only_the_fee(void **state)
 static void test_state_self_transfer_beyond_balance_is_efunds(void **state)
 {
     fixture_t *f = *state;
-    seed(f, ALICE, NATIVE, 100);
-    ll_tx_t tx = transfer(ALICE, ALICE, NATIVE, 95, 10, 0);
-    assert_apply_fails(f, &tx, LL_EFUNDS);
+    seed_and_pay(f, ALICE, 100, ALICE, 95, 10, LL_EFUNDS);
     assert_int_equal(bal(f, ALICE), 100);
     assert_int_equal(bal(f, MINER), 0);
 }
@@ -280,9 +306,7 @@ static void test_state_self_transfer_beyond_balance_is_efunds(void **state)
 static void test_state_self_transfer_by_the_miner_keeps_balance(void **state)
 {
     fixture_t *f = *state;
-    seed(f, MINER, NATIVE, 1000);
-    ll_tx_t tx = transfer(MINER, MINER, NATIVE, 300, 10, 0);
-    assert_int_equal(apply(f, &tx), 0);
+    seed_and_pay(f, MINER, 1000, MINER, 300, 10, 0);
     assert_int_equal(bal(f, MINER), 1000); /* minus the fee, plus the fee */
     assert_int_equal(next_nonce(f->s, MINER), 1);
 }
@@ -291,9 +315,7 @@ static void test_state_self_transfer_by_the_miner_keeps_balance(void **state)
 static void test_state_miner_cannot_pay_fee_from_its_own_reward(void **state)
 {
     fixture_t *f = *state;
-    seed(f, MINER, NATIVE, 5);
-    ll_tx_t tx = transfer(MINER, BOB, NATIVE, 1, 10, 0);
-    assert_apply_fails(f, &tx, LL_EFUNDS);
+    seed_and_pay(f, MINER, 5, BOB, 1, 10, LL_EFUNDS);
     assert_int_equal(bal(f, MINER), 5);
     assert_int_equal(bal(f, BOB), 0);
 }
@@ -337,9 +359,7 @@ static void test_state_create_accepts_any_json_data(void **state)
         json_decref(datas[i]);
         assert_int_equal(view_balance(f, f->s, ALICE, asset), 10 + i);
     }
-    assert_int_equal(ll_store_begin(f->st), 0);
-    assert_int_equal(ll_state_flush(f->s), 0);
-    assert_int_equal(ll_store_commit(f->st), 0);
+    flush_and_commit(f);
     assert_int_equal(ll_store_asset_exists(f->st, asset), 1);
 }
 
@@ -377,26 +397,18 @@ static void test_state_transfer_of_unknown_asset_is_eunknownasset(void **state)
 static void test_state_recipient_overflow_is_ebalanceoverflow_and_sender_not_debited(void **state)
 {
     fixture_t *f = *state;
-    seed(f, ALICE, NATIVE, 1000);
     seed(f, BOB, NATIVE, INT64_MAX);
-    ll_tx_t tx = transfer(ALICE, BOB, NATIVE, 1, 10, 0);
-    assert_apply_fails(f, &tx, LL_EBALANCEOVERFLOW);
-    assert_int_equal(bal(f, ALICE), 1000);
-    assert_int_equal(bal(f, BOB), INT64_MAX);
-    assert_int_equal(bal(f, MINER), 0);
+    seed_and_pay(f, ALICE, 1000, BOB, 1, 10, LL_EBALANCEOVERFLOW);
+    assert_native(f, 1000, INT64_MAX, 0);
     assert_int_equal(next_nonce(f->s, ALICE), 0);
 }
 
 static void test_state_miner_overflow_undoes_the_recipient_credit(void **state)
 {
     fixture_t *f = *state;
-    seed(f, ALICE, NATIVE, 1000);
     seed(f, MINER, NATIVE, INT64_MAX);
-    ll_tx_t tx = transfer(ALICE, BOB, NATIVE, 100, 1, 0);
-    assert_apply_fails(f, &tx, LL_EBALANCEOVERFLOW);
-    assert_int_equal(bal(f, ALICE), 1000);
-    assert_int_equal(bal(f, BOB), 0);
-    assert_int_equal(bal(f, MINER), INT64_MAX);
+    seed_and_pay(f, ALICE, 1000, BOB, 100, 1, LL_EBALANCEOVERFLOW);
+    assert_native(f, 1000, 0, INT64_MAX);
     assert_int_equal(next_nonce(f->s, ALICE), 0);
 }
 
@@ -424,10 +436,8 @@ static void test_state_failed_apply_leaves_every_balance_and_nonce_as_before(voi
                         LL_EBALANCEOVERFLOW, LL_EFUNDS,    LL_EFUNDS};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         assert_apply_fails(f, &bad[i], want[i]);
-        assert_int_equal(bal(f, ALICE), 890);
-        assert_int_equal(bal(f, BOB), 100);
+        assert_native(f, 890, 100, 10);
         assert_int_equal(bal(f, CAROL), INT64_MAX - 5);
-        assert_int_equal(bal(f, MINER), 10);
         assert_int_equal(next_nonce(f->s, ALICE), 1);
         assert_int_equal(next_nonce(f->s, BOB), 0);
         assert_int_equal(view_balance(f, f->s, BOB, ASSET_X), 0);
@@ -446,9 +456,7 @@ static void test_state_message_pays_only_the_fee(void **state)
     tx.kind = LL_TX_MESSAGE;
     tx.memo = "hello";
     assert_int_equal(apply(f, &tx), 0);
-    assert_int_equal(bal(f, ALICE), 30);
-    assert_int_equal(bal(f, BOB), 0);
-    assert_int_equal(bal(f, MINER), 20);
+    assert_native(f, 30, 0, 20);
     assert_int_equal(next_nonce(f->s, ALICE), 1);
 }
 
@@ -463,23 +471,14 @@ static void test_state_flush_writes_nonces_balances_and_assets_for_a_fresh_view(
     assert_int_equal(apply(f, &t2), 0);
     json_decref(data);
 
-    assert_int_equal(ll_store_begin(f->st), 0);
-    assert_int_equal(ll_state_flush(f->s), 0);
-    assert_int_equal(ll_store_commit(f->st), 0);
+    flush_and_commit(f);
 
     /* The committed rows, read straight from the store. */
-    int64_t units;
-    uint64_t nonce;
-    assert_int_equal(ll_store_balance(f->st, ALICE, NATIVE, &units), 0);
-    assert_int_equal(units, 680);
-    assert_int_equal(ll_store_balance(f->st, BOB, NATIVE, &units), 0);
-    assert_int_equal(units, 300);
-    assert_int_equal(ll_store_balance(f->st, MINER, NATIVE, &units), 0);
-    assert_int_equal(units, 20);
-    assert_int_equal(ll_store_balance(f->st, ALICE, ASSET_X, &units), 0);
-    assert_int_equal(units, 500);
-    assert_int_equal(ll_store_nonce(f->st, ALICE, &nonce), 0);
-    assert_int_equal(nonce, 2);
+    assert_int_equal(stored_balance(f, ALICE, NATIVE), 680);
+    assert_int_equal(stored_balance(f, BOB, NATIVE), 300);
+    assert_int_equal(stored_balance(f, MINER, NATIVE), 20);
+    assert_int_equal(stored_balance(f, ALICE, ASSET_X), 500);
+    assert_int_equal(stored_nonce(f, ALICE), 2);
     assert_int_equal(ll_store_asset_exists(f->st, ASSET_X), 1);
 
     /* A fresh view over the same store continues from there. */
@@ -504,17 +503,10 @@ static void test_state_flush_without_changes_writes_nothing(void **state)
     ll_tx_t bad = transfer(ALICE, BOB, NATIVE, 5000, 0, 0); /* reads, then fails */
     assert_apply_fails(f, &bad, LL_EFUNDS);
     assert_int_equal(next_nonce(f->s, CAROL), 0);
-    assert_int_equal(ll_store_begin(f->st), 0);
-    assert_int_equal(ll_state_flush(f->s), 0);
-    assert_int_equal(ll_store_commit(f->st), 0);
-    int64_t units;
-    uint64_t nonce = 99;
-    assert_int_equal(ll_store_balance(f->st, ALICE, NATIVE, &units), 0);
-    assert_int_equal(units, 1000);
-    assert_int_equal(ll_store_balance(f->st, BOB, NATIVE, &units), 0);
-    assert_int_equal(units, 0);
-    assert_int_equal(ll_store_nonce(f->st, ALICE, &nonce), 0);
-    assert_int_equal(nonce, 0);
+    flush_and_commit(f);
+    assert_int_equal(stored_balance(f, ALICE, NATIVE), 1000);
+    assert_int_equal(stored_balance(f, BOB, NATIVE), 0);
+    assert_int_equal(stored_nonce(f, ALICE), 0);
 }
 
 static void test_state_credit_then_flush_is_a_genesis_allocation(void **state)
@@ -522,12 +514,8 @@ static void test_state_credit_then_flush_is_a_genesis_allocation(void **state)
     fixture_t *f = *state;
     assert_int_equal(ll_state_credit(f->s, ALICE, NATIVE, 700), 0);
     assert_int_equal(ll_state_credit(f->s, ALICE, NATIVE, 300), 0);
-    assert_int_equal(ll_store_begin(f->st), 0);
-    assert_int_equal(ll_state_flush(f->s), 0);
-    assert_int_equal(ll_store_commit(f->st), 0);
-    int64_t units = 0;
-    assert_int_equal(ll_store_balance(f->st, ALICE, NATIVE, &units), 0);
-    assert_int_equal(units, 1000);
+    flush_and_commit(f);
+    assert_int_equal(stored_balance(f, ALICE, NATIVE), 1000);
     /* Spendable in the same view. */
     ll_tx_t tx = transfer(ALICE, BOB, NATIVE, 1000, 0, 0);
     assert_int_equal(apply(f, &tx), 0);
@@ -558,9 +546,7 @@ static void test_state_reset_forgets_the_overlay(void **state)
 
     ll_state_reset(f->s);
     assert_int_equal(next_nonce(f->s, ALICE), 0);
-    assert_int_equal(bal(f, ALICE), 1000);
-    assert_int_equal(bal(f, BOB), 0);
-    assert_int_equal(bal(f, MINER), 0);
+    assert_native(f, 1000, 0, 0);
     assert_int_equal(view_balance(f, f->s, ALICE, ASSET_X), 0);
     ll_tx_t ghost = transfer(ALICE, BOB, ASSET_X, 1, 0, 0);
     assert_apply_fails(f, &ghost, LL_EUNKNOWNASSET);
@@ -586,6 +572,19 @@ static void test_state_next_nonce_counts_applied_transactions(void **state)
     assert_int_equal(next_nonce(f->s, ALICE), 5);
     assert_int_equal(next_nonce(f->s, BOB), 1);
     assert_int_equal(next_nonce(f->s, CAROL), 0);
+}
+
+/* A contract's address has 40 hex digits; a balance kept under it was
+ * stored under its first 32 (a chain address's length), so a call's amount
+ * left the supply. */
+static void test_regress_contract_balance_was_stored_under_a_truncated_address(void **state)
+{
+    fixture_t *f = *state;
+    static const char contract[] = "0123456789abcdef0123456789abcdef01234567";
+    assert_int_equal(ll_state_credit(f->s, contract, NATIVE, 1000000), 0);
+    flush_and_commit(f);
+    assert_int_equal(stored_balance(f, contract, NATIVE), 1000000);
+    assert_int_equal(stored_balance(f, "0123456789abcdef0123456789abcdef", NATIVE), 0);
 }
 
 int main(void)
@@ -617,6 +616,7 @@ int main(void)
         T(test_state_credit_past_int64_max_is_ebalanceoverflow),
         T(test_state_reset_forgets_the_overlay),
         T(test_state_next_nonce_counts_applied_transactions),
+        T(test_regress_contract_balance_was_stored_under_a_truncated_address),
     };
 #undef T
     if (sodium_init() < 0)

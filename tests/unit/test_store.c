@@ -3,7 +3,6 @@
 #include "store/store.h"
 #include "util/err.h"
 
-#include <ftw.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <sqlite3.h>
@@ -19,8 +18,9 @@
 
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #define HASH_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-#define MINER "0123456789abcdef0123456789abcdef"
 #define ALICE "a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1"
 #define BOB "b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0"
 
@@ -35,8 +35,7 @@ static int setup(void **state)
     fixture_t *f = calloc(1, sizeof *f);
     if (!f)
         return -1;
-    strcpy(f->root, "/tmp/ll-test-store-XXXXXX");
-    if (!mkdtemp(f->root)) {
+    if (!make_temp_dir(f->root, sizeof f->root, "store")) {
         free(f);
         return -1;
     }
@@ -46,18 +45,10 @@ static int setup(void **state)
     return 0;
 }
 
-static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 static int teardown(void **state)
 {
     fixture_t *f = *state;
-    int rc = nftw(f->root, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    int rc = remove_tree(f->root);
     free(f);
     return rc;
 }
@@ -68,23 +59,6 @@ static ll_store_t *open_store(const fixture_t *f, ll_store_mode_t mode)
     assert_int_equal(ll_store_open(f->dir, mode, LL_SYNC_FULL, &st), 0);
     assert_non_null(st);
     return st;
-}
-
-/* A block whose hash is its height in hex, chained to the previous one. */
-static ll_block_hdr_t block_at(uint64_t height)
-{
-    ll_block_hdr_t b;
-    memset(&b, 0, sizeof b);
-    b.height = height;
-    snprintf(b.hash, sizeof b.hash, "%064llx", (unsigned long long)height + 1);
-    snprintf(b.previous_hash, sizeof b.previous_hash, "%064llx", (unsigned long long)height);
-    b.timestamp_ms = 1700000000000 + (int64_t)height;
-    b.tx_count = 0;
-    strcpy(b.miner, MINER);
-    b.difficulty = 20;
-    b.nonce = height * 7;
-    snprintf(b.tx_root, sizeof b.tx_root, "%064llx", (unsigned long long)height * 3);
-    return b;
 }
 
 static ll_store_tx_t tx_at(uint64_t height, uint32_t index, const char *kind, const char *body)
@@ -104,12 +78,6 @@ static ll_store_tx_t tx_at(uint64_t height, uint32_t index, const char *kind, co
     tx.timestamp_ms = 1700000000000 + index;
     tx.body = body;
     return tx;
-}
-
-static void put_block(ll_store_t *st, uint64_t height)
-{
-    ll_block_hdr_t b = block_at(height);
-    assert_int_equal(ll_store_put_block(st, &b), 0);
 }
 
 /* Commits an empty block with one event and returns that event's seq. */
@@ -216,13 +184,11 @@ static void test_store_writer_fails_when_dir_cannot_be_created(void **state)
 {
     fixture_t *f = *state;
     char file[160];
-    FILE *fp;
     ll_store_t *st = (ll_store_t *)f;
 
     /* root/data is a file, so root/data/node cannot be a directory. */
     snprintf(file, sizeof file, "%s/data", f->root);
-    assert_non_null(fp = fopen(file, "w"));
-    fclose(fp);
+    write_file(file, "");
     assert_int_equal(ll_store_open(f->dir, LL_STORE_WRITER, LL_SYNC_FULL, &st), LL_EIO);
     assert_null(st);
     assert_int_equal(ll_store_open(file, LL_STORE_WRITER, LL_SYNC_FULL, &st), LL_EIO);

@@ -14,7 +14,6 @@
 #include "util/err.h"
 
 #include <fcntl.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -30,6 +29,8 @@
 
 #include <cmocka.h>
 #include <sodium.h>
+
+#include "testutil.h"
 
 #define DEADLINE_MS 5000 /* only a lost byte should ever reach it */
 #define MAX_CONNS 8
@@ -272,6 +273,15 @@ static void assert_range(const conn_t *c, int64_t first, int64_t last)
     assert_tokens(c, want, n);
 }
 
+/* Waits for c's events first..last, lets the loop settle so that any extra
+ * event would arrive too, and requires exactly those, in order. */
+static void expect_range(fx_t *fx, const conn_t *c, int64_t first, int64_t last)
+{
+    pump_tokens(fx, c, (int)(last - first + 1));
+    settle(fx);
+    assert_range(c, first, last);
+}
+
 /* ---- events ------------------------------------------------------------------- */
 
 static ll_event_t *ev_new(uint64_t seq, const char *type, const char *addrs, size_t pad)
@@ -321,12 +331,6 @@ static int setup(void **state)
     return fx->fo ? 0 : -1;
 }
 
-static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb, (void)flag, (void)ftw;
-    return remove(path);
-}
-
 static int teardown(void **state)
 {
     fx_t *fx = *state;
@@ -344,7 +348,7 @@ static int teardown(void **state)
         free(fx->conns[i].buf);
     ll_store_close(fx->reader);
     ll_store_close(fx->writer);
-    if (fx->dir[0] && nftw(fx->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
+    if (fx->dir[0] && remove_tree(fx->dir) != 0)
         rc = -1;
     free(fx);
     return rc;
@@ -370,8 +374,7 @@ static void store_append(fx_t *fx, uint64_t first, uint64_t last)
 /* A log with rows 1..rows, and a fan-out reading it. */
 static void fx_store(fx_t *fx, uint64_t rows)
 {
-    strcpy(fx->dir, "/tmp/ll-test-sub-XXXXXX");
-    assert_non_null(mkdtemp(fx->dir));
+    assert_non_null(make_temp_dir(fx->dir, sizeof fx->dir, "sub"));
     assert_int_equal(ll_store_open(fx->dir, LL_STORE_WRITER, LL_SYNC_NORMAL, &fx->writer), 0);
     store_append(fx, 1, rows);
     assert_int_equal(ll_store_open(fx->dir, LL_STORE_READER, LL_SYNC_NORMAL, &fx->reader), 0);
@@ -391,9 +394,7 @@ static void test_sub_receives_events_in_order(void **state)
     deliver_range(fx, 4, 4, 10);
     deliver_range(fx, 5, 12, 100);
     assert_int_equal(c->drained, 3); /* the socket took each batch at once */
-    pump_tokens(fx, c, 12);
-    settle(fx);
-    assert_range(c, 1, 12);
+    expect_range(fx, c, 1, 12);
     assert_int_equal(atomic_load(&fx->stats.sent), 12);
     assert_int_equal(atomic_load(&fx->stats.dropped), 0);
 }
@@ -481,9 +482,7 @@ static void test_fanout_filters_by_type_and_address_bucket(void **state)
                           ev_new(3, "block", "", 0), ev_new(4, "message", C_ADDR, 0),
                           ev_new(5, "message", B_ADDR " " A_ADDR, 0)};
     deliver(fx, evs, 5);
-    pump_tokens(fx, any, 5);
-    settle(fx);
-    assert_range(any, 1, 5);
+    expect_range(fx, any, 1, 5);
     const int64_t want_a[] = {1, 2, 5}, want_b[] = {1, 5}, want_msg[] = {5},
                   want_nb[] = {1, 2, 4, 5};
     assert_tokens(no_blocks, want_nb, 4);
@@ -573,9 +572,7 @@ static void test_subq_keeps_order_across_partial_write(void **state)
         uv_run(&fx->loop, UV_RUN_NOWAIT);
     }
     c->reading = 1;
-    pump_tokens(fx, c, 42);
-    settle(fx);
-    assert_range(c, 1, 42);
+    expect_range(fx, c, 1, 42);
     assert_int_equal(atomic_load(&fx->stats.dropped), 0);
     assert_int_equal(atomic_load(&fx->stats.sent), 42);
 }
@@ -589,9 +586,7 @@ static void test_subq_writes_a_big_batch_through_without_drops(void **state)
     conn_t *c = conn_open(fx, 0, &o);
     deliver_range(fx, 1, 1000, 0); /* ~40 KB: the default socket buffer takes it */
     assert_int_equal(atomic_load(&fx->stats.dropped), 0);
-    pump_tokens(fx, c, 1000);
-    settle(fx);
-    assert_range(c, 1, 1000);
+    expect_range(fx, c, 1, 1000);
     assert_int_equal(atomic_load(&fx->stats.sent), 1000);
     assert_true(atomic_load(&fx->stats.queue_hwm) <= 64);
 }
@@ -720,9 +715,7 @@ static void test_sub_close_from_write_error_during_delivery(void **state)
     assert_int_equal(victim->write_errors, 0);
     assert_int_equal(atomic_load(&fx->stats.subscribers[LL_WIRE_SSE]), 1);
     deliver_range(fx, 6, 7, 10); /* the closed ones are out of the index */
-    pump_tokens(fx, ok, 7);
-    settle(fx); /* the idle pass frees the closed subscribers */
-    assert_range(ok, 1, 7);
+    expect_range(fx, ok, 1, 7);  /* its settling lets the idle pass free the closed ones */
 }
 
 /* ---- resume --------------------------------------------------------------------------- */
@@ -770,9 +763,7 @@ static void test_sub_resume_beyond_the_log_replays_nothing_and_skips_nothing(voi
     assert_int_equal(c->ntok, 0);
     store_append(fx, 21, 21);
     deliver_range(fx, 21, 21, 0);
-    pump_tokens(fx, c, 1);
-    settle(fx);
-    assert_range(c, 21, 21);
+    expect_range(fx, c, 21, 21);
 }
 
 static void test_sub_without_resume_starts_after_the_log(void **state)
@@ -783,9 +774,7 @@ static void test_sub_without_resume_starts_after_the_log(void **state)
     conn_t *c = conn_open(fx, 0, &o);
     store_append(fx, 21, 22);
     deliver_range(fx, 19, 22, 0);
-    pump_tokens(fx, c, 2);
-    settle(fx);
-    assert_range(c, 21, 22);
+    expect_range(fx, c, 21, 22);
 }
 
 /* ---- hooks and stats ------------------------------------------------------------------- */

@@ -19,52 +19,7 @@
  * including their headers. */
 #include <cmocka.h>
 
-#define assert_code(rc, want, what)                                                                \
-    do {                                                                                           \
-        int rc_ = (rc);                                                                            \
-        if (rc_ != (want))                                                                         \
-            fail_msg("%s: got %s, want %s", (what), ll_err_name(rc_), ll_err_name(want));          \
-    } while (0)
-
-/* Group state: the parsed vectors file, read once; cmocka passes it to each
- * test as *state. JSON_ALLOW_NUL because one vector's string holds U+0000. */
-static int load_vectors(void **state)
-{
-    const char *dir = getenv("LL_TEST_VECTORS");
-    char path[4096];
-    json_error_t err;
-
-    if (!dir) {
-        fprintf(stderr, "LL_TEST_VECTORS is not set (CMake points it at tests/vectors)\n");
-        return -1;
-    }
-    snprintf(path, sizeof path, "%s/signing_vectors.json", dir);
-    if (!(*state = json_load_file(path, JSON_ALLOW_NUL, &err))) {
-        fprintf(stderr, "%s:%d: %s\n", path, err.line, err.text);
-        return -1;
-    }
-    return 0;
-}
-
-static int free_vectors(void **state)
-{
-    json_decref(*state);
-    return 0;
-}
-
-static const char *str_at(const json_t *obj, const char *key)
-{
-    const char *s = json_string_value(json_object_get(obj, key));
-    assert_non_null(s);
-    return s;
-}
-
-static json_t *section(void **state, const char *name)
-{
-    json_t *arr = json_object_get(*state, name);
-    assert_true(json_array_size(arr) > 0);
-    return arr;
-}
+#include "testutil.h"
 
 static void sha256_hex(const char *bytes, size_t len, char out[LL_TX_ID_HEX + 1])
 {
@@ -76,7 +31,7 @@ static void sha256_hex(const char *bytes, size_t len, char out[LL_TX_ID_HEX + 1]
 
 static void test_tx_signing_bytes_match_python_for_every_vector(void **state)
 {
-    json_t *vecs = section(state, "signing");
+    json_t *vecs = vector_section(state, "signing", 1);
 
     for (size_t i = 0; i < json_array_size(vecs); i++) {
         json_t *vec = json_array_get(vecs, i);
@@ -90,7 +45,7 @@ static void test_tx_signing_bytes_match_python_for_every_vector(void **state)
 
         assert_non_null(want);
         assert_int_equal(ll_hex_decode(want_hex, want, want_len), 0);
-        assert_code(ll_tx_signing_bytes(json_object_get(vec, "body"), &got, &got_len), 0, name);
+        assert_code_msg(ll_tx_signing_bytes(json_object_get(vec, "body"), &got, &got_len), 0, name);
         if (got_len != want_len || memcmp(got, want, want_len) != 0)
             fail_msg("%s:\n got  %s\n want %s", name, got, str_at(vec, "signing_bytes"));
         assert_int_equal(strlen(got), got_len);
@@ -133,12 +88,12 @@ static void test_tx_signing_bytes_refuse_real_numbers_anywhere(void **state)
     for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
         json_t *body = json_loads(bodies[i], 0, NULL);
         assert_non_null(body);
-        assert_code(ll_tx_signing_bytes(body, &bytes, NULL), LL_EBADTYPE, bodies[i]);
+        assert_code_msg(ll_tx_signing_bytes(body, &bytes, NULL), LL_EBADTYPE, bodies[i]);
         assert_null(bytes);
         json_decref(body);
     }
     json_t *arr = json_array();
-    assert_code(ll_tx_signing_bytes(arr, &bytes, NULL), LL_EBADTYPE, "an array");
+    assert_code_msg(ll_tx_signing_bytes(arr, &bytes, NULL), LL_EBADTYPE, "an array");
     json_decref(arr);
 }
 
@@ -159,7 +114,7 @@ static void test_tx_u_escapes_are_lowercased_but_escaped_backslash_text_is_not(v
 
 static void test_tx_parse_accepts_python_signed_transactions(void **state)
 {
-    json_t *vecs = section(state, "signed");
+    json_t *vecs = vector_section(state, "signed", 1);
 
     for (size_t i = 0; i < json_array_size(vecs); i++) {
         json_t *vec = json_array_get(vecs, i);
@@ -226,7 +181,7 @@ static void keypair_of(const json_t *vec, ll_keypair_t *kp)
 
 static void test_tx_sign_reproduces_the_pynacl_signature(void **state)
 {
-    json_t *vecs = section(state, "signed");
+    json_t *vecs = vector_section(state, "signed", 1);
 
     for (size_t i = 0; i < json_array_size(vecs); i++) {
         json_t *vec = json_array_get(vecs, i);
@@ -255,7 +210,7 @@ static void test_tx_sign_adds_only_the_signature(void **state)
     assert_null(json_object_get(body, "sender_pubkey"));
     assert_true(ll_hex_is_lower(str_at(body, "signature"), 2 * LL_SIG_BYTES));
     json_object_set_new(body, "fee", json_real(0.5)); /* steals the real */
-    assert_code(ll_tx_sign(body, &kp), LL_EBADTYPE, "a real fee");
+    assert_code_msg(ll_tx_sign(body, &kp), LL_EBADTYPE, "a real fee");
     json_decref(body);
 }
 
@@ -264,9 +219,11 @@ static void test_tx_sign_adds_only_the_signature(void **state)
 static const uint8_t test_seed[LL_SEED_BYTES] = {7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7,
                                                  7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7};
 
-#define RECIPIENT "\"0123456789abcdef0123456789abcdef\""
+#define RECIPIENT_HEX "0123456789abcdef0123456789abcdef"
+#define RECIPIENT "\"" RECIPIENT_HEX "\""
 #define HEX64 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 #define UPPER64 "0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef"
+#define HEX40 "0123456789abcdef0123456789abcdef01234567"
 #define HEX62 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcd"
 #define NOTHEX64 "g123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
@@ -283,6 +240,14 @@ static json_t *base_body(const char *kind, const ll_keypair_t *kp)
     if (strcmp(kind, "create") == 0) {
         json_object_set_new(body, "asset",
                             json_loads("{\"data\": {\"n\": 1}, \"amount\": 100}", 0, NULL));
+    } else if (strcmp(kind, "deploy") == 0) {
+        json_object_set_new(body, "code", json_string("return { [1] = function(ctx) end }"));
+        json_object_set_new(body, "gas_limit", json_integer(100000));
+    } else if (strcmp(kind, "call") == 0) {
+        json_object_set_new(body, "to", json_string("0x" HEX40));
+        json_object_set_new(body, "selector", json_integer(1));
+        json_object_set_new(body, "args", json_loads("[1, \"two\"]", 0, NULL));
+        json_object_set_new(body, "gas_limit", json_integer(100000));
     } else {
         json_object_set_new(body, "recipient", json_loads(RECIPIENT, JSON_DECODE_ANY, NULL));
         if (strcmp(kind, "transfer") == 0)
@@ -330,8 +295,27 @@ static const rule_case_t rule_cases[] = {
     {"transfer", "kind", "7", 0, LL_EBADTYPE, "kind"},
     {"transfer", "kind", "\"mint\"", 0, LL_EKIND, "mint"},
     {"transfer", "kind", "\"Transfer\"", 0, LL_EKIND, "Transfer"},
-    {"transfer", "kind", "\"deploy\"", 0, LL_EUNSUPPORTED, "deploy"},
-    {"transfer", "kind", "\"call\"", 0, LL_EUNSUPPORTED, "call"},
+    {"transfer", "kind", "\"deploy\"", 0, LL_EMISSING, "code"},
+    {"transfer", "kind", "\"call\"", 0, LL_EMISSING, "to"},
+    /* contracts (API.md §6 limits) */
+    {"deploy", NULL, NULL, 0, 0, ""},
+    {"call", NULL, NULL, 0, 0, ""},
+    {"call", "amount", "5", 0, 0, ""},
+    {"call", "selector", "-3", 0, 0, ""},
+    {"call", "amount", "-1", 0, LL_EBADAMOUNT, "amount"},
+    {"deploy", "gas_limit", "0", 0, LL_EBADAMOUNT, "gas_limit"},
+    {"deploy", "gas_limit", "10000001", 0, LL_EGASLIMIT, "gas_limit"},
+    {"call", "gas_limit", "10000000", 0, 0, ""},
+    {"deploy", "code", "7", 0, LL_EBADTYPE, "code"},
+    {"deploy", "memo", "\"x\"", 0, LL_EUNKNOWNFIELD, "memo"},
+    {"call", "to", "\"" HEX40 "\"", 0, LL_EBADADDRESS, "to"},
+    {"call", "to", "\"0x" RECIPIENT_HEX "\"", 0, LL_EBADADDRESS, "to"},
+    {"call", "args", "{}", 0, LL_EBADTYPE, "args"},
+    {"call", "args", "[1.5]", 0, LL_EBADARGS, "args[0]"},
+    {"call", "args", "[true]", 0, LL_EBADARGS, "args[0]"},
+    {"call", "args", "[[1]]", 0, LL_EBADARGS, "args[0]"},
+    {"call", "args", "[0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16]", 0, LL_ETOOLARGE, "args"},
+    {"call", "selector", "\"1\"", 0, LL_EBADTYPE, "selector"},
     /* presence */
     {"transfer", "sender_pubkey", NULL, 0, LL_EMISSING, "sender_pubkey"},
     {"transfer", "nonce", NULL, 0, LL_EMISSING, "nonce"},
@@ -453,7 +437,7 @@ static void test_tx_parse_refuses_each_rule_with_its_code(void **state)
             mutate(body, c->key, c->value);
         snprintf(what, sizeof what, "case %zu (%s %s=%s)", i, c->kind, c->key ? c->key : "-",
                  c->value ? c->value : "<removed>");
-        assert_code(parse_body(body, why), c->want, what);
+        assert_code_msg(parse_body(body, why), c->want, what);
         if (c->want != 0 && !strstr(why, c->why_has))
             fail_msg("%s: message \"%s\" does not name '%s'", what, why, c->why_has);
         json_decref(body);
@@ -486,13 +470,13 @@ static void test_tx_parse_refuses_bad_json_text_with_its_code(void **state)
     (void)state;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         why[0] = '\0';
-        assert_code(ll_tx_parse(cases[i].text, strlen(cases[i].text), &tx, why), cases[i].want,
-                    cases[i].text);
+        assert_code_msg(ll_tx_parse(cases[i].text, strlen(cases[i].text), &tx, why), cases[i].want,
+                        cases[i].text);
         assert_null(tx);
         assert_true(why[0] != '\0');
     }
     /* The length bounds the text: the same object cut short is malformed. */
-    assert_code(ll_tx_parse("{}}", 1, &tx, why), LL_EMALFORMED, "{ of {}}");
+    assert_code_msg(ll_tx_parse("{}}", 1, &tx, why), LL_EMALFORMED, "{ of {}}");
 }
 
 static void test_tx_memo_limit_is_1024_bytes_not_characters(void **state)
@@ -513,7 +497,7 @@ static void test_tx_memo_limit_is_1024_bytes_not_characters(void **state)
             strcat(memo, "!");
         json_object_set_new(body, "memo", json_string(memo));
         sign_or_stub(body, &kp);
-        assert_code(parse_body(body, why), extra ? LL_EMEMO : 0, extra ? "1025 bytes" : "1024");
+        assert_code_msg(parse_body(body, why), extra ? LL_EMEMO : 0, extra ? "1025 bytes" : "1024");
         json_decref(body);
     }
 }
@@ -546,13 +530,13 @@ static void test_tx_from_json_keeps_its_own_copy_of_the_body(void **state)
     free(dump);
     ll_tx_free(tx);
 
-    assert_code(ll_tx_from_json(NULL, &tx, NULL), LL_EBADTYPE, "NULL");
+    assert_code_msg(ll_tx_from_json(NULL, &tx, NULL), LL_EBADTYPE, "NULL");
     assert_null(tx);
 }
 
 static void test_tx_dump_hashes_to_the_tx_id_without_its_signature(void **state)
 {
-    json_t *vec = json_array_get(section(state, "signed"), 0);
+    json_t *vec = json_array_get(vector_section(state, "signed", 1), 0);
     const char *text = str_at(vec, "submitted");
     ll_tx_t *tx = NULL;
     char *dump, *bytes;

@@ -1,0 +1,206 @@
+/* vm/tablib.c: the contract's `table` library (API.md §6). insert, remove,
+ * move, pack and unpack are the stock functions behind wrappers that charge
+ * for the elements they will move before they move them; concat and sort
+ * are our own: concat charges as it goes, and sort is a stable merge sort
+ * (Lua's quicksort picks pivots from the clock and the address of a local
+ * when a partition is unbalanced, so the number of comparisons - and the gas
+ * a comparator spends, and the order of equal elements - could differ
+ * between nodes).
+ *
+ * Costs (each unit is LL_VM_GAS_PER_BYTE), on top of the CALL instruction:
+ *   insert, remove  1, plus 1 per element shifted
+ *   move, unpack    1 per element (of the range asked for, charged first)
+ *   pack            1 per value
+ *   concat          1 per element, plus 1 per byte of the result
+ *   sort            2 per element, plus 1 per comparison (and per byte two
+ *                   strings had to compare when there is no comparator)
+ * A string argument where a number is expected is converted: 1 per byte. */
+#include "vm/internal.h"
+
+#include <limits.h>
+
+static void charge_n(lua_State *L, uint64_t n)
+{
+    if (n)
+        ll_vm_charge(L, ll_vm_bytes(n));
+}
+
+/* Elements from f to e inclusive; UINT64_MAX for the whole integer range. */
+static uint64_t range(lua_Integer f, lua_Integer e)
+{
+    uint64_t n;
+    if (e < f)
+        return 0;
+    n = (uint64_t)e - (uint64_t)f + 1;
+    return n ? n : UINT64_MAX;
+}
+
+/* The wrappers only look ahead where the stock function would go on
+ * working; anything it will refuse, it refuses with its own message. */
+static int w_insert(lua_State *L)
+{
+    if (lua_type(L, 1) == LUA_TTABLE && lua_gettop(L) == 3) {
+        lua_Integer e, pos;
+        int isnum;
+        ll_vm_charge_strings(L, 2, 2);
+        e = (lua_Integer)((lua_Unsigned)luaL_len(L, 1) + 1u); /* first empty slot */
+        pos = lua_tointegerx(L, 2, &isnum);
+        if (isnum && (lua_Unsigned)pos - 1u < (lua_Unsigned)e)
+            charge_n(L, (uint64_t)e - (uint64_t)pos);
+    }
+    charge_n(L, 1);
+    return ll_vm_orig(L)(L);
+}
+
+static int w_remove(lua_State *L)
+{
+    if (lua_type(L, 1) == LUA_TTABLE) {
+        lua_Integer size = luaL_len(L, 1), pos = size;
+        int isnum = 1;
+        ll_vm_charge_strings(L, 2, 2);
+        if (!lua_isnoneornil(L, 2))
+            pos = lua_tointegerx(L, 2, &isnum);
+        if (isnum && pos < size && (lua_Unsigned)pos - 1u <= (lua_Unsigned)size)
+            charge_n(L, (uint64_t)size - (uint64_t)pos);
+    }
+    charge_n(L, 1);
+    return ll_vm_orig(L)(L);
+}
+
+static int w_move(lua_State *L)
+{
+    ll_vm_charge_strings(L, 2, 4);
+    charge_n(L, range(luaL_checkinteger(L, 2), luaL_checkinteger(L, 3)));
+    return ll_vm_orig(L)(L);
+}
+
+static int w_unpack(lua_State *L)
+{
+    lua_Integer i, e;
+    ll_vm_charge_strings(L, 2, 3);
+    i = luaL_optinteger(L, 2, 1);
+    e = lua_isnoneornil(L, 3) ? luaL_len(L, 1) : luaL_checkinteger(L, 3);
+    charge_n(L, range(i, e));
+    return ll_vm_orig(L)(L);
+}
+
+static int w_pack(lua_State *L)
+{
+    charge_n(L, (uint64_t)lua_gettop(L));
+    return ll_vm_orig(L)(L);
+}
+
+/* concat(t [, sep [, i [, j]]]), as the stock one but paid per element and
+ * per byte before each is added. */
+static int t_concat(lua_State *L)
+{
+    luaL_Buffer b;
+    size_t lsep, len;
+    const char *sep;
+    lua_Integer i, last;
+    luaL_checktype(L, 1, LUA_TTABLE);
+    sep = luaL_optlstring(L, 2, "", &lsep);
+    ll_vm_charge_strings(L, 3, 4);
+    i = luaL_optinteger(L, 3, 1);
+    last = lua_isnoneornil(L, 4) ? luaL_len(L, 1) : luaL_checkinteger(L, 4);
+    luaL_buffinit(L, &b);
+    for (; i <= last; i++) {
+        lua_geti(L, 1, i);
+        if (!lua_isstring(L, -1))
+            return luaL_error(L, "invalid value (at index %I) in table for 'concat'",
+                              (LUAI_UACINT)i);
+        lua_tolstring(L, -1, &len);
+        charge_n(L, 1 + (uint64_t)len + (i < last ? lsep : 0));
+        luaL_addvalue(&b);
+        if (i < last)
+            luaL_addlstring(&b, sep, lsep);
+        if (i == LUA_MAXINTEGER)
+            break;
+    }
+    luaL_pushresult(&b);
+    return 1;
+}
+
+typedef struct sort_ctx {
+    int vals;    /* stack index of the snapshot t[1..n] */
+    int has_cmp; /* the comparator is at index 2 */
+} sort_ctx_t;
+
+/* Whether snapshot item x sorts before item y. Without a comparator: `<`,
+ * with strings compared by bytes (what `<` does in the C locale the node
+ * runs in), so their cost is known. */
+static int value_less(lua_State *L, void *arg, size_t x, size_t y)
+{
+    const sort_ctx_t *c = arg;
+    int res;
+    lua_rawgeti(L, c->vals, (lua_Integer)x + 1);
+    lua_rawgeti(L, c->vals, (lua_Integer)y + 1);
+    if (c->has_cmp) {
+        charge_n(L, 1);
+        lua_pushvalue(L, 2);
+        lua_insert(L, -3);
+        lua_call(L, 2, 1);
+        res = lua_toboolean(L, -1);
+        lua_pop(L, 1);
+    } else if (lua_type(L, -2) == LUA_TSTRING && lua_type(L, -1) == LUA_TSTRING) {
+        size_t la, lb, touched;
+        const char *a = lua_tolstring(L, -2, &la), *b = lua_tolstring(L, -1, &lb);
+        res = ll_vm_cmp_bytes(a, la, b, lb, &touched) < 0;
+        charge_n(L, 1 + (uint64_t)touched);
+        lua_pop(L, 2);
+    } else {
+        charge_n(L, 1);
+        res = lua_compare(L, -2, -1, LUA_OPLT); /* may raise: "attempt to compare" */
+        lua_pop(L, 2);
+    }
+    return res;
+}
+
+/* sort(t [, comp]): sorts a snapshot of t[1..#t], then writes it back; a
+ * comparator that changes t while it runs cannot break anything. */
+static int t_sort(lua_State *L)
+{
+    lua_Integer n;
+    sort_ctx_t c = {.vals = 3};
+    size_t *idx;
+    luaL_checktype(L, 1, LUA_TTABLE);
+    n = luaL_len(L, 1);
+    if (n <= 1)
+        return 0;
+    luaL_argcheck(L, n < INT_MAX, 1, "array too big");
+    if (!lua_isnoneornil(L, 2))
+        luaL_checktype(L, 2, LUA_TFUNCTION);
+    lua_settop(L, 2);
+    c.has_cmp = !lua_isnil(L, 2);
+    charge_n(L, 2 * (uint64_t)n);
+    lua_createtable(L, (int)n, 0); /* 3 */
+    for (lua_Integer i = 1; i <= n; i++) {
+        lua_geti(L, 1, i);
+        lua_rawseti(L, 3, i);
+    }
+    idx = lua_newuserdatauv(L, 2 * (size_t)n * sizeof *idx, 0); /* 4 */
+    for (size_t i = 0; i < (size_t)n; i++)
+        idx[i] = i;
+    ll_vm_sort(L, idx, idx + n, (size_t)n, value_less, &c);
+    for (size_t i = 0; i < (size_t)n; i++) {
+        lua_rawgeti(L, 3, (lua_Integer)idx[i] + 1);
+        lua_seti(L, 1, (lua_Integer)i + 1);
+    }
+    return 0;
+}
+
+void ll_vm_open_table(lua_State *L, int src)
+{
+    int dst;
+    lua_newtable(L);
+    dst = lua_gettop(L);
+    ll_vm_wrap(L, dst, src, "insert", w_insert);
+    ll_vm_wrap(L, dst, src, "remove", w_remove);
+    ll_vm_wrap(L, dst, src, "move", w_move);
+    ll_vm_wrap(L, dst, src, "unpack", w_unpack);
+    ll_vm_wrap(L, dst, src, "pack", w_pack);
+    lua_pushcfunction(L, t_concat);
+    lua_setfield(L, dst, "concat");
+    lua_pushcfunction(L, t_sort);
+    lua_setfield(L, dst, "sort");
+}

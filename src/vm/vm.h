@@ -1,0 +1,106 @@
+/* vm/vm.h: contracts: Lua 5.4 chunks run in a fresh, minimal, metered
+ * sandbox per deploy and per call (API.md §6).
+ * Owns:    each run's Lua state (created and closed inside the call) and
+ *          the result it fills (freed with ll_vm_result_free).
+ * Threads: any thread, one run at a time per result; the ledger thread runs
+ *          contracts while it builds a block.
+ *
+ * A run is a pure function of (code, selector, args, context, storage
+ * reads): no time, randomness, addresses or environment reach it, and
+ * `pairs` visits keys in one order (integers ascending, then strings by
+ * bytes), so every node computes the same receipt. Storage writes and logs
+ * are collected in the result and applied by the caller only on success. */
+#ifndef LL_VM_VM_H
+#define LL_VM_VM_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Limits of API.md §6. */
+#define LL_VM_MAX_CODE (64 * 1024)
+#define LL_VM_MAX_ARGS 16
+#define LL_VM_MAX_ARG_BYTES 4096
+#define LL_VM_MAX_GAS 10000000ULL
+#define LL_VM_MAX_MEMORY (16u * 1024 * 1024)
+#define LL_VM_MAX_LOGS 64
+#define LL_VM_MAX_LOG_BYTES 1024
+#define LL_VM_MAX_RETURN 4096
+
+/* Gas schedule (documented in docs/API.md §6.1). */
+#define LL_VM_GAS_INSTRUCTION 1
+#define LL_VM_GAS_STORAGE_GET 100 /* + 1 per byte of the value read */
+#define LL_VM_GAS_STORAGE_SET 200 /* + 1 per byte of key and value */
+#define LL_VM_GAS_EMIT 50         /* + 1 per byte of name and value */
+#define LL_VM_GAS_PER_BYTE 1      /* library functions: per byte or element touched */
+/* A new string whose allocation (length + 25 bytes of Lua header) is at
+ * least this big costs LL_VM_GAS_PER_BYTE per byte of it, whoever makes it
+ * (`..`, a library function), while contract code runs. */
+#define LL_VM_GAS_STRING_MIN 256
+
+/* A failed result's error text: at most this many bytes of UTF-8. */
+#define LL_VM_MAX_ERROR 1024
+
+typedef enum { LL_VM_NIL, LL_VM_INT, LL_VM_STR } ll_vm_type_t;
+
+typedef struct ll_vm_value {
+    ll_vm_type_t type;
+    int64_t i;
+    const char *s; /* LL_VM_STR: bytes (not NUL-terminated), len bytes */
+    size_t len;
+} ll_vm_value_t;
+
+/* Reads a committed storage value of the contract being run. Returns 0
+ * with *out set (LL_VM_NIL when the key is absent; string bytes must stay
+ * valid until the next get), or a negative LL_E* that aborts the run. */
+typedef int (*ll_vm_storage_get_cb)(void *arg, const char *key, size_t key_len,
+                                    ll_vm_value_t *out);
+
+typedef struct ll_vm_ctx {
+    const char *sender;   /* 32 hex: the caller's chain address */
+    int64_t amount;       /* micro-units sent with the call */
+    uint64_t height;      /* of the block including the call */
+    const char *contract; /* 40 hex */
+    ll_vm_storage_get_cb storage_get;
+    void *storage_arg;
+} ll_vm_ctx_t;
+
+/* One storage write of a successful run, in the order made (the last write
+ * of a key wins). */
+typedef struct ll_vm_write {
+    char *key;
+    size_t key_len;
+    ll_vm_value_t value; /* value.s owned by the result */
+} ll_vm_write_t;
+
+typedef struct ll_vm_result {
+    int success;
+    uint64_t gas_used;
+    char *error;           /* NULL on success; "out of gas", "out of memory", Lua's message… */
+    uint8_t *return_data;  /* API.md §6 encoding; NULL when empty */
+    size_t return_len;
+    json_t *logs;          /* array of {"name","value"}; empty on failure */
+    ll_vm_write_t *writes; /* empty on failure */
+    size_t nwrites;
+} ll_vm_result_t;
+
+/* Compiles code (text only: binary chunks are refused) and runs the chunk
+ * once under gas_limit; it must return a table whose keys are integers and
+ * whose values are functions. Fills *out (success or a failed receipt's
+ * error). Returns 0, or LL_ENOMEM when the node itself ran out of memory. */
+int ll_vm_deploy(const char *code, size_t len, uint64_t gas_limit, ll_vm_result_t *out);
+
+/* Runs the chunk, then fn(ctx, args...) for fn = table[selector], under
+ * gas_limit, with args (a JSON array of integers and strings). Unknown
+ * selectors, wrong argument types, error(), running out of gas or memory,
+ * and unsupported return types are failed results, not errors. Returns 0
+ * or LL_ENOMEM. */
+int ll_vm_call(const char *code, size_t len, int64_t selector, const json_t *args,
+               const ll_vm_ctx_t *ctx, uint64_t gas_limit, ll_vm_result_t *out);
+
+void ll_vm_result_free(ll_vm_result_t *r);
+
+/* The hex of r's return data ("" when empty), malloc'd; NULL on ENOMEM. */
+char *ll_vm_return_hex(const ll_vm_result_t *r);
+
+#endif
