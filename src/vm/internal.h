@@ -1,8 +1,8 @@
 /* vm/internal.h (internal to vm/): one contract run, as the files of vm/
  * share it. vm.c owns the run (Lua state, allocator, gas hook, result);
  * sandbox.c builds what a contract sees (base functions, sorted pairs, math,
- * storage, emit); strlib.c and tablib.c are the metered string and table
- * libraries.
+ * storage, emit); strlib.c, pattern.c and tablib.c are the metered string
+ * and table libraries.
  * Threads: the thread running the contract; nothing here is shared. */
 #ifndef LL_VM_INTERNAL_H
 #define LL_VM_INTERNAL_H
@@ -27,11 +27,11 @@ typedef struct ll_vm_run {
     uint64_t gas_used; /* never above gas_limit */
     size_t mem;        /* bytes the Lua state holds, never above LL_VM_MAX_MEMORY */
     ll_vm_abort_t abort;
-    int host_err;            /* LL_E* when abort == LL_VM_ABORT_HOST */
-    int metering;            /* contract code is running: new long strings cost gas */
-    int in_call;             /* the selected function is running: storage and emit work */
-    const ll_vm_ctx_t *ctx;  /* NULL for a deploy */
-    ll_vm_write_t *writes;   /* one entry per key, in the order keys were first set */
+    int host_err;           /* LL_E* when abort == LL_VM_ABORT_HOST */
+    int metering;           /* contract code is running: new long strings cost gas */
+    int in_call;            /* the selected function is running: storage and emit work */
+    const ll_vm_ctx_t *ctx; /* NULL for a deploy */
+    ll_vm_write_t *writes;  /* one entry per key, in the order keys were first set */
     size_t nwrites, writes_cap;
     json_t *logs; /* array of {"name","value"} */
 } ll_vm_run_t;
@@ -50,6 +50,13 @@ void ll_vm_charge(lua_State *L, uint64_t n);
 static inline uint64_t ll_vm_bytes(uint64_t n)
 {
     return n > UINT64_MAX / LL_VM_GAS_PER_BYTE ? UINT64_MAX : n * LL_VM_GAS_PER_BYTE;
+}
+
+/* ll_vm_charge of n bytes or elements (nothing for 0). */
+static inline void ll_vm_charge_bytes(lua_State *L, uint64_t n)
+{
+    if (n)
+        ll_vm_charge(L, ll_vm_bytes(n));
 }
 
 /* ll_vm_charge's fast path, for loops that charge per step (r: L's run). */
@@ -94,6 +101,31 @@ void ll_vm_sort(lua_State *L, size_t *idx, size_t *tmp, size_t n, ll_vm_less_cb 
 /* 1 when s[0..len) is UTF-8 as jansson accepts it (no overlong forms, no
  * surrogates, nothing above U+10FFFF). */
 int ll_vm_utf8_valid(const char *s, size_t len);
+
+/* String positions as lstrlib computes them: a start clipped to [1, inf)
+ * and an end clipped to [0, len]; negative counts from the end. */
+static inline size_t ll_vm_pos_start(lua_Integer pos, size_t len)
+{
+    if (pos > 0)
+        return (size_t)pos;
+    if (pos == 0 || pos < -(lua_Integer)len)
+        return 1;
+    return len + (size_t)pos + 1;
+}
+
+static inline size_t ll_vm_pos_end(lua_Integer pos, size_t len)
+{
+    if (pos > (lua_Integer)len)
+        return len;
+    if (pos >= 0)
+        return (size_t)pos;
+    if (pos < -(lua_Integer)len)
+        return 0;
+    return len + (size_t)pos + 1;
+}
+
+/* string.find, match, gmatch and gsub, metered (pattern.c). */
+extern const luaL_Reg ll_vm_pattern_lib[];
 
 /* Builds the contract's environment and makes it the globals table. */
 void ll_vm_open_sandbox(lua_State *L);

@@ -13,8 +13,8 @@
  * Determinism: pairs visits keys sorted (numbers ascending, then strings by
  * bytes), tostring never shows an address, and functions whose work grows
  * with their input charge for it before or while doing it. */
-#include "vm/internal.h"
 #include "util/err.h"
+#include "vm/internal.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -273,23 +273,25 @@ static int sb_pairs(lua_State *L)
 {
     size_t n = 0, passes = 0;
     uint64_t bytes = 0;
+    int bad = 0;
     pwalk_t *w;
     luaL_checktype(L, 1, LUA_TTABLE);
     lua_settop(L, 1);
     lua_newtable(L); /* 2: the keys, 1..n */
     lua_pushnil(L);
-    while (lua_next(L, 1)) {
+    while (lua_next(L, 1)) { /* lua_next's order: only counts may depend on it */
         int t = lua_type(L, -2);
         lua_pop(L, 1);
         ll_vm_charge(L, ll_vm_bytes(1));
-        if (t != LUA_TNUMBER && t != LUA_TSTRING)
-            return luaL_error(L, "pairs: keys must be numbers or strings (got %s)",
-                              lua_typename(L, t));
         if (t == LUA_TSTRING)
             bytes += lua_rawlen(L, -1);
+        else if (t != LUA_TNUMBER)
+            bad = 1;
         lua_pushvalue(L, -1);
         lua_rawseti(L, 2, (lua_Integer)++n);
     }
+    if (bad)
+        return luaL_error(L, "pairs: keys must be numbers or strings");
     while (passes < 64 && ((size_t)1 << passes) < n)
         passes++;
     if (passes)
@@ -461,8 +463,9 @@ static int host_emit(lua_State *L)
     if (!(o = json_object()))
         return ll_vm_fail_host(L, LL_ENOMEM);
     if (json_object_set_new(o, "name", json_stringn(name, nlen)) < 0 ||
-        json_object_set_new(o, "value", value ? json_stringn(value, vlen)
-                                              : json_integer(lua_tointeger(L, 2))) < 0) {
+        json_object_set_new(o, "value",
+                            value ? json_stringn(value, vlen) : json_integer(lua_tointeger(L, 2))) <
+            0) {
         json_decref(o);
         return ll_vm_fail_host(L, LL_ENOMEM);
     }
@@ -474,8 +477,8 @@ static int host_emit(lua_State *L)
 /* ---- the environment ---------------------------------------------------------- */
 
 static const char *const math_funcs[] = {
-    "abs", "ceil", "floor", "fmod", "log", "exp",  "sqrt", "sin",       "cos",  "tan",
-    "asin", "acos", "atan", "modf", "deg", "rad", "ult",  "tointeger", "type", NULL,
+    "abs",  "ceil", "floor", "fmod", "log", "exp", "sqrt", "sin",       "cos",  "tan",
+    "asin", "acos", "atan",  "modf", "deg", "rad", "ult",  "tointeger", "type", NULL,
 };
 static const char *const math_consts[] = {"huge", "pi", "maxinteger", "mininteger", NULL};
 

@@ -19,12 +19,6 @@
 
 #include <limits.h>
 
-static void charge_n(lua_State *L, uint64_t n)
-{
-    if (n)
-        ll_vm_charge(L, ll_vm_bytes(n));
-}
-
 /* Elements from f to e inclusive; UINT64_MAX for the whole integer range. */
 static uint64_t range(lua_Integer f, lua_Integer e)
 {
@@ -46,9 +40,9 @@ static int w_insert(lua_State *L)
         e = (lua_Integer)((lua_Unsigned)luaL_len(L, 1) + 1u); /* first empty slot */
         pos = lua_tointegerx(L, 2, &isnum);
         if (isnum && (lua_Unsigned)pos - 1u < (lua_Unsigned)e)
-            charge_n(L, (uint64_t)e - (uint64_t)pos);
+            ll_vm_charge_bytes(L, (uint64_t)e - (uint64_t)pos);
     }
-    charge_n(L, 1);
+    ll_vm_charge_bytes(L, 1);
     return ll_vm_orig(L)(L);
 }
 
@@ -61,16 +55,16 @@ static int w_remove(lua_State *L)
         if (!lua_isnoneornil(L, 2))
             pos = lua_tointegerx(L, 2, &isnum);
         if (isnum && pos < size && (lua_Unsigned)pos - 1u <= (lua_Unsigned)size)
-            charge_n(L, (uint64_t)size - (uint64_t)pos);
+            ll_vm_charge_bytes(L, (uint64_t)size - (uint64_t)pos);
     }
-    charge_n(L, 1);
+    ll_vm_charge_bytes(L, 1);
     return ll_vm_orig(L)(L);
 }
 
 static int w_move(lua_State *L)
 {
     ll_vm_charge_strings(L, 2, 4);
-    charge_n(L, range(luaL_checkinteger(L, 2), luaL_checkinteger(L, 3)));
+    ll_vm_charge_bytes(L, range(luaL_checkinteger(L, 2), luaL_checkinteger(L, 3)));
     return ll_vm_orig(L)(L);
 }
 
@@ -80,13 +74,13 @@ static int w_unpack(lua_State *L)
     ll_vm_charge_strings(L, 2, 3);
     i = luaL_optinteger(L, 2, 1);
     e = lua_isnoneornil(L, 3) ? luaL_len(L, 1) : luaL_checkinteger(L, 3);
-    charge_n(L, range(i, e));
+    ll_vm_charge_bytes(L, range(i, e));
     return ll_vm_orig(L)(L);
 }
 
 static int w_pack(lua_State *L)
 {
-    charge_n(L, (uint64_t)lua_gettop(L));
+    ll_vm_charge_bytes(L, (uint64_t)lua_gettop(L));
     return ll_vm_orig(L)(L);
 }
 
@@ -110,7 +104,7 @@ static int t_concat(lua_State *L)
             return luaL_error(L, "invalid value (at index %I) in table for 'concat'",
                               (LUAI_UACINT)i);
         lua_tolstring(L, -1, &len);
-        charge_n(L, 1 + (uint64_t)len + (i < last ? lsep : 0));
+        ll_vm_charge_bytes(L, 1 + (uint64_t)len + (i < last ? lsep : 0));
         luaL_addvalue(&b);
         if (i < last)
             luaL_addlstring(&b, sep, lsep);
@@ -136,7 +130,7 @@ static int value_less(lua_State *L, void *arg, size_t x, size_t y)
     lua_rawgeti(L, c->vals, (lua_Integer)x + 1);
     lua_rawgeti(L, c->vals, (lua_Integer)y + 1);
     if (c->has_cmp) {
-        charge_n(L, 1);
+        ll_vm_charge_bytes(L, 1);
         lua_pushvalue(L, 2);
         lua_insert(L, -3);
         lua_call(L, 2, 1);
@@ -146,10 +140,10 @@ static int value_less(lua_State *L, void *arg, size_t x, size_t y)
         size_t la, lb, touched;
         const char *a = lua_tolstring(L, -2, &la), *b = lua_tolstring(L, -1, &lb);
         res = ll_vm_cmp_bytes(a, la, b, lb, &touched) < 0;
-        charge_n(L, 1 + (uint64_t)touched);
+        ll_vm_charge_bytes(L, 1 + (uint64_t)touched);
         lua_pop(L, 2);
     } else {
-        charge_n(L, 1);
+        ll_vm_charge_bytes(L, 1);
         res = lua_compare(L, -2, -1, LUA_OPLT); /* may raise: "attempt to compare" */
         lua_pop(L, 2);
     }
@@ -172,7 +166,7 @@ static int t_sort(lua_State *L)
         luaL_checktype(L, 2, LUA_TFUNCTION);
     lua_settop(L, 2);
     c.has_cmp = !lua_isnil(L, 2);
-    charge_n(L, 2 * (uint64_t)n);
+    ll_vm_charge_bytes(L, 2 * (uint64_t)n);
     lua_createtable(L, (int)n, 0); /* 3 */
     for (lua_Integer i = 1; i <= n; i++) {
         lua_geti(L, 1, i);

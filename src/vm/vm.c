@@ -3,8 +3,8 @@
  * gets a fresh Lua state: its allocator holds the state to
  * LL_VM_MAX_MEMORY, and a count hook charges 1 gas per VM instruction.
  * Everything after lua_newstate runs under one lua_pcall, so Lua's panic
- * handler is never reached. sandbox.c, strlib.c and tablib.c build what the
- * contract can see.
+ * handler is never reached. sandbox.c, strlib.c, pattern.c and tablib.c
+ * build what the contract can see.
  *
  * Gas, all of it deterministic (the same code, inputs and storage give the
  * same number on every node):
@@ -19,9 +19,9 @@
  *     (whether one is new depends on the collector), so they stay free;
  *   - storage, emit and library costs, charged where they happen.
  * Loading the source, building ctx and the arguments are free. */
-#include "vm/internal.h"
 #include "util/err.h"
 #include "util/hex.h"
+#include "vm/internal.h"
 
 #include <inttypes.h>
 #include <stdio.h>

@@ -30,8 +30,8 @@ typedef struct kv {
 typedef struct store {
     kv_t e[64];
     size_t n;
-    int fail;   /* storage_get answers this error when non-zero */
-    int reads;  /* storage_get calls */
+    int fail;  /* storage_get answers this error when non-zero */
+    int reads; /* storage_get calls */
 } store_t;
 
 static kv_t *store_find(store_t *st, const char *key, size_t klen)
@@ -311,15 +311,14 @@ static void test_vm_counter_keeps_storage_across_calls(void **state)
 static void test_vm_storage_reads_own_writes_and_nil_deletes(void **state)
 {
     (void)state;
-    static const char code[] =
-        "return { [1] = function()\n"
-        "  local before = storage.get('k')\n"
-        "  storage.set('k', 'fresh')\n"
-        "  local mid = storage.get('k')\n"
-        "  storage.set('k', nil)\n"
-        "  local after = storage.get('k')\n"
-        "  return tostring(before) .. ',' .. mid .. ',' .. tostring(after)\n"
-        "end }";
+    static const char code[] = "return { [1] = function()\n"
+                               "  local before = storage.get('k')\n"
+                               "  storage.set('k', 'fresh')\n"
+                               "  local mid = storage.get('k')\n"
+                               "  storage.set('k', nil)\n"
+                               "  local after = storage.get('k')\n"
+                               "  return tostring(before) .. ',' .. mid .. ',' .. tostring(after)\n"
+                               "end }";
     store_t st = {.n = 1};
     ll_vm_result_t r;
     memcpy(st.e[0].key, "k", 1);
@@ -414,9 +413,8 @@ static void test_vm_call_refuses_bad_args(void **state)
         assert_string_equal(r.error, "bad argument");
         ll_vm_result_free(&r);
     }
-    assert_int_equal(call_full(code, 1, "[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17]", NULL,
-                               100000, &r),
-                     0);
+    assert_int_equal(
+        call_full(code, 1, "[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17]", NULL, 100000, &r), 0);
     assert_false(r.success);
     assert_string_equal(r.error, "too many arguments");
     ll_vm_result_free(&r);
@@ -443,9 +441,9 @@ static void test_vm_errors_carry_message_or_error(void **state)
 {
     (void)state;
     ll_vm_result_t r;
-    assert_int_equal(call_full("return { [1] = function()\n error('boom')\n end }", 1, NULL, NULL,
-                               100000, &r),
-                     0);
+    assert_int_equal(
+        call_full("return { [1] = function()\n error('boom')\n end }", 1, NULL, NULL, 100000, &r),
+        0);
     assert_string_equal(r.error, "contract:2: boom");
     ll_vm_result_free(&r);
     assert_int_equal(
@@ -462,10 +460,9 @@ static void test_vm_errors_carry_message_or_error(void **state)
         call_full("return { [1] = function() error(42) end }", 1, NULL, NULL, 100000, &r), 0);
     assert_string_equal(r.error, "error");
     ll_vm_result_free(&r);
-    assert_int_equal(
-        call_full("return { [1] = function() local x = nil; return x.y end }", 1, NULL, NULL,
-                  100000, &r),
-        0);
+    assert_int_equal(call_full("return { [1] = function() local x = nil; return x.y end }", 1, NULL,
+                               NULL, 100000, &r),
+                     0);
     assert_non_null(strstr(r.error, "attempt to index a nil value"));
     ll_vm_result_free(&r);
     /* invalid UTF-8 and NUL become U+FFFD; the text is capped */
@@ -475,18 +472,18 @@ static void test_vm_errors_carry_message_or_error(void **state)
     assert_string_equal(r.error, "a\xef\xbf\xbd\xef\xbf\xbd"
                                  "b");
     ll_vm_result_free(&r);
-    assert_int_equal(call_full("return { [1] = function() error(string.rep('x', 5000), 0) end }",
-                               1, NULL, NULL, 100000, &r),
+    assert_int_equal(call_full("return { [1] = function() error(string.rep('x', 5000), 0) end }", 1,
+                               NULL, NULL, 100000, &r),
                      0);
     assert_int_equal(strlen(r.error), LL_VM_MAX_ERROR);
     ll_vm_result_free(&r);
     /* pcall of error is an ordinary value */
     expect_text("return { [1] = function()\n"
-                  "  local ok, e = pcall(error, {code = 7})\n"
-                  "  local ok2, e2 = pcall(error, 'm')\n"
-                  "  return tostring(ok) .. e.code .. tostring(ok2) .. e2\n"
-                  "end }",
-                  "false7falsem");
+                "  local ok, e = pcall(error, {code = 7})\n"
+                "  local ok2, e2 = pcall(error, 'm')\n"
+                "  return tostring(ok) .. e.code .. tostring(ok2) .. e2\n"
+                "end }",
+                "false7falsem");
 }
 
 /* ---- return encoding ----------------------------------------------------------- */
@@ -632,9 +629,9 @@ static void test_vm_gas_limit_exactly_enough_succeeds(void **state)
 static void test_vm_infinite_loop_runs_out_of_gas(void **state)
 {
     (void)state;
-    assert_int_equal(expect_failure("return { [1] = function() while true do end end }", 50000,
-                                    "out of gas"),
-                     50000);
+    assert_int_equal(
+        expect_failure("return { [1] = function() while true do end end }", 50000, "out of gas"),
+        50000);
     assert_int_equal(expect_failure("local function f() return f() end\n"
                                     "return { [1] = function() return f() end }",
                                     50000, "out of gas"),
@@ -650,14 +647,13 @@ static void test_vm_infinite_loop_runs_out_of_gas(void **state)
 static void test_vm_pcall_cannot_catch_out_of_gas(void **state)
 {
     (void)state;
-    static const char code[] =
-        "return { [1] = function()\n"
-        "  storage.set('before', 1)\n"
-        "  emit('before', 1)\n"
-        "  for i = 1, 3 do pcall(function() while true do end end) end\n"
-        "  storage.set('after', 1)\n"
-        "  return 1\n"
-        "end }";
+    static const char code[] = "return { [1] = function()\n"
+                               "  storage.set('before', 1)\n"
+                               "  emit('before', 1)\n"
+                               "  for i = 1, 3 do pcall(function() while true do end end) end\n"
+                               "  storage.set('after', 1)\n"
+                               "  return 1\n"
+                               "end }";
     store_t st = {0};
     ll_vm_result_t r;
     assert_int_equal(call_full(code, 1, NULL, &st, 100000, &r), 0);
@@ -740,7 +736,8 @@ static void test_vm_deep_recursion_fails_cleanly(void **state)
         "return { [1] = function() f() error('x') end }",
         "local function g() return (string.gsub('a', 'a', g)) end\n"
         "return { [1] = function() return g() end }",
-        "local function s() local t = {2, 1} table.sort(t, function(a, b) s() return a < b end) end\n"
+        "local function s() local t = {2, 1} table.sort(t, function(a, b) s() return a < b end) "
+        "end\n"
         "return { [1] = function() s() end }",
         "local function c() return table.concat({c()}) end\n"
         "return { [1] = function() return c() end }",
@@ -769,14 +766,13 @@ static void test_vm_string_rep_huge_fails_quickly(void **state)
 {
     (void)state;
     double t0 = now_s();
-    assert_int_equal(
-        expect_failure("return { [1] = function() return string.rep('x', 1e9) end }",
-                       LL_VM_MAX_GAS, "out of gas"),
-        LL_VM_MAX_GAS);
+    assert_int_equal(expect_failure("return { [1] = function() return string.rep('x', 1e9) end }",
+                                    LL_VM_MAX_GAS, "out of gas"),
+                     LL_VM_MAX_GAS);
     expect_failure("return { [1] = function() return ('ab'):rep(math.maxinteger, ',') end }",
                    LL_VM_MAX_GAS, "out of gas");
     expect_text("return { [1] = function() return string.rep('', math.maxinteger) .. 'ok' end }",
-                  "ok");
+                "ok");
     assert_true(now_s() - t0 < 2.0);
 }
 
@@ -789,10 +785,11 @@ static void test_vm_pattern_and_concat_bombs_are_metered(void **state)
                    "  return string.find(string.rep('a', 40), string.rep('a*', 20) .. 'b')\n"
                    "end }",
                    LL_VM_MAX_GAS, "out of gas");
-    expect_failure("return { [1] = function()\n"
-                   "  return string.find(string.rep('a', 1e5), string.rep('a', 1e3) .. 'b', 1, true)\n"
-                   "end }",
-                   LL_VM_MAX_GAS, "out of gas");
+    expect_failure(
+        "return { [1] = function()\n"
+        "  return string.find(string.rep('a', 1e5), string.rep('a', 1e3) .. 'b', 1, true)\n"
+        "end }",
+        LL_VM_MAX_GAS, "out of gas");
     expect_failure("return { [1] = function()\n"
                    "  local s = string.rep('x', 1e6)\n"
                    "  while true do local t = s .. 'y' end\n"
@@ -849,12 +846,12 @@ static void test_vm_forbidden_globals_are_nil(void **state)
     expect_text(code, "found:");
     /* and what is promised is there */
     expect_text("return { [1] = function()\n"
-                  "  local need = {assert, error, ipairs, pairs, pcall, select, tonumber, tostring,\n"
-                  "    type, storage.get, storage.set, emit, string.format, string.gsub,\n"
-                  "    table.concat, table.sort, table.insert, math.floor, math.max, ('').rep}\n"
-                  "  return #need == 20 and 'ok' or 'missing'\n"
-                  "end }",
-                  "ok");
+                "  local need = {assert, error, ipairs, pairs, pcall, select, tonumber, tostring,\n"
+                "    type, storage.get, storage.set, emit, string.format, string.gsub,\n"
+                "    table.concat, table.sort, table.insert, math.floor, math.max, ('').rep}\n"
+                "  return #need == 20 and 'ok' or 'missing'\n"
+                "end }",
+                "ok");
 }
 
 static void test_vm_pairs_visits_keys_sorted(void **state)
@@ -875,12 +872,12 @@ static void test_vm_pairs_visits_keys_sorted(void **state)
                       "\"b\"|\"\xff\"");
     /* removing keys while walking is fine; they are skipped */
     expect_text("return { [1] = function()\n"
-                  "  local t = {x = 1, y = 2, z = 3}\n"
-                  "  local out = ''\n"
-                  "  for k in pairs(t) do out = out .. k; t.y = nil end\n"
-                  "  return out\n"
-                  "end }",
-                  "xz");
+                "  local t = {x = 1, y = 2, z = 3}\n"
+                "  local out = ''\n"
+                "  for k in pairs(t) do out = out .. k; t.y = nil end\n"
+                "  return out\n"
+                "end }",
+                "xz");
     expect_failure("return { [1] = function() for k in pairs({[true] = 1}) do end end }", 100000,
                    "keys must be numbers or strings");
     expect_failure("return { [1] = function() for k in pairs({[{}] = 1}) do end end }", 100000,
@@ -892,16 +889,15 @@ static void test_vm_pairs_visits_keys_sorted(void **state)
 static void test_vm_results_do_not_depend_on_hash_seed(void **state)
 {
     (void)state;
-    static const char code[] =
-        "return { [1] = function()\n"
-        "  local t = {}\n"
-        "  for i = 1, 500 do t['k' .. i] = i end\n"
-        "  for i = 1, 500, 2 do t['k' .. i] = nil end\n"
-        "  for i = 501, 700 do t['k' .. i] = i end\n"
-        "  local acc = {}\n"
-        "  for k, v in pairs(t) do acc[#acc + 1] = k end\n"
-        "  return table.concat(acc, ',')\n"
-        "end }";
+    static const char code[] = "return { [1] = function()\n"
+                               "  local t = {}\n"
+                               "  for i = 1, 500 do t['k' .. i] = i end\n"
+                               "  for i = 1, 500, 2 do t['k' .. i] = nil end\n"
+                               "  for i = 501, 700 do t['k' .. i] = i end\n"
+                               "  local acc = {}\n"
+                               "  for k, v in pairs(t) do acc[#acc + 1] = k end\n"
+                               "  return table.concat(acc, ',')\n"
+                               "end }";
     ll_vm_result_t first;
     call_ok(code, 1, NULL, NULL, &first);
     for (int i = 0; i < 10; i++) {
@@ -919,10 +915,10 @@ static void test_vm_tostring_and_format_show_no_addresses(void **state)
 {
     (void)state;
     expect_text("return { [1] = function()\n"
-                  "  return tostring({}) .. ' ' .. tostring(print) .. ' ' .. tostring(tostring)\n"
-                  "    .. ' ' .. string.format('%s %s %5.1f %d %q', {}, nil, 1.25, 3, 'a\\n')\n"
-                  "end }",
-                  "table nil function table nil   1.2 3 \"a\\\n\"");
+                "  return tostring({}) .. ' ' .. tostring(print) .. ' ' .. tostring(tostring)\n"
+                "    .. ' ' .. string.format('%s %s %5.1f %d %q', {}, nil, 1.25, 3, 'a\\n')\n"
+                "end }",
+                "table nil function table nil   1.2 3 \"a\\\n\"");
     expect_failure("return { [1] = function() return string.format('%p', {}) end }", 100000,
                    "invalid conversion '%p'");
     expect_failure("return { [1] = function() return string.format('%-5p', 'x') end }", 100000,
@@ -1012,8 +1008,7 @@ static void test_vm_logs_capped_at_64(void **state)
     ll_vm_result_t r;
     call_ok(code, 1, "[64]", NULL, &r);
     assert_int_equal(json_array_size(r.logs), LL_VM_MAX_LOGS);
-    assert_int_equal(json_integer_value(json_object_get(json_array_get(r.logs, 63), "value")),
-                     64);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(r.logs, 63), "value")), 64);
     ll_vm_result_free(&r);
     assert_int_equal(call_full(code, 1, "[65]", NULL, 1000000, &r), 0);
     assert_false(r.success);
@@ -1041,8 +1036,8 @@ static void test_vm_emit_checks_types_and_size(void **state)
     assert_string_equal(s, "{\"name\":\"amount\",\"value\":-3}");
     free(s);
     ll_vm_result_free(&r);
-    expect_failure("return { [1] = function() emit('big', string.rep('x', 1024 - 2)) end }",
-                   100000, "log too large");
+    expect_failure("return { [1] = function() emit('big', string.rep('x', 1024 - 2)) end }", 100000,
+                   "log too large");
     expect_failure("return { [1] = function() emit('x', 1.5) end }", 100000,
                    "string or integer expected");
     expect_failure("return { [1] = function() emit(1, 'x') end }", 100000, "string expected");
