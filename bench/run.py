@@ -72,6 +72,46 @@ def post_loop(srv, connections, sink, tmp):
           % (committed, time.perf_counter() - t0))
 
 
+def contract_calls(sink, tmp, connections=4, per_sender=6000):
+    """Calls of one counter contract: accepted per second, and committed per
+    second from the first POST to the last call's block (the contract runs
+    while its block is built, so the second is the contract's figure)."""
+    code = open(os.path.join(HERE, "..", "examples", "contracts", "counter.lua")).read()
+    with harness.Server("--dev", "--block-interval-ms", "200") as srv:
+        owner = harness.Key.generate()
+        fund(srv, [owner])
+        deploy = harness.sign(owner, {"kind": "deploy", "sender_pubkey": owner.pk_hex, "nonce": 0,
+                                      "timestamp_ms": harness.now_ms(), "fee": 0,
+                                      "code": code, "gas_limit": 1000000})
+        tx_id = srv.submit_ok(deploy)
+        srv.wait_confirmed(tx_id, timeout=60)
+        contract = srv.get("/api/v1/receipts/" + tx_id).json()["to"]
+        keys = [harness.Key.generate() for _ in range(connections)]
+        fund(srv, keys)
+        for i, k in enumerate(keys):
+            calls = [harness.sign(k, {"kind": "call", "sender_pubkey": k.pk_hex, "nonce": n,
+                                      "timestamp_ms": harness.now_ms(), "fee": 0,
+                                      "to": "0x" + contract, "selector": 1, "args": [],
+                                      "gas_limit": 100000})
+                     for n in range(per_sender)]
+            write_jsonl(os.path.join(tmp, "tx_%d.jsonl" % i), calls)
+        before = metric(srv, "ledgerline_transactions_committed_total")
+        t0 = time.perf_counter()
+        out = subprocess.run(
+            ["wrk", "-t%d" % connections, "-c%d" % connections, "-d%ds" % DURATION_S,
+             "-s", os.path.join(HERE, "post_loop.lua"), srv.url],
+            env=dict(os.environ, BENCH_TX_DIR=tmp), capture_output=True, text=True,
+            check=True).stdout
+        accepted = int(re.search(r"accepted=(\d+)", out).group(1))
+        harness.wait_until(lambda: metric(srv, "ledgerline_mempool_transactions") == 0,
+                           timeout=600, what="every call committed")
+        dt = time.perf_counter() - t0
+        committed = metric(srv, "ledgerline_transactions_committed_total") - before
+        print("contract calls (counter.increment, %d senders): %d accepted in %ds; %d committed "
+              "in %.1f s = %.0f calls/s" % (connections, accepted, DURATION_S, committed, dt,
+                                            committed / dt))
+
+
 def block_latency(sink):
     with harness.Server("--dev", "--block-interval-ms", "600000", "--max-block-txs",
                         str(BLOCK)) as srv:
@@ -103,6 +143,7 @@ def main():
             with harness.Server("--dev") as srv:
                 post_loop(srv, connections, sink, tmp)
         block_latency(sink)
+        contract_calls(sink, tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
