@@ -210,6 +210,10 @@ static auth_job_t *credentials_job(ll_api_worker_t *ctx, ll_req_t *req, job_kind
     auth_job_t *job = NULL;
     int rc;
 
+    if (!ctx->reader) { /* both register and login look the user up */
+        ll_req_respond_error(req, LL_ESTORE, "the database is not readable");
+        return NULL;
+    }
     if ((rc = ll_auth_json_body(req, &body, why)) < 0 ||
         (rc = ll_auth_string_field(body, "username", &username, username_len, why)) < 0 ||
         (rc = ll_auth_string_field(body, "password", &password, &password_len, why)) < 0) {
@@ -260,11 +264,6 @@ void ll_api_register(ll_api_worker_t *ctx, ll_req_t *req, const char *param)
     auth_job_t *job = credentials_job(ctx, req, JOB_REGISTER, &len);
     if (!job)
         return;
-    if (!ctx->reader) {
-        ll_req_respond_error(req, LL_ESTORE, "the database is not readable");
-        job_free(job);
-        return;
-    }
     /* Spares the hash when the name is taken; the insert checks again, for
      * two registrations racing for one name. */
     rc = ll_store_get_user(ctx->reader, job->user.username, &existing);
@@ -290,11 +289,6 @@ void ll_api_login(ll_api_worker_t *ctx, ll_req_t *req, const char *param)
     auth_job_t *job = credentials_job(ctx, req, JOB_LOGIN, &len);
     if (!job)
         return;
-    if (!ctx->reader) {
-        ll_req_respond_error(req, LL_ESTORE, "the database is not readable");
-        job_free(job);
-        return;
-    }
     /* A name that breaks the rule, or was cut to fit, has no user either. */
     memcpy(name, job->user.username, sizeof name); /* the lookup overwrites job->user */
     rc = len <= LL_USERNAME_MAX ? ll_store_get_user(ctx->reader, name, &job->user) : LL_ENOTFOUND;
