@@ -20,7 +20,6 @@
     X(LL_EMISSING, -8, "missing_field", 400)                                                       \
     X(LL_EUNKNOWNFIELD, -9, "unknown_field", 400)                                                  \
     X(LL_EKIND, -10, "unknown_kind", 400)                                                          \
-    X(LL_EUNSUPPORTED, -11, "unsupported_kind", 422)                                               \
     X(LL_EBADHEX, -12, "bad_hex", 400)                                                             \
     X(LL_EBADSIG, -13, "bad_signature", 400)                                                       \
     X(LL_EBADNONCE, -14, "bad_nonce", 422)                                                         \
