@@ -1138,7 +1138,35 @@ class SseEvent:
         return "SseEvent(%r, %s)" % (self.id, self.data[:100])
 
 
-class SseStream:
+class _Waiting:
+    """What the SSE and WebSocket readers share: a reading thread fills the
+    object under self.cond, and the test waits on it with a deadline. A
+    subclass names its own state for the failure messages."""
+
+    def _failure(self):
+        return None  # a reading thread's own error, if it reports one
+
+    def wait_for(self, predicate, timeout=20.0, what="an event"):
+        """Waits until predicate(self) is truthy and returns its value."""
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                value = predicate(self)
+                if value:
+                    return value
+                failure = self._failure()
+                if failure:
+                    raise AssertionError(failure)
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError("timed out after %.1f s waiting for %s (%s)" % (
+                        timeout, what, self._state()))
+                if self.closed:
+                    raise AssertionError(self._closed_while(what))
+                self.cond.wait(min(left, 0.5))
+
+
+class SseStream(_Waiting):
     """GET an event stream over a raw socket. A non-200 answer is read whole
     (.status, .response). A 200 is read by a thread (start=False defers it:
     a reader that stalls) that decodes chunked or close-delimited bodies and
@@ -1286,26 +1314,14 @@ class SseStream:
 
     # -- the test's side ---------------------------------------------------------
 
-    def wait_for(self, predicate, timeout=20.0, what="an event"):
-        """Waits until predicate(self) is truthy and returns its value."""
-        deadline = time.monotonic() + timeout
-        with self.cond:
-            while True:
-                value = predicate(self)
-                if value:
-                    return value
-                if self.error is not None:
-                    raise AssertionError("SSE reader failed: %r" % (self.error,))
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise AssertionError("timed out after %.1f s waiting for %s (%d events, "
-                                         "closed=%s, last: %r)" % (
-                                             timeout, what, len(self.events), self.closed,
-                                             self.events[-3:]))
-                if self.closed and not predicate(self):
-                    raise AssertionError("stream closed while waiting for %s (%d events)" % (
-                        what, len(self.events)))
-                self.cond.wait(min(left, 0.5))
+    def _failure(self):
+        return "SSE reader failed: %r" % (self.error,) if self.error is not None else None
+
+    def _state(self):
+        return "%d events, closed=%s, last: %r" % (len(self.events), self.closed, self.events[-3:])
+
+    def _closed_while(self, what):
+        return "stream closed while waiting for %s (%d events)" % (what, len(self.events))
 
     def wait_closed(self, timeout=20.0):
         return self.wait_for(lambda s: s.closed or None, timeout, "the stream to end") \
@@ -1379,7 +1395,7 @@ class LoopThread:
         return False
 
 
-class WsReader:
+class WsReader(_Waiting):
     """A websockets (asyncio) client on a LoopThread that collects every
     text message the server sends (.messages) and how the connection ended
     (.close_code once .closed)."""
@@ -1422,24 +1438,12 @@ class WsReader:
                 self.close_reason = self.ws.close_reason
                 self.cond.notify_all()
 
-    def wait_for(self, predicate, timeout=20.0, what="a message"):
-        deadline = time.monotonic() + timeout
-        with self.cond:
-            while True:
-                value = predicate(self)
-                if value:
-                    return value
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise AssertionError("timed out after %.1f s waiting for %s on %s (%d "
-                                         "messages, closed=%s code=%s, last: %r)" % (
-                                             timeout, what, self.uri, len(self.messages),
-                                             self.closed, self.close_code,
-                                             self.messages[-3:]))
-                if self.closed:
-                    raise AssertionError("%s closed (code %s) while waiting for %s" % (
-                        self.uri, self.close_code, what))
-                self.cond.wait(min(left, 0.5))
+    def _state(self):
+        return "on %s: %d messages, closed=%s code=%s, last: %r" % (
+            self.uri, len(self.messages), self.closed, self.close_code, self.messages[-3:])
+
+    def _closed_while(self, what):
+        return "%s closed (code %s) while waiting for %s" % (self.uri, self.close_code, what)
 
     def wait_closed(self, timeout=20.0):
         deadline = time.monotonic() + timeout

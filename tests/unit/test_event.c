@@ -34,7 +34,7 @@ static ll_event_t *tx_event(uint64_t seq, const char *payload)
     return ll_event_new(&d);
 }
 
-/* A JSON envelope of exactly len bytes: {"type":"tx","pad":"xxx…"}. */
+/* A JSON envelope of exactly len bytes: {"type":"tx","pad":"<filler>"}. */
 static char *payload_of_len(size_t len)
 {
     static const char head[] = "{\"type\":\"tx\",\"pad\":\"";
