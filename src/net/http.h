@@ -48,6 +48,12 @@ const char *ll_req_body(const ll_req_t *req, size_t *len);
 
 ll_worker_t *ll_req_worker(const ll_req_t *req);
 
+/* The client's IP address as text ("127.0.0.1", "::1") into out (cap >= 46,
+ * INET6_ADDRSTRLEN). Returns 0, or LL_ENOTFOUND once the request is orphaned
+ * or the peer is unknown. For per-client limits: it is the TCP peer, so a
+ * proxy in front makes every client one address. */
+int ll_req_peer_ip(const ll_req_t *req, char *out, size_t cap);
+
 /* The per-worker context that server_opts.worker_init returned. */
 void *ll_req_ctx(const ll_req_t *req);
 

@@ -54,7 +54,12 @@
     X(LL_EUNKNOWNUSER, -43, "unknown_recipient", 422)                                             \
     X(LL_EBADARGS, -44, "bad_args", 400)                                                           \
     X(LL_EGASLIMIT, -45, "bad_gas_limit", 422)                                                     \
-    X(LL_EUNKNOWNCONTRACT, -46, "unknown_contract", 422)
+    X(LL_EUNKNOWNCONTRACT, -46, "unknown_contract", 422)                                           \
+    X(LL_ECANCELED, -47, "shutting_down", 503)                                                     \
+    X(LL_ERATELIMIT, -48, "rate_limited", 429)                                                     \
+    X(LL_EVERSION, -49, "http_version_not_supported", 505)                                         \
+    X(LL_ETOOMANYPENDING, -50, "too_many_pending", 429)                                            \
+    X(LL_EFEELOW, -51, "fee_too_low", 422)
 
 enum {
 #define LL_ERR_ENUM(name, value, api, status) name = value,
