@@ -6,7 +6,7 @@ RUN_FLAGS ?= --dev
 
 FUZZ_S ?= 60
 
-.PHONY: all deps build run test test-build bench fuzz clean format
+.PHONY: all deps build run test test-build bench fuzz fuzz-build clean format
 
 all: build
 
@@ -40,13 +40,15 @@ bench: deps
 # Every libFuzzer target of fuzz/ for FUZZ_S seconds, one after another
 # (clang, ASan+UBSan); prints each one's exec/s and coverage. New inputs
 # and crashes stay in build-fuzz/ (fuzz/README.md says how to keep them).
-fuzz:
+fuzz: fuzz-build
+	./fuzz/run.sh $(FUZZ_S) build-fuzz
+
+fuzz-build:
 	@./scripts/install-deps.sh fuzz
 	@cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug \
 	       -DCMAKE_C_FLAGS_DEBUG="-O1 -g" -DLL_SANITIZE=ON -DLL_FUZZ=ON >/dev/null
 	@cmake --build build-fuzz -j $(JOBS) --target \
 	       fuzz_http fuzz_ws fuzz_streams fuzz_tx fuzz_config fuzz_vm
-	./fuzz/run.sh $(FUZZ_S) build-fuzz
 
 clean:
 	rm -rf build build-test build-bench build-fuzz
