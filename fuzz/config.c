@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -31,7 +32,11 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     (void)argc, (void)argv;
     /* The environment is a source too: none of it may leak into a run. */
     unsetenv("LEDGERLINE_CONFIG");
-    snprintf(path, sizeof path, "/tmp/ll-fuzz-config.XXXXXX");
+    /* Every input is written to this file: on a disk, fuzzing would wait
+     * on writes most of the time; /dev/shm is memory. */
+    struct stat st;
+    const char *dir = stat("/dev/shm", &st) == 0 && S_ISDIR(st.st_mode) ? "/dev/shm" : "/tmp";
+    snprintf(path, sizeof path, "%s/ll-fuzz-config.XXXXXX", dir);
     int fd = mkstemp(path);
     if (fd < 0)
         abort();
