@@ -13,6 +13,7 @@
 #include "util/log.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <ftw.h>
 #include <netinet/in.h>
 #include <openssl/sha.h>
@@ -131,23 +132,45 @@ void fuzz_node_start(void)
     atexit(node_stop);
 }
 
+/* Connects from 127.0.0.2 … 127.0.0.251 in turn. Each input closes one
+ * connection, and the side that sends the first FIN keeps a TIME_WAIT entry
+ * for 60 s. From one source address, a thousand inputs a second would use
+ * up the 28k local ports within a minute, and connect() would then fail. */
+static int dial(void)
+{
+    static unsigned next_src;
+    struct sockaddr_in dst = {.sin_family = AF_INET, .sin_port = htons((uint16_t)node.port)};
+    struct timeval tv = {.tv_sec = 5};
+    int one = 1;
+    inet_pton(AF_INET, "127.0.0.1", &dst.sin_addr);
+    for (int attempt = 0; attempt < 500; attempt++) {
+        struct sockaddr_in src = {.sin_family = AF_INET};
+        src.sin_addr.s_addr = htonl(0x7f000000u | (2 + next_src++ % 250));
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        if (fd < 0)
+            die("socket");
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+        /* The port is picked at connect(), for the whole address pair. */
+        setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+        if (bind(fd, (struct sockaddr *)&src, sizeof src) == 0 &&
+            connect(fd, (struct sockaddr *)&dst, sizeof dst) == 0)
+            return fd;
+        int err = errno;
+        close(fd);
+        if (err != EADDRNOTAVAIL && err != EADDRINUSE && err != EAGAIN) {
+            fprintf(stderr, "fuzz node: connect: %s\n", strerror(err));
+            die("cannot connect to the node");
+        }
+    }
+    die("no local address is free to connect from");
+    return -1;
+}
+
 static size_t exchange(const void *data, size_t len, char *out, size_t cap, int half_close)
 {
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)node.port)};
-    struct timeval tv = {.tv_sec = 5};
-    struct linger lg = {.l_onoff = 1, .l_linger = 0};
     size_t got = 0;
-    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0)
-        die("socket");
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    /* Closing with RST leaves no TIME_WAIT behind: thousands of inputs a
-     * second would otherwise run out of local ports. */
-    setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
-    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0)
-        die("connect to the node");
+    int fd = dial();
     const char *p = data;
     while (len > 0) {
         ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
