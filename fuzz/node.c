@@ -17,6 +17,7 @@
 #include <ftw.h>
 #include <netinet/in.h>
 #include <openssl/sha.h>
+#include <poll.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -136,6 +137,28 @@ void fuzz_node_start(void)
  * connection, and the side that sends the first FIN keeps a TIME_WAIT entry
  * for 60 s. From one source address, a thousand inputs a second would use
  * up the 28k local ports within a minute, and connect() would then fail. */
+/* connect(), finishing it when a signal interrupts it: libFuzzer's timer
+ * signals do, and an interrupted connect goes on in the kernel. */
+static int connect_to(int fd, const struct sockaddr_in *dst)
+{
+    if (connect(fd, (const struct sockaddr *)dst, sizeof *dst) == 0)
+        return 0;
+    if (errno != EINTR)
+        return -1;
+    struct pollfd p = {.fd = fd, .events = POLLOUT};
+    int n, err = 0;
+    socklen_t len = sizeof err;
+    do
+        n = poll(&p, 1, 5000);
+    while (n < 0 && errno == EINTR);
+    if (n == 0)
+        err = ETIMEDOUT;
+    else if (n < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+        err = errno;
+    errno = err;
+    return err ? -1 : 0;
+}
+
 static int dial(void)
 {
     static unsigned next_src;
@@ -149,13 +172,13 @@ static int dial(void)
         int fd = socket(AF_INET, SOCK_STREAM, 0);
         if (fd < 0)
             die("socket");
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
         /* The port is picked at connect(), for the whole address pair. */
         setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
-        if (bind(fd, (struct sockaddr *)&src, sizeof src) == 0 &&
-            connect(fd, (struct sockaddr *)&dst, sizeof dst) == 0)
+        if (bind(fd, (struct sockaddr *)&src, sizeof src) == 0 && connect_to(fd, &dst) == 0) {
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+            setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
             return fd;
+        }
         int err = errno;
         close(fd);
         if (err != EADDRNOTAVAIL && err != EADDRINUSE && err != EAGAIN) {
@@ -174,6 +197,8 @@ static size_t exchange(const void *data, size_t len, char *out, size_t cap, int 
     const char *p = data;
     while (len > 0) {
         ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue; /* a socket with a timeout is never restarted */
         if (n <= 0)
             break; /* the node closed on us: what it said is still readable */
         p += n;
@@ -186,6 +211,8 @@ static size_t exchange(const void *data, size_t len, char *out, size_t cap, int 
         char *dst = got + 1 < cap ? out + got : sink;
         size_t room = got + 1 < cap ? cap - 1 - got : sizeof sink;
         ssize_t n = recv(fd, dst, room, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
         if (n <= 0)
             break;
         if (dst != sink)
