@@ -124,34 +124,38 @@ static void drop_receipts(ll_ledger_t *l, size_t n)
     }
 }
 
-/* Takes the oldest pending transactions into one block and commits it.
- * Returns 0 (also when nothing was pending) or the commit's error, in which
- * case the transactions are pending again. */
 /* Writes and publishes the "pending" events of the messages admitted since
- * the last call. A failure costs those notifications, never the messages. */
-static void flush_pending(ll_ledger_t *l)
+ * the last call. On failure they stay listed for the next call, and no
+ * block is built until they are written, so "pending" never follows
+ * "confirmed" and no event is lost. Returns 0 or the store's error. */
+static int flush_pending(ll_ledger_t *l)
 {
     ll_batch_t *batch = NULL;
     int rc;
     if (l->npending_msgs == 0)
-        return;
+        return 0;
     if ((rc = ll_store_begin(l->st)) == 0 &&
         (rc = ll_events_append_pending(l->events, l->st, l->tip.height, l->pending_msgs,
                                        l->npending_msgs, &batch)) == 0 &&
         (rc = ll_store_commit(l->st)) == 0) {
+        ll_events_commit(l->events);
         publish(l, batch);
-    } else {
-        ll_store_rollback(l->st);
-        ll_batch_unref(batch);
-        LL_ERROR("ledger: %zu pending-message events lost (%s)", l->npending_msgs,
-                 ll_err_name(rc));
+        l->npending_msgs = 0;
+        return 0;
     }
-    l->npending_msgs = 0;
+    ll_store_rollback(l->st);
+    ll_events_abort(l->events);
+    ll_batch_unref(batch);
+    LL_ERROR("ledger: %zu pending-message events not written (%s); retrying",
+             l->npending_msgs, ll_err_name(rc));
+    return rc;
 }
 
 static void on_pending_timer(uv_timer_t *t)
 {
-    flush_pending(t->data);
+    ll_ledger_t *l = t->data;
+    if (flush_pending(l) < 0)
+        uv_timer_start(&l->pending_timer, on_pending_timer, l->opts.block_interval_ms, 0);
 }
 
 /* Remembers an admitted message for the next flush. */
@@ -172,15 +176,21 @@ static void note_pending_message(ll_ledger_t *l, const ll_tx_t *tx)
         uv_timer_start(&l->pending_timer, on_pending_timer, 0, 0);
 }
 
+/* Takes the oldest pending transactions into one block and commits it.
+ * Returns 0 (also when nothing was pending) or the commit's error, in which
+ * case the transactions are pending again. */
 static int produce_block(ll_ledger_t *l)
 {
     char why[LL_ERRMSG_MAX];
     ll_block_hdr_t b;
     size_t taken, kept = 0;
-    flush_pending(l); /* before the mempool hands its transactions over */
-    taken = ll_mempool_take(l->mempool, l->batch, l->opts.max_block_txs);
     const char **ids = NULL;
-    int rc = 0;
+    int rc;
+    /* Before the mempool hands its transactions over: their "pending"
+     * events must be in the log before any "confirmed" one. */
+    if ((rc = flush_pending(l)) < 0)
+        return rc;
+    taken = ll_mempool_take(l->mempool, l->batch, l->opts.max_block_txs);
     if (taken == 0)
         return 0;
     start_header(l, &b);
