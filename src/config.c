@@ -42,6 +42,9 @@ static const opt_t opts[] = {
     {"dev", OPT_BOOL, offsetof(ll_config_t, dev), 0, 0, 0},
     {"log-level", OPT_LEVEL, offsetof(ll_config_t, log_level), 0, 0, 0},
     S("allowed-origins", allowed_origins),
+    U("gas-price", gas_price, 0, 1000000),
+    U("block-gas-limit", block_gas_limit, 10000000, 1000000000),
+    U("max-pending-per-sender", max_pending_per_sender, 1, 100000),
 };
 
 void ll_config_defaults(ll_config_t *c)
@@ -57,6 +60,9 @@ void ll_config_defaults(ll_config_t *c)
     c->ws_idle_timeout_s = 180;
     c->client_queue = 64;
     c->workers = 0;
+    c->gas_price = 1;
+    c->block_gas_limit = 20000000;
+    c->max_pending_per_sender = 1000;
     snprintf(c->log_level, sizeof c->log_level, "info");
 }
 
@@ -280,7 +286,8 @@ const char *ll_config_usage(void)
            "                  [--block-interval-ms N] [--max-block-txs N] [--difficulty N]\n"
            "                  [--sse-heartbeat-s N] [--ws-idle-timeout-s N] [--client-queue N]\n"
            "                  [--public-url URL] [--workers N] [--dev] [--log-level LEVEL]\n"
-           "                  [--allowed-origins ORIGIN,…]\n"
+           "                  [--allowed-origins ORIGIN,…] [--gas-price N] [--block-gas-limit N]\n"
+           "                  [--max-pending-per-sender N]\n"
            "       ledgerline keygen\n"
            "       ledgerline sign --key FILE < body.json\n"
            "       ledgerline submit --key FILE [--url URL] < body.json\n"
@@ -290,5 +297,6 @@ const char *ll_config_usage(void)
            "and from the config file as 'flag-name = value'; flag > environment > file.\n"
            "Defaults: --listen 127.0.0.1:9984 --data ./data --block-interval-ms 1000\n"
            "--max-block-txs 1000 --difficulty 4 --sse-heartbeat-s 30 --ws-idle-timeout-s 180\n"
-           "--client-queue 64 --workers <cores>\n";
+           "--client-queue 64 --workers <cores> --gas-price 1 --block-gas-limit 20000000\n"
+           "--max-pending-per-sender 1000\n";
 }

@@ -27,6 +27,10 @@ typedef struct ll_config {
     /* Comma-separated Origin values allowed to open WebSocket streams;
      * empty allows any (the streams are public, as in the seed). */
     char allowed_origins[LL_CONFIG_STR_MAX];
+    /* What work costs (docs/API.md §2.6). */
+    uint32_t gas_price;
+    uint32_t block_gas_limit;
+    uint32_t max_pending_per_sender;
 } ll_config_t;
 
 /* Sets every default of API.md §1. */

@@ -21,7 +21,14 @@ void ll_api_faucet(ll_api_worker_t *ctx, ll_req_t *req, const char *param)
         return;
     }
     if (!(body = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr))) {
-        ll_req_respond_error(req, LL_EMALFORMED, "body is not JSON: %s", jerr.text);
+        /* Valid JSON with a number past the 64-bit range (2^63): the only
+         * number the faucet takes is the amount. */
+        if (json_error_code(&jerr) == json_error_numeric_overflow)
+            ll_req_respond_error(req, LL_EBADAMOUNT,
+                                 "field 'amount' must be an integer of units from 1 to %lld",
+                                 (long long)FAUCET_MAX_UNITS);
+        else
+            ll_req_respond_error(req, LL_EMALFORMED, "body is not JSON: %s", jerr.text);
         return;
     }
     if (!json_is_object(body)) {

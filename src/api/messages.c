@@ -152,9 +152,10 @@ out:
  * so status is always "confirmed" and block a height. */
 static int add_msg(const ll_store_msg_t *m, void *arg)
 {
-    json_t *msg = json_pack("{s:s, s:s, s:s, s:s, s:f, s:s, s:I, s:s}", "sender",
+    json_t *msg = json_pack("{s:s, s:s, s:s, s:s%, s:f, s:s, s:I, s:s}", "sender",
                             m->sender_username ? m->sender_username : m->sender, "sender_address",
-                            m->sender, "address", m->recipient, "text", m->memo, "timestamp",
+                            m->sender, "address", m->recipient, "text", m->memo, m->memo_len,
+                            "timestamp",
                             (double)m->timestamp_ms / 1000.0, "status", "confirmed", "block",
                             (json_int_t)m->height, "tx_id", m->tx_id);
     return msg && json_array_append_new(arg, msg) == 0 ? 0 : LL_ENOMEM; /* steals msg */

@@ -92,9 +92,9 @@ json_t *ll_events_message(const ll_tx_t *tx, const char *sender, const char *sta
                           uint64_t height)
 {
     int confirmed = strcmp(status, "confirmed") == 0;
-    json_t *msg = json_pack("{s:s, s:s, s:s, s:s, s:f, s:s, s:o, s:s}", "sender",
+    json_t *msg = json_pack("{s:s, s:s, s:s, s:s%, s:f, s:s, s:o, s:s}", "sender",
                             sender ? sender : tx->sender, "sender_address", tx->sender,
-                            "address", tx->recipient, "text", tx->memo, "timestamp",
+                            "address", tx->recipient, "text", tx->memo, tx->memo_len, "timestamp",
                             (double)tx->timestamp_ms / 1000.0, "status", status, "block",
                             confirmed ? json_integer((json_int_t)height) : json_null(), "tx_id",
                             tx->tx_id);

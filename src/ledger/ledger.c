@@ -190,7 +190,7 @@ static int produce_block(ll_ledger_t *l)
      * events must be in the log before any "confirmed" one. */
     if ((rc = flush_pending(l)) < 0)
         return rc;
-    taken = ll_mempool_take(l->mempool, l->batch, l->opts.max_block_txs);
+    taken = ll_mempool_take(l->mempool, l->batch, l->opts.max_block_txs, l->opts.block_gas_limit);
     if (taken == 0)
         return 0;
     start_header(l, &b);
@@ -199,8 +199,17 @@ static int produce_block(ll_ledger_t *l)
         /* Admission applied the same rules to the same order, so a failure
          * here means the admission view went wrong: drop, never corrupt. */
         json_t *receipt = NULL;
-        if (ll_state_apply_block(l->building, l->batch[i], b.miner, b.height, &receipt, why) <
-            0) {
+        if ((rc = ll_state_apply_block(l->building, l->batch[i], b.miner, b.height, &receipt,
+                                       why)) == LL_ECANCELED) {
+            /* The node is stopping: the block is abandoned, every one of its
+             * transactions pending again (and saved with the mempool). */
+            memmove(l->batch + kept, l->batch + i, (taken - i) * sizeof *l->batch);
+            drop_receipts(l, kept);
+            ll_mempool_untake(l->mempool, l->batch, kept + (taken - i));
+            LL_INFO("ledger: block %" PRIu64 " interrupted by the stop", b.height);
+            return rc;
+        }
+        if (rc < 0) {
             LL_ERROR("ledger: dropping %s from block %" PRIu64 ": %s", l->batch[i]->tx_id,
                      b.height, why);
             ll_tx_free(l->batch[i]);
@@ -225,14 +234,19 @@ static int produce_block(ll_ledger_t *l)
     l->tip = b;
     atomic_fetch_add(&l->stat_blocks, 1);
     atomic_fetch_add(&l->stat_txs, kept);
-    for (size_t i = 0; i < kept; i++)
+    int ran_contracts = 0;
+    for (size_t i = 0; i < kept; i++) {
+        ran_contracts |= ll_mempool_gas(l->batch[i]) > 0;
         ll_tx_free(l->batch[i]);
+    }
     LL_DEBUG("ledger: block %" PRIu64 " %s with %zu transactions", b.height, b.hash, kept);
     /* The admission view holds absolute values (committed + all pending), so
      * committing a prefix of the pending sequence leaves it right. It needs
      * a rebuild only when transactions were dropped, and it is emptied when
      * nothing is pending so it does not grow without bound. */
-    if (kept != taken || ll_mempool_count(l->mempool) == 0) {
+    /* Admission reserved gas_limit x price for each contract run; the block
+     * refunded what was not used, so the view is rebuilt to see it. */
+    if (kept != taken || ran_contracts || ll_mempool_count(l->mempool) == 0) {
         replay_t r = {l, 0};
         ll_state_reset(l->admission);
         ll_mempool_each(l->mempool, replay_pending, &r);
@@ -297,9 +311,46 @@ static int fail(ll_ledger_req_t *r, int rc, const char *why)
     return rc;
 }
 
+/* Who is asking to admit a transaction. */
+typedef enum {
+    FROM_CLIENT,  /* POST /api/v1/transactions: signed by its sender */
+    FROM_FAUCET,  /* the dev faucet: not held to the per-sender cap */
+    FROM_SESSION, /* a session user's chat message, signed by the node: free */
+} origin_t;
+
+/* Work costs its sender (docs/API.md §2.6): a transaction is admitted only
+ * from a sender that holds native coin, within its share of the mempool and
+ * of a block. Returns 0 or fails r. */
+static int check_sender(ll_ledger_t *l, ll_ledger_req_t *r, const ll_tx_t *tx, origin_t origin)
+{
+    char why[LL_ERRMSG_MAX];
+    int64_t balance = 0;
+    uint64_t gas = ll_mempool_gas(tx);
+    if (gas > l->opts.block_gas_limit) {
+        snprintf(why, sizeof why, "gas_limit may be at most the block gas limit, %" PRIu32,
+                 l->opts.block_gas_limit);
+        return fail(r, LL_EGASLIMIT, why);
+    }
+    if (origin != FROM_FAUCET &&
+        ll_mempool_sender_count(l->mempool, tx->sender) >= l->opts.max_pending_per_sender) {
+        snprintf(why, sizeof why,
+                 "this sender already has %" PRIu32 " transactions pending; retry after a block",
+                 l->opts.max_pending_per_sender);
+        return fail(r, LL_ETOOMANYPENDING, why);
+    }
+    if (origin == FROM_SESSION && tx->kind == LL_TX_MESSAGE)
+        return 0;
+    if (ll_state_native_balance(l->admission, tx->sender, &balance) < 0)
+        return fail(r, LL_ESTORE, "state unavailable");
+    if (balance <= 0)
+        return fail(r, LL_EFUNDS,
+                    "the sender holds no native coin: only a funded account may submit");
+    return 0;
+}
+
 /* Admits tx (owned) to the mempool: duplicates, capacity, then the ledger
  * rules against committed state plus everything already pending. */
-static int admit(ll_ledger_t *l, ll_ledger_req_t *r, ll_tx_t *tx)
+static int admit(ll_ledger_t *l, ll_ledger_req_t *r, ll_tx_t *tx, origin_t origin)
 {
     ll_store_tx_t row;
     char why[LL_ERRMSG_MAX];
@@ -313,6 +364,8 @@ static int admit(ll_ledger_t *l, ll_ledger_req_t *r, ll_tx_t *tx)
         fail(r, rc, "the store could not be read");
         goto drop;
     }
+    if (check_sender(l, r, tx, origin) < 0)
+        goto drop;
     if (ll_mempool_count(l->mempool) >= LL_MEMPOOL_CAPACITY) {
         fail(r, LL_EBUSY, "too many transactions are pending; retry shortly");
         goto drop;
@@ -374,7 +427,7 @@ static void handle_get_tx(ll_ledger_t *l, ll_ledger_req_t *r)
  * pending), signs it and admits it: the faucet and the custodial messenger
  * sign here because only the ledger thread knows the next nonce. */
 static void sign_and_admit(ll_ledger_t *l, ll_ledger_req_t *r, json_t *body,
-                           const ll_keypair_t *kp)
+                           const ll_keypair_t *kp, origin_t origin)
 {
     char pk_hex[2 * LL_PK_BYTES + 1];
     uint64_t nonce;
@@ -398,7 +451,7 @@ static void sign_and_admit(ll_ledger_t *l, ll_ledger_req_t *r, json_t *body,
         r->rc = rc;
         return;
     }
-    admit(l, r, tx);
+    admit(l, r, tx, origin);
 }
 
 static void handle_faucet(ll_ledger_t *l, ll_ledger_req_t *r)
@@ -414,7 +467,7 @@ static void handle_faucet(ll_ledger_t *l, ll_ledger_req_t *r)
         fail(r, LL_ENOMEM, "out of memory");
         return;
     }
-    sign_and_admit(l, r, body, &l->faucet_key);
+    sign_and_admit(l, r, body, &l->faucet_key, FROM_FAUCET);
     json_decref(body);
 }
 
@@ -447,13 +500,13 @@ static void on_request(ll_task_t *task)
     } else if (r->op == LL_LEDGER_SUBMIT) {
         ll_tx_t *tx = r->tx;
         r->tx = NULL; /* the mempool or admit() owns it now */
-        admit(l, r, tx);
+        admit(l, r, tx, FROM_CLIENT);
     } else if (r->op == LL_LEDGER_GET_TX) {
         handle_get_tx(l, r);
     } else if (r->op == LL_LEDGER_FAUCET) {
         handle_faucet(l, r);
     } else if (r->op == LL_LEDGER_SIGN_SUBMIT) {
-        sign_and_admit(l, r, r->body, &r->key);
+        sign_and_admit(l, r, r->body, &r->key, FROM_SESSION);
     } else {
         handle_store_call(l, r);
     }
@@ -573,6 +626,10 @@ int ll_ledger_start(const ll_ledger_opts_t *opts, ll_ledger_t **out)
     if (!l)
         return LL_ENOMEM;
     l->opts = *opts;
+    if (!l->opts.block_gas_limit)
+        l->opts.block_gas_limit = LL_DEFAULT_BLOCK_GAS_LIMIT;
+    if (!l->opts.max_pending_per_sender)
+        l->opts.max_pending_per_sender = LL_DEFAULT_MAX_PENDING_PER_SENDER;
     snprintf(l->data_dir, sizeof l->data_dir, "%s", opts->data_dir);
     l->opts.data_dir = l->data_dir;
     if ((rc = ll_store_open(l->data_dir, LL_STORE_WRITER, opts->sync, &l->st)) < 0) {
@@ -586,6 +643,10 @@ int ll_ledger_start(const ll_ledger_opts_t *opts, ll_ledger_t **out)
     l->mempool = ll_mempool_new(LL_MEMPOOL_CAPACITY);
     l->admission = ll_state_new(l->st);
     l->building = ll_state_new(l->st);
+    if (l->admission && l->building) {
+        ll_state_set_gas_price(l->admission, l->opts.gas_price);
+        ll_state_set_gas_price(l->building, l->opts.gas_price);
+    }
     l->batch = calloc(opts->max_block_txs, sizeof *l->batch);
     l->receipts = calloc(opts->max_block_txs, sizeof *l->receipts);
     l->events = ll_events_new(l->st);

@@ -248,6 +248,7 @@ def test_address_narrows_the_list_to_one_other_party(srv):
 def test_sender_is_the_address_when_no_user_has_the_key(srv):
     alice = User(srv)
     key = H.Key.generate()
+    srv.fund(key.address)  # a plain key pays its own way (docs/API.md §2.6)
     tx = H.sign(key, H.message_body(key, alice.address, "from a plain key", 0))
     tx_id = srv.submit_ok(tx)
     srv.wait_confirmed(tx_id)
