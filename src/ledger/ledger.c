@@ -10,6 +10,8 @@
 #include "ledger/events.h"
 #include "ledger/mempool.h"
 #include "ledger/state.h"
+#include "store/pending.h"
+#include "vm/vm.h"
 #include "util/hex.h"
 #include "util/log.h"
 
@@ -311,11 +313,12 @@ static int fail(ll_ledger_req_t *r, int rc, const char *why)
     return rc;
 }
 
-/* Who is asking to admit a transaction. */
+/* Who is asking to admit a transaction (kept in ll_tx_t.origin and with a
+ * saved mempool, so a restart admits it under the same rules). */
 typedef enum {
-    FROM_CLIENT,  /* POST /api/v1/transactions: signed by its sender */
-    FROM_FAUCET,  /* the dev faucet: not held to the per-sender cap */
-    FROM_SESSION, /* a session user's chat message, signed by the node: free */
+    FROM_CLIENT = 0,  /* POST /api/v1/transactions: signed by its sender */
+    FROM_FAUCET = 1,  /* the dev faucet: not held to the per-sender cap */
+    FROM_SESSION = 2, /* a session user's chat message, signed by the node: free */
 } origin_t;
 
 /* Work costs its sender (docs/API.md §2.6): a transaction is admitted only
@@ -366,6 +369,7 @@ static int admit(ll_ledger_t *l, ll_ledger_req_t *r, ll_tx_t *tx, origin_t origi
     }
     if (check_sender(l, r, tx, origin) < 0)
         goto drop;
+    tx->origin = (int)origin;
     if (ll_mempool_count(l->mempool) >= LL_MEMPOOL_CAPACITY) {
         fail(r, LL_EBUSY, "too many transactions are pending; retry shortly");
         goto drop;
@@ -580,18 +584,106 @@ static void close_any(uv_handle_t *h, void *arg)
 /* Runs on the ledger thread: commit everything pending, then let the loop
  * end by closing its handles. Requests still queued are answered
  * LL_ESHUTDOWN while the queue closes. */
+typedef struct save_ctx {
+    ll_store_t *st;
+    int rc;
+} save_ctx_t;
+
+static void save_one(const ll_tx_t *tx, void *arg)
+{
+    save_ctx_t *c = arg;
+    char *body;
+    if (c->rc < 0)
+        return;
+    if (!(body = ll_tx_dump(tx))) {
+        c->rc = LL_ENOMEM;
+        return;
+    }
+    c->rc = ll_store_save_pending(c->st, tx->tx_id, tx->origin, body);
+    free(body);
+}
+
+/* Saves the mempool in one store transaction, for the next start. */
+static int save_mempool(ll_ledger_t *l)
+{
+    save_ctx_t c = {l->st, 0};
+    if ((c.rc = ll_store_begin(l->st)) < 0)
+        return c.rc;
+    if ((c.rc = ll_store_clear_pending(l->st)) == 0)
+        ll_mempool_each(l->mempool, save_one, &c);
+    if (c.rc == 0 && (c.rc = ll_store_commit(l->st)) == 0)
+        return 0;
+    ll_store_rollback(l->st);
+    return c.rc;
+}
+
+typedef struct reload {
+    ll_ledger_t *l;
+    size_t admitted, refused;
+} reload_t;
+
+static int reload_one(const char *body, int origin, void *arg)
+{
+    reload_t *rl = arg;
+    ll_ledger_req_t r = {0};
+    ll_tx_t *tx = NULL;
+    if (ll_tx_parse(body, strlen(body), &tx, r.why) == 0 &&
+        admit(rl->l, &r, tx, origin == FROM_FAUCET    ? FROM_FAUCET
+                             : origin == FROM_SESSION ? FROM_SESSION
+                                                      : FROM_CLIENT) == 0)
+        rl->admitted++;
+    else
+        rl->refused++;
+    json_decref(r.result);
+    return 0;
+}
+
+/* Admits again what the last clean stop saved, in its order, and forgets
+ * it. A transaction that no longer applies is logged and dropped. */
+static int reload_mempool(ll_ledger_t *l)
+{
+    reload_t rl = {l, 0, 0};
+    int rc = ll_store_load_pending(l->st, reload_one, &rl);
+    if (rc < 0)
+        return rc;
+    if (rl.admitted + rl.refused == 0)
+        return 0;
+    if ((rc = ll_store_begin(l->st)) == 0 && (rc = ll_store_clear_pending(l->st)) == 0)
+        rc = ll_store_commit(l->st);
+    if (rc < 0) {
+        ll_store_rollback(l->st);
+        return rc;
+    }
+    LL_INFO("ledger: %zu transactions pending from the last stop%s", rl.admitted,
+            rl.refused ? " (some no longer apply; see above)" : "");
+    if (rl.refused)
+        LL_ERROR("ledger: %zu saved transactions no longer apply and were dropped", rl.refused);
+    return 0;
+}
+
+/* How long a stop keeps producing blocks before it saves what is left. */
+#define STOP_BLOCKS_MS 1000
+
 static void on_stop(ll_task_t *task)
 {
     ll_ledger_t *l = (ll_ledger_t *)((char *)task - offsetof(ll_ledger_t, stop_task));
+    uint64_t until = uv_hrtime() + (uint64_t)STOP_BLOCKS_MS * 1000000;
     l->stopping = 1;
     uv_timer_stop(&l->block_timer);
     flush_pending(l);
-    while (ll_mempool_count(l->mempool) > 0) {
-        if (produce_block(l) < 0) {
-            LL_ERROR("ledger: %zu pending transactions could not be committed at stop",
-                     ll_mempool_count(l->mempool));
+    /* A stop must end within 2 s whatever is pending: commit blocks for a
+     * while (a contract run was interrupted by ll_ledger_stop and fails
+     * them), then save the rest for the next start. */
+    while (ll_mempool_count(l->mempool) > 0 && uv_hrtime() < until) {
+        if (produce_block(l) < 0)
             break;
-        }
+    }
+    if (ll_mempool_count(l->mempool) > 0) {
+        size_t n = ll_mempool_count(l->mempool);
+        if (save_mempool(l) == 0)
+            LL_INFO("ledger: %zu pending transactions saved for the next start", n);
+        else
+            LL_ERROR("ledger: %zu pending transactions could not be saved at stop", n);
     }
     uv_close((uv_handle_t *)&l->block_timer, on_closed);
     uv_close((uv_handle_t *)&l->pending_timer, on_closed);
@@ -669,6 +761,9 @@ int ll_ledger_start(const ll_ledger_opts_t *opts, ll_ledger_t **out)
     uv_timer_init(&l->loop, &l->pending_timer);
     l->pending_timer.data = l;
     l->stop_task.run = on_stop;
+    ll_vm_interrupt_clear(); /* a ledger stopped earlier in this process set it */
+    if ((rc = reload_mempool(l)) < 0)
+        goto fail;
     publish_stats(l);
     if (uv_thread_create(&l->thread, run_loop, l) != 0)
         goto fail;
@@ -691,6 +786,9 @@ void ll_ledger_stop(ll_ledger_t *l)
 {
     if (!l || l->stopped)
         return;
+    /* A contract running now stops at its next instruction: the block it is
+     * in is abandoned and its transactions stay pending (then saved). */
+    ll_vm_interrupt();
     if (ll_taskq_post(&l->inbox, &l->stop_task) < 0)
         LL_ERROR("ledger: stop requested twice");
     uv_thread_join(&l->thread);

@@ -44,6 +44,7 @@ typedef struct ll_tx {
     uint64_t nonce;
     int64_t timestamp_ms;
     int64_t fee;                            /* units, >= 0 */
+    int origin; /* who submitted it: the ledger's code, kept with a saved mempool */
     char recipient[LL_ADDRESS_HEX + 1];     /* transfer, message; "" otherwise */
     int64_t amount;                         /* transfer: units moved (> 0);
                                                create: units issued (> 0);

@@ -24,6 +24,7 @@
 #include "vm/internal.h"
 
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,20 @@
 
 /* The error value raised for an aborted run; its address is the point. */
 static const char abort_sentinel = 0;
+
+/* Set by ll_vm_interrupt from any thread, read by every run's hook: a
+ * relaxed load per instruction costs next to nothing. */
+static atomic_int interrupted;
+
+void ll_vm_interrupt(void)
+{
+    atomic_store_explicit(&interrupted, 1, memory_order_relaxed);
+}
+
+void ll_vm_interrupt_clear(void)
+{
+    atomic_store_explicit(&interrupted, 0, memory_order_relaxed);
+}
 
 /* ---- the run: gas and aborts --------------------------------------------- */
 
@@ -83,10 +98,13 @@ static void on_instruction(lua_State *L, lua_Debug *ar)
 {
     ll_vm_run_t *r = ll_vm_run_of(L);
     (void)ar;
-    if (r->abort == LL_VM_RUNNING && r->gas_used < r->gas_limit) {
+    if (r->abort == LL_VM_RUNNING && r->gas_used < r->gas_limit &&
+        !atomic_load_explicit(&interrupted, memory_order_relaxed)) {
         r->gas_used++;
         return;
     }
+    if (r->abort == LL_VM_RUNNING && atomic_load_explicit(&interrupted, memory_order_relaxed))
+        ll_vm_fail_host(L, LL_ECANCELED);
     out_of_gas(r);
     ll_vm_raise(L);
 }

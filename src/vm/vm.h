@@ -100,6 +100,14 @@ int ll_vm_call(const char *code, size_t len, int64_t selector, const json_t *arg
 
 void ll_vm_result_free(ll_vm_result_t *r);
 
+/* Makes the running run (on any thread) and every later one stop at its
+ * next instruction as a host failure: ll_vm_deploy/ll_vm_call return
+ * LL_ECANCELED and their result must not become a receipt. For a stopping
+ * node: a block interrupted that way is built again later. Any thread, a
+ * signal-watching one included; ll_vm_interrupt_clear undoes it. */
+void ll_vm_interrupt(void);
+void ll_vm_interrupt_clear(void);
+
 /* The hex of r's return data ("" when empty), malloc'd; NULL on ENOMEM. */
 char *ll_vm_return_hex(const ll_vm_result_t *r);
 
