@@ -182,7 +182,7 @@ static int prime_row(const ll_store_event_t *row, void *arg)
     const char *status = "";
     json_t *payload = NULL;
     if (strcmp(row->type, "message") == 0) {
-        payload = json_loads(row->payload, 0, NULL);
+        payload = json_loads(row->payload, JSON_ALLOW_NUL, NULL);
         status = json_string_value(json_object_get(json_object_get(payload, "msg"), "status"));
         if (!status)
             status = "";

@@ -419,7 +419,7 @@ static void handle_get_tx(ll_ledger_t *l, ll_ledger_req_t *r)
     if (tx) {
         r->result = tx_view(json_deep_copy(tx->body), tx->tx_id, 1, 0);
     } else if ((rc = ll_store_get_tx(l->st, r->tx_id, &row)) == 0) {
-        r->result = tx_view(json_loads(row.body, 0, NULL), row.tx_id, 0, row.height);
+        r->result = tx_view(json_loads(row.body, JSON_ALLOW_NUL, NULL), row.tx_id, 0, row.height);
     } else {
         fail(r, rc, rc == LL_ENOTFOUND ? "no transaction with that id" : "store unavailable");
         return;
