@@ -192,7 +192,9 @@ static int produce_block(ll_ledger_t *l)
      * events must be in the log before any "confirmed" one. */
     if ((rc = flush_pending(l)) < 0)
         return rc;
-    taken = ll_mempool_take(l->mempool, l->batch, l->opts.max_block_txs, l->opts.block_gas_limit);
+    ll_mempool_limits_t lim = {l->opts.max_block_txs, l->opts.block_gas_limit,
+                               LL_BLOCK_MAX_BYTES};
+    taken = ll_mempool_take(l->mempool, l->batch, &lim);
     if (taken == 0)
         return 0;
     start_header(l, &b);
@@ -370,7 +372,8 @@ static int admit(ll_ledger_t *l, ll_ledger_req_t *r, ll_tx_t *tx, origin_t origi
     if (check_sender(l, r, tx, origin) < 0)
         goto drop;
     tx->origin = (int)origin;
-    if (ll_mempool_count(l->mempool) >= LL_MEMPOOL_CAPACITY) {
+    if (ll_mempool_count(l->mempool) >= LL_MEMPOOL_CAPACITY ||
+        ll_mempool_bytes(l->mempool) + ll_mempool_tx_bytes(tx) > LL_MEMPOOL_MAX_BYTES) {
         fail(r, LL_EBUSY, "too many transactions are pending; retry shortly");
         goto drop;
     }

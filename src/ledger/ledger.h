@@ -28,6 +28,10 @@
 typedef struct ll_ledger ll_ledger_t;
 
 #define LL_MEMPOOL_CAPACITY 100000
+/* Bytes (signing bytes) all pending transactions may hold, and one block. A
+ * body is at most 1 MiB, so every transaction fits a block. */
+#define LL_MEMPOOL_MAX_BYTES (256u * 1024 * 1024)
+#define LL_BLOCK_MAX_BYTES (8u * 1024 * 1024)
 /* Defaults of the economic flags (docs/API.md §2.6). */
 #define LL_DEFAULT_GAS_PRICE 1
 #define LL_DEFAULT_BLOCK_GAS_LIMIT 20000000

@@ -15,7 +15,18 @@ struct ll_mempool {
     size_t count;
     ll_hmap_t *by_id;
     ll_hmap_t *by_sender; /* sender -> count, stored as a pointer-sized integer >= 1 */
+    size_t bytes;         /* ll_mempool_tx_bytes of everything held */
 };
+
+size_t ll_mempool_tx_bytes(const ll_tx_t *tx)
+{
+    return tx->signing_len;
+}
+
+size_t ll_mempool_bytes(const ll_mempool_t *mp)
+{
+    return mp->bytes;
+}
 
 /* Adds delta (+1 or -1) to sender's count; 0 or LL_ENOMEM (only when adding). */
 static int count_sender(ll_mempool_t *mp, const char *sender, int delta)
@@ -76,6 +87,7 @@ int ll_mempool_add(ll_mempool_t *mp, ll_tx_t *tx)
     }
     mp->ring[(mp->head + mp->count) % mp->capacity] = tx;
     mp->count++;
+    mp->bytes += ll_mempool_tx_bytes(tx);
     return 0;
 }
 
@@ -94,16 +106,19 @@ uint64_t ll_mempool_gas(const ll_tx_t *tx)
     return tx->kind == LL_TX_DEPLOY || tx->kind == LL_TX_CALL ? tx->gas_limit : 0;
 }
 
-size_t ll_mempool_take(ll_mempool_t *mp, ll_tx_t **out, size_t max, uint64_t gas_budget)
+size_t ll_mempool_take(ll_mempool_t *mp, ll_tx_t **out, const ll_mempool_limits_t *lim)
 {
-    size_t n = 0;
+    size_t n = 0, bytes = 0;
     uint64_t gas = 0;
-    while (n < max && mp->count > 0) {
+    while (n < lim->txs && mp->count > 0) {
         ll_tx_t *tx = mp->ring[mp->head];
         uint64_t g = ll_mempool_gas(tx);
-        if (n > 0 && (gas > gas_budget || g > gas_budget - gas))
-            break; /* the first always fits: admission refuses gas_limit > budget */
+        size_t b = ll_mempool_tx_bytes(tx);
+        if (n > 0 && (gas + g > lim->gas || bytes + b > lim->bytes))
+            break; /* sums of a block's worth: far from overflowing */
         gas += g;
+        bytes += b;
+        mp->bytes -= b;
         out[n++] = tx;
         ll_hmap_remove(mp->by_id, tx->tx_id);
         count_sender(mp, tx->sender, -1);
@@ -129,6 +144,7 @@ void ll_mempool_untake(ll_mempool_t *mp, ll_tx_t **txs, size_t n)
         mp->head = (mp->head + mp->capacity - 1) % mp->capacity;
         mp->ring[mp->head] = txs[i];
         mp->count++;
+        mp->bytes += ll_mempool_tx_bytes(txs[i]);
     }
 }
 
