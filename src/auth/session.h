@@ -64,6 +64,18 @@ int ll_auth_session_find(ll_store_t *reader, const ll_req_t *req,
                          char username[LL_USERNAME_MAX + 1], char address[33],
                          char token_hash[LL_TOKEN_HASH_HEX + 1]);
 
+/* A live session, as a request's cookie names it. */
+typedef struct ll_auth_session {
+    char username[LL_USERNAME_MAX + 1];
+    char address[33];
+    char token_hash[LL_TOKEN_HASH_HEX + 1]; /* the row's key */
+    int64_t expires_ms;                     /* wall clock */
+} ll_auth_session_t;
+
+/* Like ll_auth_session_user, with the session's key and expiry too: the
+ * event streams remember both, to end when the session does. */
+int ll_auth_session_get(ll_store_t *reader, const ll_req_t *req, ll_auth_session_t *out);
+
 /* The Set-Cookie value that starts a session (secure: add the Secure
  * attribute, for a node served over https) into out, or that ends one when
  * token is NULL (empty value, Max-Age=0). */
