@@ -46,6 +46,7 @@ static const opt_t opts[] = {
     U("login-failures-per-user", login_failures_per_user, 0, 1000000),
     U("messages-per-user", messages_per_user, 0, 1000000),
     U("messages-per-ip", messages_per_ip, 0, 1000000),
+    U("session-max-age-s", session_max_age_s, 1, 31536000),
 };
 
 void ll_config_defaults(ll_config_t *c)
@@ -65,6 +66,7 @@ void ll_config_defaults(ll_config_t *c)
     c->login_failures_per_user = 5;
     c->messages_per_user = 30;
     c->messages_per_ip = 120;
+    c->session_max_age_s = 2592000;
     snprintf(c->log_level, sizeof c->log_level, "info");
 }
 
@@ -290,7 +292,7 @@ const char *ll_config_usage(void)
            "                  [--public-url URL] [--workers N] [--dev] [--log-level LEVEL]\n"
            "                  [--allowed-origins ORIGIN,…] [--auth-attempts-per-ip N]\n"
            "                  [--login-failures-per-user N] [--messages-per-user N]\n"
-           "                  [--messages-per-ip N]\n"
+           "                  [--messages-per-ip N] [--session-max-age-s N]\n"
            "       ledgerline keygen\n"
            "       ledgerline sign --key FILE < body.json\n"
            "       ledgerline submit --key FILE [--url URL] < body.json\n"
@@ -301,5 +303,6 @@ const char *ll_config_usage(void)
            "Defaults: --listen 127.0.0.1:9984 --data ./data --block-interval-ms 1000\n"
            "--max-block-txs 1000 --difficulty 4 --sse-heartbeat-s 30 --ws-idle-timeout-s 180\n"
            "--client-queue 64 --workers <cores> --auth-attempts-per-ip 20\n"
-           "--login-failures-per-user 5 --messages-per-user 30 --messages-per-ip 120\n";
+           "--login-failures-per-user 5 --messages-per-user 30 --messages-per-ip 120\n"
+           "--session-max-age-s 2592000\n";
 }

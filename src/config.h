@@ -34,6 +34,7 @@ typedef struct ll_config {
     uint32_t login_failures_per_user; /* failed logins / registrations per username */
     uint32_t messages_per_user;       /* POST /api/messages per user */
     uint32_t messages_per_ip;         /* POST /api/messages per client address */
+    uint32_t session_max_age_s;       /* a login session's life */
 } ll_config_t;
 
 /* Sets every default of API.md §1. */

@@ -48,8 +48,14 @@ static int limit_message(ll_api_worker_t *ctx, ll_req_t *req, const char *userna
     if (ll_auth_limit(req, &limits->messages_by_client, client, ctx->app->config->messages_per_ip,
                       "messages from this address") < 0)
         return LL_ERATELIMIT;
-    return ll_auth_limit(req, &limits->messages_by_user, username,
-                         ctx->app->config->messages_per_user, "messages from this user");
+    if (ll_auth_limit(req, &limits->messages_by_user, username, ctx->app->config->messages_per_user,
+                      "messages from this user") < 0) {
+        /* Not sent: it does not count against the others at that address. */
+        ll_ratelimit_give(&limits->messages_by_client, client, ctx->app->config->messages_per_ip,
+                          ll_auth_mono_ms());
+        return LL_ERATELIMIT;
+    }
+    return 0;
 }
 
 /* `to` is an address when it is 32 lowercase hex (no username can be, see

@@ -38,7 +38,9 @@ typedef struct auth_job {
     ll_api_worker_t *ctx;        /* touched only on the worker, while it serves */
     const ll_custody_t *custody; /* for the thread pool, which must not touch ctx */
     ll_auth_limits_t *limits;    /* process-wide; the thread pool leaves the gate */
+    uv_loop_t *loop;             /* the worker's: it outlives ctx when the worker stops */
     uint32_t name_rate;          /* --login-failures-per-user */
+    uint32_t max_age_s;          /* --session-max-age-s, for the ledger's half */
     int name_token;              /* one token of name_key's bucket is taken */
     char name_key[LL_USERNAME_MAX + 1];
     int rc;         /* the thread pool's result */
@@ -74,7 +76,9 @@ static auth_job_t *job_new(ll_api_worker_t *ctx, ll_req_t *req, job_kind_t kind)
     job->ctx = ctx;
     job->custody = ctx->app->custody;
     job->limits = ll_auth_limits();
+    job->loop = ll_worker_loop(ctx->worker);
     job->name_rate = ctx->app->config->login_failures_per_user;
+    job->max_age_s = ctx->app->config->session_max_age_s;
     return job;
 }
 
@@ -106,7 +110,7 @@ static int put_session_fn(ll_store_t *writer, void *arg, json_t **result, char *
     (void)why;
     if ((rc = ll_store_prune_sessions(writer, now)) < 0 ||
         (rc = ll_store_put_session(writer, job->token_hash, job->user.username, now,
-                                   now + (int64_t)LL_SESSION_MAX_AGE_S * 1000)) < 0)
+                                   now + (int64_t)job->max_age_s * 1000)) < 0)
         return rc;
     *result = json_pack("{s:s, s:s}", "username", job->user.username, "address", job->user.address);
     return *result ? 0 : LL_ENOMEM;
@@ -138,7 +142,7 @@ static void on_store_reply(ll_task_t *task)
         if (job->kind == JOB_LOGOUT)
             ll_fanout_session_revoked(); /* the row is gone (committed): streams may look */
         if (job->kind != JOB_REGISTER) {
-            ll_auth_cookie_header(job->kind == JOB_LOGIN ? job->token : NULL,
+            ll_auth_cookie_header(job->kind == JOB_LOGIN ? job->token : NULL, job->max_age_s,
                                   secure_cookie(job->ctx), cookie, sizeof cookie);
             ll_req_add_header(job->req, "Set-Cookie", cookie);
         }
@@ -219,11 +223,13 @@ static void on_work_done(uv_work_t *w, int status)
     }
 }
 
-/* Called with a slot of the hash gate held; the thread pool gives it back. */
+/* Called with a slot of the hash gate held; the thread pool gives it back.
+ * A waiter's turn may come while its worker stops, after ctx is freed:
+ * nothing here or on the thread pool touches ctx. */
 static void queue_work(auth_job_t *job)
 {
     job->work.data = job;
-    if (uv_queue_work(ll_worker_loop(job->ctx->worker), &job->work, on_work, on_work_done) < 0) {
+    if (uv_queue_work(job->loop, &job->work, on_work, on_work_done) < 0) {
         ll_hashgate_leave(&job->limits->hashes);
         ll_req_respond_error(job->req, LL_EINTERNAL, "the thread pool refused the job");
         job_free(job);
@@ -243,6 +249,14 @@ static void on_waiter_closed(uv_handle_t *h)
     free(h->data);
 }
 
+/* A request whose connection is gone (the client left, or the node is
+ * stopping and closed it) is an orphan: nobody would read its answer. */
+static int client_gone(const ll_req_t *req)
+{
+    char ip[64];
+    return ll_req_peer_ip(req, ip, sizeof ip) < 0;
+}
+
 static void on_wait_tick(uv_timer_t *t)
 {
     hash_waiter_t *w = t->data;
@@ -251,6 +265,13 @@ static void on_wait_tick(uv_timer_t *t)
     auth_job_t *job = w->job;
     uv_timer_stop(t);
     uv_close((uv_handle_t *)t, on_waiter_closed);
+    if (client_gone(job->req)) { /* its turn, but no hash for nobody: the next one goes */
+        ll_hashgate_leave(&job->limits->hashes);
+        give_back_name(job);
+        ll_req_respond_error(job->req, LL_ESHUTDOWN, "the client is gone"); /* frees it */
+        job_free(job);
+        return;
+    }
     queue_work(job);
 }
 
@@ -280,7 +301,7 @@ static void start_hash(auth_job_t *job)
     }
     w->job = job;
     w->ticket = ticket;
-    uv_timer_init(ll_worker_loop(job->ctx->worker), &w->timer);
+    uv_timer_init(job->loop, &w->timer);
     w->timer.data = w;
     uv_timer_start(&w->timer, on_wait_tick, LL_HASHGATE_POLL_MS, LL_HASHGATE_POLL_MS);
 }

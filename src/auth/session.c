@@ -156,10 +156,10 @@ int ll_auth_session_user(ll_store_t *reader, const ll_req_t *req,
 /* HttpOnly: page scripts cannot read the token. SameSite=Lax: other sites'
  * pages do not send it with their subrequests or posts. Path=/: the API and
  * the web UI share it. */
-void ll_auth_cookie_header(const char *token, int secure, char *out, size_t cap)
+void ll_auth_cookie_header(const char *token, uint32_t max_age_s, int secure, char *out, size_t cap)
 {
-    snprintf(out, cap, "%s=%s; HttpOnly; SameSite=Lax; Path=/; Max-Age=%d%s", LL_SESSION_COOKIE,
-             token ? token : "", token ? LL_SESSION_MAX_AGE_S : 0, secure ? "; Secure" : "");
+    snprintf(out, cap, "%s=%s; HttpOnly; SameSite=Lax; Path=/; Max-Age=%u%s", LL_SESSION_COOKIE,
+             token ? token : "", token ? max_age_s : 0, secure ? "; Secure" : "");
 }
 
 int ll_auth_check_json_type(const ll_req_t *req)

@@ -21,7 +21,7 @@
 
 #define LL_SESSION_COOKIE "session"
 #define LL_SESSION_TOKEN_HEX 64
-#define LL_SESSION_MAX_AGE_S 2592000 /* 30 days */
+#define LL_SESSION_MAX_AGE_S 2592000 /* 30 days: --session-max-age-s's default */
 
 /* Wall-clock milliseconds since the epoch: session times are dates. */
 int64_t ll_auth_now_ms(void);
@@ -76,10 +76,11 @@ typedef struct ll_auth_session {
  * event streams remember both, to end when the session does. */
 int ll_auth_session_get(ll_store_t *reader, const ll_req_t *req, ll_auth_session_t *out);
 
-/* The Set-Cookie value that starts a session (secure: add the Secure
- * attribute, for a node served over https) into out, or that ends one when
- * token is NULL (empty value, Max-Age=0). */
-void ll_auth_cookie_header(const char *token, int secure, char *out, size_t cap);
+/* The Set-Cookie value that starts a session of max_age_s seconds (secure:
+ * add the Secure attribute, for a node served over https) into out, or
+ * that ends one when token is NULL (empty value, Max-Age=0). */
+void ll_auth_cookie_header(const char *token, uint32_t max_age_s, int secure, char *out,
+                           size_t cap);
 #define LL_AUTH_COOKIE_HEADER_CAP 160
 
 /* ---- request rules shared by the session and messenger endpoints ---------- */

@@ -290,11 +290,11 @@ static void test_cookie_header_sets_attributes_and_expires_on_logout(void **stat
 {
     (void)state;
     char out[LL_AUTH_COOKIE_HEADER_CAP];
-    ll_auth_cookie_header(TOKEN, 0, out, sizeof out);
+    ll_auth_cookie_header(TOKEN, LL_SESSION_MAX_AGE_S, 0, out, sizeof out);
     assert_string_equal(out, "session=" TOKEN "; HttpOnly; SameSite=Lax; Path=/; Max-Age=2592000");
-    ll_auth_cookie_header(TOKEN, 1, out, sizeof out);
+    ll_auth_cookie_header(TOKEN, LL_SESSION_MAX_AGE_S, 1, out, sizeof out);
     assert_non_null(strstr(out, "; Secure"));
-    ll_auth_cookie_header(NULL, 0, out, sizeof out);
+    ll_auth_cookie_header(NULL, LL_SESSION_MAX_AGE_S, 0, out, sizeof out);
     assert_string_equal(out, "session=; HttpOnly; SameSite=Lax; Path=/; Max-Age=0");
 }
 
