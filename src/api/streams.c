@@ -2,7 +2,13 @@
  * (GET /api/v1/streams/{valid_tx,valid_transactions,events}) and its
  * Server-Sent Events (GET /api/stream). Everything that can be refused is
  * refused here as an ordinary JSON error, before the connection is taken
- * over by net/ws.c or net/sse.c. */
+ * over by net/ws.c or net/sse.c.
+ *
+ * The two streams that need a session (SSE and the events WebSocket) ride
+ * on the cookie, which a browser sends along whatever page opens them; they
+ * refuse a foreign Origin, so no other site can read a user's events
+ * through the user's own browser. They also hand the session to their
+ * subscriber, which ends the stream when the session ends. */
 #include "api/api.h"
 #include "auth/session.h"
 #include "net/sse.h"
@@ -53,18 +59,22 @@ static int parse_address(const char *in, char out[LL_EV_ADDR_MAX + 1])
 }
 
 /* The filters both event streams take. Answers req and returns < 0 when
- * they are malformed. */
+ * they are malformed. An unknown or undecodable types= value is not: it
+ * filters nothing, like an absent one. */
 static int parse_filters(ll_req_t *req, ll_sub_opts_t *o, char address[LL_EV_ADDR_MAX + 1])
 {
     char value[512];
-    int rc = ll_req_query_param(req, "types", value, sizeof value);
-    if (rc >= 0)
-        o->types = parse_types(value);
-    else if (rc != LL_ENOTFOUND) {
-        ll_req_respond_error(req, LL_EBADPARAM, "types is a comma-separated list of event types");
-        return rc;
+    /* A value is never longer than the query it is in. */
+    size_t cap = strlen(ll_req_query(req)) + 1;
+    char *types = malloc(cap);
+    if (!types) {
+        ll_req_respond_error(req, LL_ENOMEM, "out of memory");
+        return LL_ENOMEM;
     }
-    rc = ll_req_query_param(req, "address", value, sizeof value);
+    if (ll_req_query_param(req, "types", types, cap) >= 0)
+        o->types = parse_types(types);
+    free(types); /* absent, or a %00 or a broken escape in it: every type */
+    int rc = ll_req_query_param(req, "address", value, sizeof value);
     if (rc >= 0) {
         if (parse_address(value, address) < 0) {
             ll_req_respond_error(req, LL_EBADADDRESS,
@@ -79,38 +89,108 @@ static int parse_filters(ll_req_t *req, ll_sub_opts_t *o, char address[LL_EV_ADD
     return 0;
 }
 
-static int require_session(ll_api_worker_t *ctx, ll_req_t *req)
+/* The session the request's cookie names, remembered by the subscriber so
+ * that logout or expiry ends the stream. Answers req when there is none. */
+static int require_session(ll_api_worker_t *ctx, ll_req_t *req, ll_auth_session_t *sess,
+                           ll_sub_opts_t *o)
 {
-    char username[LL_USERNAME_MAX + 1], address[33];
-    int rc = ctx->reader ? ll_auth_session_user(ctx->reader, req, username, address) : LL_ESTORE;
+    int rc = ll_auth_session_get(ctx->reader, req, sess);
     if (rc == LL_EUNAUTHORIZED)
         ll_req_respond_error(req, rc, "this stream needs a session: log in at /api/login");
     else if (rc < 0)
         ll_req_respond_error(req, rc, "sessions cannot be checked right now");
-    return rc;
+    if (rc < 0)
+        return rc;
+    o->session = sess->token_hash;
+    o->session_expires_ms = sess->expires_ms;
+    return 0;
 }
 
-/* The Origin allow-list of --allowed-origins (empty: any origin). */
-static int origin_allowed(const ll_api_worker_t *ctx, const ll_req_t *req)
+/* Origins compare case-insensitively, a default port (:80 for http, :443
+ * for https) being the same as none: browsers leave it out, a Host header
+ * or --public-url may not. */
+static size_t origin_len(const char *o, size_t n)
+{
+    if (n > 10 && strncasecmp(o, "http://", 7) == 0 && strncmp(o + n - 3, ":80", 3) == 0)
+        return n - 3;
+    if (n > 12 && strncasecmp(o, "https://", 8) == 0 && strncmp(o + n - 4, ":443", 4) == 0)
+        return n - 4;
+    return n;
+}
+
+static int same_origin(const char *a, size_t alen, const char *b, size_t blen)
+{
+    alen = origin_len(a, alen);
+    blen = origin_len(b, blen);
+    return alen > 0 && alen == blen && strncasecmp(a, b, alen) == 0;
+}
+
+/* 1 when origin is in --allowed-origins (comma-separated, blanks around
+ * the entries allowed). */
+static int origin_listed(const ll_api_worker_t *ctx, const char *origin)
 {
     const char *list = ctx->app->config->allowed_origins;
-    const char *origin = ll_req_header(req, "Origin");
-    if (!list[0] || !origin)
-        return 1; /* non-browser clients send no Origin */
     size_t olen = strlen(origin);
     for (const char *p = list; *p;) {
+        p += strspn(p, " \t");
         size_t n = strcspn(p, ",");
-        if (n == olen && strncasecmp(p, origin, n) == 0)
+        size_t len = n;
+        while (len && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+            len--;
+        if (same_origin(p, len, origin, olen))
             return 1;
         p += n + (p[n] == ',');
-        p += strspn(p, " ");
     }
     return 0;
+}
+
+/* The node's own origin into out: scheme, host and port of --public-url
+ * when set, else http:// and the request's Host header; "" when neither is
+ * known. */
+static void own_origin(const ll_api_worker_t *ctx, const ll_req_t *req, char *out, size_t cap)
+{
+    const char *url = ctx->app->config->public_url;
+    const char *host = ll_req_header(req, "Host");
+    if (url[0]) {
+        const char *sep = strstr(url, "://");
+        size_t n = sep ? (size_t)(sep + 3 - url) + strcspn(sep + 3, "/?#") : strlen(url);
+        snprintf(out, cap, "%.*s", (int)n, url);
+    } else if (host && host[0]) {
+        snprintf(out, cap, "http://%s", host);
+    } else {
+        out[0] = '\0';
+    }
+}
+
+/* The public streams (seed 000): any Origin while --allowed-origins is
+ * empty, else a listed one. No Origin (not a browser) always passes. */
+static int public_origin_ok(const ll_api_worker_t *ctx, const ll_req_t *req)
+{
+    const char *origin = ll_req_header(req, "Origin");
+    return !ctx->app->config->allowed_origins[0] || !origin || origin_listed(ctx, origin);
+}
+
+/* The session streams: no Origin, the node's own, or a listed one.
+ * "Origin: null" (a sandboxed or file: page) is foreign. */
+static int session_origin_ok(const ll_api_worker_t *ctx, const ll_req_t *req)
+{
+    char own[LL_CONFIG_STR_MAX + 16];
+    const char *origin = ll_req_header(req, "Origin");
+    if (!origin)
+        return 1;
+    own_origin(ctx, req, own, sizeof own);
+    return same_origin(own, strlen(own), origin, strlen(origin)) || origin_listed(ctx, origin);
+}
+
+static void respond_foreign_origin(ll_req_t *req)
+{
+    ll_req_respond_error(req, LL_EFORBIDDEN, "this Origin may not open this stream");
 }
 
 void ll_api_ws_stream(ll_api_worker_t *ctx, ll_req_t *req, const char *name)
 {
     char head[256], why[LL_ERRMSG_MAX], address[LL_EV_ADDR_MAX + 1];
+    ll_auth_session_t sess;
     size_t len;
     ll_sub_opts_t o = {.queue_cap = ctx->app->config->client_queue};
     int rc;
@@ -129,12 +209,12 @@ void ll_api_ws_stream(ll_api_worker_t *ctx, ll_req_t *req, const char *name)
                              "no stream '%s': try valid_tx, valid_transactions or events", name);
         return;
     }
-    if (!origin_allowed(ctx, req)) {
-        ll_req_respond_error(req, LL_EFORBIDDEN, "this Origin may not open streams here");
+    if (o.wire == LL_WIRE_WS_EVENTS ? !session_origin_ok(ctx, req) : !public_origin_ok(ctx, req)) {
+        respond_foreign_origin(req);
         return;
     }
     if (o.wire == LL_WIRE_WS_EVENTS &&
-        (require_session(ctx, req) < 0 || parse_filters(req, &o, address) < 0))
+        (require_session(ctx, req, &sess, &o) < 0 || parse_filters(req, &o, address) < 0))
         return;
     if ((rc = ll_ws_handshake(req, head, sizeof head, &len, why)) < 0) {
         if (rc == LL_EUPGRADE)
@@ -179,13 +259,18 @@ static int resume_point(ll_req_t *req, ll_sub_opts_t *o)
 void ll_api_sse_stream(ll_api_worker_t *ctx, ll_req_t *req, const char *param)
 {
     char address[LL_EV_ADDR_MAX + 1];
+    ll_auth_session_t sess;
     ll_sub_opts_t o = {.wire = LL_WIRE_SSE, .queue_cap = ctx->app->config->client_queue};
     (void)param;
     if (!ctx->fanout || !ctx->sink) {
         ll_req_respond_error(req, LL_ENOMEM, "this worker cannot serve streams");
         return;
     }
-    if (require_session(ctx, req) < 0)
+    if (!session_origin_ok(ctx, req)) {
+        respond_foreign_origin(req);
+        return;
+    }
+    if (require_session(ctx, req, &sess, &o) < 0)
         return;
     if (!accepts_event_stream(req)) {
         ll_req_respond_error(req, LL_ENOTACCEPTABLE,

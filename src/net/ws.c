@@ -232,8 +232,14 @@ static void on_drained(void *owner)
         ll_conn_end(ws->conn);
 }
 
+/* The stream's login session was logged out or expired (stream/fanout.h). */
+static void on_session_end(void *owner)
+{
+    close_with(owner, WSLAY_CODE_POLICY_VIOLATION, "session ended");
+}
+
 static const ll_takeover_t takeover = {on_data, on_closed, on_shutdown};
-static const ll_sub_hooks_t hooks = {NULL, on_write_error, on_drained};
+static const ll_sub_hooks_t hooks = {NULL, on_write_error, on_drained, on_session_end};
 
 int ll_ws_start(ll_req_t *req, const char *head, size_t len, ll_fanout_t *fo,
                 const ll_sub_opts_t *sub_opts, uint32_t idle_timeout_s)
