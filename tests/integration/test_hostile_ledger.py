@@ -166,6 +166,22 @@ def test_regress_faucet_amount_of_2_pow_63_is_bad_amount(srv):
     assert_error(r, 400, "bad_amount")
 
 
+@H.timeout(60)
+def test_regress_faucet_refuses_a_cross_origin_text_plain_post(srv):
+    address = H.random_address()
+    text = '{"address": "%s"}' % address
+    r = srv.post("/api/v1/faucet", data=text, headers={
+        "Content-Type": "text/plain", "Origin": "http://evil.example"})
+    assert_error(r, 403, "forbidden")
+    # The node's own pages may; so may a client that sends no Origin (curl).
+    own = "http://127.0.0.1:%d" % srv.port
+    r = srv.post("/api/v1/faucet", data=text, headers={"Content-Type": "text/plain",
+                                                        "Origin": own})
+    assert r.status_code == 202, (r.status_code, r.text)
+    r = srv.post("/api/v1/faucet", data=text, headers={"Content-Type": "text/plain"})
+    assert r.status_code == 202, (r.status_code, r.text)
+
+
 # --------------------------------------------------------------------------
 # A stop ends promptly and loses nothing
 # --------------------------------------------------------------------------
