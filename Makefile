@@ -4,7 +4,9 @@
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 RUN_FLAGS ?= --dev
 
-.PHONY: all deps build run test test-build bench clean format
+FUZZ_S ?= 60
+
+.PHONY: all deps build run test test-build bench fuzz fuzz-build clean format
 
 all: build
 
@@ -35,8 +37,21 @@ bench: deps
 	/usr/bin/python3 bench/run.py build-bench/ledgerline
 	/usr/bin/python3 bench/fanout.py build-bench/ledgerline 1000
 
+# Every libFuzzer target of fuzz/ for FUZZ_S seconds, one after another
+# (clang, ASan+UBSan); prints each one's exec/s and coverage. New inputs
+# and crashes stay in build-fuzz/ (fuzz/README.md says how to keep them).
+fuzz: fuzz-build
+	./fuzz/run.sh $(FUZZ_S) build-fuzz
+
+fuzz-build:
+	@./scripts/install-deps.sh fuzz
+	@cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug \
+	       -DCMAKE_C_FLAGS_DEBUG="-O1 -g" -DLL_SANITIZE=ON -DLL_FUZZ=ON >/dev/null
+	@cmake --build build-fuzz -j $(JOBS) --target \
+	       fuzz_http fuzz_ws fuzz_streams fuzz_tx fuzz_config fuzz_vm
+
 clean:
-	rm -rf build build-test build-bench
+	rm -rf build build-test build-bench build-fuzz
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -1,6 +1,9 @@
 #!/bin/sh
 # Installs, by Debian package name, everything the build, the tests and the
 # benchmarks need. Idempotent: when every package is present it only checks.
+# `install-deps.sh fuzz` adds what `make fuzz` needs: clang and libFuzzer's
+# runtime (Debian 12's clang 14 ships it in libclang-rt-14-dev, which clang
+# only recommends). `make test` needs neither: it replays the corpora with gcc.
 set -eu
 
 PACKAGES="
@@ -10,6 +13,9 @@ libjansson-dev libsqlite3-dev liblua5.4-dev libcmocka-dev
 python3 python3-requests python3-websockets python3-nacl
 wrk chromium
 "
+if [ "${1:-}" = fuzz ]; then
+    PACKAGES="$PACKAGES clang libclang-rt-14-dev"
+fi
 
 missing=""
 for p in $PACKAGES; do

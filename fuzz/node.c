@@ -1,0 +1,228 @@
+/* fuzz/node.c: see node.h. The wiring copies main.c's serve(): hub, ledger,
+ * custody and dev user, then the server with the API router. */
+#define _XOPEN_SOURCE 700 /* nftw */
+#include "node.h"
+
+#include "api/api.h"
+#include "auth/account.h"
+#include "auth/custody.h"
+#include "config.h"
+#include "ledger/ledger.h"
+#include "net/server.h"
+#include "stream/hub.h"
+#include "util/log.h"
+
+#include <arpa/inet.h>
+#include <ftw.h>
+#include <netinet/in.h>
+#include <openssl/sha.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+static struct {
+    int started;
+    char dir[64];
+    ll_config_t config;
+    ll_hub_t *hub;
+    ll_ledger_t *ledger;
+    ll_custody_t *custody;
+    ll_server_t *server;
+    ll_api_t app;
+    int port;
+    char cookie[128];
+} node;
+
+static void die(const char *what)
+{
+    fprintf(stderr, "fuzz node: %s\n", what);
+    abort();
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+/* At exit, so that a replay or a fuzzing run that ends normally stops every
+ * thread before the sanitizers look for leaks, and leaves no files. */
+static void node_stop(void)
+{
+    if (!node.started)
+        return;
+    ll_server_stop_accepting(node.server);
+    ll_ledger_stop(node.ledger);
+    ll_server_stop(node.server);
+    ll_ledger_free(node.ledger);
+    ll_custody_free(node.custody);
+    ll_hub_free(node.hub);
+    nftw(node.dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    node.started = 0;
+}
+
+void fuzz_node_start(void)
+{
+    if (node.started)
+        return;
+    signal(SIGPIPE, SIG_IGN);
+    if (sodium_init() < 0)
+        die("sodium_init failed");
+    ll_log_set_level_name(getenv("LL_FUZZ_LOG") ? getenv("LL_FUZZ_LOG") : "error");
+    snprintf(node.dir, sizeof node.dir, "/tmp/ll-fuzz-node.XXXXXX");
+    if (!mkdtemp(node.dir))
+        die("cannot make a data directory");
+
+    ll_config_t *c = &node.config;
+    ll_config_defaults(c);
+    snprintf(c->data_dir, sizeof c->data_dir, "%s", node.dir);
+    snprintf(c->listen_host, sizeof c->listen_host, "127.0.0.1");
+    c->listen_port = 0;
+    c->workers = 1;
+    c->dev = 1;
+    c->difficulty = 1;        /* blocks are cheap: the faucet makes some */
+    c->block_interval_ms = 50;
+    c->ws_idle_timeout_s = 5; /* every connection ends with the input anyway */
+
+    ll_ledger_opts_t lopts = {
+        .data_dir = c->data_dir,
+        .difficulty = c->difficulty,
+        .block_interval_ms = c->block_interval_ms,
+        .max_block_txs = c->max_block_txs,
+        .sync = LL_SYNC_NORMAL, /* nothing here needs to survive a power cut */
+        .dev = 1,
+    };
+    if (!(node.hub = ll_hub_new()))
+        die("no hub");
+    lopts.hub = node.hub;
+    if (ll_ledger_start(&lopts, &node.ledger) < 0)
+        die("the ledger did not start");
+    if (ll_custody_open(c->data_dir, &node.custody) < 0 ||
+        ll_auth_ensure_dev_user(node.ledger, c->data_dir) < 0)
+        die("no custody key or dev user");
+
+    node.app.config = c;
+    node.app.ledger = node.ledger;
+    node.app.custody = node.custody;
+    node.app.hub = node.hub;
+    ll_server_opts_t opts;
+    ll_server_opts_defaults(&opts);
+    opts.host = c->listen_host;
+    opts.port = 0;
+    opts.workers = 1;
+    opts.handler = ll_api_handle;
+    opts.worker_init = ll_api_worker_init;
+    opts.worker_fini = ll_api_worker_fini;
+    opts.arg = &node.app;
+    if (ll_server_start(&opts, &node.server) < 0)
+        die("the server did not start");
+    node.port = ll_server_port(node.server);
+    /* OpenSSL loads its configuration once, on the first thread that needs
+     * it, and that thread's error state is never freed when the thread is
+     * a worker (LeakSanitizer reports it at exit): make it this one. */
+    unsigned char digest[SHA_DIGEST_LENGTH];
+    SHA1((const unsigned char *)"", 0, digest);
+    node.started = 1;
+    atexit(node_stop);
+}
+
+static size_t exchange(const void *data, size_t len, char *out, size_t cap, int half_close)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)node.port)};
+    struct timeval tv = {.tv_sec = 5};
+    struct linger lg = {.l_onoff = 1, .l_linger = 0};
+    size_t got = 0;
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        die("socket");
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    /* Closing with RST leaves no TIME_WAIT behind: thousands of inputs a
+     * second would otherwise run out of local ports. */
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0)
+        die("connect to the node");
+    const char *p = data;
+    while (len > 0) {
+        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+        if (n <= 0)
+            break; /* the node closed on us: what it said is still readable */
+        p += n;
+        len -= (size_t)n;
+    }
+    if (half_close)
+        shutdown(fd, SHUT_WR);
+    for (;;) {
+        char sink[4096];
+        char *dst = got + 1 < cap ? out + got : sink;
+        size_t room = got + 1 < cap ? cap - 1 - got : sizeof sink;
+        ssize_t n = recv(fd, dst, room, 0);
+        if (n <= 0)
+            break;
+        if (dst != sink)
+            got += (size_t)n;
+    }
+    out[got] = '\0';
+    close(fd);
+    return got;
+}
+
+size_t fuzz_node_exchange(const void *data, size_t len, char *out, size_t cap)
+{
+    return exchange(data, len, out, cap, 1);
+}
+
+size_t fuzz_node_request(const char *req, char *out, size_t cap)
+{
+    return exchange(req, strlen(req), out, cap, 0);
+}
+
+const char *fuzz_node_cookie(void)
+{
+    static const char login[] = "POST /api/login HTTP/1.1\r\nHost: fuzz\r\n"
+                                "Content-Type: application/json\r\nContent-Length: 43\r\n"
+                                "Connection: close\r\n\r\n"
+                                "{\"username\":\"dev\",\"password\":\"devdevdev\"}  ";
+    char resp[4096];
+    if (node.cookie[0])
+        return node.cookie;
+    fuzz_node_request(login, resp, sizeof resp);
+    const char *s = strstr(resp, "Set-Cookie: session=");
+    if (!s)
+        die("the dev user cannot log in");
+    s += strlen("Set-Cookie: ");
+    size_t n = strcspn(s, ";\r");
+    if (n >= sizeof node.cookie)
+        die("odd session cookie");
+    memcpy(node.cookie, s, n);
+    node.cookie[n] = '\0';
+    return node.cookie;
+}
+
+size_t fuzz_node_escape(const uint8_t *src, size_t len, int in_query, char *out)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        uint8_t b = src[i];
+        int bad = in_query ? b < 0x21 || b == 0x7f || b == '#'
+                           : (b < 0x20 && b != '\t') || b == 0x7f;
+        if (!bad) {
+            out[n++] = (char)b;
+        } else if (in_query) {
+            out[n++] = '%';
+            out[n++] = hex[b >> 4];
+            out[n++] = hex[b & 15];
+        } else {
+            out[n++] = '_'; /* a header value has no escapes: keep its shape */
+        }
+    }
+    out[n] = '\0';
+    return n;
+}
