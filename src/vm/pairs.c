@@ -82,13 +82,16 @@ static int pkey_less(lua_State *L, void *arg, size_t x, size_t y)
     return c < 0;
 }
 
-/* The iterator (upvalues: the table, its sorted keys, the position): the
- * next key still present in the table, and its value. Keys added during
- * the walk are not visited; keys removed are skipped. */
+/* The iterator (upvalues: the table, its sorted keys, the position, how
+ * many): the next key still present in the table, and its value. Keys
+ * added during the walk are not visited (the keys table is what pairs
+ * remembers, and grows as keys are added); keys removed are skipped. */
 static int pairs_next(lua_State *L)
 {
     lua_Integer pos = lua_tointeger(L, lua_upvalueindex(3));
-    while (lua_rawgeti(L, lua_upvalueindex(2), ++pos) != LUA_TNIL) {
+    lua_Integer n = lua_tointeger(L, lua_upvalueindex(4));
+    while (pos < n) {
+        lua_rawgeti(L, lua_upvalueindex(2), ++pos);
         lua_pushvalue(L, -1);
         if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL) {
             lua_pushinteger(L, pos);
@@ -97,7 +100,7 @@ static int pairs_next(lua_State *L)
         }
         lua_pop(L, 2);
     }
-    lua_pushinteger(L, pos - 1);
+    lua_pushinteger(L, pos);
     lua_replace(L, lua_upvalueindex(3));
     return 0;
 }
@@ -152,13 +155,14 @@ static void charge_sort(lua_State *L, size_t n, uint64_t bytes)
         ll_vm_charge(L, ll_vm_bytes(passes * (uint64_t)n + passes * bytes));
 }
 
-/* Returns the iterator for table 1 over the sorted keys at index keys. */
-static int iterate(lua_State *L, int keys)
+/* Returns the iterator for table 1 over the n sorted keys at index keys. */
+static int iterate(lua_State *L, int keys, size_t n)
 {
     lua_pushvalue(L, 1);
     lua_pushvalue(L, keys);
     lua_pushinteger(L, 0);
-    lua_pushcclosure(L, pairs_next, 3);
+    lua_pushinteger(L, (lua_Integer)n);
+    lua_pushcclosure(L, pairs_next, 4);
     lua_pushvalue(L, 1);
     lua_pushnil(L);
     return 3;
@@ -201,7 +205,7 @@ static int walk_sorted(lua_State *L, size_t n)
         }
         remember(L, keys, m, 0);
     }
-    return iterate(L, keys);
+    return iterate(L, keys, live);
 }
 
 /* The general case: ncand candidate keys at index 3 (remembered, added, or
@@ -263,7 +267,7 @@ static int walk_candidates(lua_State *L, size_t ncand)
         lua_rawseti(L, sorted, (lua_Integer)++uniq);
     }
     remember(L, sorted, uniq, 0);
-    return iterate(L, sorted);
+    return iterate(L, sorted, uniq);
 }
 
 /* pairs(t): the live keys of t, sorted. */
