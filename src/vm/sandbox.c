@@ -280,7 +280,7 @@ static char *dup_bytes(const char *s, size_t len)
 /* storage.set(key, value): buffers a write; value is a string, an integer
  * or nil, and nil deletes the key (the write carries LL_VM_NIL). The result
  * lists each key once, in the order keys were first set, with the last
- * value set. Costs LL_VM_GAS_STORAGE_SET + 1 per byte of key and value (8
+ * value set. Costs LL_VM_GAS_STORAGE_SET + LL_VM_GAS_STORAGE_BYTE per byte of key and value (8
  * for an integer, 0 for nil). */
 static int host_set(lua_State *L)
 {
@@ -302,7 +302,8 @@ static int host_set(lua_State *L)
     } else if (!lua_isnoneornil(L, 2)) {
         return luaL_typeerror(L, 2, "string, integer or nil");
     }
-    ll_vm_charge(L, LL_VM_GAS_STORAGE_SET + ll_vm_bytes(klen + value_bytes(&v)));
+    ll_vm_charge(L, LL_VM_GAS_STORAGE_SET +
+                        LL_VM_GAS_STORAGE_BYTE * (uint64_t)(klen + value_bytes(&v)));
     lua_settop(L, 2);
     lua_pushvalue(L, 1);
     if (lua_rawget(L, lua_upvalueindex(1)) == LUA_TNUMBER) {

@@ -295,6 +295,7 @@ static int protected_main(lua_State *L)
     ll_vm_run_t *r = j->run;
     int nargs;
     ll_vm_open_sandbox(L);
+    ll_vm_charge(L, LL_VM_GAS_CODE_BYTE * (uint64_t)j->len); /* what the parser will read */
     if (luaL_loadbufferx(L, j->code, j->len, "=contract", "t") != LUA_OK)
         return lua_error(L); /* the syntax error's message, as Lua wrote it */
     r->metering = 1;
