@@ -12,7 +12,8 @@
  *                                   plus 1 s per body_min_rate bytes of it
  *                                   received so far                      → 408
  *   responses being written         idle_timeout_ms in which the client takes
- *                                   none of their bytes                → close
+ *                                   none of their bytes (looked at every
+ *                                   quarter of it)                     → reset
  *   nothing received yet            header_timeout_ms from accept      → close
  *   idle keep-alive                 idle_timeout_ms                    → close
  *   requests with their handlers    none: the handler decides
@@ -400,8 +401,9 @@ void ll_conn_rearm(ll_conn_t *c)
             return; /* LINGER_MS runs from the moment we started closing */
         deadline = now + LINGER_MS;
     } else {
-        if (c->writes > 0)
-            deadline = c->write_since + o->idle_timeout_ms;
+        if (c->writes > 0) /* and a look at the client's progress every quarter */
+            deadline = min_u64(c->write_since + o->idle_timeout_ms,
+                               now + o->idle_timeout_ms / 4 + 1);
         if (c->cur)
             deadline = min_u64(deadline, request_deadline(c));
         else if (c->nreqs == 0 && !c->stop_parsing)
@@ -417,7 +419,9 @@ void ll_conn_rearm(ll_conn_t *c)
 }
 
 /* 1 when the client has taken none of our bytes for idle_timeout_ms. Bytes
- * it took since the last look (libuv holds fewer) move the clock on. */
+ * it took since the last look (a quarter of that ago at most) move the clock
+ * on, so a client that reads nothing is let go 60 to 75 s after its last
+ * read (with the default 60 s). */
 static int write_stalled(ll_conn_t *c, uint64_t now)
 {
     size_t left = untaken(c);

@@ -11,8 +11,9 @@ wherever many small allocations come and go; the node of this file runs with
 both off (ASAN_OPTIONS below), and its allocator still moves by a MiB or two
 from one flood to the next where the release build's moves by nothing, so an
 instrumented node gets ASAN_SLACK_KIB on top of the bound. One node for the
-file, and no blocks during it (the interval is an hour): nothing else
-allocates while a test measures."""
+file, with one worker (each worker thread has its own allocator arena: the
+warm-up and the measured flood must meet the same one), and no blocks during
+it (the interval is an hour): nothing else allocates while a test measures."""
 
 import os
 import select
@@ -40,8 +41,8 @@ STREAM = "/api/v1/streams/valid_tx"
 def node():
     asan = os.environ.get("ASAN_OPTIONS", "")
     env = {"ASAN_OPTIONS": (asan + ":" if asan else "") + ASAN_QUIET}
-    return H.Server("--block-interval-ms", "3600000", "--difficulty", "1", env=env,
-                    name="hostile-net-node")
+    return H.Server("--block-interval-ms", "3600000", "--difficulty", "1", "--workers", "1",
+                    env=env, name="hostile-net-node")
 
 
 def rss_bound_kib(srv):
