@@ -334,7 +334,10 @@ static void on_drained(void *owner)
         ws->busy = 0;
         return;
     }
-    ws->held_off += consume(ws, ws->held + ws->held_off, ws->held_len - ws->held_off);
+    size_t used = consume(ws, ws->held + ws->held_off, ws->held_len - ws->held_off);
+    if (!ws->held)
+        return; /* ended meanwhile, which dropped them */
+    ws->held_off += used;
     if (ws->held_off < ws->held_len)
         return;
     drop_held(ws);
