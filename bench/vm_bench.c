@@ -106,9 +106,8 @@ int main(int argc, char **argv)
         dt = clock_s(CLOCK_MONOTONIC) - t0;
         cpu = clock_s(CLOCK_PROCESS_CPUTIME_ID) - c0;
         line = json_pack("{s:i,s:I,s:b,s:s?,s:s?,s:f,s:f,s:f}", "rc", err, "gas_used",
-                         (json_int_t)r.gas_used, "success", r.success, "error", r.error,
-                         "return", ret,
-                         "seconds", dt, "cpu_seconds", cpu, "ns_per_gas",
+                         (json_int_t)r.gas_used, "success", r.success, "error", r.error, "return",
+                         ret, "seconds", dt, "cpu_seconds", cpu, "ns_per_gas",
                          r.gas_used ? dt * 1e9 / (double)r.gas_used : 0.0);
         text = line ? json_dumps(line, JSON_COMPACT) : NULL;
         if (text)

@@ -54,23 +54,37 @@ int ll_vm_interrupted(void)
 
 /* What each opcode may cost beyond its 1 gas: PLAIN nothing, else the
  * handler below. */
-enum { PLAIN = 0, STRCMP_EQ, STRCMP_ORDER, STRCMP_EQK, KEY_C, KEY_B, KEY_SELF, TOP, CALL,
-       VARARGS, CONCAT, NEWTABLE, CLOSURE, LEN, POW };
+enum {
+    PLAIN = 0,
+    STRCMP_EQ,
+    STRCMP_ORDER,
+    STRCMP_EQK,
+    KEY_C,
+    KEY_B,
+    KEY_SELF,
+    TOP,
+    CALL,
+    VARARGS,
+    CONCAT,
+    NEWTABLE,
+    CLOSURE,
+    LEN,
+    POW
+};
 
 static const unsigned char op_kind[LL_OP_COUNT] = {
-    [LL_OP_EQ] = STRCMP_EQ,       [LL_OP_LT] = STRCMP_ORDER,  [LL_OP_LE] = STRCMP_ORDER,
-    [LL_OP_EQK] = STRCMP_EQK,     [LL_OP_GETTABLE] = KEY_C,   [LL_OP_SETTABLE] = KEY_B,
-    [LL_OP_SELF] = KEY_SELF,      [LL_OP_CALL] = CALL,        [LL_OP_TAILCALL] = CALL,
-    [LL_OP_RETURN] = TOP,         [LL_OP_SETLIST] = TOP,      [LL_OP_VARARG] = VARARGS,
-    [LL_OP_CONCAT] = CONCAT,      [LL_OP_NEWTABLE] = NEWTABLE, [LL_OP_CLOSURE] = CLOSURE,
-    [LL_OP_LEN] = LEN,            [LL_OP_POW] = POW,          [LL_OP_POWK] = POW,
+    [LL_OP_EQ] = STRCMP_EQ,   [LL_OP_LT] = STRCMP_ORDER,   [LL_OP_LE] = STRCMP_ORDER,
+    [LL_OP_EQK] = STRCMP_EQK, [LL_OP_GETTABLE] = KEY_C,    [LL_OP_SETTABLE] = KEY_B,
+    [LL_OP_SELF] = KEY_SELF,  [LL_OP_CALL] = CALL,         [LL_OP_TAILCALL] = CALL,
+    [LL_OP_RETURN] = TOP,     [LL_OP_SETLIST] = TOP,       [LL_OP_VARARG] = VARARGS,
+    [LL_OP_CONCAT] = CONCAT,  [LL_OP_NEWTABLE] = NEWTABLE, [LL_OP_CLOSURE] = CLOSURE,
+    [LL_OP_LEN] = LEN,        [LL_OP_POW] = POW,           [LL_OP_POWK] = POW,
 };
 
 static uint64_t over_bytes(uint64_t n)
 {
     return n > LL_VM_GAS_FREE_BYTES ? ll_vm_bytes(n - LL_VM_GAS_FREE_BYTES) : 0;
 }
-
 
 /* Register reg's string (NULL if it holds something else). In a count hook
  * the C stack indexes are the running function's registers (+1). */
