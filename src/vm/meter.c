@@ -13,13 +13,19 @@
  *   VARARG       the values it copies
  *   CALL, TAILCALL, RETURN, SETLIST with B = 0   the values from A to the
  *                top of the stack (what they move or copy)
- *   CONCAT       each number operand (its text is made by printf)
- *   NEWTABLE     the table, and the slots it is created with
- *   CLOSURE      the closure, and the search of the open upvalues
- *   LEN          on a table, the probes of its border search
+ *   CALL, TAILCALL of a library (C) function   LL_VM_GAS_CCALL
+ *   CONCAT       LL_VM_GAS_CONCAT, and each number operand (its text is
+ *                made by printf)
+ *   POW, POWK    LL_VM_GAS_POW
+ *   NEWTABLE     the slots it is created with
+ *   CLOSURE      the search of the open upvalues
+ *   LEN          on a table, the probes of ll_vm_border's search, which
+ *                gives the result instead of luaH_getn's (any border, by
+ *                the table's layout)
  * String bytes and values up to an allowance per instruction are free
- * (LL_VM_GAS_FREE_BYTES, LL_VM_GAS_FREE_VALUES), so ordinary code pays what
- * it always did for them.
+ * (LL_VM_GAS_FREE_BYTES, LL_VM_GAS_FREE_VALUES). The new tables, closures
+ * and other objects an instruction makes are charged by the allocator
+ * (vm.c).
  *
  * A CONCAT's NaN operands are made positive before it runs: printf writes
  * "-nan" for a NaN with its sign bit set (0/0 on x86), "nan" otherwise, and
