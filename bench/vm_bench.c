@@ -3,7 +3,7 @@
  * the chunk) and prints one JSON line per run: gas used, outcome, wall and
  * CPU seconds, and wall nanoseconds per gas. Storage reads answer nil.
  *
- *   ll_vm_bench [--call] [--gas N] [--runs N] [--args JSON] FILE|-
+ *   ll_vm_bench [--call [--selector N]] [--gas N] [--runs N] [--args JSON] FILE|-
  *
  * Owns:    nothing beyond one run's result. Threads: the main thread. */
 #include "vm/vm.h"
@@ -63,6 +63,7 @@ int main(int argc, char **argv)
     ll_vm_ctx_t ctx = {sender, 0, 1, contract, no_storage, NULL};
     uint64_t gas = LL_VM_MAX_GAS;
     int call = 0, runs = 1, rc = 1;
+    int64_t selector = 1;
     const char *path = NULL, *args_text = "[]";
     json_t *args = NULL;
     char *code = NULL;
@@ -71,6 +72,8 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--call") == 0)
             call = 1;
+        else if (strcmp(argv[i], "--selector") == 0 && i + 1 < argc)
+            call = 1, selector = strtoll(argv[++i], NULL, 10);
         else if (strcmp(argv[i], "--gas") == 0 && i + 1 < argc)
             gas = strtoull(argv[++i], NULL, 10);
         else if (strcmp(argv[i], "--runs") == 0 && i + 1 < argc)
@@ -81,7 +84,8 @@ int main(int argc, char **argv)
             path = argv[i];
     }
     if (!path) {
-        fprintf(stderr, "usage: ll_vm_bench [--call] [--gas N] [--runs N] [--args JSON] FILE|-\n");
+        fprintf(stderr, "usage: ll_vm_bench [--call [--selector N]] [--gas N] [--runs N] "
+                        "[--args JSON] FILE|-\n");
         return 2;
     }
     if (!(code = read_all(path, &len))) {
@@ -95,16 +99,15 @@ int main(int argc, char **argv)
     for (int i = 0; i < runs; i++) {
         ll_vm_result_t r;
         double t0 = clock_s(CLOCK_MONOTONIC), c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID), dt, cpu;
-        int err = call ? ll_vm_call(code, len, 1, args, &ctx, gas, &r)
+        int err = call ? ll_vm_call(code, len, selector, args, &ctx, gas, &r)
                        : ll_vm_deploy(code, len, gas, &r);
         json_t *line;
         char *text, *ret = ll_vm_return_hex(&r);
         dt = clock_s(CLOCK_MONOTONIC) - t0;
         cpu = clock_s(CLOCK_PROCESS_CPUTIME_ID) - c0;
         line = json_pack("{s:i,s:I,s:b,s:s?,s:s?,s:f,s:f,s:f}", "rc", err, "gas_used",
-                         (json_int_t)r.gas_used, "success", r.success, "error", r.error,
-                         "return", ret,
-                         "seconds", dt, "cpu_seconds", cpu, "ns_per_gas",
+                         (json_int_t)r.gas_used, "success", r.success, "error", r.error, "return",
+                         ret, "seconds", dt, "cpu_seconds", cpu, "ns_per_gas",
                          r.gas_used ? dt * 1e9 / (double)r.gas_used : 0.0);
         text = line ? json_dumps(line, JSON_COMPACT) : NULL;
         if (text)

@@ -36,7 +36,7 @@ typedef struct ll_vm_run {
     int len_swap, len_pending, len_a, len_b;
     lua_Integer len_n;
     unsigned char len_saved[16];
-    ll_vm_write_t *writes;  /* one entry per key, in the order keys were first set */
+    ll_vm_write_t *writes; /* one entry per key, in the order keys were first set */
     size_t nwrites, writes_cap;
     json_t *logs; /* array of {"name","value"} */
 } ll_vm_run_t;

@@ -13,13 +13,19 @@
  *   VARARG       the values it copies
  *   CALL, TAILCALL, RETURN, SETLIST with B = 0   the values from A to the
  *                top of the stack (what they move or copy)
- *   CONCAT       each number operand (its text is made by printf)
- *   NEWTABLE     the table, and the slots it is created with
- *   CLOSURE      the closure, and the search of the open upvalues
- *   LEN          on a table, the probes of its border search
+ *   CALL, TAILCALL of a library (C) function   LL_VM_GAS_CCALL
+ *   CONCAT       LL_VM_GAS_CONCAT, and each number operand (its text is
+ *                made by printf)
+ *   POW, POWK    LL_VM_GAS_POW
+ *   NEWTABLE     the slots it is created with
+ *   CLOSURE      the search of the open upvalues
+ *   LEN          on a table, the probes of ll_vm_border's search, which
+ *                gives the result instead of luaH_getn's (any border, by
+ *                the table's layout)
  * String bytes and values up to an allowance per instruction are free
- * (LL_VM_GAS_FREE_BYTES, LL_VM_GAS_FREE_VALUES), so ordinary code pays what
- * it always did for them.
+ * (LL_VM_GAS_FREE_BYTES, LL_VM_GAS_FREE_VALUES). The new tables, closures
+ * and other objects an instruction makes are charged by the allocator
+ * (vm.c).
  *
  * A CONCAT's NaN operands are made positive before it runs: printf writes
  * "-nan" for a NaN with its sign bit set (0/0 on x86), "nan" otherwise, and
@@ -54,23 +60,37 @@ int ll_vm_interrupted(void)
 
 /* What each opcode may cost beyond its 1 gas: PLAIN nothing, else the
  * handler below. */
-enum { PLAIN = 0, STRCMP_EQ, STRCMP_ORDER, STRCMP_EQK, KEY_C, KEY_B, KEY_SELF, TOP, CALL,
-       VARARGS, CONCAT, NEWTABLE, CLOSURE, LEN, POW };
+enum {
+    PLAIN = 0,
+    STRCMP_EQ,
+    STRCMP_ORDER,
+    STRCMP_EQK,
+    KEY_C,
+    KEY_B,
+    KEY_SELF,
+    TOP,
+    CALL,
+    VARARGS,
+    CONCAT,
+    NEWTABLE,
+    CLOSURE,
+    LEN,
+    POW
+};
 
 static const unsigned char op_kind[LL_OP_COUNT] = {
-    [LL_OP_EQ] = STRCMP_EQ,       [LL_OP_LT] = STRCMP_ORDER,  [LL_OP_LE] = STRCMP_ORDER,
-    [LL_OP_EQK] = STRCMP_EQK,     [LL_OP_GETTABLE] = KEY_C,   [LL_OP_SETTABLE] = KEY_B,
-    [LL_OP_SELF] = KEY_SELF,      [LL_OP_CALL] = CALL,        [LL_OP_TAILCALL] = CALL,
-    [LL_OP_RETURN] = TOP,         [LL_OP_SETLIST] = TOP,      [LL_OP_VARARG] = VARARGS,
-    [LL_OP_CONCAT] = CONCAT,      [LL_OP_NEWTABLE] = NEWTABLE, [LL_OP_CLOSURE] = CLOSURE,
-    [LL_OP_LEN] = LEN,            [LL_OP_POW] = POW,          [LL_OP_POWK] = POW,
+    [LL_OP_EQ] = STRCMP_EQ,   [LL_OP_LT] = STRCMP_ORDER,   [LL_OP_LE] = STRCMP_ORDER,
+    [LL_OP_EQK] = STRCMP_EQK, [LL_OP_GETTABLE] = KEY_C,    [LL_OP_SETTABLE] = KEY_B,
+    [LL_OP_SELF] = KEY_SELF,  [LL_OP_CALL] = CALL,         [LL_OP_TAILCALL] = CALL,
+    [LL_OP_RETURN] = TOP,     [LL_OP_SETLIST] = TOP,       [LL_OP_VARARG] = VARARGS,
+    [LL_OP_CONCAT] = CONCAT,  [LL_OP_NEWTABLE] = NEWTABLE, [LL_OP_CLOSURE] = CLOSURE,
+    [LL_OP_LEN] = LEN,        [LL_OP_POW] = POW,           [LL_OP_POWK] = POW,
 };
 
 static uint64_t over_bytes(uint64_t n)
 {
     return n > LL_VM_GAS_FREE_BYTES ? ll_vm_bytes(n - LL_VM_GAS_FREE_BYTES) : 0;
 }
-
 
 /* Register reg's string (NULL if it holds something else). In a count hook
  * the C stack indexes are the running function's registers (+1). */

@@ -298,11 +298,10 @@ int ll_vm_op_selftest(void)
          lua_tointeger(L, -2) == 42 && lua_tointeger(L, -1) == 3;
     ok = ok && pr.fails == 0 && pr.seen[LL_OP_EQ] == 1 && pr.seen[LL_OP_LT] == 1 &&
          pr.seen[LL_OP_EQK] == 1 && pr.seen[LL_OP_VARARG] == 1 && pr.seen[LL_OP_CLOSURE] == 2 &&
-         pr.seen[LL_OP_LOADI] >= 7 && pr.seen[LL_OP_NEWTABLE] == 2 &&
-         pr.seen[LL_OP_SETLIST] == 2 && pr.seen[LL_OP_CALL] >= 1 && pr.seen[LL_OP_LEN] == 1;
+         pr.seen[LL_OP_LOADI] >= 7 && pr.seen[LL_OP_NEWTABLE] == 2 && pr.seen[LL_OP_SETLIST] == 2 &&
+         pr.seen[LL_OP_CALL] >= 1 && pr.seen[LL_OP_LEN] == 1;
     /* h captures registers 5 and 6 of a frame of n: (n - 6) + (n - 5) */
-    ok = ok && pr.h_steps_frame > 6 &&
-         pr.h_steps == (uint64_t)(2 * pr.h_steps_frame - 11);
+    ok = ok && pr.h_steps_frame > 6 && pr.h_steps == (uint64_t)(2 * pr.h_steps_frame - 11);
     lua_close(L);
     return ok ? 0 : -1;
 }

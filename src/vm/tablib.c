@@ -122,8 +122,7 @@ static int t_remove(lua_State *L)
     ll_vm_charge_strings(L, 2, 2);
     pos = luaL_optinteger(L, 2, size);
     if (pos != size)
-        luaL_argcheck(L, (lua_Unsigned)pos - 1u <= (lua_Unsigned)size, 2,
-                      "position out of bounds");
+        luaL_argcheck(L, (lua_Unsigned)pos - 1u <= (lua_Unsigned)size, 2, "position out of bounds");
     ll_vm_charge_bytes(L, 1 + (pos < size ? (uint64_t)size - (uint64_t)pos : 0));
     lua_geti(L, 1, pos);
     for (; pos < size; pos++) {

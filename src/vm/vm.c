@@ -113,7 +113,7 @@ static uint64_t object_gas(size_t type, size_t nsize)
     case LUA_TTABLE:
     case LUA_TFUNCTION:
     case LUA_TUSERDATA:
-    case LUA_NUMTYPES: /* an upvalue */
+    case LUA_NUMTYPES: /* an upvalue: LUA_TUPVAL in Lua 5.4 (vm/opcode.h pins 5.4.4) */
         return LL_VM_GAS_OBJECT;
     default:
         return 0;

@@ -6,9 +6,11 @@
  *          contracts while it builds a block.
  *
  * A run is a pure function of (code, selector, args, context, storage
- * reads): no time, randomness, addresses or environment reach it, and
- * `pairs` visits keys in one order (integers ascending, then strings by
- * bytes), so every node computes the same receipt. Storage writes and logs
+ * reads): no time, randomness, addresses or environment reach it, `pairs`
+ * visits keys in one order (integers ascending, then strings by bytes), `#`
+ * of a table with holes is one border chosen by its keys alone, every NaN
+ * prints as "nan", and gas is charged on values, never on a table's hash
+ * layout, so every node computes the same receipt. Storage writes and logs
  * are collected in the result and applied by the caller only on success. */
 #ifndef LL_VM_VM_H
 #define LL_VM_VM_H
