@@ -33,9 +33,12 @@ test: build test-build
 
 bench: deps
 	@cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release >/dev/null
-	@cmake --build build-bench -j $(JOBS) --target ledgerline
+	@cmake --build build-bench -j $(JOBS) --target ledgerline ll_vm_bench
 	/usr/bin/python3 bench/run.py build-bench/ledgerline
 	/usr/bin/python3 bench/fanout.py build-bench/ledgerline 1000
+	/usr/bin/python3 bench/worst_contract.py build-bench/ledgerline
+	/usr/bin/python3 bench/hostile.py build-bench/ledgerline
+	/usr/bin/python3 bench/hostile_net.py build-bench/ledgerline
 
 # Every libFuzzer target of fuzz/ for FUZZ_S seconds, one after another
 # (clang, ASan+UBSan); prints each one's exec/s and coverage. New inputs

@@ -5,8 +5,7 @@
  * handler it reaches, the ledger included. The connection is half-closed
  * after the input, so the node must answer what it can and close.
  * Found: any crash, sanitizer report or leak in that path; and a node that
- * stops answering (each exchange waits at most 5 s, libFuzzer's -timeout
- * catches the rest). */
+ * stops answering (libFuzzer's -timeout, 30 s in run.sh). */
 #include "node.h"
 
 #include <stddef.h>

@@ -18,7 +18,7 @@
 void fuzz_node_start(void);
 
 /* Sends data on a new connection, half-closes it, and reads what the node
- * answers until it closes (or 5 s pass). At most cap bytes are kept in out
+ * answers until it closes (or 60 s pass). At most cap bytes are kept in out
  * (NUL-terminated, so cap >= 1); returns the number kept. */
 size_t fuzz_node_exchange(const void *data, size_t len, char *out, size_t cap);
 

@@ -42,6 +42,14 @@ static const opt_t opts[] = {
     {"dev", OPT_BOOL, offsetof(ll_config_t, dev), 0, 0, 0},
     {"log-level", OPT_LEVEL, offsetof(ll_config_t, log_level), 0, 0, 0},
     S("allowed-origins", allowed_origins),
+    U("gas-price", gas_price, 0, 1000000),
+    U("block-gas-limit", block_gas_limit, 10000000, 1000000000),
+    U("max-pending-per-sender", max_pending_per_sender, 1, 100000),
+    U("auth-attempts-per-ip", auth_attempts_per_ip, 0, 1000000),
+    U("login-failures-per-user", login_failures_per_user, 0, 1000000),
+    U("messages-per-user", messages_per_user, 0, 1000000),
+    U("messages-per-ip", messages_per_ip, 0, 1000000),
+    U("session-max-age-s", session_max_age_s, 1, 31536000),
 };
 
 void ll_config_defaults(ll_config_t *c)
@@ -57,6 +65,14 @@ void ll_config_defaults(ll_config_t *c)
     c->ws_idle_timeout_s = 180;
     c->client_queue = 64;
     c->workers = 0;
+    c->gas_price = 1;
+    c->block_gas_limit = 20000000;
+    c->max_pending_per_sender = 1000;
+    c->auth_attempts_per_ip = 100;
+    c->login_failures_per_user = 5;
+    c->messages_per_user = 300;
+    c->messages_per_ip = 1200;
+    c->session_max_age_s = 2592000;
     snprintf(c->log_level, sizeof c->log_level, "info");
 }
 
@@ -280,7 +296,10 @@ const char *ll_config_usage(void)
            "                  [--block-interval-ms N] [--max-block-txs N] [--difficulty N]\n"
            "                  [--sse-heartbeat-s N] [--ws-idle-timeout-s N] [--client-queue N]\n"
            "                  [--public-url URL] [--workers N] [--dev] [--log-level LEVEL]\n"
-           "                  [--allowed-origins ORIGIN,…]\n"
+           "                  [--allowed-origins ORIGIN,…] [--gas-price N] [--block-gas-limit N]\n"
+           "                  [--max-pending-per-sender N] [--auth-attempts-per-ip N]\n"
+           "                  [--login-failures-per-user N] [--messages-per-user N]\n"
+           "                  [--messages-per-ip N] [--session-max-age-s N]\n"
            "       ledgerline keygen\n"
            "       ledgerline sign --key FILE < body.json\n"
            "       ledgerline submit --key FILE [--url URL] < body.json\n"
@@ -290,5 +309,7 @@ const char *ll_config_usage(void)
            "and from the config file as 'flag-name = value'; flag > environment > file.\n"
            "Defaults: --listen 127.0.0.1:9984 --data ./data --block-interval-ms 1000\n"
            "--max-block-txs 1000 --difficulty 4 --sse-heartbeat-s 30 --ws-idle-timeout-s 180\n"
-           "--client-queue 64 --workers <cores>\n";
+           "--client-queue 64 --workers <cores> --gas-price 1 --block-gas-limit 20000000\n"
+           "--max-pending-per-sender 1000 --auth-attempts-per-ip 100 --login-failures-per-user 5\n"
+           "--messages-per-user 300 --messages-per-ip 1200 --session-max-age-s 2592000\n";
 }

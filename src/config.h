@@ -24,9 +24,21 @@ typedef struct ll_config {
     uint32_t workers; /* 0 in a source means "number of cores" */
     int dev;
     char log_level[16];
-    /* Comma-separated Origin values allowed to open WebSocket streams;
-     * empty allows any (the streams are public, as in the seed). */
+    /* Comma-separated Origin values allowed to open streams: the public
+     * WebSocket streams take any Origin while it is empty; the session
+     * streams take these besides the node's own origin. */
     char allowed_origins[LL_CONFIG_STR_MAX];
+    /* What work costs (docs/API.md §2.6). */
+    uint32_t gas_price;
+    uint32_t block_gas_limit;
+    uint32_t max_pending_per_sender;
+    /* Rate limits (auth/limits.h), each "N a minute, at most N at once";
+     * 0 turns that limit off. */
+    uint32_t auth_attempts_per_ip;    /* login + register per client address */
+    uint32_t login_failures_per_user; /* failed logins / registrations per username */
+    uint32_t messages_per_user;       /* POST /api/messages per user */
+    uint32_t messages_per_ip;         /* POST /api/messages per client address */
+    uint32_t session_max_age_s;       /* a login session's life */
 } ll_config_t;
 
 /* Sets every default of API.md §1. */

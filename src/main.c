@@ -107,6 +107,9 @@ static int run_node(ll_config_t *cfg)
         .max_block_txs = config.max_block_txs,
         .sync = LL_SYNC_FULL,
         .dev = config.dev,
+        .gas_price = config.gas_price,
+        .block_gas_limit = config.block_gas_limit,
+        .max_pending_per_sender = config.max_pending_per_sender,
     };
     /* The hub outlives both ends: the ledger publishes, the workers attach. */
     if (!(hub = ll_hub_new()))

@@ -70,6 +70,15 @@ void ll_api_messages_get(ll_api_worker_t *ctx, ll_req_t *req, const char *param)
 /* api/streams.c: param is the stream name (valid_tx, valid_transactions,
  * events) for the WebSocket route, NULL for SSE. */
 void ll_api_ws_stream(ll_api_worker_t *ctx, ll_req_t *req, const char *param);
+
+/* api/origin.c. 1 when req may act with the user's cookies: no Origin (not
+ * a browser), the node's own origin (of --public-url, else http://<Host>),
+ * or one of --allowed-origins; "Origin: null" is foreign. */
+int ll_api_origin_same_site(const ll_api_worker_t *ctx, const ll_req_t *req);
+
+/* 1 when req may open a public stream (seed 000): any Origin while
+ * --allowed-origins is empty, else a listed one; no Origin always passes. */
+int ll_api_origin_public_ok(const ll_api_worker_t *ctx, const ll_req_t *req);
 void ll_api_sse_stream(ll_api_worker_t *ctx, ll_req_t *req, const char *param);
 
 /* A ledger request for op whose reply answers req: success_status with the

@@ -20,8 +20,21 @@ void ll_api_faucet(ll_api_worker_t *ctx, ll_req_t *req, const char *param)
         ll_req_respond_error(req, LL_ENOTFOUND, "the faucet exists only on a node started with --dev");
         return;
     }
+    /* A page elsewhere can POST text/plain here without a preflight. */
+    if (!ll_api_origin_same_site(ctx, req)) {
+        ll_req_respond_error(req, LL_EFORBIDDEN, "the faucet takes requests only from this node's "
+                                                 "own pages or an --allowed-origins entry");
+        return;
+    }
     if (!(body = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr))) {
-        ll_req_respond_error(req, LL_EMALFORMED, "body is not JSON: %s", jerr.text);
+        /* Valid JSON with a number past the 64-bit range (2^63): the only
+         * number the faucet takes is the amount. */
+        if (json_error_code(&jerr) == json_error_numeric_overflow)
+            ll_req_respond_error(req, LL_EBADAMOUNT,
+                                 "field 'amount' must be an integer of units from 1 to %lld",
+                                 (long long)FAUCET_MAX_UNITS);
+        else
+            ll_req_respond_error(req, LL_EMALFORMED, "body is not JSON: %s", jerr.text);
         return;
     }
     if (!json_is_object(body)) {

@@ -5,9 +5,13 @@
  *
  * The key is unsealed here on the worker (microseconds) and handed to the
  * ledger thread in the request, which fills sender_pubkey and the next nonce
- * (only it knows what is pending), signs, wipes the key and admits. */
+ * (only it knows what is pending), signs, wipes the key and admits.
+ *
+ * Messages are free to their senders (fee 0), so they are rate-limited per
+ * client address and per user instead (auth/limits.h). */
 #include "api/api.h"
 #include "auth/account.h"
+#include "auth/limits.h"
 #include "auth/session.h"
 #include "store/users.h"
 #include "util/err.h"
@@ -28,6 +32,30 @@ static void respond_no_session(ll_req_t *req, int rc)
     ll_req_respond_error(req, rc, "%s",
                          rc == LL_EUNAUTHORIZED ? "no session: log in first"
                                                 : "the database could not be read");
+}
+
+/* Counts the message against the client's address and the user. Returns 0,
+ * or < 0 with req answered (429, or 500 without limit tables). */
+static int limit_message(ll_api_worker_t *ctx, ll_req_t *req, const char *username)
+{
+    char client[LL_AUTH_CLIENT_KEY_CAP];
+    ll_auth_limits_t *limits = ll_auth_limits();
+    if (!limits) {
+        ll_req_respond_error(req, LL_EINTERNAL, "rate limits are unavailable");
+        return LL_EINTERNAL;
+    }
+    ll_auth_client_key(req, client);
+    if (ll_auth_limit(req, &limits->messages_by_client, client, ctx->app->config->messages_per_ip,
+                      "messages from this address") < 0)
+        return LL_ERATELIMIT;
+    if (ll_auth_limit(req, &limits->messages_by_user, username, ctx->app->config->messages_per_user,
+                      "messages from this user") < 0) {
+        /* Not sent: it does not count against the others at that address. */
+        ll_ratelimit_give(&limits->messages_by_client, client, ctx->app->config->messages_per_ip,
+                          ll_auth_mono_ms());
+        return LL_ERATELIMIT;
+    }
+    return 0;
 }
 
 /* `to` is an address when it is 32 lowercase hex (no username can be, see
@@ -110,6 +138,8 @@ void ll_api_message_post(ll_api_worker_t *ctx, ll_req_t *req, const char *param)
         respond_no_session(req, rc);
         return;
     }
+    if (limit_message(ctx, req, username) < 0)
+        return;
     if ((rc = ll_auth_json_body(req, &body, why)) < 0 ||
         (rc = ll_auth_string_field(body, "to", &to, &to_len, why)) < 0 ||
         (rc = ll_auth_string_field(body, "text", &text, &text_len, why)) < 0) {
@@ -152,9 +182,10 @@ out:
  * so status is always "confirmed" and block a height. */
 static int add_msg(const ll_store_msg_t *m, void *arg)
 {
-    json_t *msg = json_pack("{s:s, s:s, s:s, s:s, s:f, s:s, s:I, s:s}", "sender",
+    json_t *msg = json_pack("{s:s, s:s, s:s, s:s%, s:f, s:s, s:I, s:s}", "sender",
                             m->sender_username ? m->sender_username : m->sender, "sender_address",
-                            m->sender, "address", m->recipient, "text", m->memo, "timestamp",
+                            m->sender, "address", m->recipient, "text", m->memo, m->memo_len,
+                            "timestamp",
                             (double)m->timestamp_ms / 1000.0, "status", "confirmed", "block",
                             (json_int_t)m->height, "tx_id", m->tx_id);
     return msg && json_array_append_new(arg, msg) == 0 ? 0 : LL_ENOMEM; /* steals msg */

@@ -7,9 +7,17 @@
  * response goes out from the ledger's reply, on the worker again:
  *
  *   worker: checks, reads ──► thread pool: Argon2id ──► worker: resume
- *        ──► ledger: insert user / session ──► worker: 201/200 + Set-Cookie */
+ *        ──► ledger: insert user / session ──► worker: 201/200 + Set-Cookie
+ *
+ * Hostile clients: both endpoints count every attempt per client address,
+ * and failed ones per username (auth/limits.h), before any hash; hashes run
+ * at most LL_HASHGATE_SLOTS at once, with a short line behind them, so a
+ * flood of logins can neither fill the thread pool nor take 64 MiB each.
+ * Logout tells the event streams (stream/fanout.h), which end that
+ * session's streams within a second. */
 #include "api/api.h"
 #include "auth/account.h"
+#include "auth/limits.h"
 #include "auth/password.h"
 #include "auth/session.h"
 #include "util/err.h"
@@ -29,10 +37,16 @@ typedef struct auth_job {
     ll_req_t *req;
     ll_api_worker_t *ctx;        /* touched only on the worker, while it serves */
     const ll_custody_t *custody; /* for the thread pool, which must not touch ctx */
-    int rc;                      /* the thread pool's result */
-    int found;                   /* login: the username has a user */
-    int overlong;                /* login: the password is longer than any registered one */
-    char *password;              /* a copy, wiped and freed with the job */
+    ll_auth_limits_t *limits;    /* process-wide; the thread pool leaves the gate */
+    uv_loop_t *loop;             /* the worker's: it outlives ctx when the worker stops */
+    uint32_t name_rate;          /* --login-failures-per-user */
+    uint32_t max_age_s;          /* --session-max-age-s, for the ledger's half */
+    int name_token;              /* one token of name_key's bucket is taken */
+    char name_key[LL_USERNAME_MAX + 1];
+    int rc;         /* the thread pool's result */
+    int found;      /* login: the username has a user */
+    int overlong;   /* login: the password is longer than any registered one */
+    char *password; /* a copy, wiped and freed with the job */
     size_t password_len;
     ll_store_user_t user;
     char token[LL_SESSION_TOKEN_HEX + 1];
@@ -61,7 +75,22 @@ static auth_job_t *job_new(ll_api_worker_t *ctx, ll_req_t *req, job_kind_t kind)
     job->req = req;
     job->ctx = ctx;
     job->custody = ctx->app->custody;
+    job->limits = ll_auth_limits();
+    job->loop = ll_worker_loop(ctx->worker);
+    job->name_rate = ctx->app->config->login_failures_per_user;
+    job->max_age_s = ctx->app->config->session_max_age_s;
     return job;
+}
+
+/* The attempt did not fail (a login with the right password, a new user):
+ * it does not count against the username. */
+static void give_back_name(auth_job_t *job)
+{
+    if (!job->name_token)
+        return;
+    ll_ratelimit_give(&job->limits->failures_by_name, job->name_key, job->name_rate,
+                      ll_auth_mono_ms());
+    job->name_token = 0;
 }
 
 static int secure_cookie(const ll_api_worker_t *ctx)
@@ -81,7 +110,7 @@ static int put_session_fn(ll_store_t *writer, void *arg, json_t **result, char *
     (void)why;
     if ((rc = ll_store_prune_sessions(writer, now)) < 0 ||
         (rc = ll_store_put_session(writer, job->token_hash, job->user.username, now,
-                                   now + (int64_t)LL_SESSION_MAX_AGE_S * 1000)) < 0)
+                                   now + (int64_t)job->max_age_s * 1000)) < 0)
         return rc;
     *result = json_pack("{s:s, s:s}", "username", job->user.username, "address", job->user.address);
     return *result ? 0 : LL_ENOMEM;
@@ -108,8 +137,12 @@ static void on_store_reply(ll_task_t *task)
     if (job->lr.rc < 0) {
         ll_req_respond_error(job->req, job->lr.rc, "%s", job->lr.why);
     } else {
+        if (job->kind == JOB_REGISTER)
+            give_back_name(job);
+        if (job->kind == JOB_LOGOUT)
+            ll_fanout_session_revoked(); /* the row is gone (committed): streams may look */
         if (job->kind != JOB_REGISTER) {
-            ll_auth_cookie_header(job->kind == JOB_LOGIN ? job->token : NULL,
+            ll_auth_cookie_header(job->kind == JOB_LOGIN ? job->token : NULL, job->max_age_s,
                                   secure_cookie(job->ctx), cookie, sizeof cookie);
             ll_req_add_header(job->req, "Set-Cookie", cookie);
         }
@@ -143,12 +176,14 @@ static void on_work(uv_work_t *w)
     if (job->kind == JOB_REGISTER) {
         job->rc = ll_auth_user_new(job->custody, job->user.username, job->password,
                                    job->password_len, &job->user);
-        return;
+    } else {
+        /* Login: verify even when there is no such user, against a hash
+         * nobody can match, so both failures take the same time. */
+        job->rc =
+            ll_password_verify(job->found ? job->user.password_hash : ll_password_dummy_hash(),
+                               job->password, job->password_len);
     }
-    /* Login: verify even when there is no such user, against a hash nobody
-     * can match, so both failures take the same time. */
-    job->rc = ll_password_verify(job->found ? job->user.password_hash : ll_password_dummy_hash(),
-                                 job->password, job->password_len);
+    ll_hashgate_leave(&job->limits->hashes); /* the hash's memory is freed by now */
 }
 
 static void on_resume(ll_task_t *task)
@@ -168,6 +203,7 @@ static void on_resume(ll_task_t *task)
         job_free(job);
         return;
     }
+    give_back_name(job);
     ll_auth_token_new(job->token, job->token_hash);
     ask_store(job, put_session_fn, job);
 }
@@ -187,13 +223,117 @@ static void on_work_done(uv_work_t *w, int status)
     }
 }
 
+/* Called with a slot of the hash gate held; the thread pool gives it back.
+ * A waiter's turn may come while its worker stops, after ctx is freed:
+ * nothing here or on the thread pool touches ctx. */
 static void queue_work(auth_job_t *job)
 {
     job->work.data = job;
-    if (uv_queue_work(ll_worker_loop(job->ctx->worker), &job->work, on_work, on_work_done) < 0) {
+    if (uv_queue_work(job->loop, &job->work, on_work, on_work_done) < 0) {
+        ll_hashgate_leave(&job->limits->hashes);
         ll_req_respond_error(job->req, LL_EINTERNAL, "the thread pool refused the job");
         job_free(job);
     }
+}
+
+/* A job waiting in the hash gate's line, asking on a timer of its own
+ * worker's loop. Freed when the timer's handle is closed. */
+typedef struct hash_waiter {
+    uv_timer_t timer;
+    auth_job_t *job;
+    uint64_t ticket;
+} hash_waiter_t;
+
+static void on_waiter_closed(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+/* A request whose connection is gone (the client left, or the node is
+ * stopping and closed it) is an orphan: nobody would read its answer. */
+static int client_gone(const ll_req_t *req)
+{
+    char ip[64];
+    return ll_req_peer_ip(req, ip, sizeof ip) < 0;
+}
+
+static void on_wait_tick(uv_timer_t *t)
+{
+    hash_waiter_t *w = t->data;
+    if (!ll_hashgate_poll(&w->job->limits->hashes, w->ticket))
+        return;
+    auth_job_t *job = w->job;
+    uv_timer_stop(t);
+    uv_close((uv_handle_t *)t, on_waiter_closed);
+    if (client_gone(job->req)) { /* its turn, but no hash for nobody: the next one goes */
+        ll_hashgate_leave(&job->limits->hashes);
+        give_back_name(job);
+        ll_req_respond_error(job->req, LL_ESHUTDOWN, "the client is gone"); /* frees it */
+        job_free(job);
+        return;
+    }
+    queue_work(job);
+}
+
+/* Runs the job's hash now, or after those ahead of it; answers 429 when
+ * the line is full (the node is busy, not the client at fault: the
+ * username's token goes back). */
+static void start_hash(auth_job_t *job)
+{
+    hash_waiter_t *w = malloc(sizeof *w); /* before a ticket: a ticket must be polled */
+    uint64_t ticket = 0;
+    if (!w) {
+        ll_req_respond_error(job->req, LL_ENOMEM, "out of memory");
+        job_free(job);
+        return;
+    }
+    int rc = ll_hashgate_enter(&job->limits->hashes, &ticket);
+    if (rc != LL_HASHGATE_WAIT) {
+        free(w);
+        if (rc == LL_HASHGATE_GO) {
+            queue_work(job);
+            return;
+        }
+        give_back_name(job);
+        ll_auth_respond_limited(job->req, 1, "password checks at once: the node is busy");
+        job_free(job);
+        return;
+    }
+    w->job = job;
+    w->ticket = ticket;
+    uv_timer_init(job->loop, &w->timer);
+    w->timer.data = w;
+    uv_timer_start(&w->timer, on_wait_tick, LL_HASHGATE_POLL_MS, LL_HASHGATE_POLL_MS);
+}
+
+/* Every attempt counts against the client's address, first: even one the
+ * checks below refuse. Returns 0, or < 0 with req answered. */
+static int limit_attempt(ll_api_worker_t *ctx, ll_req_t *req)
+{
+    char client[LL_AUTH_CLIENT_KEY_CAP];
+    ll_auth_limits_t *limits = ll_auth_limits();
+    if (!limits) {
+        ll_req_respond_error(req, LL_EINTERNAL, "rate limits are unavailable");
+        return LL_EINTERNAL;
+    }
+    ll_auth_client_key(req, client);
+    return ll_auth_limit(req, &limits->attempts_by_client, client,
+                         ctx->app->config->auth_attempts_per_ip,
+                         "login and register attempts from this address");
+}
+
+/* Takes a token of the job's username; a failed attempt keeps it. Returns
+ * 0, or < 0 with the request answered and the job freed. */
+static int limit_name(auth_job_t *job)
+{
+    memcpy(job->name_key, job->user.username, sizeof job->name_key);
+    if (ll_auth_limit(job->req, &job->limits->failures_by_name, job->name_key, job->name_rate,
+                      "failed attempts for this username") < 0) {
+        job_free(job);
+        return LL_ERATELIMIT;
+    }
+    job->name_token = 1;
+    return 0;
 }
 
 /* ---- the handlers ------------------------------------------------------------- */
@@ -261,8 +401,10 @@ void ll_api_register(ll_api_worker_t *ctx, ll_req_t *req, const char *param)
     ll_store_user_t existing;
     int rc;
     (void)param;
+    if (limit_attempt(ctx, req) < 0)
+        return;
     auth_job_t *job = credentials_job(ctx, req, JOB_REGISTER, &len);
-    if (!job)
+    if (!job || limit_name(job) < 0)
         return;
     /* Spares the hash when the name is taken; the insert checks again, for
      * two registrations racing for one name. */
@@ -277,7 +419,7 @@ void ll_api_register(ll_api_worker_t *ctx, ll_req_t *req, const char *param)
         job_free(job);
         return;
     }
-    queue_work(job);
+    start_hash(job);
 }
 
 void ll_api_login(ll_api_worker_t *ctx, ll_req_t *req, const char *param)
@@ -286,8 +428,10 @@ void ll_api_login(ll_api_worker_t *ctx, ll_req_t *req, const char *param)
     size_t len;
     int rc;
     (void)param;
+    if (limit_attempt(ctx, req) < 0)
+        return;
     auth_job_t *job = credentials_job(ctx, req, JOB_LOGIN, &len);
-    if (!job)
+    if (!job || limit_name(job) < 0)
         return;
     /* A name that breaks the rule, or was cut to fit, has no user either. */
     memcpy(name, job->user.username, sizeof name); /* the lookup overwrites job->user */
@@ -298,7 +442,7 @@ void ll_api_login(ll_api_worker_t *ctx, ll_req_t *req, const char *param)
         return;
     }
     job->found = rc == 0 && !job->overlong;
-    queue_work(job);
+    start_hash(job);
 }
 
 void ll_api_logout(ll_api_worker_t *ctx, ll_req_t *req, const char *param)

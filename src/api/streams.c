@@ -2,7 +2,13 @@
  * (GET /api/v1/streams/{valid_tx,valid_transactions,events}) and its
  * Server-Sent Events (GET /api/stream). Everything that can be refused is
  * refused here as an ordinary JSON error, before the connection is taken
- * over by net/ws.c or net/sse.c. */
+ * over by net/ws.c or net/sse.c.
+ *
+ * The two streams that need a session (SSE and the events WebSocket) ride
+ * on the cookie, which a browser sends along whatever page opens them; they
+ * refuse a foreign Origin, so no other site can read a user's events
+ * through the user's own browser. They also hand the session to their
+ * subscriber, which ends the stream when the session ends. */
 #include "api/api.h"
 #include "auth/session.h"
 #include "net/sse.h"
@@ -53,18 +59,22 @@ static int parse_address(const char *in, char out[LL_EV_ADDR_MAX + 1])
 }
 
 /* The filters both event streams take. Answers req and returns < 0 when
- * they are malformed. */
+ * they are malformed. An unknown or undecodable types= value is not: it
+ * filters nothing, like an absent one. */
 static int parse_filters(ll_req_t *req, ll_sub_opts_t *o, char address[LL_EV_ADDR_MAX + 1])
 {
     char value[512];
-    int rc = ll_req_query_param(req, "types", value, sizeof value);
-    if (rc >= 0)
-        o->types = parse_types(value);
-    else if (rc != LL_ENOTFOUND) {
-        ll_req_respond_error(req, LL_EBADPARAM, "types is a comma-separated list of event types");
-        return rc;
+    /* A value is never longer than the query it is in. */
+    size_t cap = strlen(ll_req_query(req)) + 1;
+    char *types = malloc(cap);
+    if (!types) {
+        ll_req_respond_error(req, LL_ENOMEM, "out of memory");
+        return LL_ENOMEM;
     }
-    rc = ll_req_query_param(req, "address", value, sizeof value);
+    if (ll_req_query_param(req, "types", types, cap) >= 0)
+        o->types = parse_types(types);
+    free(types); /* absent, or a %00 or a broken escape in it: every type */
+    int rc = ll_req_query_param(req, "address", value, sizeof value);
     if (rc >= 0) {
         if (parse_address(value, address) < 0) {
             ll_req_respond_error(req, LL_EBADADDRESS,
@@ -79,38 +89,32 @@ static int parse_filters(ll_req_t *req, ll_sub_opts_t *o, char address[LL_EV_ADD
     return 0;
 }
 
-static int require_session(ll_api_worker_t *ctx, ll_req_t *req)
+/* The session the request's cookie names, remembered by the subscriber so
+ * that logout or expiry ends the stream. Answers req when there is none. */
+static int require_session(ll_api_worker_t *ctx, ll_req_t *req, ll_auth_session_t *sess,
+                           ll_sub_opts_t *o)
 {
-    char username[LL_USERNAME_MAX + 1], address[33];
-    int rc = ctx->reader ? ll_auth_session_user(ctx->reader, req, username, address) : LL_ESTORE;
+    int rc = ll_auth_session_get(ctx->reader, req, sess);
     if (rc == LL_EUNAUTHORIZED)
         ll_req_respond_error(req, rc, "this stream needs a session: log in at /api/login");
     else if (rc < 0)
         ll_req_respond_error(req, rc, "sessions cannot be checked right now");
-    return rc;
+    if (rc < 0)
+        return rc;
+    o->session = sess->token_hash;
+    o->session_expires_ms = sess->expires_ms;
+    return 0;
 }
 
-/* The Origin allow-list of --allowed-origins (empty: any origin). */
-static int origin_allowed(const ll_api_worker_t *ctx, const ll_req_t *req)
+static void respond_foreign_origin(ll_req_t *req)
 {
-    const char *list = ctx->app->config->allowed_origins;
-    const char *origin = ll_req_header(req, "Origin");
-    if (!list[0] || !origin)
-        return 1; /* non-browser clients send no Origin */
-    size_t olen = strlen(origin);
-    for (const char *p = list; *p;) {
-        size_t n = strcspn(p, ",");
-        if (n == olen && strncasecmp(p, origin, n) == 0)
-            return 1;
-        p += n + (p[n] == ',');
-        p += strspn(p, " ");
-    }
-    return 0;
+    ll_req_respond_error(req, LL_EFORBIDDEN, "this Origin may not open this stream");
 }
 
 void ll_api_ws_stream(ll_api_worker_t *ctx, ll_req_t *req, const char *name)
 {
     char head[256], why[LL_ERRMSG_MAX], address[LL_EV_ADDR_MAX + 1];
+    ll_auth_session_t sess;
     size_t len;
     ll_sub_opts_t o = {.queue_cap = ctx->app->config->client_queue};
     int rc;
@@ -129,12 +133,12 @@ void ll_api_ws_stream(ll_api_worker_t *ctx, ll_req_t *req, const char *name)
                              "no stream '%s': try valid_tx, valid_transactions or events", name);
         return;
     }
-    if (!origin_allowed(ctx, req)) {
-        ll_req_respond_error(req, LL_EFORBIDDEN, "this Origin may not open streams here");
+    if (o.wire == LL_WIRE_WS_EVENTS ? !ll_api_origin_same_site(ctx, req) : !ll_api_origin_public_ok(ctx, req)) {
+        respond_foreign_origin(req);
         return;
     }
     if (o.wire == LL_WIRE_WS_EVENTS &&
-        (require_session(ctx, req) < 0 || parse_filters(req, &o, address) < 0))
+        (require_session(ctx, req, &sess, &o) < 0 || parse_filters(req, &o, address) < 0))
         return;
     if ((rc = ll_ws_handshake(req, head, sizeof head, &len, why)) < 0) {
         if (rc == LL_EUPGRADE)
@@ -179,13 +183,18 @@ static int resume_point(ll_req_t *req, ll_sub_opts_t *o)
 void ll_api_sse_stream(ll_api_worker_t *ctx, ll_req_t *req, const char *param)
 {
     char address[LL_EV_ADDR_MAX + 1];
+    ll_auth_session_t sess;
     ll_sub_opts_t o = {.wire = LL_WIRE_SSE, .queue_cap = ctx->app->config->client_queue};
     (void)param;
     if (!ctx->fanout || !ctx->sink) {
         ll_req_respond_error(req, LL_ENOMEM, "this worker cannot serve streams");
         return;
     }
-    if (require_session(ctx, req) < 0)
+    if (!ll_api_origin_same_site(ctx, req)) {
+        respond_foreign_origin(req);
+        return;
+    }
+    if (require_session(ctx, req, &sess, &o) < 0)
         return;
     if (!accepts_event_stream(req)) {
         ll_req_respond_error(req, LL_ENOTACCEPTABLE,

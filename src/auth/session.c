@@ -94,8 +94,9 @@ int ll_auth_cookie_next(const char *header, const char *name, size_t *pos, char 
 /* A browser may hold several `session` cookies (an old one under another
  * path, say): the first live one wins, so a stale cookie sent first does not
  * log out the user. */
-int ll_auth_session_lookup(ll_store_t *st, const char *cookie_header, int64_t now_ms,
-                           char username[LL_USERNAME_MAX + 1], char address[33], char *token_hash)
+static int lookup(ll_store_t *st, const char *cookie_header, int64_t now_ms,
+                  char username[LL_USERNAME_MAX + 1], char address[33], char *token_hash,
+                  int64_t *expires_out)
 {
     char value[LL_SESSION_TOKEN_HEX + 1], hash[LL_TOKEN_HASH_HEX + 1];
     int64_t expires_ms;
@@ -115,9 +116,25 @@ int ll_auth_session_lookup(ll_store_t *st, const char *cookie_header, int64_t no
             return rc;
         if (token_hash)
             memcpy(token_hash, hash, sizeof hash);
+        if (expires_out)
+            *expires_out = expires_ms;
         return 0;
     }
     return LL_EUNAUTHORIZED;
+}
+
+int ll_auth_session_lookup(ll_store_t *st, const char *cookie_header, int64_t now_ms,
+                           char username[LL_USERNAME_MAX + 1], char address[33], char *token_hash)
+{
+    return lookup(st, cookie_header, now_ms, username, address, token_hash, NULL);
+}
+
+int ll_auth_session_get(ll_store_t *reader, const ll_req_t *req, ll_auth_session_t *out)
+{
+    if (!reader)
+        return LL_ESTORE;
+    return lookup(reader, ll_req_header(req, "Cookie"), ll_auth_now_ms(), out->username,
+                  out->address, out->token_hash, &out->expires_ms);
 }
 
 int ll_auth_session_find(ll_store_t *reader, const ll_req_t *req,
@@ -139,10 +156,10 @@ int ll_auth_session_user(ll_store_t *reader, const ll_req_t *req,
 /* HttpOnly: page scripts cannot read the token. SameSite=Lax: other sites'
  * pages do not send it with their subrequests or posts. Path=/: the API and
  * the web UI share it. */
-void ll_auth_cookie_header(const char *token, int secure, char *out, size_t cap)
+void ll_auth_cookie_header(const char *token, uint32_t max_age_s, int secure, char *out, size_t cap)
 {
-    snprintf(out, cap, "%s=%s; HttpOnly; SameSite=Lax; Path=/; Max-Age=%d%s", LL_SESSION_COOKIE,
-             token ? token : "", token ? LL_SESSION_MAX_AGE_S : 0, secure ? "; Secure" : "");
+    snprintf(out, cap, "%s=%s; HttpOnly; SameSite=Lax; Path=/; Max-Age=%u%s", LL_SESSION_COOKIE,
+             token ? token : "", token ? max_age_s : 0, secure ? "; Secure" : "");
 }
 
 int ll_auth_check_json_type(const ll_req_t *req)

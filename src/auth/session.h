@@ -21,7 +21,7 @@
 
 #define LL_SESSION_COOKIE "session"
 #define LL_SESSION_TOKEN_HEX 64
-#define LL_SESSION_MAX_AGE_S 2592000 /* 30 days */
+#define LL_SESSION_MAX_AGE_S 2592000 /* 30 days: --session-max-age-s's default */
 
 /* Wall-clock milliseconds since the epoch: session times are dates. */
 int64_t ll_auth_now_ms(void);
@@ -64,10 +64,23 @@ int ll_auth_session_find(ll_store_t *reader, const ll_req_t *req,
                          char username[LL_USERNAME_MAX + 1], char address[33],
                          char token_hash[LL_TOKEN_HASH_HEX + 1]);
 
-/* The Set-Cookie value that starts a session (secure: add the Secure
- * attribute, for a node served over https) into out, or that ends one when
- * token is NULL (empty value, Max-Age=0). */
-void ll_auth_cookie_header(const char *token, int secure, char *out, size_t cap);
+/* A live session, as a request's cookie names it. */
+typedef struct ll_auth_session {
+    char username[LL_USERNAME_MAX + 1];
+    char address[33];
+    char token_hash[LL_TOKEN_HASH_HEX + 1]; /* the row's key */
+    int64_t expires_ms;                     /* wall clock */
+} ll_auth_session_t;
+
+/* Like ll_auth_session_user, with the session's key and expiry too: the
+ * event streams remember both, to end when the session does. */
+int ll_auth_session_get(ll_store_t *reader, const ll_req_t *req, ll_auth_session_t *out);
+
+/* The Set-Cookie value that starts a session of max_age_s seconds (secure:
+ * add the Secure attribute, for a node served over https) into out, or
+ * that ends one when token is NULL (empty value, Max-Age=0). */
+void ll_auth_cookie_header(const char *token, uint32_t max_age_s, int secure, char *out,
+                           size_t cap);
 #define LL_AUTH_COOKIE_HEADER_CAP 160
 
 /* ---- request rules shared by the session and messenger endpoints ---------- */

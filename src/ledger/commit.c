@@ -139,10 +139,12 @@ int ll_commit_block(ll_store_t *st, ll_state_t *building, ll_events_t *events,
         goto fail;
     if ((rc = ll_store_commit(st)) < 0)
         goto fail;
+    ll_events_commit(events);
     *out = batch;
     return 0;
 fail:
     ll_store_rollback(st);
+    ll_events_abort(events); /* the retry must append the same events again */
     ll_batch_unref(batch);
     b->quantum_verified = 0;
     return rc;

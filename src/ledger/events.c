@@ -4,6 +4,7 @@
 #include "store/users.h"
 #include "stream/dedupe.h"
 #include "util/err.h"
+#include "util/hmap.h"
 #include "util/json.h"
 
 #include <inttypes.h>
@@ -13,8 +14,21 @@
 
 enum { DD_BLOCK, DD_TX, DD_MESSAGE, DD_RECEIPT, DD_COUNT };
 
+/* A key appended inside the store transaction that is still open. */
+typedef struct staged {
+    int slot;
+    char *key;
+} staged_t;
+
 struct ll_events {
     ll_dedupe_t *windows[DD_COUNT]; /* one window per event type (seed 002) */
+    /* Keys of the rows appended since the last ll_events_commit/abort. They
+     * enter the windows only once their rows are committed: a rolled-back
+     * block must find its keys unseen when it is built again, or it would
+     * commit without events (never streamed, never replayable). */
+    ll_hmap_t *staged_set; /* "<slot>/<key>" */
+    staged_t *staged;      /* the same keys in append order */
+    size_t nstaged, staged_cap;
 };
 
 double ll_events_coins(int64_t units)
@@ -78,9 +92,9 @@ json_t *ll_events_message(const ll_tx_t *tx, const char *sender, const char *sta
                           uint64_t height)
 {
     int confirmed = strcmp(status, "confirmed") == 0;
-    json_t *msg = json_pack("{s:s, s:s, s:s, s:s, s:f, s:s, s:o, s:s}", "sender",
+    json_t *msg = json_pack("{s:s, s:s, s:s, s:s%, s:f, s:s, s:o, s:s}", "sender",
                             sender ? sender : tx->sender, "sender_address", tx->sender,
-                            "address", tx->recipient, "text", tx->memo, "timestamp",
+                            "address", tx->recipient, "text", tx->memo, tx->memo_len, "timestamp",
                             (double)tx->timestamp_ms / 1000.0, "status", status, "block",
                             confirmed ? json_integer((json_int_t)height) : json_null(), "tx_id",
                             tx->tx_id);
@@ -111,10 +125,54 @@ static void dedupe_key(const char *type, const char *tx_id, const char *status, 
         snprintf(out, cap, "%s", tx_id);
 }
 
-static int seen(ll_events_t *ev, const char *type, const char *key)
+/* Whether key of type is in its window or staged in the open transaction;
+ * if neither, stages it. Returns 1 (seen), 0 (staged now) or LL_ENOMEM. */
+static int seen_or_stage(ll_events_t *ev, const char *type, const char *key)
 {
     int slot = dedupe_slot(type);
-    return slot >= 0 && ll_dedupe_seen(ev->windows[slot], key);
+    char id[160];
+    char *copy = NULL;
+    if (slot < 0)
+        return 0;
+    if (ll_dedupe_has(ev->windows[slot], key))
+        return 1;
+    snprintf(id, sizeof id, "%d/%s", slot, key);
+    if (ll_hmap_get(ev->staged_set, id))
+        return 1;
+    if (ev->nstaged == ev->staged_cap) {
+        size_t cap = ev->staged_cap ? 2 * ev->staged_cap : 64;
+        staged_t *grown = realloc(ev->staged, cap * sizeof *grown);
+        if (!grown)
+            return LL_ENOMEM;
+        ev->staged = grown;
+        ev->staged_cap = cap;
+    }
+    if (!(copy = strdup(key)) || ll_hmap_put(ev->staged_set, id, copy) < 0) {
+        free(copy);
+        return LL_ENOMEM;
+    }
+    ev->staged[ev->nstaged++] = (staged_t){slot, copy};
+    return 0;
+}
+
+static void clear_staged(ll_events_t *ev)
+{
+    ll_hmap_clear(ev->staged_set); /* its values are the staged[] copies */
+    for (size_t i = 0; i < ev->nstaged; i++)
+        free(ev->staged[i].key);
+    ev->nstaged = 0;
+}
+
+void ll_events_commit(ll_events_t *ev)
+{
+    for (size_t i = 0; i < ev->nstaged; i++)
+        ll_dedupe_seen(ev->windows[ev->staged[i].slot], ev->staged[i].key);
+    clear_staged(ev);
+}
+
+void ll_events_abort(ll_events_t *ev)
+{
+    clear_staged(ev);
 }
 
 static int prime_row(const ll_store_event_t *row, void *arg)
@@ -124,13 +182,14 @@ static int prime_row(const ll_store_event_t *row, void *arg)
     const char *status = "";
     json_t *payload = NULL;
     if (strcmp(row->type, "message") == 0) {
-        payload = json_loads(row->payload, 0, NULL);
+        payload = json_loads(row->payload, JSON_ALLOW_NUL, NULL);
         status = json_string_value(json_object_get(json_object_get(payload, "msg"), "status"));
         if (!status)
             status = "";
     }
     dedupe_key(row->type, row->tx_id, status, row->height, key, sizeof key);
-    seen(ev, row->type, key);
+    if (dedupe_slot(row->type) >= 0) /* committed rows: straight into the window */
+        ll_dedupe_seen(ev->windows[dedupe_slot(row->type)], key);
     json_decref(payload);
     return 0;
 }
@@ -141,6 +200,10 @@ ll_events_t *ll_events_new(ll_store_t *st)
     uint64_t last = 0;
     if (!ev)
         return NULL;
+    if (!(ev->staged_set = ll_hmap_new())) {
+        ll_events_free(ev);
+        return NULL;
+    }
     for (int i = 0; i < DD_COUNT; i++) {
         if (!(ev->windows[i] = ll_dedupe_new(LL_EVENTS_DEDUPE_WINDOW))) {
             ll_events_free(ev);
@@ -161,6 +224,10 @@ void ll_events_free(ll_events_t *ev)
         return;
     for (int i = 0; i < DD_COUNT; i++)
         ll_dedupe_free(ev->windows[i]);
+    if (ev->staged_set)
+        clear_staged(ev);
+    ll_hmap_free(ev->staged_set);
+    free(ev->staged);
     free(ev);
 }
 
@@ -187,10 +254,11 @@ static int append(ll_events_t *ev, ll_store_t *st, const row_t *r, json_t *paylo
     char *text = NULL;
 
     dedupe_key(r->type, tx_id, r->status, r->height, key, sizeof key);
-    if (seen(ev, r->type, key)) {
+    if ((rc = seen_or_stage(ev, r->type, key)) != 0) {
         json_decref(payload);
-        return 0;
+        return rc < 0 ? rc : 0;
     }
+    rc = LL_ENOMEM;
     if (r->tx) {
         const char *other = r->contract                    ? r->contract
                             : r->tx->kind == LL_TX_CREATE ? ""

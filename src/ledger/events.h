@@ -48,6 +48,13 @@ int ll_events_append_block(ll_events_t *ev, ll_store_t *st, const ll_block_hdr_t
                            ll_tx_t *const *txs, json_t *const *receipts, size_t n,
                            ll_batch_t **out);
 
+/* The store transaction holding the rows appended since the last call
+ * committed (ll_events_commit: their keys enter the dedupe windows) or
+ * rolled back (ll_events_abort: they are forgotten, so the same events can
+ * be appended again). Every append is followed by one of the two. */
+void ll_events_commit(ll_events_t *ev);
+void ll_events_abort(ll_events_t *ev);
+
 /* Appends a "pending" message event for each of msgs (admitted to the
  * mempool after block `tip`), and sets *out likewise. */
 int ll_events_append_pending(ll_events_t *ev, ll_store_t *st, uint64_t tip,

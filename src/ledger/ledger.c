@@ -10,6 +10,8 @@
 #include "ledger/events.h"
 #include "ledger/mempool.h"
 #include "ledger/state.h"
+#include "store/pending.h"
+#include "vm/vm.h"
 #include "util/hex.h"
 #include "util/log.h"
 
@@ -124,34 +126,38 @@ static void drop_receipts(ll_ledger_t *l, size_t n)
     }
 }
 
-/* Takes the oldest pending transactions into one block and commits it.
- * Returns 0 (also when nothing was pending) or the commit's error, in which
- * case the transactions are pending again. */
 /* Writes and publishes the "pending" events of the messages admitted since
- * the last call. A failure costs those notifications, never the messages. */
-static void flush_pending(ll_ledger_t *l)
+ * the last call. On failure they stay listed for the next call, and no
+ * block is built until they are written, so "pending" never follows
+ * "confirmed" and no event is lost. Returns 0 or the store's error. */
+static int flush_pending(ll_ledger_t *l)
 {
     ll_batch_t *batch = NULL;
     int rc;
     if (l->npending_msgs == 0)
-        return;
+        return 0;
     if ((rc = ll_store_begin(l->st)) == 0 &&
         (rc = ll_events_append_pending(l->events, l->st, l->tip.height, l->pending_msgs,
                                        l->npending_msgs, &batch)) == 0 &&
         (rc = ll_store_commit(l->st)) == 0) {
+        ll_events_commit(l->events);
         publish(l, batch);
-    } else {
-        ll_store_rollback(l->st);
-        ll_batch_unref(batch);
-        LL_ERROR("ledger: %zu pending-message events lost (%s)", l->npending_msgs,
-                 ll_err_name(rc));
+        l->npending_msgs = 0;
+        return 0;
     }
-    l->npending_msgs = 0;
+    ll_store_rollback(l->st);
+    ll_events_abort(l->events);
+    ll_batch_unref(batch);
+    LL_ERROR("ledger: %zu pending-message events not written (%s); retrying",
+             l->npending_msgs, ll_err_name(rc));
+    return rc;
 }
 
 static void on_pending_timer(uv_timer_t *t)
 {
-    flush_pending(t->data);
+    ll_ledger_t *l = t->data;
+    if (flush_pending(l) < 0)
+        uv_timer_start(&l->pending_timer, on_pending_timer, l->opts.block_interval_ms, 0);
 }
 
 /* Remembers an admitted message for the next flush. */
@@ -172,15 +178,23 @@ static void note_pending_message(ll_ledger_t *l, const ll_tx_t *tx)
         uv_timer_start(&l->pending_timer, on_pending_timer, 0, 0);
 }
 
+/* Takes the oldest pending transactions into one block and commits it.
+ * Returns 0 (also when nothing was pending) or the commit's error, in which
+ * case the transactions are pending again. */
 static int produce_block(ll_ledger_t *l)
 {
     char why[LL_ERRMSG_MAX];
     ll_block_hdr_t b;
     size_t taken, kept = 0;
-    flush_pending(l); /* before the mempool hands its transactions over */
-    taken = ll_mempool_take(l->mempool, l->batch, l->opts.max_block_txs);
     const char **ids = NULL;
-    int rc = 0;
+    int rc;
+    /* Before the mempool hands its transactions over: their "pending"
+     * events must be in the log before any "confirmed" one. */
+    if ((rc = flush_pending(l)) < 0)
+        return rc;
+    ll_mempool_limits_t lim = {l->opts.max_block_txs, l->opts.block_gas_limit,
+                               LL_BLOCK_MAX_BYTES};
+    taken = ll_mempool_take(l->mempool, l->batch, &lim);
     if (taken == 0)
         return 0;
     start_header(l, &b);
@@ -189,8 +203,17 @@ static int produce_block(ll_ledger_t *l)
         /* Admission applied the same rules to the same order, so a failure
          * here means the admission view went wrong: drop, never corrupt. */
         json_t *receipt = NULL;
-        if (ll_state_apply_block(l->building, l->batch[i], b.miner, b.height, &receipt, why) <
-            0) {
+        if ((rc = ll_state_apply_block(l->building, l->batch[i], b.miner, b.height, &receipt,
+                                       why)) == LL_ECANCELED) {
+            /* The node is stopping: the block is abandoned, every one of its
+             * transactions pending again (and saved with the mempool). */
+            memmove(l->batch + kept, l->batch + i, (taken - i) * sizeof *l->batch);
+            drop_receipts(l, kept);
+            ll_mempool_untake(l->mempool, l->batch, kept + (taken - i));
+            LL_INFO("ledger: block %" PRIu64 " interrupted by the stop", b.height);
+            return rc;
+        }
+        if (rc < 0) {
             LL_ERROR("ledger: dropping %s from block %" PRIu64 ": %s", l->batch[i]->tx_id,
                      b.height, why);
             ll_tx_free(l->batch[i]);
@@ -215,14 +238,19 @@ static int produce_block(ll_ledger_t *l)
     l->tip = b;
     atomic_fetch_add(&l->stat_blocks, 1);
     atomic_fetch_add(&l->stat_txs, kept);
-    for (size_t i = 0; i < kept; i++)
+    int ran_contracts = 0;
+    for (size_t i = 0; i < kept; i++) {
+        ran_contracts |= ll_mempool_gas(l->batch[i]) > 0;
         ll_tx_free(l->batch[i]);
+    }
     LL_DEBUG("ledger: block %" PRIu64 " %s with %zu transactions", b.height, b.hash, kept);
     /* The admission view holds absolute values (committed + all pending), so
      * committing a prefix of the pending sequence leaves it right. It needs
      * a rebuild only when transactions were dropped, and it is emptied when
      * nothing is pending so it does not grow without bound. */
-    if (kept != taken || ll_mempool_count(l->mempool) == 0) {
+    /* Admission reserved gas_limit x price for each contract run; the block
+     * refunded what was not used, so the view is rebuilt to see it. */
+    if (kept != taken || ran_contracts || ll_mempool_count(l->mempool) == 0) {
         replay_t r = {l, 0};
         ll_state_reset(l->admission);
         ll_mempool_each(l->mempool, replay_pending, &r);
@@ -287,9 +315,47 @@ static int fail(ll_ledger_req_t *r, int rc, const char *why)
     return rc;
 }
 
+/* Who is asking to admit a transaction (kept in ll_tx_t.origin and with a
+ * saved mempool, so a restart admits it under the same rules). */
+typedef enum {
+    FROM_CLIENT = 0,  /* POST /api/v1/transactions: signed by its sender */
+    FROM_FAUCET = 1,  /* the dev faucet: not held to the per-sender cap */
+    FROM_SESSION = 2, /* a session user's chat message, signed by the node: free */
+} origin_t;
+
+/* Work costs its sender (docs/API.md §2.6): a transaction is admitted only
+ * from a sender that holds native coin, within its share of the mempool and
+ * of a block. Returns 0 or fails r. */
+static int check_sender(ll_ledger_t *l, ll_ledger_req_t *r, const ll_tx_t *tx, origin_t origin)
+{
+    char why[LL_ERRMSG_MAX];
+    int64_t balance = 0;
+    uint64_t gas = ll_mempool_gas(tx);
+    if (gas > l->opts.block_gas_limit) {
+        snprintf(why, sizeof why, "gas_limit may be at most the block gas limit, %" PRIu32,
+                 l->opts.block_gas_limit);
+        return fail(r, LL_EGASLIMIT, why);
+    }
+    if (origin != FROM_FAUCET &&
+        ll_mempool_sender_count(l->mempool, tx->sender) >= l->opts.max_pending_per_sender) {
+        snprintf(why, sizeof why,
+                 "this sender already has %" PRIu32 " transactions pending; retry after a block",
+                 l->opts.max_pending_per_sender);
+        return fail(r, LL_ETOOMANYPENDING, why);
+    }
+    if (origin == FROM_SESSION && tx->kind == LL_TX_MESSAGE)
+        return 0;
+    if (ll_state_native_balance(l->admission, tx->sender, &balance) < 0)
+        return fail(r, LL_ESTORE, "state unavailable");
+    if (balance <= 0)
+        return fail(r, LL_EFUNDS,
+                    "the sender holds no native coin: only a funded account may submit");
+    return 0;
+}
+
 /* Admits tx (owned) to the mempool: duplicates, capacity, then the ledger
  * rules against committed state plus everything already pending. */
-static int admit(ll_ledger_t *l, ll_ledger_req_t *r, ll_tx_t *tx)
+static int admit(ll_ledger_t *l, ll_ledger_req_t *r, ll_tx_t *tx, origin_t origin)
 {
     ll_store_tx_t row;
     char why[LL_ERRMSG_MAX];
@@ -303,7 +369,11 @@ static int admit(ll_ledger_t *l, ll_ledger_req_t *r, ll_tx_t *tx)
         fail(r, rc, "the store could not be read");
         goto drop;
     }
-    if (ll_mempool_count(l->mempool) >= LL_MEMPOOL_CAPACITY) {
+    if (check_sender(l, r, tx, origin) < 0)
+        goto drop;
+    tx->origin = (int)origin;
+    if (ll_mempool_count(l->mempool) >= LL_MEMPOOL_CAPACITY ||
+        ll_mempool_bytes(l->mempool) + ll_mempool_tx_bytes(tx) > LL_MEMPOOL_MAX_BYTES) {
         fail(r, LL_EBUSY, "too many transactions are pending; retry shortly");
         goto drop;
     }
@@ -352,7 +422,7 @@ static void handle_get_tx(ll_ledger_t *l, ll_ledger_req_t *r)
     if (tx) {
         r->result = tx_view(json_deep_copy(tx->body), tx->tx_id, 1, 0);
     } else if ((rc = ll_store_get_tx(l->st, r->tx_id, &row)) == 0) {
-        r->result = tx_view(json_loads(row.body, 0, NULL), row.tx_id, 0, row.height);
+        r->result = tx_view(json_loads(row.body, JSON_ALLOW_NUL, NULL), row.tx_id, 0, row.height);
     } else {
         fail(r, rc, rc == LL_ENOTFOUND ? "no transaction with that id" : "store unavailable");
         return;
@@ -364,7 +434,7 @@ static void handle_get_tx(ll_ledger_t *l, ll_ledger_req_t *r)
  * pending), signs it and admits it: the faucet and the custodial messenger
  * sign here because only the ledger thread knows the next nonce. */
 static void sign_and_admit(ll_ledger_t *l, ll_ledger_req_t *r, json_t *body,
-                           const ll_keypair_t *kp)
+                           const ll_keypair_t *kp, origin_t origin)
 {
     char pk_hex[2 * LL_PK_BYTES + 1];
     uint64_t nonce;
@@ -388,7 +458,7 @@ static void sign_and_admit(ll_ledger_t *l, ll_ledger_req_t *r, json_t *body,
         r->rc = rc;
         return;
     }
-    admit(l, r, tx);
+    admit(l, r, tx, origin);
 }
 
 static void handle_faucet(ll_ledger_t *l, ll_ledger_req_t *r)
@@ -404,7 +474,7 @@ static void handle_faucet(ll_ledger_t *l, ll_ledger_req_t *r)
         fail(r, LL_ENOMEM, "out of memory");
         return;
     }
-    sign_and_admit(l, r, body, &l->faucet_key);
+    sign_and_admit(l, r, body, &l->faucet_key, FROM_FAUCET);
     json_decref(body);
 }
 
@@ -437,13 +507,13 @@ static void on_request(ll_task_t *task)
     } else if (r->op == LL_LEDGER_SUBMIT) {
         ll_tx_t *tx = r->tx;
         r->tx = NULL; /* the mempool or admit() owns it now */
-        admit(l, r, tx);
+        admit(l, r, tx, FROM_CLIENT);
     } else if (r->op == LL_LEDGER_GET_TX) {
         handle_get_tx(l, r);
     } else if (r->op == LL_LEDGER_FAUCET) {
         handle_faucet(l, r);
     } else if (r->op == LL_LEDGER_SIGN_SUBMIT) {
-        sign_and_admit(l, r, r->body, &r->key);
+        sign_and_admit(l, r, r->body, &r->key, FROM_SESSION);
     } else {
         handle_store_call(l, r);
     }
@@ -517,18 +587,106 @@ static void close_any(uv_handle_t *h, void *arg)
 /* Runs on the ledger thread: commit everything pending, then let the loop
  * end by closing its handles. Requests still queued are answered
  * LL_ESHUTDOWN while the queue closes. */
+typedef struct save_ctx {
+    ll_store_t *st;
+    int rc;
+} save_ctx_t;
+
+static void save_one(const ll_tx_t *tx, void *arg)
+{
+    save_ctx_t *c = arg;
+    char *body;
+    if (c->rc < 0)
+        return;
+    if (!(body = ll_tx_dump(tx))) {
+        c->rc = LL_ENOMEM;
+        return;
+    }
+    c->rc = ll_store_save_pending(c->st, tx->tx_id, tx->origin, body);
+    free(body);
+}
+
+/* Saves the mempool in one store transaction, for the next start. */
+static int save_mempool(ll_ledger_t *l)
+{
+    save_ctx_t c = {l->st, 0};
+    if ((c.rc = ll_store_begin(l->st)) < 0)
+        return c.rc;
+    if ((c.rc = ll_store_clear_pending(l->st)) == 0)
+        ll_mempool_each(l->mempool, save_one, &c);
+    if (c.rc == 0 && (c.rc = ll_store_commit(l->st)) == 0)
+        return 0;
+    ll_store_rollback(l->st);
+    return c.rc;
+}
+
+typedef struct reload {
+    ll_ledger_t *l;
+    size_t admitted, refused;
+} reload_t;
+
+static int reload_one(const char *body, int origin, void *arg)
+{
+    reload_t *rl = arg;
+    ll_ledger_req_t r = {0};
+    ll_tx_t *tx = NULL;
+    if (ll_tx_parse(body, strlen(body), &tx, r.why) == 0 &&
+        admit(rl->l, &r, tx, origin == FROM_FAUCET    ? FROM_FAUCET
+                             : origin == FROM_SESSION ? FROM_SESSION
+                                                      : FROM_CLIENT) == 0)
+        rl->admitted++;
+    else
+        rl->refused++;
+    json_decref(r.result);
+    return 0;
+}
+
+/* Admits again what the last clean stop saved, in its order, and forgets
+ * it. A transaction that no longer applies is logged and dropped. */
+static int reload_mempool(ll_ledger_t *l)
+{
+    reload_t rl = {l, 0, 0};
+    int rc = ll_store_load_pending(l->st, reload_one, &rl);
+    if (rc < 0)
+        return rc;
+    if (rl.admitted + rl.refused == 0)
+        return 0;
+    if ((rc = ll_store_begin(l->st)) == 0 && (rc = ll_store_clear_pending(l->st)) == 0)
+        rc = ll_store_commit(l->st);
+    if (rc < 0) {
+        ll_store_rollback(l->st);
+        return rc;
+    }
+    LL_INFO("ledger: %zu transactions pending from the last stop%s", rl.admitted,
+            rl.refused ? " (some no longer apply; see above)" : "");
+    if (rl.refused)
+        LL_ERROR("ledger: %zu saved transactions no longer apply and were dropped", rl.refused);
+    return 0;
+}
+
+/* How long a stop keeps producing blocks before it saves what is left. */
+#define STOP_BLOCKS_MS 1000
+
 static void on_stop(ll_task_t *task)
 {
     ll_ledger_t *l = (ll_ledger_t *)((char *)task - offsetof(ll_ledger_t, stop_task));
+    uint64_t until = uv_hrtime() + (uint64_t)STOP_BLOCKS_MS * 1000000;
     l->stopping = 1;
     uv_timer_stop(&l->block_timer);
     flush_pending(l);
-    while (ll_mempool_count(l->mempool) > 0) {
-        if (produce_block(l) < 0) {
-            LL_ERROR("ledger: %zu pending transactions could not be committed at stop",
-                     ll_mempool_count(l->mempool));
+    /* A stop must end within 2 s whatever is pending: commit blocks for a
+     * while (a contract run was interrupted by ll_ledger_stop and fails
+     * them), then save the rest for the next start. */
+    while (ll_mempool_count(l->mempool) > 0 && uv_hrtime() < until) {
+        if (produce_block(l) < 0)
             break;
-        }
+    }
+    if (ll_mempool_count(l->mempool) > 0) {
+        size_t n = ll_mempool_count(l->mempool);
+        if (save_mempool(l) == 0)
+            LL_INFO("ledger: %zu pending transactions saved for the next start", n);
+        else
+            LL_ERROR("ledger: %zu pending transactions could not be saved at stop", n);
     }
     uv_close((uv_handle_t *)&l->block_timer, on_closed);
     uv_close((uv_handle_t *)&l->pending_timer, on_closed);
@@ -563,6 +721,10 @@ int ll_ledger_start(const ll_ledger_opts_t *opts, ll_ledger_t **out)
     if (!l)
         return LL_ENOMEM;
     l->opts = *opts;
+    if (!l->opts.block_gas_limit)
+        l->opts.block_gas_limit = LL_DEFAULT_BLOCK_GAS_LIMIT;
+    if (!l->opts.max_pending_per_sender)
+        l->opts.max_pending_per_sender = LL_DEFAULT_MAX_PENDING_PER_SENDER;
     snprintf(l->data_dir, sizeof l->data_dir, "%s", opts->data_dir);
     l->opts.data_dir = l->data_dir;
     if ((rc = ll_store_open(l->data_dir, LL_STORE_WRITER, opts->sync, &l->st)) < 0) {
@@ -576,6 +738,10 @@ int ll_ledger_start(const ll_ledger_opts_t *opts, ll_ledger_t **out)
     l->mempool = ll_mempool_new(LL_MEMPOOL_CAPACITY);
     l->admission = ll_state_new(l->st);
     l->building = ll_state_new(l->st);
+    if (l->admission && l->building) {
+        ll_state_set_gas_price(l->admission, l->opts.gas_price);
+        ll_state_set_gas_price(l->building, l->opts.gas_price);
+    }
     l->batch = calloc(opts->max_block_txs, sizeof *l->batch);
     l->receipts = calloc(opts->max_block_txs, sizeof *l->receipts);
     l->events = ll_events_new(l->st);
@@ -598,6 +764,9 @@ int ll_ledger_start(const ll_ledger_opts_t *opts, ll_ledger_t **out)
     uv_timer_init(&l->loop, &l->pending_timer);
     l->pending_timer.data = l;
     l->stop_task.run = on_stop;
+    ll_vm_interrupt_clear(); /* a ledger stopped earlier in this process set it */
+    if ((rc = reload_mempool(l)) < 0)
+        goto fail;
     publish_stats(l);
     if (uv_thread_create(&l->thread, run_loop, l) != 0)
         goto fail;
@@ -620,6 +789,9 @@ void ll_ledger_stop(ll_ledger_t *l)
 {
     if (!l || l->stopped)
         return;
+    /* A contract running now stops at its next instruction: the block it is
+     * in is abandoned and its transactions stay pending (then saved). */
+    ll_vm_interrupt();
     if (ll_taskq_post(&l->inbox, &l->stop_task) < 0)
         LL_ERROR("ledger: stop requested twice");
     uv_thread_join(&l->thread);

@@ -28,6 +28,14 @@
 typedef struct ll_ledger ll_ledger_t;
 
 #define LL_MEMPOOL_CAPACITY 100000
+/* Bytes (signing bytes) all pending transactions may hold, and one block. A
+ * body is at most 1 MiB, so every transaction fits a block. */
+#define LL_MEMPOOL_MAX_BYTES (256u * 1024 * 1024)
+#define LL_BLOCK_MAX_BYTES (8u * 1024 * 1024)
+/* Defaults of the economic flags (docs/API.md §2.6). */
+#define LL_DEFAULT_GAS_PRICE 1
+#define LL_DEFAULT_BLOCK_GAS_LIMIT 20000000
+#define LL_DEFAULT_MAX_PENDING_PER_SENDER 1000
 #define LL_GENESIS_FAUCET_UNITS 1000000000000000LL /* 10^9 coins */
 
 typedef struct ll_ledger_opts {
@@ -37,6 +45,9 @@ typedef struct ll_ledger_opts {
     uint32_t max_block_txs;
     ll_store_sync_t sync;
     int dev;       /* enables the faucet */
+    uint32_t gas_price;              /* native units per gas (ledger/state.h) */
+    uint32_t block_gas_limit;        /* most gas_limit one block's contracts may add up to */
+    uint32_t max_pending_per_sender; /* most pending transactions of one sender */
     ll_hub_t *hub; /* where committed events are published; NULL: nowhere */
 } ll_ledger_opts_t;
 

@@ -1,9 +1,11 @@
-/* ledger/mempool.c: a ring of transaction pointers in arrival order plus an
- * index by tx_id for duplicate checks and GET /transactions lookups. */
+/* ledger/mempool.c: a ring of transaction pointers in arrival order, an
+ * index by tx_id for duplicate checks and GET /transactions lookups, and a
+ * count per sender for the per-sender cap. */
 #include "ledger/mempool.h"
 #include "util/err.h"
 #include "util/hmap.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 
 struct ll_mempool {
@@ -12,7 +14,38 @@ struct ll_mempool {
     size_t head;  /* index of the oldest */
     size_t count;
     ll_hmap_t *by_id;
+    ll_hmap_t *by_sender; /* sender -> count, stored as a pointer-sized integer >= 1 */
+    size_t bytes;         /* ll_mempool_tx_bytes of everything held */
 };
+
+size_t ll_mempool_tx_bytes(const ll_tx_t *tx)
+{
+    return tx->signing_len;
+}
+
+size_t ll_mempool_bytes(const ll_mempool_t *mp)
+{
+    return mp->bytes;
+}
+
+/* Adds delta (+1 or -1) to sender's count; 0 or LL_ENOMEM (only when adding). */
+static int count_sender(ll_mempool_t *mp, const char *sender, int delta)
+{
+    uintptr_t n = (uintptr_t)ll_hmap_get(mp->by_sender, sender);
+    if (delta < 0) {
+        if (n <= 1)
+            ll_hmap_remove(mp->by_sender, sender);
+        else
+            ll_hmap_put(mp->by_sender, sender, (void *)(n - 1)); /* existing key: no allocation */
+        return 0;
+    }
+    return ll_hmap_put(mp->by_sender, sender, (void *)(n + 1));
+}
+
+size_t ll_mempool_sender_count(const ll_mempool_t *mp, const char *sender)
+{
+    return (size_t)(uintptr_t)ll_hmap_get(mp->by_sender, sender);
+}
 
 ll_mempool_t *ll_mempool_new(size_t capacity)
 {
@@ -22,7 +55,8 @@ ll_mempool_t *ll_mempool_new(size_t capacity)
     mp->capacity = capacity;
     mp->ring = calloc(capacity, sizeof *mp->ring);
     mp->by_id = ll_hmap_new();
-    if (!mp->ring || !mp->by_id) {
+    mp->by_sender = ll_hmap_new();
+    if (!mp->ring || !mp->by_id || !mp->by_sender) {
         ll_mempool_free(mp);
         return NULL;
     }
@@ -37,6 +71,7 @@ void ll_mempool_free(ll_mempool_t *mp)
         ll_tx_free(mp->ring[(mp->head + i) % mp->capacity]);
     free(mp->ring);
     ll_hmap_free(mp->by_id);
+    ll_hmap_free(mp->by_sender);
     free(mp);
 }
 
@@ -46,8 +81,13 @@ int ll_mempool_add(ll_mempool_t *mp, ll_tx_t *tx)
         return LL_EBUSY;
     if (ll_hmap_put(mp->by_id, tx->tx_id, tx) < 0)
         return LL_ENOMEM;
+    if (count_sender(mp, tx->sender, +1) < 0) {
+        ll_hmap_remove(mp->by_id, tx->tx_id);
+        return LL_ENOMEM;
+    }
     mp->ring[(mp->head + mp->count) % mp->capacity] = tx;
     mp->count++;
+    mp->bytes += ll_mempool_tx_bytes(tx);
     return 0;
 }
 
@@ -61,15 +101,30 @@ size_t ll_mempool_count(const ll_mempool_t *mp)
     return mp->count;
 }
 
-size_t ll_mempool_take(ll_mempool_t *mp, ll_tx_t **out, size_t max)
+uint64_t ll_mempool_gas(const ll_tx_t *tx)
 {
-    size_t n = max < mp->count ? max : mp->count;
-    for (size_t i = 0; i < n; i++) {
-        out[i] = mp->ring[mp->head];
-        ll_hmap_remove(mp->by_id, out[i]->tx_id);
+    return tx->kind == LL_TX_DEPLOY || tx->kind == LL_TX_CALL ? tx->gas_limit : 0;
+}
+
+size_t ll_mempool_take(ll_mempool_t *mp, ll_tx_t **out, const ll_mempool_limits_t *lim)
+{
+    size_t n = 0, bytes = 0;
+    uint64_t gas = 0;
+    while (n < lim->txs && mp->count > 0) {
+        ll_tx_t *tx = mp->ring[mp->head];
+        uint64_t g = ll_mempool_gas(tx);
+        size_t b = ll_mempool_tx_bytes(tx);
+        if (n > 0 && (gas + g > lim->gas || bytes + b > lim->bytes))
+            break; /* sums of a block's worth: far from overflowing */
+        gas += g;
+        bytes += b;
+        mp->bytes -= b;
+        out[n++] = tx;
+        ll_hmap_remove(mp->by_id, tx->tx_id);
+        count_sender(mp, tx->sender, -1);
         mp->head = (mp->head + 1) % mp->capacity;
+        mp->count--;
     }
-    mp->count -= n;
     return n;
 }
 
@@ -81,9 +136,15 @@ void ll_mempool_untake(ll_mempool_t *mp, ll_tx_t **txs, size_t n)
             ll_tx_free(txs[i]);
             continue;
         }
+        if (count_sender(mp, txs[i]->sender, +1) < 0) {
+            ll_hmap_remove(mp->by_id, txs[i]->tx_id);
+            ll_tx_free(txs[i]);
+            continue;
+        }
         mp->head = (mp->head + mp->capacity - 1) % mp->capacity;
         mp->ring[mp->head] = txs[i];
         mp->count++;
+        mp->bytes += ll_mempool_tx_bytes(txs[i]);
     }
 }
 

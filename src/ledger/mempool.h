@@ -9,6 +9,7 @@
 #include "ledger/tx.h"
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct ll_mempool ll_mempool_t;
 
@@ -25,9 +26,31 @@ const ll_tx_t *ll_mempool_find(const ll_mempool_t *mp, const char *tx_id);
 
 size_t ll_mempool_count(const ll_mempool_t *mp);
 
-/* Moves up to max oldest transactions into out (caller owns them);
- * returns how many. */
-size_t ll_mempool_take(ll_mempool_t *mp, ll_tx_t **out, size_t max);
+/* How many of sender's transactions are pending. */
+size_t ll_mempool_sender_count(const ll_mempool_t *mp, const char *sender);
+
+/* The gas a transaction may use in a block: gas_limit for a deploy or a
+ * call, 0 for the other kinds. */
+uint64_t ll_mempool_gas(const ll_tx_t *tx);
+
+/* Bytes a transaction holds (its signing bytes): what the mempool's and a
+ * block's byte limits count. */
+size_t ll_mempool_tx_bytes(const ll_tx_t *tx);
+
+/* Bytes of every pending transaction. */
+size_t ll_mempool_bytes(const ll_mempool_t *mp);
+
+/* What one block may take. */
+typedef struct ll_mempool_limits {
+    size_t txs;   /* transactions */
+    uint64_t gas; /* sum of ll_mempool_gas */
+    size_t bytes; /* sum of ll_mempool_tx_bytes */
+} ll_mempool_limits_t;
+
+/* Moves the oldest transactions into out (caller owns them) while they fit
+ * every limit of lim; the first always fits (admission refuses what no block
+ * could hold). Returns how many. */
+size_t ll_mempool_take(ll_mempool_t *mp, ll_tx_t **out, const ll_mempool_limits_t *lim);
 
 /* Puts transactions taken by ll_mempool_take back in front, in order (a
  * block that failed to commit). Takes ownership; never fails for them. */

@@ -58,6 +58,7 @@ struct ll_state {
     ll_hmap_t *assets;    /* asset_id -> asset_t, created in this view */
     ll_hmap_t *contracts; /* address -> contract_t, deployed in this view */
     ll_hmap_t *slots;     /* address '/' hex(key) -> slot_t */
+    int64_t gas_price;    /* native units per unit of gas */
 };
 
 typedef struct undo {
@@ -338,8 +339,23 @@ static json_t *receipt_json(const ll_tx_t *tx, const ll_vm_result_t *r, const ch
     return j;
 }
 
+void ll_state_set_gas_price(ll_state_t *s, int64_t units_per_gas)
+{
+    s->gas_price = units_per_gas;
+}
+
+int ll_state_native_balance(ll_state_t *s, const char *address, int64_t *units)
+{
+    balance_t *b = get_balance(s, address, LL_NATIVE_ASSET_ID);
+    if (!b)
+        return LL_ESTORE;
+    *units = b->units;
+    return 0;
+}
+
 /* Runs a deploy: on success the contract exists in this view. */
-static int run_deploy(ll_state_t *s, const ll_tx_t *tx, uint64_t height, json_t **receipt)
+static int run_deploy(ll_state_t *s, const ll_tx_t *tx, uint64_t height, json_t **receipt,
+                      uint64_t *gas_used)
 {
     ll_vm_result_t r = {0};
     char address[LL_VM_ADDRESS_HEX + 1];
@@ -348,6 +364,7 @@ static int run_deploy(ll_state_t *s, const ll_tx_t *tx, uint64_t height, json_t 
     if ((rc = ll_keys_vm_address(tx->sender, tx->nonce, address)) < 0 ||
         (rc = ll_vm_deploy(tx->code, tx->code_len, tx->gas_limit, &r)) < 0)
         goto out;
+    *gas_used = r.gas_used;
     if (r.success) {
         rc = LL_ENOMEM;
         if (!(c = calloc(1, sizeof *c)) || !(c->code = malloc(tx->code_len + 1)))
@@ -373,7 +390,7 @@ out:
 /* Runs a call whose fee and amount are already booked; on failure the
  * amount goes back from the contract to the caller. */
 static int run_call(ll_state_t *s, const ll_tx_t *tx, uint64_t height, balance_t *caller,
-                    balance_t *contract, json_t **receipt)
+                    balance_t *contract, json_t **receipt, uint64_t *gas_used)
 {
     ll_vm_result_t r = {0};
     run_ctx_t storage = {s, tx->to};
@@ -387,6 +404,7 @@ static int run_call(ll_state_t *s, const ll_tx_t *tx, uint64_t height, balance_t
     code = code ? code : loaded;
     if ((rc = ll_vm_call(code, len, tx->selector, tx->args, &ctx, tx->gas_limit, &r)) < 0)
         goto out;
+    *gas_used = r.gas_used;
     if (r.success) {
         rc = apply_writes(s, tx->to, &r);
     } else {
@@ -406,8 +424,14 @@ out:
 static int apply(ll_state_t *s, const ll_tx_t *tx, const char *miner, uint64_t height, int run,
                  json_t **receipt, char *why)
 {
-    undo_t log[8];
+    undo_t log[12];
     int n = 0, rc;
+    int contract = tx->kind == LL_TX_DEPLOY || tx->kind == LL_TX_CALL;
+    /* Gas is paid in the native coin: gas_limit x price is reserved up front
+     * (gas_limit <= 10^7 and the price <= 10^6, so it fits), and what the run
+     * used goes to the miner in its block; the rest comes back. */
+    int64_t reserve = contract ? (int64_t)tx->gas_limit * s->gas_price : 0;
+    uint64_t gas_used = 0;
     balance_t *touched[4] = {0};
     account_t *acct = get_account(s, tx->sender);
     balance_t *fee_from = get_balance(s, tx->sender, LL_NATIVE_ASSET_ID);
@@ -455,6 +479,12 @@ static int apply(ll_state_t *s, const ll_tx_t *tx, const char *miner, uint64_t h
         snprintf(why, LL_ERRMSG_MAX, "balance cannot pay the fee of %" PRId64 " units", tx->fee);
         goto fail;
     }
+    if (reserve && (rc = debit(log, &n, fee_from, reserve)) < 0) {
+        snprintf(why, LL_ERRMSG_MAX,
+                 "balance cannot pay the fee plus gas_limit x gas price (%" PRId64 " units)",
+                 reserve);
+        goto fail;
+    }
     if (from && (rc = debit(log, &n, from, tx->amount)) < 0) {
         snprintf(why, LL_ERRMSG_MAX, "balance cannot pay %" PRId64 " units plus the fee",
                  tx->amount);
@@ -485,12 +515,23 @@ static int apply(ll_state_t *s, const ll_tx_t *tx, const char *miner, uint64_t h
     }
     /* A contract runs only in a block; admission books its fee and amount. */
     if (run && tx->kind == LL_TX_DEPLOY)
-        rc = run_deploy(s, tx, height, receipt);
+        rc = run_deploy(s, tx, height, receipt, &gas_used);
     else if (run && tx->kind == LL_TX_CALL)
-        rc = run_call(s, tx, height, from, to, receipt);
+        rc = run_call(s, tx, height, from, to, receipt, &gas_used);
     if (rc < 0) {
         snprintf(why, LL_ERRMSG_MAX, "the contract could not be run: %s", ll_err_name(rc));
         goto fail;
+    }
+    if (run && reserve) {
+        /* gas_used <= gas_limit, so neither side can overflow or underflow. */
+        int64_t cost = (int64_t)gas_used * s->gas_price;
+        if ((rc = credit(log, &n, fee_from, reserve - cost)) < 0 ||
+            (rc = credit(log, &n, fee_to, cost)) < 0) {
+            snprintf(why, LL_ERRMSG_MAX, "the miner's balance would pass the integer range");
+            json_decref(*receipt);
+            *receipt = NULL;
+            goto fail;
+        }
     }
     touched[0] = fee_from, touched[1] = fee_to, touched[2] = from, touched[3] = to;
     for (int i = 0; i < 4; i++)

@@ -42,6 +42,14 @@ int ll_state_apply(ll_state_t *s, const ll_tx_t *tx, const char *miner, uint64_t
 int ll_state_apply_block(ll_state_t *s, const ll_tx_t *tx, const char *miner, uint64_t height,
                          json_t **receipt, char *why);
 
+/* Native units one unit of gas costs in this view (0 until set). A deploy
+ * or call needs fee + amount + gas_limit x price; in its block the miner
+ * gets fee + gas_used x price and the rest of the reserve goes back. */
+void ll_state_set_gas_price(ll_state_t *s, int64_t units_per_gas);
+
+/* The native-coin balance of address in this view. */
+int ll_state_native_balance(ll_state_t *s, const char *address, int64_t *units);
+
 /* The next nonce of address in this view (the faucet signs with it). */
 int ll_state_next_nonce(ll_state_t *s, const char *address, uint64_t *nonce);
 

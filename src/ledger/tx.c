@@ -229,7 +229,8 @@ static int check_kind(const json_t *body, ll_tx_kind_t *kind, char *why)
         return fail(why, LL_EBADTYPE, "field 'kind' must be a string");
     name = json_string_value(v);
     for (size_t k = 0; k < KIND_COUNT; k++) {
-        if (strcmp(name, kind_names[k]) != 0)
+        /* Bodies may hold U+0000: "transfer\u0000x" is not "transfer". */
+        if (strlen(name) != json_string_length(v) || strcmp(name, kind_names[k]) != 0)
             continue;
         *kind = (ll_tx_kind_t)k;
         return 0;
@@ -336,11 +337,7 @@ static int check_memo(const json_t *memo, char *why)
     if (len > LL_MEMO_MAX)
         return fail(why, LL_EMEMO, "field 'memo' is %zu bytes, at most %d are allowed", len,
                     LL_MEMO_MAX);
-    /* tx->memo is a C string; a NUL inside would cut what the recipient sees
-     * short of what the sender signed. Parsed text cannot hold one (jansson
-     * refuses \u0000 without JSON_ALLOW_NUL), but a built object can. */
-    if (strlen(json_string_value(memo)) != len)
-        return fail(why, LL_EMEMO, "field 'memo' must not contain U+0000");
+    /* U+0000 is text like any other: the memo travels with its length. */
     return 0;
 }
 
@@ -393,6 +390,7 @@ static void fill(ll_tx_t *tx)
         break;
     case LL_TX_MESSAGE:
         tx->memo = json_string_value(json_object_get(body, "memo"));
+        tx->memo_len = json_string_length(json_object_get(body, "memo"));
         break;
     case LL_TX_DEPLOY:
         tx->code = json_string_value(json_object_get(body, "code"));
@@ -468,12 +466,19 @@ int ll_tx_parse(const char *json, size_t len, ll_tx_t **out, char *why)
     json_error_t err;
     json_t *body;
 
-    /* No JSON_ALLOW_NUL: a NUL inside a string would not survive the C
-     * strings the rest of the node uses. JSON_DECODE_ANY lets a top level
-     * that is valid JSON but not an object be reported as the wrong type. */
-    body = json_loadb(json, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
+    /* JSON_ALLOW_NUL: "\u0000" is valid JSON (Python writes it for a NUL);
+     * fields that cannot hold one refuse it by name, memos carry it.
+     * JSON_DECODE_ANY lets a top level that is valid JSON but not an object
+     * be reported as the wrong type. */
+    body = json_loadb(json, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL, &err);
     if (!body) {
         *out = NULL;
+        /* jansson reports both a too-big integer and a real beyond double's
+         * range (1e400) as numeric overflow; only the first is an integer. */
+        if (json_error_code(&err) == json_error_numeric_overflow && strstr(err.text, "real"))
+            return fail(why, LL_EBADTYPE,
+                        "numbers with a fraction or an exponent are refused (line %d, column %d)",
+                        err.line, err.column);
         if (json_error_code(&err) == json_error_numeric_overflow)
             return fail(why, LL_EOVERFLOW, "integer out of range at line %d, column %d", err.line,
                         err.column);

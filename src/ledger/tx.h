@@ -44,6 +44,7 @@ typedef struct ll_tx {
     uint64_t nonce;
     int64_t timestamp_ms;
     int64_t fee;                            /* units, >= 0 */
+    int origin; /* who submitted it: the ledger's code, kept with a saved mempool */
     char recipient[LL_ADDRESS_HEX + 1];     /* transfer, message; "" otherwise */
     int64_t amount;                         /* transfer: units moved (> 0);
                                                create: units issued (> 0);
@@ -51,7 +52,8 @@ typedef struct ll_tx {
     char asset_id[LL_ASSET_ID_HEX + 1];     /* transfer: the asset moved (native when
                                                absent); create: its own tx_id (the new
                                                asset's id); LL_NATIVE_ASSET_ID otherwise */
-    const char *memo;                       /* message: borrowed from body */
+    const char *memo;                       /* message: borrowed from body; may hold NUL */
+    size_t memo_len;
     const json_t *asset_data;               /* create: borrowed from body */
     const char *code;                       /* deploy: the Lua source, borrowed */
     size_t code_len;

@@ -97,6 +97,13 @@ int ll_req_add_url(ll_req_t *r, const char *at, size_t len)
 
 int ll_req_add_field(ll_req_t *r, const char *at, size_t len)
 {
+    /* http-parser, built without HTTP_PARSER_STRICT, takes "Host : x" as a
+     * field named "Host " (RFC 9112 §5.1: 400). */
+    if (memchr(at, ' ', len)) {
+        r->why = "no whitespace is allowed between a header name and its colon "
+                 "(RFC 9112 section 5.1)";
+        return LL_EBADREQUEST;
+    }
     if (r->last_cb != LAST_FIELD) {
         /* A new header: end the URL or the previous value. */
         if (r->nhdrs == LL_REQ_MAX_HEADERS)
@@ -183,6 +190,68 @@ static int copy_url_field(ll_req_t *r, const struct http_parser_url *u, int fiel
     return 0;
 }
 
+/* RFC 9112 §5: a field value has no trailing whitespace (http-parser keeps
+ * it; the leading whitespace it skips). */
+static void trim_values(ll_req_t *r)
+{
+    for (size_t i = 0; i < r->nhdrs; i++) {
+        if (r->hdrs[i].value == SIZE_MAX)
+            continue;
+        char *v = r->head + r->hdrs[i].value;
+        size_t n = strlen(v);
+        while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+            v[--n] = '\0';
+    }
+}
+
+/* RFC 9112 §3.2: Host = uri-host [ ":" port ], empty allowed. http-parser's
+ * URL parser judges it as the authority of "http://<host>". */
+static int host_valid(const char *host)
+{
+    char url[300];
+    struct http_parser_url u;
+    if (!*host)
+        return 1;
+    int n = snprintf(url, sizeof url, "http://%s", host);
+    if (n < 0 || (size_t)n >= sizeof url)
+        return 0; /* a DNS name is at most 253 bytes */
+    http_parser_url_init(&u);
+    if (http_parser_parse_url(url, (size_t)n, 0, &u) != 0)
+        return 0;
+    return (u.field_set & (1u << UF_HOST)) &&
+           !(u.field_set &
+             (1u << UF_PATH | 1u << UF_QUERY | 1u << UF_FRAGMENT | 1u << UF_USERINFO));
+}
+
+/* The checks of RFC 9112 that http-parser does not make (§2.3, §3.2). */
+static int check_rfc9112(ll_req_t *r)
+{
+    if (r->http_major != 1 || r->http_minor > 1) {
+        r->why = "only HTTP/1.0 and HTTP/1.1 are spoken here";
+        return LL_EVERSION;
+    }
+    size_t hosts = 0, host = 0;
+    for (size_t i = 0; i < r->nhdrs; i++) {
+        if (strcasecmp(r->head + r->hdrs[i].name, "host") == 0) {
+            hosts++;
+            host = r->hdrs[i].value;
+        }
+    }
+    if (hosts == 0 && r->http_minor == 1) {
+        r->why = "an HTTP/1.1 request must have a Host header (RFC 9112 section 3.2)";
+        return LL_EBADREQUEST;
+    }
+    if (hosts > 1) {
+        r->why = "a request may have one Host header only (RFC 9112 section 3.2)";
+        return LL_EBADREQUEST;
+    }
+    if (hosts == 1 && !host_valid(r->head + host)) {
+        r->why = "the Host header is not a host name or address with an optional port";
+        return LL_EBADREQUEST;
+    }
+    return 0;
+}
+
 int ll_req_end_head(ll_req_t *r)
 {
     if (r->last_cb == LAST_FIELD) { /* a name with no value callback */
@@ -192,12 +261,17 @@ int ll_req_end_head(ll_req_t *r)
     }
     if (head_nul(r) < 0) /* ends the URL or the last value */
         return LL_ENOMEM;
+    trim_values(r);
+    int rc = check_rfc9112(r);
+    if (rc < 0)
+        return rc;
     struct http_parser_url u;
     http_parser_url_init(&u);
     if (r->url_len == 0 ||
-        http_parser_parse_url(r->head, r->url_len, r->method == HTTP_CONNECT, &u) != 0)
+        http_parser_parse_url(r->head, r->url_len, r->method == HTTP_CONNECT, &u) != 0) {
+        r->why = "malformed HTTP request: invalid request target";
         return LL_EBADREQUEST;
-    int rc;
+    }
     if ((rc = copy_url_field(r, &u, UF_PATH, &r->path)) < 0 ||
         (rc = copy_url_field(r, &u, UF_QUERY, &r->query)) < 0 || (rc = combine_headers(r)) < 0)
         return rc;

@@ -77,7 +77,9 @@ void ll_req_respond_error(ll_req_t *req, int err, const char *fmt, ...)
 typedef struct ll_conn ll_conn_t;
 
 typedef struct ll_takeover {
-    /* Bytes the client sent after the request (WebSocket frames). */
+    /* Bytes the client sent after the request (WebSocket frames). Not
+     * called between ll_conn_read_stop and ll_conn_read_start, nor after
+     * ll_conn_end; the bytes are the caller's until it returns. */
     void (*on_data)(void *owner, const char *data, size_t len);
     /* The client is gone or ll_conn_end was called, the socket is closed and
      * every write callback has run: the owner frees itself now. */
@@ -101,8 +103,20 @@ ll_conn_t *ll_req_take_over(ll_req_t *req, const char *head, size_t len, const l
 /* The socket of a taken-over connection, for uv_try_write / uv_write. */
 uv_stream_t *ll_conn_stream(ll_conn_t *c);
 
-/* Closes a taken-over connection; its owner's on_closed follows. */
+/* Backpressure for the owner of a taken-over connection: stop reading from
+ * the client (its bytes wait in the kernel, and then it cannot send) while
+ * what the owner must answer cannot be written; start again once it can. */
+void ll_conn_read_stop(ll_conn_t *c);
+void ll_conn_read_start(ll_conn_t *c);
+
+/* Closes a taken-over connection: FIN after what is queued, then the socket
+ * once the client closes too, or after 2 s (also when the client reads
+ * nothing and so never gets the FIN). The owner's on_closed follows. */
 void ll_conn_end(ll_conn_t *c);
+
+/* Closes now with a reset (RST): for a client that reads nothing, whose
+ * unsent bytes would otherwise wait in the kernel. on_closed follows. */
+void ll_conn_abort(ll_conn_t *c);
 
 /* The worker that owns this connection's loop. */
 ll_taskq_t *ll_worker_taskq(ll_worker_t *w);

@@ -42,6 +42,7 @@ void ll_server_opts_defaults(ll_server_opts_t *o)
     o->max_head_bytes = 16 * 1024;
     o->max_body_bytes = 1024 * 1024;
     o->header_timeout_ms = 10 * 1000;
+    o->body_min_rate = 8 * 1024;
     o->idle_timeout_ms = 60 * 1000;
     o->max_pipelined = 32;
 }

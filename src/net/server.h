@@ -15,9 +15,9 @@
 typedef struct ll_server ll_server_t;
 
 typedef struct ll_server_opts {
-    const char *host;              /* numeric IPv4 or IPv6 address */
-    int port;                      /* 0 picks a free port (see ll_server_port) */
-    int workers;                   /* >= 1 */
+    const char *host; /* numeric IPv4 or IPv6 address */
+    int port;         /* 0 picks a free port (see ll_server_port) */
+    int workers;      /* >= 1 */
     ll_http_handler_cb handler;
     /* Runs on each worker thread before it serves; its result is
      * ll_req_ctx() for that worker's requests. May be NULL. */
@@ -25,16 +25,22 @@ typedef struct ll_server_opts {
     /* Runs on the worker thread after its last connection is closed. */
     void (*worker_fini)(void *ctx);
     void *arg;
-    size_t max_head_bytes;         /* request line + headers; over it: 431 */
-    size_t max_body_bytes;         /* over it: 413 */
-    uint32_t header_timeout_ms;    /* a request head must arrive within it */
-    uint32_t idle_timeout_ms;      /* keep-alive connection with no request */
-    size_t max_pipelined;          /* requests in flight per connection before
-                                      reading pauses */
+    size_t max_head_bytes;      /* request line + headers; over it: 431 */
+    size_t max_body_bytes;      /* over it: 413 */
+    uint32_t header_timeout_ms; /* a request head must arrive within it */
+    /* A body gets header_timeout_ms from the end of its head plus 1 s per
+     * body_min_rate bytes received, so an upload at least this fast (bytes
+     * per second) never times out and a trickle does (408). 0: no credit. */
+    size_t body_min_rate;
+    uint32_t idle_timeout_ms; /* keep-alive connection with no request;
+                                 also a client that takes none of its
+                                 responses' bytes for this long */
+    size_t max_pipelined;     /* requests in flight per connection before
+                                 reading pauses */
 } ll_server_opts_t;
 
-/* Fills the defaults: 16 KiB head, 1 MiB body, 10 s head, 60 s idle, 32
- * pipelined. */
+/* Fills the defaults: 16 KiB head, 1 MiB body, 10 s head, a body rate of
+ * 8 KiB/s, 60 s idle, 32 pipelined. */
 void ll_server_opts_defaults(ll_server_opts_t *o);
 
 /* Binds every listener, then starts the workers. Returns 0, or LL_EIO with

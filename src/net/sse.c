@@ -16,15 +16,24 @@ static const char head[] = "HTTP/1.1 200 OK\r\n"
                            "Transfer-Encoding: chunked\r\n"
                            "\r\n";
 
+/* How long a stream whose session ended may take to read the end of its
+ * body before the connection is closed anyway. */
+#define SSE_END_GRACE_MS 2000
+
 typedef struct ll_sse {
     ll_conn_t *conn;
     ll_sub_t *sub;
-    uv_timer_t heartbeat;
+    uv_timer_t heartbeat; /* after the session ended: the grace period */
+    int ending;           /* the body's end is queued: close once it is written */
 } ll_sse_t;
 
 static void on_heartbeat(uv_timer_t *t)
 {
     ll_sse_t *sse = t->data;
+    if (sse->ending) { /* the grace period is over: the client did not read */
+        ll_conn_end(sse->conn);
+        return;
+    }
     /* A client so far behind that even the reserve is full needs no
      * heartbeat: it has bytes to read. */
     ll_sub_send_raw(sse->sub, ": heartbeat\n\n", 13);
@@ -68,8 +77,26 @@ static void on_shutdown(void *owner)
     ll_conn_end(sse->conn); /* EventSource reconnects to whoever serves next */
 }
 
+static void on_drained(void *owner)
+{
+    ll_sse_t *sse = owner;
+    if (sse->ending)
+        ll_conn_end(sse->conn); /* the last chunk is out: the response is complete */
+}
+
+/* Logout or expiry (stream/fanout.h): the response ends properly, with its
+ * last chunk, so EventSource sees the stream end and a reconnect gets 401. */
+static void on_session_end(void *owner)
+{
+    ll_sse_t *sse = owner;
+    sse->ending = 1;
+    uv_timer_start(&sse->heartbeat, on_heartbeat, SSE_END_GRACE_MS, 0);
+    if (ll_sub_end_body(sse->sub) < 0)
+        ll_conn_end(sse->conn);
+}
+
 static const ll_takeover_t takeover = {on_data, on_closed, on_shutdown};
-static const ll_sub_hooks_t hooks = {on_dropped, on_write_error, NULL};
+static const ll_sub_hooks_t hooks = {on_dropped, on_write_error, on_drained, on_session_end};
 
 int ll_sse_start(ll_req_t *req, ll_fanout_t *fo, const ll_sub_opts_t *opts,
                  uint32_t heartbeat_s)

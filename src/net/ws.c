@@ -16,15 +16,34 @@
 
 #define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
+/* A frame header wslay sends before its payload: at most 2 + 8 bytes from a
+ * server (no mask). */
+#define WS_HDR_MAX 10
+/* Control frames and the text "pong" are all wslay ever sends here. */
+#define WS_FRAME_MAX (WS_HDR_MAX + 125)
+
+/* Client bytes handed to wslay per recv callback: each call is a chance to
+ * see that its answers have reached LL_WS_MAX_QUEUED (6-byte empty pings:
+ * at most 85 answers more). */
+#define WS_RECV_SLICE 512
+
 typedef struct ll_ws {
     ll_conn_t *conn;
     ll_sub_t *sub;
     wslay_event_context_ptr ctx;
-    uv_timer_t idle;
+    uv_timer_t idle; /* the idle timeout, then the goodbye deadline */
     uint64_t idle_ms;
-    const uint8_t *in; /* bytes being handed to wslay by on_data */
+    const uint8_t *in; /* bytes being handed to wslay */
     size_t in_len;
-    int closing; /* a close frame is queued or sent: end once it is written */
+    char *held; /* bytes read and not yet handed to wslay: reading is stopped */
+    size_t held_len, held_off;
+    uint8_t hdr[WS_HDR_MAX]; /* a frame header taken from wslay, awaiting its payload */
+    size_t hdr_len;
+    unsigned closing : 1; /* a close frame is sent (or wslay is gone): end once written */
+    unsigned goodbye : 1; /* a close is queued: the connection ends by WS_GOODBYE_MS */
+    unsigned ended : 1;   /* ll_conn_end called: nothing more in or out */
+    unsigned busy : 1;    /* inside wslay: the drained hook must not re-enter it */
+    unsigned again : 1;   /* the subscriber drained while busy: look once more */
 } ll_ws_t;
 
 /* ---- handshake ------------------------------------------------------------- */
@@ -92,11 +111,15 @@ static ssize_t on_wslay_recv(wslay_event_context_ptr ctx, uint8_t *buf, size_t l
 {
     ll_ws_t *ws = user;
     (void)flags;
-    if (ws->in_len == 0) {
+    /* Nothing more while wslay holds LL_WS_MAX_QUEUED answers it could not
+     * hand to the subscriber: the client is not reading them. */
+    if (ws->in_len == 0 || wslay_event_get_queued_msg_count(ctx) >= LL_WS_MAX_QUEUED) {
         wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
         return -1;
     }
     size_t n = len < ws->in_len ? len : ws->in_len;
+    if (n > WS_RECV_SLICE)
+        n = WS_RECV_SLICE;
     memcpy(buf, ws->in, n);
     ws->in += n;
     ws->in_len -= n;
@@ -107,16 +130,38 @@ static ssize_t on_wslay_send(wslay_event_context_ptr ctx, const uint8_t *data, s
                              int flags, void *user)
 {
     ll_ws_t *ws = user;
-    (void)flags;
-    if (ll_sub_send_raw(ws->sub, (const char *)data, len) < 0) {
-        /* The reserve is full (a ping flood): wslay keeps it for later. */
-        wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
-        return -1;
+    uint8_t frame[WS_FRAME_MAX];
+    /* wslay sends a frame as its header (WSLAY_MSG_MORE), then its payload:
+     * they go to the subscriber as one piece, one slot of its ring. */
+    if ((flags & WSLAY_MSG_MORE) && ws->hdr_len == 0 && len <= sizeof ws->hdr) {
+        memcpy(ws->hdr, data, len);
+        ws->hdr_len = len;
+        return (ssize_t)len;
     }
+    const uint8_t *out = data;
+    size_t n = len;
+    if (ws->hdr_len && ws->hdr_len + len <= sizeof frame) {
+        memcpy(frame, ws->hdr, ws->hdr_len);
+        memcpy(frame + ws->hdr_len, data, len);
+        out = frame;
+        n = ws->hdr_len + len;
+    } else if (ws->hdr_len) { /* never for a control frame; kept correct anyway */
+        if (ll_sub_send_raw(ws->sub, (const char *)ws->hdr, ws->hdr_len) < 0)
+            goto full;
+        ws->hdr_len = 0;
+    }
+    if (ll_sub_send_raw(ws->sub, (const char *)out, n) < 0)
+        goto full;
+    ws->hdr_len = 0;
     return (ssize_t)len;
+full:
+    /* The ring is full: wslay keeps the frame (see LL_WS_MAX_QUEUED). */
+    wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+    return -1;
 }
 
 static void restart_idle(ll_ws_t *ws);
+static void start_goodbye(ll_ws_t *ws);
 
 static void on_wslay_msg(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *m,
                          void *user)
@@ -134,35 +179,204 @@ static void on_wslay_msg(wslay_event_context_ptr ctx, const struct wslay_event_o
     /* Every other message is ignored, as the seed says. */
 }
 
+/* RFC 6455 §5.5.1: a close frame's body is empty or starts with a 2-byte
+ * code, so a 1-byte body is a protocol error (§7.1.5, §7.4.1: 1002). wslay
+ * would answer it with an empty close; queued first, ours goes instead. */
+static void on_wslay_frame_start(wslay_event_context_ptr ctx,
+                                 const struct wslay_event_on_frame_recv_start_arg *f, void *user)
+{
+    static const char why[] = "close frame with a 1-byte body";
+    if (f->opcode != WSLAY_CONNECTION_CLOSE || f->payload_length != 1)
+        return;
+    wslay_event_queue_close(ctx, WSLAY_CODE_PROTOCOL_ERROR, (const uint8_t *)why, sizeof why - 1);
+    start_goodbye(user);
+}
+
 static const struct wslay_event_callbacks wslay_cbs = {
     .recv_callback = on_wslay_recv,
     .send_callback = on_wslay_send,
+    .on_frame_recv_start_callback = on_wslay_frame_start,
     .on_msg_recv_callback = on_wslay_msg,
 };
 
 /* ---- the connection ---------------------------------------------------------- */
 
-/* Hands wslay's queued frames to the subscriber, and ends the connection
- * once a close has gone out. */
+static void drop_held(ll_ws_t *ws)
+{
+    free(ws->held);
+    ws->held = NULL;
+    ws->held_len = ws->held_off = 0;
+}
+
+static void end(ll_ws_t *ws)
+{
+    if (ws->ended)
+        return;
+    ws->ended = 1;
+    drop_held(ws);
+    ll_conn_end(ws->conn); /* reads again, to discard until the client's EOF */
+}
+
+/* Ends the connection once our close frame has been written. */
+static void maybe_end(ll_ws_t *ws)
+{
+    if (ws->closing && ll_sub_queued(ws->sub) == 0 && !ws->sub->writing &&
+        (!ws->ctx || !wslay_event_want_write(ws->ctx)))
+        end(ws);
+}
+
+/* Hands wslay's queued frames to the subscriber. */
 static void pump(ll_ws_t *ws)
 {
-    if (!ws->ctx)
+    if (!ws->ctx || ws->ended)
         return;
     if (wslay_event_want_write(ws->ctx))
         wslay_event_send(ws->ctx);
+    if (wslay_event_get_close_received(ws->ctx))
+        start_goodbye(ws); /* wslay has queued its answer */
     if (wslay_event_get_close_sent(ws->ctx))
         ws->closing = 1;
-    if (ws->closing && ll_sub_queued(ws->sub) == 0 && !ws->sub->writing &&
-        !wslay_event_want_write(ws->ctx))
-        ll_conn_end(ws->conn);
+    maybe_end(ws);
+}
+
+/* A framing error wslay reports without a status code (an oversized or
+ * fragmented control frame, a non-minimal length): 1002, §7.4.1. */
+static void protocol_error(ll_ws_t *ws)
+{
+    static const uint8_t close_1002[] = {0x88, 0x02, 0x03, 0xea};
+    ws->closing = 1;
+    ll_sub_send_raw(ws->sub, (const char *)close_1002, sizeof close_1002);
+    wslay_event_context_free(ws->ctx);
+    ws->ctx = NULL;
+    start_goodbye(ws);
+    maybe_end(ws);
+}
+
+/* 1 while client bytes mean something: wslay reads, and no close went out
+ * (after ours, RFC 6455 §5.5.1: discard). */
+static int reading(const ll_ws_t *ws)
+{
+    return ws->ctx && !ws->closing && !ws->ended && wslay_event_get_read_enabled(ws->ctx);
+}
+
+/* Hands data to wslay and wslay's answers to the subscriber, for as long as
+ * both move. Returns how much of data is used (or discarded): the rest must
+ * wait until the subscriber drains. */
+static size_t consume(ll_ws_t *ws, const char *data, size_t len)
+{
+    size_t used = 0;
+    ws->busy = 1;
+    do {
+        ws->again = 0;
+        pump(ws);
+        while (used < len && reading(ws)) {
+            ws->in = (const uint8_t *)data + used;
+            ws->in_len = len - used;
+            if (wslay_event_recv(ws->ctx) != 0) {
+                protocol_error(ws);
+                break;
+            }
+            size_t n = len - used - ws->in_len;
+            ws->in_len = 0;
+            used += n;
+            pump(ws);
+            if (n == 0)
+                break;
+        }
+    } while (ws->again && used < len && reading(ws));
+    ws->busy = 0;
+    return reading(ws) ? used : len;
+}
+
+static void on_data(void *owner, const char *data, size_t len)
+{
+    ll_ws_t *ws = owner;
+    if (!reading(ws))
+        return;
+    if (ws->held) { /* reading is stopped while bytes are held; keep the order */
+        char *more = realloc(ws->held, ws->held_len + len);
+        if (!more) {
+            end(ws);
+            return;
+        }
+        memcpy(more + ws->held_len, data, len);
+        ws->held = more;
+        ws->held_len += len;
+        return;
+    }
+    size_t used = consume(ws, data, len);
+    if (used == len)
+        return;
+    /* The client sends faster than it reads our answers: keep the rest of
+     * this read, and read no more until the subscriber drains. */
+    ws->held = malloc(len - used);
+    if (!ws->held) {
+        end(ws);
+        return;
+    }
+    memcpy(ws->held, data + used, len - used);
+    ws->held_len = len - used;
+    ll_conn_read_stop(ws->conn);
+}
+
+/* The subscriber's socket took everything: move what waits, and read again
+ * once nothing is held. */
+static void on_drained(void *owner)
+{
+    ll_ws_t *ws = owner;
+    if (ws->busy) {
+        ws->again = 1;
+        return;
+    }
+    if (!ws->held) {
+        ws->busy = 1;
+        pump(ws);
+        ws->busy = 0;
+        return;
+    }
+    size_t used = consume(ws, ws->held + ws->held_off, ws->held_len - ws->held_off);
+    if (!ws->held)
+        return; /* ended meanwhile, which dropped them */
+    ws->held_off += used;
+    if (ws->held_off < ws->held_len)
+        return;
+    drop_held(ws);
+    if (!ws->ended)
+        ll_conn_read_start(ws->conn);
+}
+
+static void on_goodbye_timeout(uv_timer_t *t)
+{
+    ll_ws_t *ws = t->data;
+    if (ws->ended)
+        return; /* ll_conn_end keeps its own time */
+    /* Our close frame never got out: the client reads nothing. */
+    ws->ended = 1;
+    drop_held(ws);
+    ll_conn_abort(ws->conn);
+}
+
+/* A close is on its way out: however the client behaves, the connection
+ * ends within LL_WS_GOODBYE_MS (then ll_conn_end's own 2 s at most). */
+static void start_goodbye(ll_ws_t *ws)
+{
+    if (ws->goodbye)
+        return;
+    ws->goodbye = 1;
+    uv_timer_start(&ws->idle, on_goodbye_timeout, LL_WS_GOODBYE_MS, 0);
 }
 
 static void close_with(ll_ws_t *ws, uint16_t code, const char *reason)
 {
-    if (ws->closing || !ws->ctx)
+    if (ws->closing || ws->ended || !ws->ctx)
         return;
     wslay_event_queue_close(ws->ctx, code, (const uint8_t *)reason, strlen(reason));
-    pump(ws);
+    start_goodbye(ws);
+    if (!ws->busy) {
+        ws->busy = 1;
+        pump(ws);
+        ws->busy = 0;
+    }
 }
 
 static void on_idle_timeout(uv_timer_t *t)
@@ -172,31 +386,8 @@ static void on_idle_timeout(uv_timer_t *t)
 
 static void restart_idle(ll_ws_t *ws)
 {
-    if (!ws->closing)
+    if (!ws->closing && !ws->goodbye)
         uv_timer_start(&ws->idle, on_idle_timeout, ws->idle_ms, 0);
-}
-
-static void on_data(void *owner, const char *data, size_t len)
-{
-    ll_ws_t *ws = owner;
-    if (ws->closing || !ws->ctx)
-        return; /* after our close frame, RFC 6455 §5.5.1: discard */
-    ws->in = (const uint8_t *)data;
-    ws->in_len = len;
-    if (wslay_event_recv(ws->ctx) != 0) {
-        /* A framing error wslay reports without a status code (an oversized
-         * or fragmented control frame, a non-minimal length): 1002, §7.4.1. */
-        static const uint8_t close_1002[] = {0x88, 0x02, 0x03, 0xea};
-        ws->closing = 1;
-        ll_sub_send_raw(ws->sub, (const char *)close_1002, sizeof close_1002);
-        wslay_event_context_free(ws->ctx);
-        ws->ctx = NULL;
-        if (ll_sub_queued(ws->sub) == 0 && !ws->sub->writing)
-            ll_conn_end(ws->conn);
-        return;
-    }
-    ws->in_len = 0;
-    pump(ws);
 }
 
 static void on_idle_closed(uv_handle_t *h)
@@ -210,6 +401,7 @@ static void on_closed(void *owner)
     ll_sub_close(ws->sub);
     if (ws->ctx)
         wslay_event_context_free(ws->ctx);
+    drop_held(ws);
     uv_close((uv_handle_t *)&ws->idle, on_idle_closed);
 }
 
@@ -220,20 +412,18 @@ static void on_shutdown(void *owner)
 
 static void on_write_error(void *owner, int status)
 {
-    ll_ws_t *ws = owner;
     (void)status;
-    ll_conn_end(ws->conn);
+    end(owner);
 }
 
-static void on_drained(void *owner)
+/* The stream's login session was logged out or expired (stream/fanout.h). */
+static void on_session_end(void *owner)
 {
-    ll_ws_t *ws = owner;
-    if (ws->closing && (!ws->ctx || !wslay_event_want_write(ws->ctx)))
-        ll_conn_end(ws->conn);
+    close_with(owner, WSLAY_CODE_POLICY_VIOLATION, "session ended");
 }
 
 static const ll_takeover_t takeover = {on_data, on_closed, on_shutdown};
-static const ll_sub_hooks_t hooks = {NULL, on_write_error, on_drained};
+static const ll_sub_hooks_t hooks = {NULL, on_write_error, on_drained, on_session_end};
 
 int ll_ws_start(ll_req_t *req, const char *head, size_t len, ll_fanout_t *fo,
                 const ll_sub_opts_t *sub_opts, uint32_t idle_timeout_s)
@@ -260,7 +450,7 @@ int ll_ws_start(ll_req_t *req, const char *head, size_t len, ll_fanout_t *fo,
         wslay_event_context_free(ws->ctx);
         ws->ctx = NULL;
         ws->closing = 1;
-        ll_conn_end(ws->conn);
+        end(ws);
         return LL_ENOMEM;
     }
     restart_idle(ws);

@@ -107,6 +107,13 @@ static const char *const migrations[] = {
     "  tx_id TEXT PRIMARY KEY,"
     "  height INTEGER NOT NULL,"
     "  body TEXT NOT NULL) WITHOUT ROWID;",
+    /* 4: transactions answered 202 and not yet in a block, saved by a
+     * clean stop and admitted again, in pos order, at the next start. */
+    "CREATE TABLE pending_txs ("
+    "  pos INTEGER PRIMARY KEY,"
+    "  tx_id TEXT UNIQUE NOT NULL,"
+    "  origin INTEGER NOT NULL,"
+    "  body TEXT NOT NULL);",
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

@@ -7,6 +7,7 @@
 #include "util/err.h"
 #include "util/log.h"
 
+#include <jansson.h>
 #include <sqlite3.h>
 #include <stdint.h>
 #include <string.h>
@@ -38,12 +39,12 @@ static const char SQL_MESSAGES[] =
     "SELECT m.tx_id, m.height, m.idx, m.sender, m.recipient, m.timestamp_ms, m.memo, u.username "
     "FROM ("
     "  SELECT tx_id, height, idx, sender, recipient, timestamp_ms,"
-    "         json_extract(body, '$.memo') AS memo FROM txs"
+    "         body -> '$.memo' AS memo FROM txs"
     "   WHERE sender = ?1 AND (height, idx) < (?3, ?4) AND kind = 'message'"
     "     AND (?2 IS NULL OR recipient = ?2)"
     "  UNION ALL"
     "  SELECT tx_id, height, idx, sender, recipient, timestamp_ms,"
-    "         json_extract(body, '$.memo') AS memo FROM txs"
+    "         body -> '$.memo' AS memo FROM txs"
     "   WHERE recipient = ?1 AND (height, idx) < (?3, ?4) AND kind = 'message'"
     "     AND sender <> ?1 AND (?2 IS NULL OR sender = ?2)"
     "  ORDER BY height DESC, idx DESC LIMIT ?5"
@@ -241,7 +242,7 @@ static int tx_position(ll_store_t *st, const char *tx_id, int64_t *height, int64
     return rc;
 }
 
-static int read_msg(ll_store_t *st, sqlite3_stmt *q, ll_store_msg_t *m)
+static int read_msg(ll_store_t *st, sqlite3_stmt *q, ll_store_msg_t *m, json_t **memo)
 {
     int rc;
 
@@ -253,10 +254,18 @@ static int read_msg(ll_store_t *st, sqlite3_stmt *q, ll_store_msg_t *m)
         (rc = column_copy(st, q, 4, m->recipient, sizeof m->recipient)) < 0)
         return rc;
     m->timestamp_ms = sqlite3_column_int64(q, 5);
-    /* A committed message always has a text memo (tx.c checked it). */
-    m->memo = (const char *)sqlite3_column_text(q, 6);
-    if (!m->memo)
+    /* The memo comes as its JSON text ("->"): json_extract would end it at
+     * a U+0000, which a memo may hold. A committed message always has one. */
+    json_decref(*memo);
+    *memo = NULL;
+    if (sqlite3_column_text(q, 6))
+        *memo = json_loadb((const char *)sqlite3_column_text(q, 6),
+                           (size_t)sqlite3_column_bytes(q, 6), JSON_DECODE_ANY | JSON_ALLOW_NUL,
+                           NULL);
+    if (!json_is_string(*memo))
         return ll_store_fail(st, "message without memo");
+    m->memo = json_string_value(*memo);
+    m->memo_len = json_string_length(*memo);
     m->sender_username = (const char *)sqlite3_column_text(q, 7); /* NULL: no user */
     return 0;
 }
@@ -266,6 +275,7 @@ int ll_store_messages(ll_store_t *st, const ll_store_msg_query_t *mq, ll_store_m
     sqlite3_stmt *q = ll_store_stmt(st, SQL_MESSAGES);
     int64_t height = INT64_MAX, idx = 0;
     ll_store_msg_t m;
+    json_t *memo = NULL; /* the current row's memo, which m.memo points into */
     int rc;
 
     if (!q)
@@ -283,11 +293,12 @@ int ll_store_messages(ll_store_t *st, const ll_store_msg_query_t *mq, ll_store_m
     sqlite3_bind_int64(q, 4, idx);
     sqlite3_bind_int64(q, 5, mq->limit);
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-        if ((rc = read_msg(st, q, &m)) < 0 || (rc = cb(&m, arg)) != 0)
+        if ((rc = read_msg(st, q, &m, &memo)) < 0 || (rc = cb(&m, arg)) != 0)
             goto out;
     }
     rc = rc == SQLITE_DONE ? 0 : ll_store_fail(st, "messages");
 out:
     done(q);
+    json_decref(memo);
     return rc;
 }

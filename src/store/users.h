@@ -69,7 +69,8 @@ typedef struct ll_store_msg {
     char sender[33]; /* chain addresses */
     char recipient[33];
     const char *sender_username; /* NULL when no user has the sender's key */
-    const char *memo;            /* the body's memo, UTF-8 */
+    const char *memo;            /* the body's memo, UTF-8; may hold U+0000 */
+    size_t memo_len;
     int64_t timestamp_ms;        /* the transaction's own timestamp_ms */
 } ll_store_msg_t;
 

@@ -38,6 +38,11 @@ void ll_dedupe_free(ll_dedupe_t *d)
     free(d);
 }
 
+int ll_dedupe_has(const ll_dedupe_t *d, const char *key)
+{
+    return ll_hmap_get(d->set, key) != NULL;
+}
+
 int ll_dedupe_seen(ll_dedupe_t *d, const char *key)
 {
     if (ll_hmap_get(d->set, key))

@@ -19,4 +19,7 @@ void ll_dedupe_free(ll_dedupe_t *d);
  * publishing twice beats losing an event. */
 int ll_dedupe_seen(ll_dedupe_t *d, const char *key);
 
+/* 1 when key is in the window; records nothing. */
+int ll_dedupe_has(const ll_dedupe_t *d, const char *key);
+
 #endif

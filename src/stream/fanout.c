@@ -10,16 +10,26 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+/* How many sessions were deleted since the start, process-wide: bumped by
+ * any thread (the worker that answered a logout), read by every worker's
+ * check. Only its changes matter. */
+static _Atomic uint64_t sessions_revoked;
 
 struct ll_fanout {
     uv_loop_t *loop;
     ll_store_t *reader;
     ll_stream_stats_t *stats;
-    ll_sub_t *unfiltered; /* doubly linked through prev/next */
-    ll_hmap_t *by_addr;   /* address -> first ll_sub_t of its bucket */
-    ll_sub_t *ready;      /* catching up, free to read a page (next_ready) */
-    ll_sub_t *dead;       /* closed and not writing (next_dead) */
-    uv_idle_t idle;       /* runs while ready or dead is non-empty */
+    ll_sub_t *unfiltered;     /* doubly linked through prev/next */
+    ll_hmap_t *by_addr;       /* address -> first ll_sub_t of its bucket */
+    ll_sub_t *ready;          /* catching up, free to read a page (next_ready) */
+    ll_sub_t *dead;           /* closed and not writing (next_dead) */
+    uv_idle_t idle;           /* runs while ready or dead is non-empty */
+    ll_sub_t *sessions;       /* bound to a session (sprev/snext) */
+    uv_timer_t session_timer; /* runs while sessions is non-empty */
+    uint64_t revoked_seen;    /* sessions_revoked when this fan-out last re-read */
+    int open_handles;         /* idle and timer: fo is freed when both closed */
 };
 
 static void on_idle(uv_idle_t *idle);
@@ -42,14 +52,21 @@ ll_fanout_t *ll_fanout_new(uv_loop_t *loop, ll_store_t *reader, ll_stream_stats_
     fo->loop = loop;
     fo->reader = reader;
     fo->stats = stats;
+    fo->revoked_seen = atomic_load(&sessions_revoked);
     uv_idle_init(loop, &fo->idle);
     fo->idle.data = fo;
+    uv_timer_init(loop, &fo->session_timer);
+    fo->session_timer.data = fo;
+    uv_unref((uv_handle_t *)&fo->session_timer); /* a check alone keeps no loop alive */
+    fo->open_handles = 2;
     return fo;
 }
 
-static void on_idle_closed(uv_handle_t *h)
+static void on_handle_closed(uv_handle_t *h)
 {
-    free(h->data);
+    ll_fanout_t *fo = h->data;
+    if (--fo->open_handles == 0)
+        free(fo);
 }
 
 void ll_fanout_close(ll_fanout_t *fo)
@@ -64,7 +81,8 @@ void ll_fanout_close(ll_fanout_t *fo)
     if (fo->unfiltered || ll_hmap_count(fo->by_addr))
         LL_ERROR("stream: fan-out closed with subscribers still open");
     ll_hmap_free(fo->by_addr);
-    uv_close((uv_handle_t *)&fo->idle, on_idle_closed);
+    uv_close((uv_handle_t *)&fo->idle, on_handle_closed);
+    uv_close((uv_handle_t *)&fo->session_timer, on_handle_closed);
 }
 
 void ll_fanout_count(ll_fanout_t *fo, uint64_t sent, uint64_t dropped, uint32_t depth)
@@ -113,6 +131,100 @@ static void unlink_sub(ll_fanout_t *fo, ll_sub_t *s)
     }
 }
 
+/* ---- session-bound subscribers ------------------------------------------ */
+
+static void on_session_timer(uv_timer_t *t);
+
+static void sessions_link(ll_fanout_t *fo, ll_sub_t *s)
+{
+    s->sprev = NULL;
+    s->snext = fo->sessions;
+    if (fo->sessions)
+        fo->sessions->sprev = s;
+    fo->sessions = s;
+    s->in_sessions = 1;
+    if (!uv_is_active((uv_handle_t *)&fo->session_timer))
+        uv_timer_start(&fo->session_timer, on_session_timer, LL_FANOUT_SESSION_CHECK_MS,
+                       LL_FANOUT_SESSION_CHECK_MS);
+}
+
+static void sessions_unlink(ll_fanout_t *fo, ll_sub_t *s)
+{
+    if (!s->in_sessions)
+        return;
+    if (s->snext)
+        s->snext->sprev = s->sprev;
+    if (s->sprev)
+        s->sprev->snext = s->snext;
+    else
+        fo->sessions = s->snext;
+    s->sprev = s->snext = NULL;
+    s->in_sessions = 0;
+    if (!fo->sessions)
+        uv_timer_stop(&fo->session_timer);
+}
+
+static void remove_ready(ll_fanout_t *fo, ll_sub_t *s);
+
+/* The session of s is over: it leaves the index (no event reaches it any
+ * more, so nothing follows a WebSocket close frame) and its owner ends the
+ * stream. Its memory stays until the owner closes it. */
+static void end_session(ll_fanout_t *fo, ll_sub_t *s)
+{
+    sessions_unlink(fo, s);
+    if (!s->detached) {
+        unlink_sub(fo, s);
+        s->detached = 1;
+    }
+    remove_ready(fo, s);
+    s->catching_up = 0;
+    if (s->hooks->on_session_end)
+        s->hooks->on_session_end(s->owner);
+    else
+        s->hooks->on_write_error(s->owner, UV_ECONNABORTED);
+}
+
+void ll_fanout_session_revoked(void)
+{
+    atomic_fetch_add(&sessions_revoked, 1);
+}
+
+void ll_fanout_check_sessions(ll_fanout_t *fo, int64_t now_ms)
+{
+    char username[LL_USERNAME_MAX + 1], address[33];
+    /* Loaded before the reads: a logout committed during them moves the
+     * count again, and the next check reads once more. */
+    uint64_t revoked = atomic_load(&sessions_revoked);
+    int reread = revoked != fo->revoked_seen && fo->reader, failed = 0;
+    ll_sub_t *next;
+    for (ll_sub_t *s = fo->sessions; s; s = next) {
+        next = s->snext;
+        if (reread && s->session_expires_ms > now_ms) {
+            int64_t expires_ms;
+            int rc = ll_store_get_session(fo->reader, s->session, username, address, &expires_ms);
+            if (rc == LL_ENOTFOUND)
+                s->session_expires_ms = INT64_MIN;
+            else if (rc == 0)
+                s->session_expires_ms = expires_ms;
+            else
+                failed = 1; /* keep the stream; the next check reads again */
+        }
+        if (s->session_expires_ms <= now_ms)
+            end_session(fo, s);
+    }
+    if (reread && !failed)
+        fo->revoked_seen = revoked;
+}
+
+static void on_session_timer(uv_timer_t *t)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts); /* session times are dates (auth/session.h) */
+    ll_fanout_check_sessions(t->data, (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
+/* ---- opening and closing ------------------------------------------------- */
+
 ll_sub_t *ll_sub_open(ll_fanout_t *fo, uv_stream_t *out, const ll_sub_opts_t *o,
                       const ll_sub_hooks_t *hooks, void *owner)
 {
@@ -124,6 +236,8 @@ ll_sub_t *ll_sub_open(ll_fanout_t *fo, uv_stream_t *out, const ll_sub_opts_t *o,
         return NULL;
     }
     atomic_fetch_add(&fo->stats->subscribers[s->wire], 1);
+    if (s->session[0])
+        sessions_link(fo, s);
     uint64_t last = 0;
     if (fo->reader)
         ll_store_last_event_seq(fo->reader, &last);
@@ -156,7 +270,9 @@ void ll_sub_close(ll_sub_t *s)
         return;
     ll_fanout_t *fo = s->fo;
     s->closed = 1;
-    unlink_sub(fo, s);
+    if (!s->detached)
+        unlink_sub(fo, s);
+    sessions_unlink(fo, s);
     remove_ready(fo, s);
     ll_sub_discard(s);
     atomic_fetch_sub(&fo->stats->subscribers[s->wire], 1);

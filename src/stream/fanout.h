@@ -2,13 +2,23 @@
  * each event, the subscribers it matches.
  * Owns:    the index (a list of subscribers without an address filter; a
  *          hash map from address to its subscribers), every ll_sub_t opened
- *          on this worker, and the idle handle that pages history to
- *          subscribers catching up.
+ *          on this worker, the idle handle that pages history to
+ *          subscribers catching up, and the list and timer of the
+ *          subscribers bound to a login session.
  * Frees:   ll_fanout_close() after every subscriber is closed.
  * Threads: the worker's loop only; ll_fanout_deliver is the hub's callback.
  *
  * Work per event is proportional to the subscribers it matches (the
- * address bucket) plus the unfiltered list, never to all subscribers. */
+ * address bucket) plus the unfiltered list, never to all subscribers.
+ *
+ * Sessions: a stream opened with a session (ll_sub_opts_t.session) ends
+ * when that session is logged out or expires. Nothing is checked per event.
+ * Once a second (LL_FANOUT_SESSION_CHECK_MS) the fan-out compares each
+ * session-bound subscriber's remembered expiry with the clock, and, only
+ * when the process-wide revocation count moved (ll_fanout_session_revoked,
+ * after a logout commits), reads those subscribers' sessions again through
+ * its store reader. The cost is proportional to the session-bound streams
+ * of the worker, paid once a second. */
 #ifndef LL_STREAM_FANOUT_H
 #define LL_STREAM_FANOUT_H
 
@@ -28,12 +38,17 @@ typedef struct ll_stream_stats {
     _Atomic uint64_t queue_hwm;                 /* deepest any queue has been */
 } ll_stream_stats_t;
 
-/* reader: the worker's store connection, for history (may be NULL: then
- * resuming starts live). */
+/* How often session-bound streams are checked; a logout or an expiry ends
+ * them within about this long. */
+#define LL_FANOUT_SESSION_CHECK_MS 1000
+
+/* reader: the worker's store connection, for history and for re-reading
+ * sessions (may be NULL: then resuming starts live, and only expiry ends
+ * session-bound streams). */
 ll_fanout_t *ll_fanout_new(uv_loop_t *loop, ll_store_t *reader, ll_stream_stats_t *stats);
 
-/* Frees fo once its idle handle is closed; every subscriber must be
- * closed first. */
+/* Frees fo once its handles are closed; every subscriber must be closed
+ * first. */
 void ll_fanout_close(ll_fanout_t *fo);
 
 /* Opens a subscriber writing to out. With o->resume it first replays the
@@ -49,6 +64,17 @@ void ll_sub_close(ll_sub_t *s);
 /* The hub's callback: pushes each event to the subscribers it matches,
  * then flushes each touched subscriber once. */
 void ll_fanout_deliver(const ll_batch_t *b, void *fo);
+
+/* Says that a session was deleted (logout): every fan-out re-reads its
+ * session-bound subscribers' sessions at its next check. Any thread; call
+ * it after the deletion is committed, so the re-read cannot miss it. */
+void ll_fanout_session_revoked(void);
+
+/* Ends every session-bound subscriber of fo whose session expired by now_ms
+ * (wall clock), or, when a revocation was announced since fo last looked,
+ * whose session is gone from the store. The hooks' on_session_end runs for
+ * each. The timer calls this; tests call it with a time of their own. */
+void ll_fanout_check_sessions(ll_fanout_t *fo, int64_t now_ms);
 
 /* For subscriber.c: record sent / dropped / queue depth. */
 void ll_fanout_count(ll_fanout_t *fo, uint64_t sent, uint64_t dropped, uint32_t depth);

@@ -75,7 +75,7 @@ void ll_sub_push(ll_sub_t *s, ll_event_t *ev)
     /* While catching up the log is the source: a live event is in it
      * already (events are published after they commit). Afterwards, what
      * the log replay already sent is not sent twice. */
-    if (s->closed || s->catching_up || ev->seq <= s->cursor)
+    if (s->closed || s->ending || s->catching_up || ev->seq <= s->cursor)
         return;
     s->cursor = ev->seq;
     if (ll_sub_matches(s, ev))
@@ -196,10 +196,8 @@ void ll_sub_flush(ll_sub_t *s)
     }
 }
 
-int ll_sub_send_raw(ll_sub_t *s, const char *bytes, size_t len)
+static int send_raw(ll_sub_t *s, const char *bytes, size_t len)
 {
-    if (s->closed)
-        return LL_ESHUTDOWN;
     if (s->count >= ring_size(s))
         return LL_EBUSY;
     ll_event_t *ev = ll_event_raw(bytes, len);
@@ -208,6 +206,31 @@ int ll_sub_send_raw(ll_sub_t *s, const char *bytes, size_t len)
     enqueue(s, ev);
     ll_sub_flush(s);
     return 0;
+}
+
+int ll_sub_send_raw(ll_sub_t *s, const char *bytes, size_t len)
+{
+    if (s->closed || s->ending)
+        return LL_ESHUTDOWN;
+    return send_raw(s, bytes, len);
+}
+
+int ll_sub_end_body(ll_sub_t *s)
+{
+    if (s->closed || s->ending)
+        return LL_ESHUTDOWN;
+    ll_sub_discard(s);
+    s->dropped_unreported = 0;
+    s->ending = 1;
+    s->catching_up = 0;
+    if (!s->chunked) {
+        drained(s);
+        return 0;
+    }
+    /* What is in flight was framed when it was written; from here on the
+     * bytes are the framing's own end, not a chunk's content. */
+    s->chunked = 0;
+    return send_raw(s, "0\r\n\r\n", 5);
 }
 
 /* ---- history ---------------------------------------------------------------- */
@@ -234,6 +257,10 @@ static int history_row(const ll_store_event_t *row, void *arg)
 int ll_sub_fill_history(ll_sub_t *s, ll_store_t *reader)
 {
     uint32_t room = s->cap > s->count ? s->cap - s->count : 0;
+    if (s->ending || s->closed) {
+        s->catching_up = 0;
+        return 1; /* its body has ended: nothing more goes out */
+    }
     if (room == 0)
         return 0;
     int rc = reader ? ll_store_events_after(reader, s->cursor, room, history_row, s) : 0;
@@ -266,6 +293,10 @@ ll_sub_t *ll_sub_alloc(ll_fanout_t *fo, uv_stream_t *out, const ll_sub_opts_t *o
     s->types = o->types;
     if (o->address)
         snprintf(s->address, sizeof s->address, "%s", o->address);
+    if (o->session) {
+        snprintf(s->session, sizeof s->session, "%s", o->session);
+        s->session_expires_ms = o->session_expires_ms;
+    }
     s->cap = o->queue_cap ? o->queue_cap : 1;
     s->ring = calloc(ring_size(s), sizeof *s->ring);
     s->inflight = calloc(ring_size(s), sizeof *s->inflight);

@@ -15,6 +15,7 @@
 #define LL_STREAM_SUBSCRIBER_H
 
 #include "store/store.h"
+#include "store/users.h"
 #include "stream/event.h"
 
 #include <stdint.h>
@@ -32,6 +33,12 @@ typedef struct ll_sub_hooks {
     /* Everything queued has been handed to the socket (a WebSocket closing
      * handshake ends the connection here). May be NULL. */
     void (*on_drained)(void *owner);
+    /* The session the stream was opened with was logged out or expired
+     * (fanout.h): the subscriber has left the index and gets no more
+     * events; the owner ends the stream (SSE: the end of the body; WebSocket:
+     * close 1008). May be NULL for streams that never have a session; a
+     * session-bound one without it is ended through on_write_error. */
+    void (*on_session_end)(void *owner);
 } ll_sub_hooks_t;
 
 typedef struct ll_sub_opts {
@@ -42,6 +49,11 @@ typedef struct ll_sub_opts {
     int resume;            /* replay the log after resume_after first */
     uint64_t resume_after; /* the client's Last-Event-ID */
     int chunked;           /* frame each write as an HTTP/1.1 chunk (SSE) */
+    /* The session the stream rides on: its stored key (SHA-256 of the
+     * token, 64 hex) and when it expires (wall clock, ms). NULL for a public
+     * stream. Logout or expiry then ends the stream (fanout.h). */
+    const char *session;
+    int64_t session_expires_ms;
 } ll_sub_opts_t;
 
 /* With chunked, every flush is one HTTP/1.1 chunk: an event stream's
@@ -63,10 +75,16 @@ struct ll_sub {
     char address[LL_EV_ADDR_MAX + 1]; /* "" for any */
     /* The index (fanout.c) links subscribers through these. */
     ll_sub_t *prev, *next;
-    ll_sub_t *next_touched; /* subscribers to flush after a batch */
-    ll_sub_t *next_ready;   /* catching up and free to read the next page */
-    ll_sub_t *next_dead;    /* closed, freed by the fan-out's idle pass */
+    ll_sub_t *next_touched;  /* subscribers to flush after a batch */
+    ll_sub_t *next_ready;    /* catching up and free to read the next page */
+    ll_sub_t *next_dead;     /* closed, freed by the fan-out's idle pass */
+    ll_sub_t *sprev, *snext; /* the fan-out's session-bound subscribers */
     unsigned touched : 1, catching_up : 1, closed : 1, writing : 1, chunked : 1, drain_told : 1;
+    unsigned in_sessions : 1;            /* linked through sprev/snext */
+    unsigned detached : 1;               /* out of the index: its session ended */
+    unsigned ending : 1;                 /* ll_sub_end_body was called: nothing more is queued */
+    char session[LL_TOKEN_HASH_HEX + 1]; /* "" for a public stream */
+    int64_t session_expires_ms;
     char chunk_head[20]; /* "<hex length>\r\n" of the write in flight */
     /* Queue: ring[head..head+count), capacity cap + LL_SUB_RAW_RESERVE. */
     ll_event_t **ring;
@@ -93,6 +111,14 @@ void ll_sub_flush(ll_sub_t *s);
  * control frame) after what is queued, and flushes. Returns 0, or LL_EBUSY
  * when even the reserve is full, LL_ENOMEM. */
 int ll_sub_send_raw(ll_sub_t *s, const char *bytes, size_t len);
+
+/* Ends the response body: drops what is queued and not yet handed to the
+ * socket, then, for a chunked subscriber, writes the last chunk (RFC 9112
+ * §7.1) after the write in flight. Nothing is queued after it (events and
+ * raw bytes are refused); on_drained follows once it is written, and the
+ * owner then closes the connection. Returns 0, LL_ESHUTDOWN (closed) or
+ * LL_ENOMEM. */
+int ll_sub_end_body(ll_sub_t *s);
 
 /* 1 when f's filters let ev through. */
 int ll_sub_matches(const ll_sub_t *s, const ll_event_t *ev);

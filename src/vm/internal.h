@@ -1,8 +1,9 @@
 /* vm/internal.h (internal to vm/): one contract run, as the files of vm/
  * share it. vm.c owns the run (Lua state, allocator, gas hook, result);
- * sandbox.c builds what a contract sees (base functions, sorted pairs, math,
- * storage, emit); strlib.c, pattern.c and tablib.c are the metered string
- * and table libraries.
+ * meter.c charges each instruction (opcode.c reads it); sandbox.c builds
+ * what a contract sees (base functions, math, storage, emit), pairs.c is
+ * its sorted pairs, and strlib.c, pattern.c and tablib.c are the metered
+ * string and table libraries.
  * Threads: the thread running the contract; nothing here is shared. */
 #ifndef LL_VM_INTERNAL_H
 #define LL_VM_INTERNAL_H
@@ -31,7 +32,11 @@ typedef struct ll_vm_run {
     int metering;           /* contract code is running: new long strings cost gas */
     int in_call;            /* the selected function is running: storage and emit work */
     const ll_vm_ctx_t *ctx; /* NULL for a deploy */
-    ll_vm_write_t *writes;  /* one entry per key, in the order keys were first set */
+    /* a LEN that runs on a stand-in (meter.c): registers and the border */
+    int len_swap, len_pending, len_a, len_b;
+    lua_Integer len_n;
+    unsigned char len_saved[16];
+    ll_vm_write_t *writes; /* one entry per key, in the order keys were first set */
     size_t nwrites, writes_cap;
     json_t *logs; /* array of {"name","value"} */
 } ll_vm_run_t;
@@ -52,6 +57,12 @@ static inline uint64_t ll_vm_bytes(uint64_t n)
     return n > UINT64_MAX / LL_VM_GAS_PER_BYTE ? UINT64_MAX : n * LL_VM_GAS_PER_BYTE;
 }
 
+/* Values one operation moves beyond the free allowance (what they cost). */
+static inline uint64_t ll_vm_over_values(int64_t n)
+{
+    return n > LL_VM_GAS_FREE_VALUES ? (uint64_t)(n - LL_VM_GAS_FREE_VALUES) : 0;
+}
+
 /* ll_vm_charge of n bytes or elements (nothing for 0). */
 static inline void ll_vm_charge_bytes(lua_State *L, uint64_t n)
 {
@@ -59,10 +70,13 @@ static inline void ll_vm_charge_bytes(lua_State *L, uint64_t n)
         ll_vm_charge(L, ll_vm_bytes(n));
 }
 
+/* Whether ll_vm_interrupt() asked every run to stop. */
+int ll_vm_interrupted(void);
+
 /* ll_vm_charge's fast path, for loops that charge per step (r: L's run). */
 static inline void ll_vm_take(lua_State *L, ll_vm_run_t *r, uint64_t n)
 {
-    if (r->abort == LL_VM_RUNNING && n <= r->gas_limit - r->gas_used)
+    if (r->abort == LL_VM_RUNNING && n <= r->gas_limit - r->gas_used && !ll_vm_interrupted())
         r->gas_used += n;
     else
         ll_vm_charge(L, n);
@@ -71,9 +85,23 @@ static inline void ll_vm_take(lua_State *L, ll_vm_run_t *r, uint64_t n)
 /* Aborts the run because the node failed (err: LL_E*) and raises. */
 int ll_vm_fail_host(lua_State *L, int err);
 
+/* The count hook that charges each VM instruction (meter.c). */
+void ll_vm_on_instruction(lua_State *L, lua_Debug *ar);
+
+/* The NaN every number-to-text path of the sandbox writes ("nan"): printf
+ * writes "-nan" for one with its sign bit set. */
+static inline lua_Number ll_vm_canonical_nan(void)
+{
+    return (lua_Number)__builtin_nan("");
+}
+
 /* Charges the length of every string among arguments from..to (inclusive,
  * clipped to the stack): what converting them to numbers scans. */
 void ll_vm_charge_strings(lua_State *L, int from, int to);
+
+/* Makes a NaN among stack values from..to (inclusive, clipped to the
+ * stack) the canonical one, before something turns them into text. */
+void ll_vm_canon_nans(lua_State *L, int from, int to);
 
 /* The original library function a wrapper closure holds as upvalue 1.
  * Wrappers call it directly in their own frame, so argument errors keep the
@@ -126,6 +154,18 @@ static inline size_t ll_vm_pos_end(lua_Integer pos, size_t len)
 
 /* string.find, match, gmatch and gsub, metered (pattern.c). */
 extern const luaL_Reg ll_vm_pattern_lib[];
+
+/* Pushes the contract's `pairs` (pairs.c). */
+void ll_vm_push_pairs(lua_State *L);
+
+/* A border of the table at index t (absolute), the same on every node:
+ * 0 if t[1] is nil, else found by doubling from 1 up to a nil, then by
+ * bisection; *probes gets how many keys it looked up (2 log2 n or so). */
+lua_Integer ll_vm_border(lua_State *L, int t, uint64_t *probes);
+
+/* ll_vm_border, charged: LL_VM_GAS_LEN + the probes beyond
+ * LL_VM_GAS_FREE_PROBES. What `#t` and the table library use. */
+lua_Integer ll_vm_len(lua_State *L, int t);
 
 /* Builds the contract's environment and makes it the globals table. */
 void ll_vm_open_sandbox(lua_State *L);

@@ -487,8 +487,10 @@ static void reprepstate(mstate_t *ms)
 static int find_aux(lua_State *L, int find)
 {
     size_t ls, lp, init;
-    const char *s = luaL_checklstring(L, 1, &ls);
-    const char *p = luaL_checklstring(L, 2, &lp);
+    const char *s, *p;
+    ll_vm_canon_nans(L, 1, 2);
+    s = luaL_checklstring(L, 1, &ls);
+    p = luaL_checklstring(L, 2, &lp);
     ll_vm_charge_strings(L, 3, 3);
     init = ll_vm_pos_start(luaL_optinteger(L, 3, 1), ls) - 1;
     ll_vm_charge_bytes(L, lp);
@@ -566,8 +568,10 @@ static int gmatch_aux(lua_State *L)
 static int s_gmatch(lua_State *L)
 {
     size_t ls, lp, init;
-    const char *s = luaL_checklstring(L, 1, &ls);
-    const char *p = luaL_checklstring(L, 2, &lp);
+    const char *s, *p;
+    ll_vm_canon_nans(L, 1, 2);
+    s = luaL_checklstring(L, 1, &ls);
+    p = luaL_checklstring(L, 2, &lp);
     gmstate_t *gm;
     ll_vm_charge_strings(L, 3, 3);
     init = ll_vm_pos_start(luaL_optinteger(L, 3, 1), ls) - 1;
@@ -651,6 +655,7 @@ static int add_value(mstate_t *ms, luaL_Buffer *b, const char *s, const char *e,
     }
     if (!lua_isstring(L, -1))
         return luaL_error(L, "invalid replacement value (a %s)", luaL_typename(L, -1));
+    ll_vm_canon_nans(L, -1, -1);
     lua_tolstring(L, -1, &len);
     STEP(ms, len);
     luaL_addvalue(b);
@@ -660,14 +665,18 @@ static int add_value(mstate_t *ms, luaL_Buffer *b, const char *s, const char *e,
 static int s_gsub(lua_State *L)
 {
     size_t srcl, lp;
-    const char *src = luaL_checklstring(L, 1, &srcl);
-    const char *p = luaL_checklstring(L, 2, &lp);
+    const char *src, *p;
     const char *lastmatch = NULL;
-    int tr = lua_type(L, 3);
+    int tr;
     lua_Integer max_s, n = 0;
-    int anchor = (*p == '^'), changed = 0;
+    int anchor, changed = 0;
     mstate_t ms;
     luaL_Buffer b;
+    ll_vm_canon_nans(L, 1, 3); /* a number replacement is used as its text */
+    src = luaL_checklstring(L, 1, &srcl);
+    p = luaL_checklstring(L, 2, &lp);
+    tr = lua_type(L, 3);
+    anchor = (*p == '^');
     ll_vm_charge_strings(L, 4, 4);
     max_s = luaL_optinteger(L, 4, (lua_Integer)srcl + 1);
     luaL_argexpected(

@@ -10,9 +10,10 @@
  * registry table is never created, so error messages name functions only as
  * the calling code spelt them.
  *
- * Determinism: pairs visits keys sorted (numbers ascending, then strings by
- * bytes), tostring never shows an address, and functions whose work grows
- * with their input charge for it before or while doing it. */
+ * Determinism: pairs (pairs.c) visits keys sorted (numbers ascending, then
+ * strings by bytes), tostring never shows an address or a NaN's sign, and
+ * functions whose work grows with their input charge for it before or while
+ * doing it. */
 #include "util/err.h"
 #include "vm/internal.h"
 
@@ -33,6 +34,21 @@ void ll_vm_charge_strings(lua_State *L, int from, int to)
             n += lua_rawlen(L, i);
     if (n)
         ll_vm_charge(L, ll_vm_bytes(n));
+}
+
+void ll_vm_canon_nans(lua_State *L, int from, int to)
+{
+    int top = lua_gettop(L);
+    if (from < 0)
+        from = top + from + 1;
+    if (to < 0)
+        to = top + to + 1;
+    for (int i = from; i <= to && i <= top; i++) {
+        if (lua_type(L, i) == LUA_TNUMBER && !lua_isinteger(L, i) && isnan(lua_tonumber(L, i))) {
+            lua_pushnumber(L, ll_vm_canonical_nan());
+            lua_replace(L, i);
+        }
+    }
 }
 
 lua_CFunction ll_vm_orig(lua_State *L)
@@ -129,17 +145,21 @@ int ll_vm_utf8_valid(const char *s, size_t len)
 /* ---- base functions ------------------------------------------------------------ */
 
 /* tostring without addresses: tables, functions and the like print as their
- * type name. Costs 1 per byte of the result. */
+ * type name, and every NaN as "nan". Costs 1 per byte of the result, and
+ * for a number the printing, as `..` does (LL_VM_GAS_NUMBER_TEXT, _FLOAT_TEXT). */
 static int sb_tostring(lua_State *L)
 {
     size_t len;
     luaL_checkany(L, 1);
+    ll_vm_canon_nans(L, 1, 1);
     switch (lua_type(L, 1)) {
     case LUA_TSTRING:
         ll_vm_charge(L, ll_vm_bytes(lua_rawlen(L, 1)));
         lua_settop(L, 1);
         return 1;
     case LUA_TNUMBER:
+        ll_vm_charge(L, lua_isinteger(L, 1) ? LL_VM_GAS_NUMBER_TEXT : LL_VM_GAS_FLOAT_TEXT);
+        /* fallthrough */
     case LUA_TBOOLEAN:
     case LUA_TNIL:
         luaL_tolstring(L, 1, &len);
@@ -158,10 +178,21 @@ static int w_tonumber(lua_State *L)
     return ll_vm_orig(L)(L);
 }
 
-/* error(msg) copies msg behind its position: 1 per byte of msg. */
+/* error(msg) looks up its position, copies msg behind it and unwinds:
+ * LL_VM_GAS_ERROR + 1 per byte of msg. */
 static int w_error(lua_State *L)
 {
+    ll_vm_charge(L, LL_VM_GAS_ERROR);
     ll_vm_charge_strings(L, 1, 2);
+    return ll_vm_orig(L)(L);
+}
+
+/* pcall(f, ...) hands its arguments to f and f's results to its caller,
+ * C to C, where no instruction sees them: LL_VM_GAS_PCALL + 1 per value
+ * beyond LL_VM_GAS_FREE_VALUES. */
+static int w_pcall(lua_State *L)
+{
+    ll_vm_charge(L, LL_VM_GAS_PCALL + ll_vm_over_values(lua_gettop(L)));
     return ll_vm_orig(L)(L);
 }
 
@@ -188,139 +219,6 @@ static int w_math_n(lua_State *L)
     ll_vm_charge(L, ll_vm_bytes((uint64_t)lua_gettop(L)));
     ll_vm_charge_strings(L, 1, lua_gettop(L));
     return ll_vm_orig(L)(L);
-}
-
-/* ---- sorted pairs ------------------------------------------------------------- */
-
-/* One key of the table being walked. Strings point into the keys table
- * (upvalue 2 of the iterator), which keeps them alive. */
-typedef struct pkey {
-    int is_str;
-    int is_int;
-    union {
-        lua_Integer i;
-        lua_Number n;
-    } v;
-    const char *s;
-    size_t len;
-} pkey_t;
-
-/* The iterator's state: order[0..n) indexes keys[] (and the keys table at
- * order[i] + 1), already sorted. */
-typedef struct pwalk {
-    size_t n, pos;
-    size_t *order, *tmp;
-    pkey_t *keys;
-} pwalk_t;
-
-/* -1, 0, 1 as integer i compares with float f (never NaN: not a key). */
-static int cmp_int_float(lua_Integer i, lua_Number f)
-{
-    lua_Number fl;
-    if (f >= 9223372036854775808.0)
-        return -1;
-    if (f < -9223372036854775808.0)
-        return 1;
-    fl = floor(f);
-    if (i != (lua_Integer)fl)
-        return i < (lua_Integer)fl ? -1 : 1;
-    return fl == f ? 0 : -1;
-}
-
-/* Pure: pairs paid for the whole sort before it started. */
-static int pkey_less(lua_State *L, void *arg, size_t x, size_t y)
-{
-    const pkey_t *a = (const pkey_t *)arg + x, *b = (const pkey_t *)arg + y;
-    size_t touched = 0;
-    int c;
-    (void)L;
-    if (a->is_str != b->is_str)
-        c = a->is_str - b->is_str; /* numbers before strings */
-    else if (a->is_str)
-        c = ll_vm_cmp_bytes(a->s, a->len, b->s, b->len, &touched);
-    else if (a->is_int && b->is_int)
-        c = a->v.i < b->v.i ? -1 : a->v.i > b->v.i;
-    else if (!a->is_int && !b->is_int)
-        c = a->v.n < b->v.n ? -1 : a->v.n > b->v.n;
-    else
-        c = a->is_int ? cmp_int_float(a->v.i, b->v.n) : -cmp_int_float(b->v.i, a->v.n);
-    return c < 0;
-}
-
-/* The iterator: the next key (in sorted order) still present in the table,
- * and its value. Keys added during the walk are not visited; keys removed
- * are skipped. */
-static int pairs_next(lua_State *L)
-{
-    pwalk_t *w = lua_touserdata(L, lua_upvalueindex(3));
-    while (w->pos < w->n) {
-        lua_rawgeti(L, lua_upvalueindex(2), (lua_Integer)w->order[w->pos++] + 1);
-        lua_pushvalue(L, -1);
-        if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL)
-            return 2;
-        lua_pop(L, 2);
-    }
-    return 0;
-}
-
-/* pairs(t): snapshots t's keys and sorts them. Costs 1 per key, then,
- * before sorting, ceil(log2 n) * (n + bytes of all string keys): a bound on
- * the merge sort's comparisons and the bytes they can read. Not the actual
- * count: the keys arrive in lua_next's order, which follows the state's
- * random hash seed, and gas must not. Keys that are neither numbers nor
- * strings are an error (they have no order every node agrees on). */
-static int sb_pairs(lua_State *L)
-{
-    size_t n = 0, passes = 0;
-    uint64_t bytes = 0;
-    int bad = 0;
-    pwalk_t *w;
-    luaL_checktype(L, 1, LUA_TTABLE);
-    lua_settop(L, 1);
-    lua_newtable(L); /* 2: the keys, 1..n */
-    lua_pushnil(L);
-    while (lua_next(L, 1)) { /* lua_next's order: only counts may depend on it */
-        int t = lua_type(L, -2);
-        lua_pop(L, 1);
-        ll_vm_charge(L, ll_vm_bytes(1));
-        if (t == LUA_TSTRING)
-            bytes += lua_rawlen(L, -1);
-        else if (t != LUA_TNUMBER)
-            bad = 1;
-        lua_pushvalue(L, -1);
-        lua_rawseti(L, 2, (lua_Integer)++n);
-    }
-    if (bad)
-        return luaL_error(L, "pairs: keys must be numbers or strings");
-    while (passes < 64 && ((size_t)1 << passes) < n)
-        passes++;
-    if (passes)
-        ll_vm_charge(L, ll_vm_bytes(passes * (uint64_t)n + passes * bytes));
-    w = lua_newuserdatauv(L, sizeof *w + n * (2 * sizeof(size_t) + sizeof(pkey_t)), 0); /* 3 */
-    w->n = n;
-    w->pos = 0;
-    w->keys = (pkey_t *)(w + 1);
-    w->order = (size_t *)(w->keys + n);
-    w->tmp = w->order + n;
-    for (size_t i = 0; i < n; i++) {
-        pkey_t *k = &w->keys[i];
-        lua_rawgeti(L, 2, (lua_Integer)i + 1);
-        k->is_str = lua_type(L, -1) == LUA_TSTRING;
-        k->is_int = lua_isinteger(L, -1);
-        if (k->is_str)
-            k->s = lua_tolstring(L, -1, &k->len); /* the keys table holds the string */
-        else if (k->is_int)
-            k->v.i = lua_tointeger(L, -1);
-        else
-            k->v.n = lua_tonumber(L, -1);
-        lua_pop(L, 1);
-        w->order[i] = i;
-    }
-    ll_vm_sort(L, w->order, w->tmp, n, pkey_less, w->keys);
-    lua_pushcclosure(L, pairs_next, 3); /* upvalues: t, keys, walk */
-    lua_pushvalue(L, 1);
-    lua_pushnil(L);
-    return 3;
 }
 
 /* ---- storage and emit -------------------------------------------------------- */
@@ -382,7 +280,7 @@ static char *dup_bytes(const char *s, size_t len)
 /* storage.set(key, value): buffers a write; value is a string, an integer
  * or nil, and nil deletes the key (the write carries LL_VM_NIL). The result
  * lists each key once, in the order keys were first set, with the last
- * value set. Costs LL_VM_GAS_STORAGE_SET + 1 per byte of key and value (8
+ * value set. Costs LL_VM_GAS_STORAGE_SET + LL_VM_GAS_STORAGE_BYTE per byte of key and value (8
  * for an integer, 0 for nil). */
 static int host_set(lua_State *L)
 {
@@ -404,7 +302,8 @@ static int host_set(lua_State *L)
     } else if (!lua_isnoneornil(L, 2)) {
         return luaL_typeerror(L, 2, "string, integer or nil");
     }
-    ll_vm_charge(L, LL_VM_GAS_STORAGE_SET + ll_vm_bytes(klen + value_bytes(&v)));
+    ll_vm_charge(L, LL_VM_GAS_STORAGE_SET +
+                        LL_VM_GAS_STORAGE_BYTE * (uint64_t)(klen + value_bytes(&v)));
     lua_settop(L, 2);
     lua_pushvalue(L, 1);
     if (lua_rawget(L, lua_upvalueindex(1)) == LUA_TNUMBER) {
@@ -523,14 +422,14 @@ void ll_vm_open_sandbox(lua_State *L)
     src = lua_gettop(L);
     ll_vm_copy(L, env, src, "assert");
     ll_vm_copy(L, env, src, "ipairs");
-    ll_vm_copy(L, env, src, "pcall");
+    ll_vm_wrap(L, env, src, "pcall", w_pcall);
     ll_vm_copy(L, env, src, "type");
     ll_vm_wrap(L, env, src, "error", w_error);
     ll_vm_wrap(L, env, src, "select", w_select);
     ll_vm_wrap(L, env, src, "tonumber", w_tonumber);
     lua_pushcfunction(L, sb_tostring);
     lua_setfield(L, env, "tostring");
-    lua_pushcfunction(L, sb_pairs);
+    ll_vm_push_pairs(L);
     lua_setfield(L, env, "pairs");
     lua_pop(L, 1);
 

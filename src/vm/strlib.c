@@ -25,6 +25,7 @@
 static int w_sub(lua_State *L)
 {
     size_t l, start, end;
+    ll_vm_canon_nans(L, 1, 1);
     luaL_checklstring(L, 1, &l);
     ll_vm_charge_strings(L, 2, 3);
     start = ll_vm_pos_start(luaL_checkinteger(L, 2), l);
@@ -38,6 +39,7 @@ static int w_byte(lua_State *L)
 {
     size_t l, first, last;
     lua_Integer pi;
+    ll_vm_canon_nans(L, 1, 1);
     luaL_checklstring(L, 1, &l);
     ll_vm_charge_strings(L, 2, 3);
     pi = luaL_optinteger(L, 2, 1);
@@ -59,6 +61,7 @@ static int w_char(lua_State *L)
 static int w_map(lua_State *L)
 {
     size_t l;
+    ll_vm_canon_nans(L, 1, 1);
     luaL_checklstring(L, 1, &l);
     ll_vm_charge_bytes(L, 2 * (uint64_t)l);
     return ll_vm_orig(L)(L);
@@ -77,6 +80,8 @@ static int w_rep(lua_State *L)
     size_t l, lsep;
     lua_Integer n;
     uint64_t total;
+    ll_vm_canon_nans(L, 1, 1);
+    ll_vm_canon_nans(L, 3, 3);
     luaL_checklstring(L, 1, &l);
     ll_vm_charge_strings(L, 2, 2);
     n = luaL_checkinteger(L, 2);
@@ -106,8 +111,12 @@ static void charge_results(lua_State *L, int n, int per_value)
 static int w_format(lua_State *L)
 {
     size_t flen;
-    const char *f = luaL_checklstring(L, 1, &flen);
+    const char *f;
     int top = lua_gettop(L), n;
+    ll_vm_canon_nans(L, 1, 1);
+    f = luaL_checklstring(L, 1, &flen);
+    /* each conversion takes one argument: at most flen of them are read */
+    ll_vm_canon_nans(L, 2, flen < (size_t)top ? (int)flen + 1 : top);
     ll_vm_charge_bytes(L, flen);
     ll_vm_charge_strings(L, 2, top);
     for (size_t i = 0; i < flen; i++) {
@@ -134,7 +143,10 @@ static int w_format(lua_State *L)
 
 static int w_pack(lua_State *L)
 {
-    int n;
+    int n, top = lua_gettop(L);
+    size_t flen = lua_type(L, 1) == LUA_TSTRING ? lua_rawlen(L, 1) : 0;
+    ll_vm_canon_nans(L, 1, 1);
+    ll_vm_canon_nans(L, 2, flen < (size_t)top ? (int)flen + 1 : top); /* one per format item */
     ll_vm_charge_strings(L, 1, lua_gettop(L));
     n = ll_vm_orig(L)(L);
     charge_results(L, n, 0);
@@ -143,6 +155,7 @@ static int w_pack(lua_State *L)
 
 static int w_packsize(lua_State *L)
 {
+    ll_vm_canon_nans(L, 1, 1);
     ll_vm_charge_strings(L, 1, 1);
     return ll_vm_orig(L)(L);
 }
@@ -150,12 +163,20 @@ static int w_packsize(lua_State *L)
 static int w_unpack(lua_State *L)
 {
     int n;
+    ll_vm_canon_nans(L, 1, 2);
     luaL_checkstring(L, 1);
     ll_vm_charge_strings(L, 1, 1);
     ll_vm_charge_strings(L, 3, 3);
     n = ll_vm_orig(L)(L);
     charge_results(L, n, 1);
     return n;
+}
+
+/* len(s): a number is measured as its text. */
+static int w_len(lua_State *L)
+{
+    ll_vm_canon_nans(L, 1, 1);
+    return ll_vm_orig(L)(L);
 }
 
 /* The string metatable's arithmetic ("10" + 1) converts its operands. */
@@ -184,7 +205,7 @@ void ll_vm_open_string(lua_State *L, int src)
     int dst, mt;
     lua_newtable(L);
     dst = lua_gettop(L);
-    ll_vm_copy(L, dst, src, "len");
+    ll_vm_wrap(L, dst, src, "len", w_len);
     for (size_t i = 0; i < sizeof wrapped / sizeof wrapped[0]; i++)
         ll_vm_wrap(L, dst, src, wrapped[i].name, wrapped[i].fn);
     luaL_setfuncs(L, ll_vm_pattern_lib, 0);

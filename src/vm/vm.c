@@ -1,16 +1,17 @@
 /* vm/vm.c: one contract run from source to result (API.md §6). The ledger
  * thread calls ll_vm_deploy / ll_vm_call while it builds a block. Each run
  * gets a fresh Lua state: its allocator holds the state to
- * LL_VM_MAX_MEMORY, and a count hook charges 1 gas per VM instruction.
- * Everything after lua_newstate runs under one lua_pcall, so Lua's panic
- * handler is never reached. sandbox.c, strlib.c, pattern.c and tablib.c
- * build what the contract can see.
+ * LL_VM_MAX_MEMORY, and a count hook (meter.c) charges every VM
+ * instruction. Everything after lua_newstate runs under one lua_pcall, so
+ * Lua's panic handler is never reached. sandbox.c, strlib.c, pattern.c and
+ * tablib.c build what the contract can see.
  *
  * Gas, all of it deterministic (the same code, inputs and storage give the
  * same number on every node):
- *   - 1 per VM instruction (the count hook; VARARGPREP, the first
- *     instruction of a vararg function such as the main chunk, is not hooked
- *     by Lua and so is free);
+ *   - 1 per VM instruction, plus what meter.c charges for the ones whose
+ *     work grows with their operands (VARARGPREP, the first instruction of
+ *     a vararg function such as the main chunk, is not hooked by Lua and so
+ *     is free);
  *   - each new string of LL_VM_GAS_STRING_MIN bytes of allocation or more
  *     (its length + Lua's 25-byte header) costs 1 per byte of that
  *     allocation, whatever creates it (`..`, a library function), while
@@ -22,8 +23,10 @@
 #include "util/err.h"
 #include "util/hex.h"
 #include "vm/internal.h"
+#include "vm/opcode.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,12 +62,30 @@ static void out_of_gas(ll_vm_run_t *r)
 void ll_vm_charge(lua_State *L, uint64_t n)
 {
     ll_vm_run_t *r = ll_vm_run_of(L);
-    if (r->abort == LL_VM_RUNNING && n <= r->gas_limit - r->gas_used) {
+    if (r->abort == LL_VM_RUNNING && n <= r->gas_limit - r->gas_used && !ll_vm_interrupted()) {
         r->gas_used += n;
         return;
     }
+    if (ll_vm_interrupted())
+        ll_vm_fail_host(L, LL_ECANCELED);
     out_of_gas(r);
     ll_vm_raise(L);
+}
+
+/* ---- the self-test ----------------------------------------------------------- */
+
+static pthread_once_t selftest_once = PTHREAD_ONCE_INIT;
+static int selftest_rc;
+
+static void run_selftest(void)
+{
+    selftest_rc = ll_vm_op_selftest() == 0 ? 0 : LL_EINTERNAL;
+}
+
+int ll_vm_selftest(void)
+{
+    pthread_once(&selftest_once, run_selftest);
+    return selftest_rc;
 }
 
 int ll_vm_fail_host(lua_State *L, int err)
@@ -77,18 +98,26 @@ int ll_vm_fail_host(lua_State *L, int err)
     return ll_vm_raise(L);
 }
 
-/* The count hook, before every instruction. After an abort it raises on
- * each one, so a contract that catches the error with pcall cannot run on. */
-static void on_instruction(lua_State *L, lua_Debug *ar)
+/* The gas for a new object of type tag `type` and nsize bytes made while
+ * contract code runs (vectors - stacks, table parts, buffers - come with
+ * tag 0 and cost nothing here). Which objects a run makes is a function of
+ * its code and inputs, except for short strings: Lua interns them, and
+ * whether one is new depends on when the collector last ran. */
+static uint64_t object_gas(size_t type, size_t nsize)
 {
-    ll_vm_run_t *r = ll_vm_run_of(L);
-    (void)ar;
-    if (r->abort == LL_VM_RUNNING && r->gas_used < r->gas_limit) {
-        r->gas_used++;
-        return;
+    switch (type) {
+    case LUA_TSTRING:
+        if (nsize >= LL_VM_GAS_STRING_MIN)
+            return ll_vm_bytes(nsize);
+        return nsize > LL_VM_SHORT_STRING + 25 ? LL_VM_GAS_OBJECT : 0;
+    case LUA_TTABLE:
+    case LUA_TFUNCTION:
+    case LUA_TUSERDATA:
+    case LUA_NUMTYPES: /* an upvalue: LUA_TUPVAL in Lua 5.4 (vm/opcode.h pins 5.4.4) */
+        return LL_VM_GAS_OBJECT;
+    default:
+        return 0;
     }
-    out_of_gas(r);
-    ll_vm_raise(L);
 }
 
 /* Lua's allocator for one run. Shrinking never fails (Lua relies on it);
@@ -99,6 +128,7 @@ static void *on_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 {
     ll_vm_run_t *r = ud;
     size_t old = ptr ? osize : 0; /* without ptr, osize is the object's type */
+    uint64_t gas;
     void *p;
     if (nsize == 0) {
         free(ptr);
@@ -112,8 +142,7 @@ static void *on_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
             r->abort = LL_VM_ABORT_MEMORY;
             return NULL;
         }
-        if (!ptr && osize == LUA_TSTRING && r->metering && nsize >= LL_VM_GAS_STRING_MIN) {
-            uint64_t gas = ll_vm_bytes(nsize);
+        if (!ptr && r->metering && (gas = object_gas(osize, nsize)) != 0) {
             if (gas > r->gas_limit - r->gas_used) {
                 out_of_gas(r);
                 return NULL;
@@ -266,6 +295,7 @@ static int protected_main(lua_State *L)
     ll_vm_run_t *r = j->run;
     int nargs;
     ll_vm_open_sandbox(L);
+    ll_vm_charge(L, LL_VM_GAS_CODE_BYTE * (uint64_t)j->len); /* what the parser will read */
     if (luaL_loadbufferx(L, j->code, j->len, "=contract", "t") != LUA_OK)
         return lua_error(L); /* the syntax error's message, as Lua wrote it */
     r->metering = 1;
@@ -360,6 +390,8 @@ static int run(job_t *j, uint64_t gas_limit, const ll_vm_ctx_t *ctx, ll_vm_resul
 
     memset(out, 0, sizeof *out);
     j->run = &r;
+    if ((rc = ll_vm_selftest()) < 0 || (ll_vm_interrupted() && (rc = LL_ECANCELED)))
+        return rc;
     if (!(r.logs = json_array()))
         return LL_ENOMEM;
     if (!j->code || j->len > LL_VM_MAX_CODE)
@@ -373,7 +405,7 @@ static int run(job_t *j, uint64_t gas_limit, const ll_vm_ctx_t *ctx, ll_vm_resul
         goto done;
     }
     *(ll_vm_run_t **)lua_getextraspace(L) = &r;
-    lua_sethook(L, on_instruction, LUA_MASKCOUNT, 1);
+    lua_sethook(L, ll_vm_on_instruction, LUA_MASKCOUNT, 1);
     lua_pushcfunction(L, protected_main);
     lua_pushlightuserdata(L, j);
     status = lua_pcall(L, 1, 0, 0);

@@ -6,9 +6,11 @@
  *          contracts while it builds a block.
  *
  * A run is a pure function of (code, selector, args, context, storage
- * reads): no time, randomness, addresses or environment reach it, and
- * `pairs` visits keys in one order (integers ascending, then strings by
- * bytes), so every node computes the same receipt. Storage writes and logs
+ * reads): no time, randomness, addresses or environment reach it, `pairs`
+ * visits keys in one order (integers ascending, then strings by bytes), `#`
+ * of a table with holes is one border chosen by its keys alone, every NaN
+ * prints as "nan", and gas is charged on values, never on a table's hash
+ * layout, so every node computes the same receipt. Storage writes and logs
  * are collected in the result and applied by the caller only on success. */
 #ifndef LL_VM_VM_H
 #define LL_VM_VM_H
@@ -30,13 +32,39 @@
 /* Gas schedule (documented in docs/API.md §6.1). */
 #define LL_VM_GAS_INSTRUCTION 1
 #define LL_VM_GAS_STORAGE_GET 100 /* + 1 per byte of the value read */
-#define LL_VM_GAS_STORAGE_SET 200 /* + 1 per byte of key and value */
+#define LL_VM_GAS_STORAGE_SET 200 /* + LL_VM_GAS_STORAGE_BYTE per byte of key and value */
+/* API.md §6: 1 per byte stored. What stays on disk is bounded by the block
+ * gas limit and paid in coin at --gas-price (docs/API.md §2.6). */
+#define LL_VM_GAS_STORAGE_BYTE 1
+/* Compiling the source, which every deploy and every call does first:
+ * Lua's parser takes up to ~90 ns a byte (64 KiB of table constructor or
+ * float constants, -O2), so a block full of calls to the largest contract
+ * stays within the block's time through its gas. */
+#define LL_VM_GAS_CODE_BYTE 4
 #define LL_VM_GAS_EMIT 50         /* + 1 per byte of name and value */
 #define LL_VM_GAS_PER_BYTE 1      /* library functions: per byte or element touched */
 /* A new string whose allocation (length + 25 bytes of Lua header) is at
  * least this big costs LL_VM_GAS_PER_BYTE per byte of it, whoever makes it
  * (`..`, a library function), while contract code runs. */
 #define LL_VM_GAS_STRING_MIN 256
+/* Instructions whose work grows with their operands (vm/meter.c): string
+ * bytes compared and values moved beyond these allowances cost 1 each. */
+#define LL_VM_GAS_FREE_BYTES 64
+#define LL_VM_GAS_FREE_VALUES 16
+#define LL_VM_GAS_OBJECT 3       /* each new table, closure, upvalue, userdata, string > 40 bytes */
+#define LL_VM_GAS_CCALL 2        /* a call of a library (C) function */
+#define LL_VM_GAS_CONCAT 4       /* `..`, + for each number operand (its text): */
+#define LL_VM_GAS_NUMBER_TEXT 6  /* an integer */
+#define LL_VM_GAS_FLOAT_TEXT 10  /* a float */
+#define LL_VM_GAS_POW 2          /* `^` (pow()) */
+#define LL_VM_GAS_FREE_STEPS 256 /* a closure's upvalue search: steps beyond, 1 per: */
+#define LL_VM_STEPS_PER_GAS 16
+#define LL_VM_GAS_LEN 2          /* `#` of a table, + each probe beyond: */
+#define LL_VM_GAS_FREE_PROBES 8
+#define LL_VM_GAS_ERROR 8        /* error(): where, message, unwinding */
+#define LL_VM_GAS_PCALL 2        /* pcall(): its protected call */
+#define LL_VM_GAS_PAIRS 4        /* pairs(), + its keys (pairs.c) */
+#define LL_VM_GAS_PAIRS_NEWKEY 2 /* a key added to a table pairs has walked */
 
 /* A failed result's error text: at most this many bytes of UTF-8. */
 #define LL_VM_MAX_ERROR 1024
@@ -87,18 +115,33 @@ typedef struct ll_vm_result {
 /* Compiles code (text only: binary chunks are refused) and runs the chunk
  * once under gas_limit; it must return a table whose keys are integers and
  * whose values are functions. Fills *out (success or a failed receipt's
- * error). Returns 0, or LL_ENOMEM when the node itself ran out of memory. */
+ * error). Returns 0, or when there must be no receipt: LL_ENOMEM (the node
+ * ran out of memory), LL_ECANCELED (ll_vm_interrupt) or LL_EINTERNAL
+ * (ll_vm_selftest failed). */
 int ll_vm_deploy(const char *code, size_t len, uint64_t gas_limit, ll_vm_result_t *out);
 
 /* Runs the chunk, then fn(ctx, args...) for fn = table[selector], under
  * gas_limit, with args (a JSON array of integers and strings). Unknown
  * selectors, wrong argument types, error(), running out of gas or memory,
  * and unsupported return types are failed results, not errors. Returns 0
- * or LL_ENOMEM. */
+ * or, with no receipt, what ll_vm_deploy returns or the storage callback's
+ * error. */
 int ll_vm_call(const char *code, size_t len, int64_t selector, const json_t *args,
                const ll_vm_ctx_t *ctx, uint64_t gas_limit, ll_vm_result_t *out);
 
 void ll_vm_result_free(ll_vm_result_t *r);
+
+/* Asks every run, the current one and all later ones, to stop: each
+ * returns LL_ECANCELED (no receipt; the caller discards the block) at its
+ * next instruction or charge. A relaxed atomic flag: callable from any
+ * thread or a signal handler. ll_vm_interrupt_clear() lets runs go again. */
+void ll_vm_interrupt(void);
+void ll_vm_interrupt_clear(void);
+
+/* Checks, once per process, that the interpreter is the one vm/opcode.h
+ * was written for (the node may call it at start to fail early). Returns 0,
+ * or LL_EINTERNAL: then every deploy and call returns LL_EINTERNAL too. */
+int ll_vm_selftest(void);
 
 /* The hex of r's return data ("" when empty), malloc'd; NULL on ENOMEM. */
 char *ll_vm_return_hex(const ll_vm_result_t *r);

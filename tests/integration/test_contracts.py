@@ -27,6 +27,7 @@ from harness import assert_error, sign  # noqa: E402
 EXAMPLES = os.path.join(H.REPO_ROOT, "examples", "contracts")
 
 FEE = 1000                 # units, paid by every contract transaction below
+GAS_PRICE = 1              # units per gas: the node's default --gas-price (docs/API.md §2.6)
 GAS = 1_000_000            # the default gas_limit of the deploys and calls below
 MAX_GAS = 10_000_000       # docs/API.md §6, Limits
 CODE_LIMIT = 64 * 1024     # bytes of source
@@ -347,7 +348,8 @@ def test_deploy_is_202_and_its_receipt_names_the_vm_address_of_sender_and_nonce(
     got = srv.tx(tx_id)
     assert got["kind"] == "deploy" and got["code"] == code and got["gas_limit"] == GAS, got
     acc = srv.account(w.address)
-    assert acc["nonce"] == 1 and acc["balance"] == before - FEE, (acc, before)
+    assert acc["nonce"] == 1 and acc["balance"] == before - FEE - rc["gas_used"] * GAS_PRICE, \
+        (acc, before, rc["gas_used"])
 
     # A second deploy of the same code by the same key: nonce 1, a new address.
     w.nonce = 1
@@ -518,8 +520,8 @@ def test_token_transfer_beyond_balance_fails_changes_nothing_and_still_costs_the
     assert over["to"] == token, over
     gas_note("token.transfer beyond balance (failed)", over)
     acc = srv.account(bob.address)
-    assert acc["balance"] == balance - FEE, "the fee is paid: %d → %d" % (balance,
-                                                                            acc["balance"])
+    assert acc["balance"] == balance - FEE - over["gas_used"] * GAS_PRICE, \
+        "the fee and the gas used are paid: %d → %d" % (balance, acc["balance"])
     assert acc["nonce"] == nonce + 1, "the nonce is used: %r" % acc
 
     ids = [bob.call(token, 3, [bob.address]), bob.call(token, 3, [alice.address]),
@@ -595,7 +597,8 @@ def test_failed_deploys_have_to_null_deploy_nothing_and_cost_the_fee(srv):
     assert "deploy boom" in rcs[1]["error"], rcs[1]
     assert "out of gas" in rcs[4]["error"] and rcs[4]["gas_used"] <= 100_000, rcs[4]
     acc = srv.account(w.address)
-    assert acc["nonce"] == len(codes) and acc["balance"] == balance - len(codes) * FEE, acc
+    gas = sum(rc["gas_used"] for rc in rcs) * GAS_PRICE
+    assert acc["nonce"] == len(codes) and acc["balance"] == balance - len(codes) * FEE - gas, acc
     # Nothing was deployed at any of those addresses.
     for _tx_id, address in sent:
         assert_error(w.refused_call(address, 1), 422, "unknown_contract")
@@ -828,13 +831,14 @@ def test_call_amount_moves_to_the_contract_and_a_failed_call_returns_it(srv):
     rc = ok(receipt(srv, w.call(counter, 1, amount=1_000_000)), word(1))
     acc = srv.account(counter)
     assert acc is not None and acc["address"] == counter and acc["balance"] == 1_000_000, acc
-    assert srv.balance(w.address) == balance - FEE - 1_000_000
+    assert srv.balance(w.address) == balance - FEE - rc["gas_used"] * GAS_PRICE - 1_000_000
     gas_note("counter.increment() with an amount", rc)
 
     balance = srv.balance(w.address)
-    failed(receipt(srv, w.call(counter, 1, ["x"], amount=1_000_000)))
+    rc = failed(receipt(srv, w.call(counter, 1, ["x"], amount=1_000_000)))
     assert srv.balance(counter) == 1_000_000, srv.account(counter)
-    assert srv.balance(w.address) == balance - FEE, (balance, srv.balance(w.address))
+    assert srv.balance(w.address) == balance - FEE - rc["gas_used"] * GAS_PRICE, \
+        (balance, srv.balance(w.address))
     assert srv.account(w.address)["nonce"] == w.nonce
 
     # More than the caller holds is refused at submission.

@@ -18,11 +18,15 @@ MSG_KEYS = ["sender", "sender_address", "address", "text", "timestamp", "status"
             "tx_id"]
 
 _names = iter(range(10**6))
+NO_RATE_LIMITS = ("--auth-attempts-per-ip", "0", "--login-failures-per-user", "0",
+                  "--messages-per-user", "0", "--messages-per-ip", "0")
 
 
 def node():
+    # Every test here registers and logs in from 127.0.0.1: the rate limits
+    # (0 turns them off) are the subject of test_hostile_auth.py, not of this file.
     return H.Server("--dev", "--block-interval-ms", "100", "--difficulty", "1",
-                    name="messages-node")
+                    *NO_RATE_LIMITS, name="messages-node")
 
 
 class User:
@@ -248,6 +252,7 @@ def test_address_narrows_the_list_to_one_other_party(srv):
 def test_sender_is_the_address_when_no_user_has_the_key(srv):
     alice = User(srv)
     key = H.Key.generate()
+    srv.fund(key.address)  # a plain key pays its own way (docs/API.md §2.6)
     tx = H.sign(key, H.message_body(key, alice.address, "from a plain key", 0))
     tx_id = srv.submit_ok(tx)
     srv.wait_confirmed(tx_id)

@@ -16,11 +16,15 @@ JSON = {"Content-Type": "application/json"}
 COOKIE_MAX_AGE = 30 * 24 * 3600
 
 _names = iter(range(10**6))
+NO_RATE_LIMITS = ("--auth-attempts-per-ip", "0", "--login-failures-per-user", "0",
+                  "--messages-per-user", "0", "--messages-per-ip", "0")
 
 
 def node():
+    # Every test here registers and logs in from 127.0.0.1: the rate limits
+    # (0 turns them off) are the subject of test_hostile_auth.py, not of this file.
     return H.Server("--dev", "--block-interval-ms", "100", "--difficulty", "1",
-                    name="sessions-node")
+                    *NO_RATE_LIMITS, name="sessions-node")
 
 
 def fresh_name(prefix="user"):

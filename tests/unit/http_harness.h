@@ -13,6 +13,7 @@
  *   /ledger   answers after a round trip through another thread's taskq
  *   /park     answers only when the test thread posts a task back (release_parked)
  *   /nothing  answers 204 (with a body the server must not send)
+ *   /big      answers ?kb=N KiB of 'x' (default 256)
  *   any other path answers 200 "ok"
  *
  *   setup, teardown              per test: a fixture and the "other" thread;
@@ -20,6 +21,8 @@
  *   test_opts, start,            the server: the test options, a start with
  *   start_default, stop          them or with the defaults, and its stop
  *   dial, send_str, send_all     a client (at most MAX_CLIENTS per test)
+ *   dial_rcvbuf                  one with a small receive buffer
+ *   closed_without_reading       the server closed it, seen without reading
  *   read_response(_ex)           one response off the wire (_ex: head only)
  *   fill, consume                raw bytes into and out of a client's buffer
  *   closed_by_server, has_header, body_json, assert_api_error
@@ -51,6 +54,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -223,6 +227,18 @@ static inline void park(ll_req_t *req)
     atomic_store(&parked_req, req);
 }
 
+static inline void big(ll_req_t *req)
+{
+    char kb[16];
+    size_t n =
+        (ll_req_query_param(req, "kb", kb, sizeof kb) > 0 ? strtoul(kb, NULL, 10) : 256) * 1024;
+    char *body = malloc(n);
+    CHECK(body);
+    memset(body, 'x', n);
+    ll_req_respond(req, 200, "text/plain", body, n);
+    free(body);
+}
+
 static inline void handler(ll_req_t *req)
 {
     const char *path = ll_req_path(req);
@@ -238,6 +254,8 @@ static inline void handler(ll_req_t *req)
         park(req);
     else if (strcmp(path, "/nothing") == 0)
         ll_req_respond(req, 204, NULL, "ignored", 7);
+    else if (strcmp(path, "/big") == 0)
+        big(req);
     else
         ll_req_respond(req, 200, "text/plain", "ok", 2);
 }
@@ -339,13 +357,18 @@ static inline void start_default(fixture_t *f)
     start(f, &o);
 }
 
-static inline client_t *dial(fixture_t *f)
+/* A client whose receive buffer is rcvbuf bytes (set before connecting, so
+ * the window is small from the start: a reader that stalls fills it fast),
+ * or the kernel's default with 0. */
+static inline client_t *dial_rcvbuf(fixture_t *f, int rcvbuf)
 {
     assert_true(f->nclients < MAX_CLIENTS);
     client_t *c = calloc(1, sizeof *c);
     f->clients[f->nclients++] = c;
     c->fd = socket(AF_INET, SOCK_STREAM, 0);
     assert_true(c->fd >= 0);
+    if (rcvbuf > 0)
+        setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
     struct timeval tv = {.tv_sec = RECV_TIMEOUT_S};
     setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
@@ -354,6 +377,46 @@ static inline client_t *dial(fixture_t *f)
     inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
     assert_int_equal(connect(c->fd, (struct sockaddr *)&sa, sizeof sa), 0);
     return c;
+}
+
+static inline client_t *dial(fixture_t *f)
+{
+    return dial_rcvbuf(f, 0);
+}
+
+/* 1 while /proc/net/tcp lists the server's end of c as established. */
+static inline int server_end_established(client_t *c)
+{
+    struct sockaddr_in me;
+    socklen_t len = sizeof me;
+    char line[256];
+    unsigned lport, rport, st;
+    int found = 0;
+    assert_int_equal(getsockname(c->fd, (struct sockaddr *)&me, &len), 0);
+    FILE *f = fopen("/proc/net/tcp", "r");
+    assert_non_null(f);
+    while (!found && fgets(line, sizeof line, f)) {
+        if (sscanf(line, " %*d: %*8x:%4x %*8x:%4x %2x", &lport, &rport, &st) == 3)
+            found = rport == ntohs(me.sin_port) && st == 1; /* TCP_ESTABLISHED */
+    }
+    fclose(f);
+    return found;
+}
+
+/* 1 when the server closes c within DEADLINE_MS, seen without reading
+ * anything (what c has not read stays unread): c gets FIN or RST, or the
+ * server's end of it is gone (a reset a full window may not deliver). */
+static inline int closed_without_reading(client_t *c)
+{
+    struct pollfd p = {.fd = c->fd, .events = POLLRDHUP};
+    uint64_t end = mono_ms() + DEADLINE_MS;
+    while (mono_ms() < end) {
+        if (poll(&p, 1, 50) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)))
+            return 1;
+        if (!server_end_established(c))
+            return 1;
+    }
+    return 0;
 }
 
 static inline void send_all(client_t *c, const char *data, size_t len)

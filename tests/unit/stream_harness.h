@@ -81,7 +81,7 @@ typedef struct conn {
     int64_t tok[MAX_TOK]; /* SSE parsed so far: seq > 0, or -K for ": raw K" */
     int ntok;
     uint64_t dropped_calls, dropped_n;
-    int write_errors, drained;
+    int write_errors, drained, session_ends;
     int close_on_error;      /* on_write_error closes this client ... */
     struct conn *also_close; /* ... and this one too */
 } conn_t;
@@ -137,7 +137,14 @@ static inline void on_drained(void *owner)
     ((conn_t *)owner)->drained++;
 }
 
-static const ll_sub_hooks_t hooks = {on_dropped, on_write_error, on_drained};
+/* The session the stream rides on ended (fanout.h): counted; the test
+ * decides what the owner does. */
+static inline void on_session_end(void *owner)
+{
+    ((conn_t *)owner)->session_ends++;
+}
+
+static const ll_sub_hooks_t hooks = {on_dropped, on_write_error, on_drained, on_session_end};
 
 /* A client on a socketpair (fx->sock_type, default SOCK_STREAM); bufsize > 0
  * shrinks its socket buffers. */

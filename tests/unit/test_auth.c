@@ -1,12 +1,16 @@
 /* tests/unit/test_auth.c: the messenger's accounts through auth/ headers:
  * custody (key file, seal, tamper detection), passwords (Argon2id), session
  * tokens and the cookie parser, the account rules, and the store rows they
- * rest on (store/users.h: users, sessions, the message history query).
+ * rest on (store/users.h: users, sessions, the message history query), and
+ * the limits on hostile clients: the rate-limit table and the password-hash
+ * gate.
  * Expected digests come from Python's hashlib (the expression is beside
  * each). Each test gets its own temporary data directory. */
 #include "auth/account.h"
 #include "auth/custody.h"
+#include "auth/hashgate.h"
 #include "auth/password.h"
+#include "auth/ratelimit.h"
 #include "auth/session.h"
 #include "ledger/keys.h"
 #include "store/store.h"
@@ -286,11 +290,11 @@ static void test_cookie_header_sets_attributes_and_expires_on_logout(void **stat
 {
     (void)state;
     char out[LL_AUTH_COOKIE_HEADER_CAP];
-    ll_auth_cookie_header(TOKEN, 0, out, sizeof out);
+    ll_auth_cookie_header(TOKEN, LL_SESSION_MAX_AGE_S, 0, out, sizeof out);
     assert_string_equal(out, "session=" TOKEN "; HttpOnly; SameSite=Lax; Path=/; Max-Age=2592000");
-    ll_auth_cookie_header(TOKEN, 1, out, sizeof out);
+    ll_auth_cookie_header(TOKEN, LL_SESSION_MAX_AGE_S, 1, out, sizeof out);
     assert_non_null(strstr(out, "; Secure"));
-    ll_auth_cookie_header(NULL, 0, out, sizeof out);
+    ll_auth_cookie_header(NULL, LL_SESSION_MAX_AGE_S, 0, out, sizeof out);
     assert_string_equal(out, "session=; HttpOnly; SameSite=Lax; Path=/; Max-Age=0");
 }
 
@@ -538,6 +542,173 @@ static void test_messages_page_newest_first_in_sql_and_return_oldest_first(void 
     ll_store_close(st);
 }
 
+/* ---- rate limits ----------------------------------------------------------- */
+
+/* Tables are big (fixed size); tests keep theirs on the heap. */
+static ll_ratelimit_t *ratelimit_new(void)
+{
+    ll_ratelimit_t *rl = malloc(sizeof *rl);
+    assert_non_null(rl);
+    assert_int_equal(ll_ratelimit_init(rl), 0);
+    return rl;
+}
+
+static void ratelimit_free(ll_ratelimit_t *rl)
+{
+    ll_ratelimit_close(rl);
+    free(rl);
+}
+
+/* N at once, then a refusal that says how long to wait: the time one
+ * token takes to come back, rounded up to whole seconds. */
+static void test_ratelimit_spends_the_burst_then_refuses_with_retry_after(void **state)
+{
+    (void)state;
+    ll_ratelimit_t *rl = ratelimit_new();
+    uint32_t retry = 0;
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(ll_ratelimit_take(rl, "10.0.0.1", 5, 1000, &retry), 0);
+    assert_int_equal(ll_ratelimit_take(rl, "10.0.0.1", 5, 1000, &retry), LL_ERATELIMIT);
+    assert_int_equal(retry, 12); /* 5 a minute: one every 12 s */
+    assert_int_equal(ll_ratelimit_take(rl, "10.0.0.1", 5, 1000 + 11999, &retry), LL_ERATELIMIT);
+    assert_int_equal(retry, 1); /* a millisecond short still says 1 s */
+    assert_int_equal(ll_ratelimit_take(rl, "10.0.0.1", 5, 1000 + 12000, &retry), 0);
+    assert_int_equal(ll_ratelimit_take(rl, "10.0.0.1", 5, 1000 + 12000, &retry), LL_ERATELIMIT);
+    /* A minute refills it whole, and never more than whole. */
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(ll_ratelimit_take(rl, "10.0.0.1", 5, 10 * 60000, NULL), 0);
+    assert_int_equal(ll_ratelimit_take(rl, "10.0.0.1", 5, 10 * 60000, NULL), LL_ERATELIMIT);
+    ratelimit_free(rl);
+}
+
+static void test_ratelimit_keys_are_apart_give_returns_one_and_zero_is_no_limit(void **state)
+{
+    (void)state;
+    ll_ratelimit_t *rl = ratelimit_new();
+    assert_int_equal(ll_ratelimit_take(rl, "alice", 1, 0, NULL), 0);
+    assert_int_equal(ll_ratelimit_take(rl, "alice", 1, 0, NULL), LL_ERATELIMIT);
+    assert_int_equal(ll_ratelimit_take(rl, "bob", 1, 0, NULL), 0);
+    ll_ratelimit_give(rl, "alice", 1, 0); /* the attempt did not count */
+    ll_ratelimit_give(rl, "alice", 1, 0); /* never above a full bucket */
+    assert_int_equal(ll_ratelimit_take(rl, "alice", 1, 0, NULL), 0);
+    assert_int_equal(ll_ratelimit_take(rl, "alice", 1, 0, NULL), LL_ERATELIMIT);
+    ll_ratelimit_give(rl, "carol", 1, 0); /* unknown: nothing to give back to */
+    assert_int_equal(ll_ratelimit_take(rl, "carol", 1, 0, NULL), 0);
+    assert_int_equal(ll_ratelimit_take(rl, "carol", 1, 0, NULL), LL_ERATELIMIT);
+    for (int i = 0; i < 1000; i++)
+        assert_int_equal(ll_ratelimit_take(rl, "alice", 0, 0, NULL), 0);
+    ratelimit_free(rl);
+}
+
+/* The set a key falls in, as the table computes it (its layout is in the
+ * header: LL_RATELIMIT_SETS sets of LL_RATELIMIT_WAYS buckets). */
+static uint64_t set_of(const ll_ratelimit_t *rl, const char *key)
+{
+    unsigned char h[crypto_shorthash_BYTES];
+    uint64_t v;
+    crypto_shorthash(h, (const unsigned char *)key, strlen(key), rl->sip_key);
+    memcpy(&v, h, sizeof v);
+    return (v ? v : 1) % LL_RATELIMIT_SETS;
+}
+
+/* Many keys never grow the table (its size is fixed); a new key in a full
+ * set replaces a bucket that has refilled before any that is spent, and
+ * only when none has, the least recently used one (a refused attempt is a
+ * use: a key being hammered stays known). */
+static void test_ratelimit_table_is_bounded_and_forgets_refilled_keys_first(void **state)
+{
+    (void)state;
+    ll_ratelimit_t *rl = ratelimit_new();
+    char k[16][32]; /* keys of the victim's set */
+    int n = 0;
+    assert_true(sizeof *rl < 256 * 1024);
+    uint64_t set = set_of(rl, "victim");
+    for (int i = 0; n < 16; i++) {
+        snprintf(k[n], sizeof k[0], "k%d", i);
+        if (set_of(rl, k[n]) == set)
+            n++;
+    }
+    assert_int_equal(LL_RATELIMIT_WAYS, 8);
+    assert_int_equal(ll_ratelimit_take(rl, "victim", 1, 0, NULL), 0); /* spent */
+    for (int i = 0; i < 6; i++) { /* six buckets full again */
+        assert_int_equal(ll_ratelimit_take(rl, k[i], 1, 1000, NULL), 0);
+        ll_ratelimit_give(rl, k[i], 1, 1000);
+    }
+    assert_int_equal(ll_ratelimit_take(rl, k[6], 1, 1500, NULL), 0); /* the set is full */
+    assert_int_equal(ll_ratelimit_take(rl, k[7], 1, 2000, NULL), 0);
+    assert_int_equal(ll_ratelimit_take(rl, "victim", 1, 2000, NULL), LL_ERATELIMIT);
+    for (int i = 8; i < 13; i++) /* the five other refilled ones go */
+        assert_int_equal(ll_ratelimit_take(rl, k[i], 1, 2500, NULL), 0);
+    /* Every bucket spent: the least recent use (k6 at 1500) goes. */
+    assert_int_equal(ll_ratelimit_take(rl, k[13], 1, 3000, NULL), 0);
+    assert_int_equal(ll_ratelimit_take(rl, "victim", 1, 3000, NULL), LL_ERATELIMIT);
+    assert_int_equal(ll_ratelimit_take(rl, k[6], 1, 3000, NULL), 0); /* forgotten: full */
+    /* A flood of keys takes no memory the table does not have. */
+    for (int i = 0; i < 100000; i++) {
+        char key[32];
+        snprintf(key, sizeof key, "flood%d", i);
+        ll_ratelimit_take(rl, key, 1, 5000, NULL);
+    }
+    ratelimit_free(rl);
+}
+
+static void test_ratelimit_client_key_is_the_ipv4_or_the_ipv6_slash_64(void **state)
+{
+    (void)state;
+    char out[64];
+    ll_ratelimit_client_key("192.0.2.7", out, sizeof out);
+    assert_string_equal(out, "192.0.2.7");
+    ll_ratelimit_client_key("2001:db8:1:2:aaaa:bbbb:cccc:dddd", out, sizeof out);
+    assert_string_equal(out, "2001:db8:1:2::/64");
+    ll_ratelimit_client_key("2001:db8:1:2::1", out, sizeof out);
+    assert_string_equal(out, "2001:db8:1:2::/64");
+    ll_ratelimit_client_key("::1", out, sizeof out);
+    assert_string_equal(out, "::/64");
+    ll_ratelimit_client_key("unknown", out, sizeof out);
+    assert_string_equal(out, "unknown");
+}
+
+/* ---- the password-hash gate ---------------------------------------------------- */
+
+/* slots run at once; queue_cap wait, served in the order they came; the
+ * next one is refused; a waiter whose turn has come waits for a slot. */
+static void test_hashgate_runs_slots_at_once_and_serves_a_bounded_line_in_order(void **state)
+{
+    (void)state;
+    ll_hashgate_t g;
+    uint64_t t1 = 0, t2 = 0, t3 = 0;
+    uint32_t running, waiting;
+    assert_int_equal(ll_hashgate_init(&g, 2, 2), 0);
+    assert_int_equal(ll_hashgate_enter(&g, &t1), LL_HASHGATE_GO);
+    assert_int_equal(ll_hashgate_enter(&g, &t1), LL_HASHGATE_GO);
+    assert_int_equal(ll_hashgate_enter(&g, &t1), LL_HASHGATE_WAIT);
+    assert_int_equal(ll_hashgate_enter(&g, &t2), LL_HASHGATE_WAIT);
+    assert_int_equal(ll_hashgate_enter(&g, &t3), LL_ERATELIMIT);
+    ll_hashgate_counts(&g, &running, &waiting);
+    assert_int_equal(running, 2);
+    assert_int_equal(waiting, 2);
+    assert_int_equal(ll_hashgate_poll(&g, t1), 0); /* no slot */
+    ll_hashgate_leave(&g);
+    assert_int_equal(ll_hashgate_poll(&g, t2), 0); /* t1 came first */
+    assert_int_equal(ll_hashgate_poll(&g, t1), 1);
+    assert_int_equal(ll_hashgate_poll(&g, t2), 0); /* its turn, but no slot */
+    /* A newcomer joins the line rather than overtaking it. */
+    assert_int_equal(ll_hashgate_enter(&g, &t3), LL_HASHGATE_WAIT);
+    ll_hashgate_leave(&g);
+    assert_int_equal(ll_hashgate_poll(&g, t3), 0);
+    assert_int_equal(ll_hashgate_poll(&g, t2), 1);
+    ll_hashgate_leave(&g);
+    assert_int_equal(ll_hashgate_poll(&g, t3), 1);
+    ll_hashgate_leave(&g);
+    ll_hashgate_leave(&g);
+    ll_hashgate_counts(&g, &running, &waiting);
+    assert_int_equal(running, 0);
+    assert_int_equal(waiting, 0);
+    assert_int_equal(ll_hashgate_enter(&g, &t1), LL_HASHGATE_GO);
+    ll_hashgate_leave(&g);
+    ll_hashgate_close(&g);
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -561,6 +732,11 @@ int main(void)
         T(test_user_new_seals_a_key_whose_address_is_stored),
         T(test_session_lookup_finds_live_sessions_only),
         T(test_messages_page_newest_first_in_sql_and_return_oldest_first),
+        T(test_ratelimit_spends_the_burst_then_refuses_with_retry_after),
+        T(test_ratelimit_keys_are_apart_give_returns_one_and_zero_is_no_limit),
+        T(test_ratelimit_table_is_bounded_and_forgets_refilled_keys_first),
+        T(test_ratelimit_client_key_is_the_ipv4_or_the_ipv6_slash_64),
+        T(test_hashgate_runs_slots_at_once_and_serves_a_bounded_line_in_order),
 #undef T
     };
     return cmocka_run_group_tests_name("auth", tests, NULL, NULL);

@@ -66,6 +66,7 @@ static ll_tx_t sample_tx(ll_tx_kind_t kind)
     tx.fee = 10000;
     tx.timestamp_ms = 1780002999123;
     tx.memo = "hello";
+    tx.memo_len = 5;
     return tx;
 }
 

@@ -1,7 +1,8 @@
 /* tests/unit/test_fanout.c: a worker's fan-out (stream/fanout.h) over real
  * sockets: which subscribers a batch reaches (type masks and address
  * buckets), resuming from the event log into the live stream without a gap
- * or a duplicate, and the shared stream stats. The socketpair clients, events
+ * or a duplicate, the shared stream stats, and the streams bound to a login
+ * session, which end on logout or expiry. The socketpair clients, events
  * and loop are in stream_harness.h; one subscriber's queue and writes are in
  * test_subscriber.c. */
 #include "stream/fanout.h"
@@ -180,6 +181,131 @@ static void test_fanout_stats_count_subscribers_and_queue_depth(void **state)
     assert_range(s1, 1, 8);
 }
 
+/* ---- sessions ----------------------------------------------------------- */
+
+#define SESSION_A "aa000000000000000000000000000000000000000000000000000000000000aa"
+#define SESSION_B "bb000000000000000000000000000000000000000000000000000000000000bb"
+
+static ll_sub_opts_t session_opts(const char *session, int64_t expires_ms)
+{
+    ll_sub_opts_t o = sse_opts(16);
+    o.session = session;
+    o.session_expires_ms = expires_ms;
+    return o;
+}
+
+/* Expiry is judged from the time the stream remembered: no store needed.
+ * An ended stream leaves the index at once: later events skip it. */
+static void test_session_stream_ends_when_its_session_expires(void **state)
+{
+    fx_t *fx = *state;
+    ll_sub_opts_t o = session_opts(SESSION_A, 5000);
+    conn_t *a = conn_open(fx, 0, &o);
+    o = session_opts(SESSION_B, 9000);
+    conn_t *b = conn_open(fx, 0, &o);
+    o = sse_opts(16);
+    conn_t *pub = conn_open(fx, 0, &o);
+    deliver_range(fx, 1, 1, 0);
+    ll_fanout_check_sessions(fx->fo, 4999);
+    assert_int_equal(a->session_ends + b->session_ends, 0);
+    ll_fanout_check_sessions(fx->fo, 5000);
+    assert_int_equal(a->session_ends, 1);
+    assert_int_equal(b->session_ends, 0);
+    deliver_range(fx, 2, 3, 0);
+    ll_fanout_check_sessions(fx->fo, 6000); /* once ended, it is not told again */
+    assert_int_equal(a->session_ends, 1);
+    expect_range(fx, b, 1, 3);
+    expect_range(fx, pub, 1, 3);
+    assert_range(a, 1, 1);
+    ll_fanout_check_sessions(fx->fo, 9000);
+    assert_int_equal(b->session_ends, 1);
+    deliver_range(fx, 4, 4, 0);
+    expect_range(fx, pub, 1, 4);
+    assert_range(b, 1, 3);
+    assert_int_equal(pub->session_ends, 0);
+}
+
+/* A user, and sessions of it, in the fixture's log store. */
+static void store_sessions(fx_t *fx, const char *const *hashes, int n)
+{
+    ll_store_user_t u = {.username = "alice", .address = "a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1",
+                         .password_hash = "$argon2id$x", .sealed_seed = "00", .created_ms = 1};
+    assert_int_equal(ll_store_begin(fx->writer), 0);
+    assert_int_equal(ll_store_put_user(fx->writer, &u), 0);
+    for (int i = 0; i < n; i++)
+        assert_int_equal(ll_store_put_session(fx->writer, hashes[i], "alice", 1, INT64_MAX), 0);
+    assert_int_equal(ll_store_commit(fx->writer), 0);
+}
+
+static void store_delete_session(fx_t *fx, const char *hash)
+{
+    assert_int_equal(ll_store_begin(fx->writer), 0);
+    assert_int_equal(ll_store_delete_session(fx->writer, hash), 0);
+    assert_int_equal(ll_store_commit(fx->writer), 0);
+}
+
+/* Logout deletes the row, then announces it: only then does the fan-out
+ * read the sessions again (nothing is read per check, or per event), and
+ * only the stream of the deleted session ends. */
+static void test_session_stream_ends_after_its_logout_is_announced(void **state)
+{
+    fx_t *fx = *state;
+    const char *const hashes[] = {SESSION_A, SESSION_B};
+    fx_store(fx, 1);
+    store_sessions(fx, hashes, 2);
+    ll_sub_opts_t o = session_opts(SESSION_A, INT64_MAX);
+    conn_t *a = conn_open(fx, 0, &o);
+    conn_t *a2 = conn_open(fx, 0, &o); /* two streams of one session */
+    o = session_opts(SESSION_B, INT64_MAX);
+    conn_t *b = conn_open(fx, 0, &o);
+
+    store_delete_session(fx, SESSION_A);
+    ll_fanout_check_sessions(fx->fo, 1000);
+    assert_int_equal(a->session_ends + a2->session_ends, 0); /* not announced yet */
+    ll_fanout_session_revoked();
+    ll_fanout_check_sessions(fx->fo, 1000);
+    assert_int_equal(a->session_ends, 1);
+    assert_int_equal(a2->session_ends, 1);
+    assert_int_equal(b->session_ends, 0);
+
+    store_delete_session(fx, SESSION_B);
+    ll_fanout_check_sessions(fx->fo, 2000); /* the announcement was seen already */
+    assert_int_equal(b->session_ends, 0);
+    ll_fanout_session_revoked();
+    ll_fanout_check_sessions(fx->fo, 2000);
+    assert_int_equal(b->session_ends, 1);
+    store_append(fx, 2, 2);
+    deliver_range(fx, 2, 2, 0);
+    settle(fx);
+    assert_int_equal(a->ntok + a2->ntok + b->ntok, 0);
+}
+
+static void on_deadline(uv_timer_t *t)
+{
+    *(int *)t->data = 1;
+}
+
+/* The check runs on its own, once a second, while a session-bound stream
+ * is open (a generous deadline: only a missing timer reaches it). The
+ * check's timer keeps no loop alive by itself (a worker's listener does),
+ * so the deadline's timer does here. */
+static void test_session_streams_are_checked_by_a_timer(void **state)
+{
+    fx_t *fx = *state;
+    ll_sub_opts_t o = session_opts(SESSION_A, 1); /* long expired */
+    conn_t *a = conn_open(fx, 0, &o);
+    uv_timer_t deadline;
+    int late = 0;
+    uv_timer_init(&fx->loop, &deadline);
+    deadline.data = &late;
+    uv_timer_start(&deadline, on_deadline, 5 * LL_FANOUT_SESSION_CHECK_MS, 0);
+    while (a->session_ends == 0 && !late)
+        uv_run(&fx->loop, UV_RUN_ONCE);
+    uv_close((uv_handle_t *)&deadline, NULL);
+    uv_run(&fx->loop, UV_RUN_NOWAIT);
+    assert_int_equal(a->session_ends, 1);
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -192,6 +318,9 @@ int main(void)
         T(test_sub_resume_beyond_the_log_replays_nothing_and_skips_nothing),
         T(test_sub_without_resume_starts_after_the_log),
         T(test_fanout_stats_count_subscribers_and_queue_depth),
+        T(test_session_stream_ends_when_its_session_expires),
+        T(test_session_stream_ends_after_its_logout_is_announced),
+        T(test_session_streams_are_checked_by_a_timer),
     };
 #undef T
     return cmocka_run_group_tests_name("stream/fanout", tests, NULL, NULL);

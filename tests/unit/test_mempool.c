@@ -48,6 +48,18 @@ typedef struct {
     size_t n;
 } seen_t;
 
+/* ll_mempool_take with only a count limit, or a count and a gas limit. */
+static size_t take_gas(ll_mempool_t *mp, ll_tx_t **out, size_t max, uint64_t gas)
+{
+    ll_mempool_limits_t lim = {.txs = max, .gas = gas, .bytes = SIZE_MAX};
+    return ll_mempool_take(mp, out, &lim);
+}
+
+static size_t take(ll_mempool_t *mp, ll_tx_t **out, size_t max)
+{
+    return take_gas(mp, out, max, UINT64_MAX);
+}
+
 static void on_each(const ll_tx_t *tx, void *arg)
 {
     seen_t *s = arg;
@@ -90,7 +102,7 @@ static void test_mempool_new_pool_is_empty(void **state)
     assert_non_null(mp);
     assert_int_equal(ll_mempool_count(mp), 0);
     assert_null(ll_mempool_find(mp, id_of(1)));
-    assert_int_equal(ll_mempool_take(mp, out, 4), 0);
+    assert_int_equal(take(mp, out, 4), 0);
     assert_pool_order(mp, NULL, 0);
     ll_mempool_free(mp);
 }
@@ -104,7 +116,7 @@ static void test_mempool_keeps_arrival_order(void **state)
     for (size_t i = 0; i < 5; i++)
         assert_int_equal(ll_mempool_add(mp, make_tx(want[i], 0)), 0);
     assert_pool_order(mp, want, 5);
-    assert_int_equal(ll_mempool_take(mp, out, 8), 5);
+    assert_int_equal(take(mp, out, 8), 5);
     for (size_t i = 0; i < 5; i++)
         assert_int_equal(out[i]->nonce, want[i]);
     assert_int_equal(ll_mempool_count(mp), 0);
@@ -120,7 +132,7 @@ static void test_mempool_take_moves_at_most_max_oldest(void **state)
     const unsigned rest[] = {2, 3, 4};
     for (unsigned i = 0; i < 5; i++)
         assert_int_equal(ll_mempool_add(mp, make_tx(i, 1)), 0);
-    assert_int_equal(ll_mempool_take(mp, out, 2), 2);
+    assert_int_equal(take(mp, out, 2), 2);
     assert_int_equal(out[0]->nonce, 0);
     assert_int_equal(out[1]->nonce, 1);
     assert_null(out[2]); /* nothing written past max */
@@ -130,9 +142,9 @@ static void test_mempool_take_moves_at_most_max_oldest(void **state)
     assert_null(ll_mempool_find(mp, id_of(1)));
     assert_non_null(ll_mempool_find(mp, id_of(2)));
     free_all(out, 2);
-    assert_int_equal(ll_mempool_take(mp, out, 0), 0);
+    assert_int_equal(take(mp, out, 0), 0);
     assert_int_equal(ll_mempool_count(mp), 3);
-    assert_int_equal(ll_mempool_take(mp, out, 8), 3);
+    assert_int_equal(take(mp, out, 8), 3);
     assert_int_equal(out[0]->nonce, 2);
     assert_int_equal(out[2]->nonce, 4);
     free_all(out, 3);
@@ -147,7 +159,7 @@ static void test_mempool_untake_puts_back_in_front_in_order(void **state)
     const unsigned all[] = {0, 1, 2, 3, 4};
     for (unsigned i = 0; i < 5; i++)
         assert_int_equal(ll_mempool_add(mp, make_tx(i, 1)), 0);
-    assert_int_equal(ll_mempool_take(mp, out, 3), 3);
+    assert_int_equal(take(mp, out, 3), 3);
     ll_mempool_untake(mp, out, 3);
     assert_pool_order(mp, all, 5);
     for (unsigned i = 0; i < 5; i++) {
@@ -168,12 +180,12 @@ static void test_mempool_untake_before_later_arrivals_across_ring_wrap(void **st
     const unsigned order[] = {2, 3, 4, 5};
     for (unsigned i = 0; i < 4; i++)
         assert_int_equal(ll_mempool_add(mp, make_tx(i, 1)), 0);
-    assert_int_equal(ll_mempool_take(mp, first, 2), 2); /* 0, 1: a block that committed */
+    assert_int_equal(take(mp, first, 2), 2); /* 0, 1: a block that committed */
     free_all(first, 2);
     assert_int_equal(ll_mempool_add(mp, make_tx(4, 1)), 0); /* wraps to the ring's start */
     assert_int_equal(ll_mempool_add(mp, make_tx(5, 1)), 0);
     assert_pool_order(mp, order, 4);
-    assert_int_equal(ll_mempool_take(mp, out, 3), 3); /* 2, 3, 4: a block that fails */
+    assert_int_equal(take(mp, out, 3), 3); /* 2, 3, 4: a block that fails */
     assert_int_equal(out[0]->nonce, 2);
     assert_int_equal(out[2]->nonce, 4);
     ll_mempool_untake(mp, out, 3);
@@ -210,7 +222,7 @@ static void test_mempool_full_returns_ebusy_and_caller_keeps_tx(void **state)
     assert_null(ll_mempool_find(mp, id_of(3))); /* refused means not indexed either */
     ll_tx_free(extra); /* still ours: ASan reports a double free if the pool kept it */
     /* Taking one makes room for exactly one more. */
-    assert_int_equal(ll_mempool_take(mp, out, 1), 1);
+    assert_int_equal(take(mp, out, 1), 1);
     ll_tx_free(out[0]);
     assert_int_equal(ll_mempool_add(mp, make_tx(4, 1)), 0);
     ll_tx_t *again = make_tx(5, 1);
@@ -228,13 +240,85 @@ static void test_mempool_free_releases_every_held_tx(void **state)
     for (unsigned i = 0; i < 10; i++)
         assert_int_equal(ll_mempool_add(mp, make_tx(i, 1)), 0);
     /* Move the ring's head so the held range is not at index 0. */
-    assert_int_equal(ll_mempool_take(mp, out, 4), 4);
+    assert_int_equal(take(mp, out, 4), 4);
     free_all(out, 4);
     for (unsigned i = 10; i < 15; i++)
         assert_int_equal(ll_mempool_add(mp, make_tx(i, i % 2)), 0);
     assert_int_equal(ll_mempool_count(mp), 11); /* neither full nor starting at 0 */
     ll_mempool_free(mp); /* ASan's leak check fails the test if one is left */
     ll_mempool_free(NULL);
+}
+
+static void test_mempool_counts_pending_per_sender_through_take_and_untake(void **state)
+{
+    ll_mempool_t *mp = ll_mempool_new(8);
+    ll_tx_t *out[8];
+    (void)state;
+    for (unsigned i = 0; i < 5; i++) {
+        ll_tx_t *tx = make_tx(i, 0);
+        snprintf(tx->sender, sizeof tx->sender, "%s", i < 3 ? "aaaa" : "bbbb");
+        assert_int_equal(ll_mempool_add(mp, tx), 0);
+    }
+    assert_int_equal(ll_mempool_sender_count(mp, "aaaa"), 3);
+    assert_int_equal(ll_mempool_sender_count(mp, "bbbb"), 2);
+    assert_int_equal(ll_mempool_sender_count(mp, "cccc"), 0);
+    assert_int_equal(take(mp, out, 4), 4);
+    assert_int_equal(ll_mempool_sender_count(mp, "aaaa"), 0);
+    assert_int_equal(ll_mempool_sender_count(mp, "bbbb"), 1);
+    ll_mempool_untake(mp, out, 4);
+    assert_int_equal(ll_mempool_sender_count(mp, "aaaa"), 3);
+    assert_int_equal(ll_mempool_sender_count(mp, "bbbb"), 2);
+    ll_mempool_free(mp);
+}
+
+static void test_mempool_take_stops_at_the_gas_budget_but_always_takes_one(void **state)
+{
+    ll_mempool_t *mp = ll_mempool_new(8);
+    ll_tx_t *out[8];
+    static const uint64_t gas[] = {600, 0, 500, 0, 100};
+    (void)state;
+    for (unsigned i = 0; i < 5; i++) {
+        ll_tx_t *tx = make_tx(i, 0);
+        tx->kind = gas[i] ? LL_TX_CALL : LL_TX_MESSAGE;
+        tx->gas_limit = gas[i];
+        assert_int_equal(ll_mempool_add(mp, tx), 0);
+    }
+    /* 600 + 0 fit 1000; the third (500) would pass it: the block ends there. */
+    assert_int_equal(take_gas(mp, out, 8, 1000), 2);
+    assert_int_equal(ll_mempool_gas(out[0]), 600);
+    ll_tx_free(out[0]);
+    ll_tx_free(out[1]);
+    /* A budget below the first's gas still takes the first alone. */
+    assert_int_equal(take_gas(mp, out, 8, 100), 1);
+    assert_string_equal(out[0]->tx_id, id_of(2));
+    ll_tx_free(out[0]);
+    assert_int_equal(take_gas(mp, out, 8, 100), 2);
+    ll_tx_free(out[0]);
+    ll_tx_free(out[1]);
+    ll_mempool_free(mp);
+}
+
+static void test_mempool_counts_bytes_and_a_block_takes_at_most_its_byte_limit(void **state)
+{
+    ll_mempool_t *mp = ll_mempool_new(8);
+    ll_tx_t *out[8];
+    ll_mempool_limits_t lim = {.txs = 8, .gas = UINT64_MAX, .bytes = 250};
+    (void)state;
+    for (unsigned i = 0; i < 3; i++) {
+        ll_tx_t *tx = make_tx(i, 0);
+        tx->signing_len = 100 * (i + 1);
+        assert_int_equal(ll_mempool_add(mp, tx), 0);
+    }
+    assert_int_equal(ll_mempool_bytes(mp), 600);
+    assert_int_equal(ll_mempool_take(mp, out, &lim), 1); /* 100 + 200 would pass 250 */
+    assert_int_equal(ll_mempool_bytes(mp), 500);
+    ll_mempool_untake(mp, out, 1);
+    assert_int_equal(ll_mempool_bytes(mp), 600);
+    lim.bytes = 50; /* below the first's size: it still goes, alone */
+    assert_int_equal(ll_mempool_take(mp, out, &lim), 1);
+    ll_tx_free(out[0]);
+    assert_int_equal(ll_mempool_bytes(mp), 500);
+    ll_mempool_free(mp);
 }
 
 int main(void)
@@ -249,6 +333,9 @@ int main(void)
         cmocka_unit_test(test_mempool_find_returns_the_held_tx_by_id),
         cmocka_unit_test(test_mempool_full_returns_ebusy_and_caller_keeps_tx),
         cmocka_unit_test(test_mempool_free_releases_every_held_tx),
+        cmocka_unit_test(test_mempool_counts_pending_per_sender_through_take_and_untake),
+        cmocka_unit_test(test_mempool_take_stops_at_the_gas_budget_but_always_takes_one),
+        cmocka_unit_test(test_mempool_counts_bytes_and_a_block_takes_at_most_its_byte_limit),
     };
     if (sodium_init() < 0)
         return 1;

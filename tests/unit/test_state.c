@@ -455,6 +455,7 @@ static void test_state_message_pays_only_the_fee(void **state)
     ll_tx_t tx = transfer(ALICE, BOB, NATIVE, 0, 20, 0);
     tx.kind = LL_TX_MESSAGE;
     tx.memo = "hello";
+    tx.memo_len = 5;
     assert_int_equal(apply(f, &tx), 0);
     assert_native(f, 30, 0, 20);
     assert_int_equal(next_nonce(f->s, ALICE), 1);

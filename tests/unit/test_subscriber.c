@@ -2,7 +2,8 @@
  * client sees it on the wire: events in order, one write per batch, each
  * wire format's own bytes, a bounded queue that drops the newest and says so,
  * writes that end part-way, raw bytes queued behind events, every reference
- * released on close, and the drained hook. The socketpair clients, events and
+ * released on close, the drained hook, and the end of a chunked body (a
+ * stream whose session ended). The socketpair clients, events and
  * loop are in stream_harness.h; the fan-out's index, replay and stats are in
  * test_fanout.c. */
 #include "stream/subscriber.h"
@@ -305,6 +306,99 @@ static void test_sub_on_drained_after_a_write_in_flight_completes(void **state)
     assert_int_equal(c->drained, 1);
 }
 
+/* ---- the end of a chunked body ------------------------------------------ */
+
+/* Reads c's bytes as HTTP/1.1 chunks (RFC 9112 §7.1); returns the length of
+ * their content (into data, when not NULL), with *ended set when the last
+ * chunk closes them exactly at the end of what was read. */
+static size_t dechunk(const conn_t *c, char *data, int *ended)
+{
+    size_t at = 0, out = 0;
+    *ended = 0;
+    while (at < c->len) {
+        char *end;
+        unsigned long n = strtoul(c->buf + at, &end, 16);
+        assert_true(end > c->buf + at && end + 2 <= c->buf + c->len);
+        assert_memory_equal(end, "\r\n", 2);
+        at = (size_t)(end - c->buf) + 2;
+        if (n == 0) {
+            assert_true(at + 2 == c->len); /* the trailer's blank line, then nothing */
+            assert_memory_equal(c->buf + at, "\r\n", 2);
+            *ended = 1;
+            return out;
+        }
+        assert_true(at + n + 2 <= c->len);
+        if (data)
+            memcpy(data + out, c->buf + at, n);
+        out += n;
+        at += n;
+        assert_memory_equal(c->buf + at, "\r\n", 2);
+        at += 2;
+    }
+    return out;
+}
+
+/* Events queued but not yet written are dropped; the last chunk follows
+ * what was written; nothing can be queued after it; the owner hears that
+ * it is out. */
+static void test_sub_end_body_drops_the_queue_and_writes_the_last_chunk(void **state)
+{
+    fx_t *fx = *state;
+    ll_sub_opts_t o = sse_opts(16);
+    o.chunked = 1;
+    conn_t *c = conn_open(fx, 0, &o);
+    c->frames = 1; /* chunked bytes: read raw, parsed here */
+    send_raw(c, 1, 0);
+    ll_event_t *queued = ev_new(7, "tx", "", 10);
+    ll_sub_push(c->sub, queued); /* queued, not flushed: the caller flushes a batch */
+    assert_int_equal(ll_sub_queued(c->sub), 1);
+    int drained = c->drained;
+    assert_int_equal(ll_sub_end_body(c->sub), 0);
+    assert_int_equal(atomic_load(&queued->refs), 1); /* the ring let it go */
+    ll_event_unref(queued);
+    assert_true(c->drained > drained);
+    assert_int_equal(ll_sub_send_raw(c->sub, ": x\n\n", 5), LL_ESHUTDOWN);
+    assert_int_equal(ll_sub_end_body(c->sub), LL_ESHUTDOWN);
+    deliver_range(fx, 8, 9, 10);
+    settle(fx);
+    char data[64];
+    int ended;
+    size_t n = dechunk(c, data, &ended);
+    assert_true(ended);
+    assert_int_equal(n, strlen(": raw 1\n\n"));
+    assert_memory_equal(data, ": raw 1\n\n", n);
+}
+
+/* With a write in flight (the socket is full), the last chunk waits for it
+ * and follows its bytes: the body stays well-formed. */
+static void test_sub_end_body_waits_for_the_write_in_flight(void **state)
+{
+    fx_t *fx = *state;
+    ll_sub_opts_t o = sse_opts(64);
+    o.chunked = 1;
+    conn_t *c = conn_open(fx, SMALL_BUF, &o);
+    c->frames = 1;
+    c->reading = 0;
+    deliver_range(fx, 1, 8, 3000); /* ~24 KB: a write stays in flight */
+    assert_true(atomic_load(&fx->stats.sent) < 8);
+    deliver_range(fx, 9, 10, 10); /* queued behind it: dropped */
+    assert_int_equal(ll_sub_end_body(c->sub), 0);
+    assert_int_equal(c->drained, 0);
+    c->reading = 1;
+    pump(fx, &(want_t){.c = c, .drained = 1});
+    settle(fx);
+    char *data = malloc(c->len);
+    assert_non_null(data);
+    int ended;
+    size_t n = dechunk(c, data, &ended);
+    assert_true(ended);
+    /* The content is events 1..8 whole: what was in flight, nothing after. */
+    conn_t parsed = {.buf = data, .len = n, .cap = n};
+    conn_parse(&parsed);
+    assert_range(&parsed, 1, 8);
+    free(data);
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -323,6 +417,8 @@ int main(void)
         T(test_subq_releases_every_ref_on_close),
         T(test_sub_close_from_write_error_during_delivery),
         T(test_sub_on_drained_after_a_write_in_flight_completes),
+        T(test_sub_end_body_drops_the_queue_and_writes_the_last_chunk),
+        T(test_sub_end_body_waits_for_the_write_in_flight),
     };
 #undef T
     return cmocka_run_group_tests_name("stream/subscriber", tests, NULL, NULL);

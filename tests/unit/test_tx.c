@@ -454,7 +454,9 @@ static void test_tx_parse_refuses_bad_json_text_with_its_code(void **state)
         {"{\"kind\":", LL_EMALFORMED},
         {"{\"kind\": \"transfer\"} trailing", LL_EMALFORMED},
         {"{\"kind\": \"transfer\", \"kind\": \"transfer\"}", LL_EMALFORMED},
-        {"{\"memo\": \"a\\u0000b\"}", LL_EMALFORMED},
+        {"{\"memo\": \"a\\u0000b\"}", LL_EMISSING}, /* valid JSON: U+0000 is text */
+        {"{\"kind\": \"transfer\\u0000\"}", LL_EKIND},
+        {"{\"nonce\": 1e400}", LL_EBADTYPE}, /* a real, if one too big for a double */
         {"{\"memo\": \"\\ud800\"}", LL_EMALFORMED},
         {"{\"memo\": \"\xff\"}", LL_EMALFORMED},
         {"{\"nonce\": 9223372036854775808}", LL_EOVERFLOW},
@@ -500,6 +502,33 @@ static void test_tx_memo_limit_is_1024_bytes_not_characters(void **state)
         assert_code_msg(parse_body(body, why), extra ? LL_EMEMO : 0, extra ? "1025 bytes" : "1024");
         json_decref(body);
     }
+}
+
+static void test_regress_memo_with_u0000_is_accepted_and_kept_whole(void **state)
+{
+    ll_keypair_t kp;
+    ll_tx_t *tx = NULL;
+    char why[LL_ERRMSG_MAX], *text, *bytes = NULL;
+    size_t len = 0;
+    json_t *body;
+
+    (void)state;
+    ll_keys_from_seed(&kp, test_seed);
+    body = base_body("message", &kp);
+    json_object_set_new(body, "memo", json_stringn("a\0b", 3));
+    assert_int_equal(ll_tx_sign(body, &kp), 0);
+    text = json_dumps(body, JSON_COMPACT); /* writes the NUL as \u0000, as Python does */
+    assert_non_null(strstr(text, "a\\u0000b"));
+    assert_int_equal(ll_tx_parse(text, strlen(text), &tx, why), 0);
+    assert_int_equal(tx->memo_len, 3);
+    assert_memory_equal(tx->memo, "a\0b", 3);
+    /* The signing bytes carry the NUL as Python's json.dumps writes it. */
+    assert_int_equal(ll_tx_signing_bytes(tx->body, &bytes, &len), 0);
+    assert_non_null(strstr(bytes, "\"memo\":\"a\\u0000b\""));
+    free(bytes);
+    ll_tx_free(tx);
+    free(text);
+    json_decref(body);
 }
 
 static void test_tx_from_json_keeps_its_own_copy_of_the_body(void **state)
@@ -582,6 +611,7 @@ int main(void)
         cmocka_unit_test(test_tx_parse_refuses_each_rule_with_its_code),
         cmocka_unit_test(test_tx_parse_refuses_bad_json_text_with_its_code),
         cmocka_unit_test(test_tx_memo_limit_is_1024_bytes_not_characters),
+        cmocka_unit_test(test_regress_memo_with_u0000_is_accepted_and_kept_whole),
         cmocka_unit_test(test_tx_from_json_keeps_its_own_copy_of_the_body),
         cmocka_unit_test(test_tx_dump_hashes_to_the_tx_id_without_its_signature),
         cmocka_unit_test(test_tx_free_accepts_null_and_kind_names_cover_every_kind),

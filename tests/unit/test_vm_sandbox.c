@@ -24,12 +24,16 @@ static double now_s(void)
 /* Measured once with the count hook (luac5.4 is not installed); every run
  * must give the same numbers. The chunk `return { [1] = function ... end }`
  * is NEWTABLE, CLOSURE, SETI, RETURN: 4 (VARARGPREP is not hooked; NEWTABLE
- * consumes its EXTRAARG). `return 1` is LOADI, RETURN1: 2. The loop is 4
- * LOADI + FORPREP, then ADD (which skips its MMBIN) + FORLOOP 10 times, then
+ * consumes its EXTRAARG), and the table and the closure are new objects:
+ * GAS_CHUNK. `return 1` is LOADI, RETURN1: 2. The loop is 4 LOADI +
+ * FORPREP, then ADD (which skips its MMBIN) + FORLOOP 10 times, then
  * RETURN1: 26. storage.set('k', 'vv') is GETTABUP, GETFIELD, LOADK, LOADK,
- * CALL, RETURN0: 6 instructions. */
-#define GAS_LOOP (4 + 26)
-#define GAS_STORE_INSTR (4 + 6)
+ * CALL (of a library function), RETURN0. */
+#define GAS_CHUNK (4 + 2 * LL_VM_GAS_OBJECT)
+/* Compiling the source comes first: LL_VM_GAS_CODE_BYTE per byte. */
+#define LOAD(code) (LL_VM_GAS_CODE_BYTE * (sizeof(code) - 1))
+#define GAS_LOOP (GAS_CHUNK + 26)
+#define GAS_STORE_INSTR (GAS_CHUNK + 6 + LL_VM_GAS_CCALL)
 static void test_vm_gas_is_exact_for_small_programs(void **state)
 {
     (void)state;
@@ -44,21 +48,23 @@ static void test_vm_gas_is_exact_for_small_programs(void **state)
         ll_vm_result_t r;
         assert_int_equal(ll_vm_deploy(tiny, strlen(tiny), 1000, &r), 0);
         assert_true(r.success);
-        assert_int_equal(r.gas_used, 4);
+        assert_int_equal(r.gas_used, LOAD(tiny) + GAS_CHUNK);
         ll_vm_result_free(&r);
 
         call_ok(tiny, 1, "[]", NULL, &r);
-        assert_int_equal(r.gas_used, 4 + 2);
+        assert_int_equal(r.gas_used, LOAD(tiny) + GAS_CHUNK + 2);
         ll_vm_result_free(&r);
 
         call_ok(loop, 1, "[]", NULL, &r);
         assert_int_equal(word_value(&r), 55);
-        assert_int_equal(r.gas_used, GAS_LOOP);
+        assert_int_equal(r.gas_used, LOAD(loop) + GAS_LOOP);
         ll_vm_result_free(&r);
 
-        /* storage.set: LL_VM_GAS_STORAGE_SET + 1 per byte of key and value */
+        /* storage.set: LL_VM_GAS_STORAGE_SET + LL_VM_GAS_STORAGE_BYTE per byte
+         * of key and value */
         call_ok(store, 1, "[]", NULL, &r);
-        assert_int_equal(r.gas_used, GAS_STORE_INSTR + LL_VM_GAS_STORAGE_SET + 3);
+        assert_int_equal(r.gas_used, LOAD(store) + GAS_STORE_INSTR + LL_VM_GAS_STORAGE_SET +
+                                         3 * LL_VM_GAS_STORAGE_BYTE);
         ll_vm_result_free(&r);
     }
 }
@@ -68,14 +74,14 @@ static void test_vm_gas_limit_exactly_enough_succeeds(void **state)
     (void)state;
     static const char tiny[] = "return { [1] = function(ctx) return 1 end }";
     ll_vm_result_t r;
-    assert_int_equal(call_full(tiny, 1, NULL, NULL, 6, &r), 0);
+    assert_int_equal(call_full(tiny, 1, NULL, NULL, LOAD(tiny) + GAS_CHUNK + 2, &r), 0);
     assert_true(r.success);
-    assert_int_equal(r.gas_used, 6);
+    assert_int_equal(r.gas_used, LOAD(tiny) + GAS_CHUNK + 2);
     ll_vm_result_free(&r);
-    assert_int_equal(call_full(tiny, 1, NULL, NULL, 5, &r), 0);
+    assert_int_equal(call_full(tiny, 1, NULL, NULL, LOAD(tiny) + GAS_CHUNK + 1, &r), 0);
     assert_false(r.success);
     assert_string_equal(r.error, "out of gas");
-    assert_int_equal(r.gas_used, 5);
+    assert_int_equal(r.gas_used, LOAD(tiny) + GAS_CHUNK + 1);
     ll_vm_result_free(&r);
     assert_int_equal(ll_vm_deploy(tiny, strlen(tiny), 0, &r), 0);
     assert_false(r.success);

@@ -1,0 +1,83 @@
+/* api/origin.c: whose page a browser request comes from. The session
+ * streams and the state-changing routes a browser can reach without a
+ * preflight (a form or a text/plain POST) take only the node's own origin
+ * or a --allowed-origins entry; a request with no Origin comes from a
+ * non-browser client and passes. */
+#include "api/api.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+/* Origins compare case-insensitively, a default port (:80 for http, :443
+ * for https) being the same as none: browsers leave it out, a Host header
+ * or --public-url may not. */
+static size_t origin_len(const char *o, size_t n)
+{
+    if (n > 10 && strncasecmp(o, "http://", 7) == 0 && strncmp(o + n - 3, ":80", 3) == 0)
+        return n - 3;
+    if (n > 12 && strncasecmp(o, "https://", 8) == 0 && strncmp(o + n - 4, ":443", 4) == 0)
+        return n - 4;
+    return n;
+}
+
+static int same_origin(const char *a, size_t alen, const char *b, size_t blen)
+{
+    alen = origin_len(a, alen);
+    blen = origin_len(b, blen);
+    return alen > 0 && alen == blen && strncasecmp(a, b, alen) == 0;
+}
+
+/* 1 when origin is in --allowed-origins (comma-separated, blanks around
+ * the entries allowed). */
+static int origin_listed(const ll_api_worker_t *ctx, const char *origin)
+{
+    const char *list = ctx->app->config->allowed_origins;
+    size_t olen = strlen(origin);
+    for (const char *p = list; *p;) {
+        p += strspn(p, " \t");
+        size_t n = strcspn(p, ",");
+        size_t len = n;
+        while (len && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+            len--;
+        if (same_origin(p, len, origin, olen))
+            return 1;
+        p += n + (p[n] == ',');
+    }
+    return 0;
+}
+
+/* The node's own origin into out: scheme, host and port of --public-url
+ * when set, else http:// and the request's Host header; "" when neither is
+ * known. */
+static void own_origin(const ll_api_worker_t *ctx, const ll_req_t *req, char *out, size_t cap)
+{
+    const char *url = ctx->app->config->public_url;
+    const char *host = ll_req_header(req, "Host");
+    if (url[0]) {
+        const char *sep = strstr(url, "://");
+        size_t n = sep ? (size_t)(sep + 3 - url) + strcspn(sep + 3, "/?#") : strlen(url);
+        snprintf(out, cap, "%.*s", (int)n, url);
+    } else if (host && host[0]) {
+        snprintf(out, cap, "http://%s", host);
+    } else {
+        out[0] = '\0';
+    }
+}
+
+int ll_api_origin_public_ok(const ll_api_worker_t *ctx, const ll_req_t *req)
+{
+    const char *origin = ll_req_header(req, "Origin");
+    return !ctx->app->config->allowed_origins[0] || !origin || origin_listed(ctx, origin);
+}
+
+int ll_api_origin_same_site(const ll_api_worker_t *ctx, const ll_req_t *req)
+{
+    char own[LL_CONFIG_STR_MAX + 16];
+    const char *origin = ll_req_header(req, "Origin");
+    if (!origin)
+        return 1;
+    own_origin(ctx, req, own, sizeof own);
+    return same_origin(own, strlen(own), origin, strlen(origin)) || origin_listed(ctx, origin);
+}
+

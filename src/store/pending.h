@@ -1,0 +1,25 @@
+/* store/pending.h: the transactions a clean stop leaves pending (answered
+ * 202, not yet in a block), saved so that the next start admits them again.
+ * Owns:    the statements cached on the connection; nothing it returns.
+ * Threads: the writer connection's thread (the ledger's). */
+#ifndef LL_STORE_PENDING_H
+#define LL_STORE_PENDING_H
+
+#include "store/store.h"
+
+#include <stddef.h>
+
+/* Appends one transaction (its signed JSON, and the ledger's code for who
+ * submitted it) after the saved ones; the caller holds the store's
+ * transaction open. */
+int ll_store_save_pending(ll_store_t *st, const char *tx_id, int origin, const char *body);
+
+/* Calls cb for each saved transaction in the order saved; body is valid
+ * during the call. A non-zero cb result stops the walk and is returned. */
+typedef int (*ll_store_pending_cb)(const char *body, int origin, void *arg);
+int ll_store_load_pending(ll_store_t *st, ll_store_pending_cb cb, void *arg);
+
+/* Forgets every saved transaction (inside the caller's transaction). */
+int ll_store_clear_pending(ll_store_t *st);
+
+#endif
