@@ -20,7 +20,6 @@ import os
 import select
 import socket
 import sys
-import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -30,25 +29,6 @@ import harness as H  # noqa: E402
 
 MIB = 1024 * 1024
 STALL_S = 3.0
-
-
-class Peak:
-    def __init__(self, pid):
-        self.pid, self.peak, self.stop = pid, H.rss_kib(pid), threading.Event()
-        self.thread = threading.Thread(target=self.run, daemon=True)
-        self.thread.start()
-
-    def run(self):
-        while not self.stop.wait(0.02):
-            try:
-                self.peak = max(self.peak, H.rss_kib(self.pid))
-            except (OSError, AssertionError):
-                return
-
-    def finish(self):
-        self.stop.set()
-        self.thread.join(5)
-        return self.peak
 
 
 def flood(sock, block, limit):
@@ -93,7 +73,7 @@ def ws_flood(srv, frame, per_block, limit_mb):
     base = H.rss_kib(pid)
     ws = H.RawWebSocket(srv.port, rcvbuf=4096)
     ws.handshake("/api/v1/streams/valid_tx")
-    peak = Peak(pid)
+    peak = H.RssSampler(pid)
     sent, stalled, took = flood(ws.sock, frame * per_block, limit_mb * MIB)
     top = peak.finish()
     ws.close()
@@ -125,7 +105,7 @@ def pipeline(srv, limit_mb):
     one = H.http_request("GET", "/api/v1/blocks/0")
     base = H.rss_kib(pid)
     c = H.RawStream(srv.port, rcvbuf=4096)
-    peak = Peak(pid)
+    peak = H.RssSampler(pid)
     sent, stalled, took = flood(c.sock, one * (65536 // len(one)), limit_mb * MIB)
     top = peak.finish()
     how = {True: "stopped reading", False: "read it all", "closed": "closed it"}[stalled]

@@ -1565,3 +1565,25 @@ def check_tx_envelope(env, tx, height):
         assert t["recipient"] == tx["recipient"], t
         if tx.get("asset_id") in (None, NATIVE_ASSET):
             assert same_amount(t["amount"], tx["amount"]), (t["amount"], tx["amount"])
+
+
+class RssSampler:
+    """The peak VmRSS of process pid while it runs (a measurement, not a
+    wait): sampled every 20 ms on a thread until finish() returns it."""
+
+    def __init__(self, pid):
+        self.pid, self.peak, self.stop = pid, rss_kib(pid), threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while not self.stop.wait(0.02):
+            try:
+                self.peak = max(self.peak, rss_kib(self.pid))
+            except (OSError, AssertionError):
+                return
+
+    def finish(self):
+        self.stop.set()
+        self.thread.join(5)
+        return self.peak

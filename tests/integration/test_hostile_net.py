@@ -99,24 +99,6 @@ class Flood:
         return self.sent // frame
 
 
-class RssSampler:
-    """The node's peak VmRSS while it runs (a measurement, not a wait)."""
-
-    def __init__(self, pid):
-        self.pid, self.peak, self.stop = pid, H.rss_kib(pid), threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self):
-        while not self.stop.wait(0.02):
-            self.peak = max(self.peak, H.rss_kib(self.pid))
-
-    def finish(self):
-        self.stop.set()
-        self.thread.join(5)
-        return max(self.peak, H.rss_kib(self.pid))
-
-
 def count_frames(sock, opcode, payload, want, timeout):
     """Reads server frames until `want` frames with opcode and payload came
     (other frames are skipped); returns how many came before the deadline."""
@@ -160,7 +142,7 @@ def flood_without_reading(srv, frame, answer_opcode, answer_payload, per_block):
     with RawWebSocket(srv.port, rcvbuf=4096) as ws:
         ws.handshake(STREAM)
         base = H.rss_kib(pid)
-        rss = RssSampler(pid)
+        rss = H.RssSampler(pid)
         flood = Flood(ws.sock, block, per_block)
         stalled = flood.run(FLOOD_LIMIT)
         grew = rss.finish() - base
@@ -242,7 +224,7 @@ def pipeline_without_reading(srv, block):
     base = H.rss_kib(pid)
     c = H.RawStream(srv.port, rcvbuf=4096)
     try:
-        rss = RssSampler(pid)
+        rss = H.RssSampler(pid)
         sent, stalled = 0, False
         c.sock.settimeout(STALL_S)
         while sent < FLOOD_LIMIT:

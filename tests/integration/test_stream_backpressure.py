@@ -120,27 +120,6 @@ def dropped_notices(sse):
     return out
 
 
-class RssSampler:
-    """The node's peak VmRSS while it runs (a measurement, not a wait)."""
-
-    def __init__(self, pid):
-        self.pid, self.peak, self.stop = pid, H.rss_kib(pid), threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self):
-        while not self.stop.wait(0.05):
-            try:
-                self.peak = max(self.peak, H.rss_kib(self.pid))
-            except (OSError, AssertionError):
-                return
-
-    def finish(self):
-        self.stop.set()
-        self.thread.join(5)
-        return self.peak
-
-
 @H.timeout(90)
 def test_fast_readers_get_all_1000_transactions_of_one_block_without_a_drop(node):
     srv = node.srv
@@ -195,7 +174,7 @@ def test_a_stalled_subscriber_loses_events_alone_while_100_readers_get_all(node)
         assert stalled_sse.status == 200, stalled_sse.response
         try:
             dropped0 = dropped_total(srv)
-            rss = RssSampler(srv.proc.pid)
+            rss = H.RssSampler(srv.proc.pid)
             order = []
             for batch in batches:  # one full block each
                 order += node.the_block_of(node.submit(batch))["transactions"]
