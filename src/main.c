@@ -9,6 +9,7 @@
 #include "net/server.h"
 #include "util/err.h"
 #include "util/log.h"
+#include "vm/vm.h"
 
 #include <signal.h>
 #include <sodium.h>
@@ -112,6 +113,13 @@ static int run_node(ll_config_t *cfg)
         .max_pending_per_sender = config.max_pending_per_sender,
     };
     /* The hub outlives both ends: the ledger publishes, the workers attach. */
+    /* Contract metering reads the interpreter's own structures (vm/opcode.h):
+     * with a Lua it was not written for, refuse to start rather than accept
+     * contracts that could never run. */
+    if (ll_vm_selftest() < 0) {
+        LL_ERROR("contracts: this Lua is not the 5.4.4 the gas meter was written for");
+        return 1;
+    }
     if (!(hub = ll_hub_new()))
         return 1;
     lopts.hub = hub;
