@@ -9,6 +9,7 @@
 #include "ledger/commit.h"
 #include "ledger/events.h"
 #include "ledger/mempool.h"
+#include "ledger/saved.h"
 #include "ledger/state.h"
 #include "store/pending.h"
 #include "vm/vm.h"
@@ -587,39 +588,6 @@ static void close_any(uv_handle_t *h, void *arg)
 /* Runs on the ledger thread: commit everything pending, then let the loop
  * end by closing its handles. Requests still queued are answered
  * LL_ESHUTDOWN while the queue closes. */
-typedef struct save_ctx {
-    ll_store_t *st;
-    int rc;
-} save_ctx_t;
-
-static void save_one(const ll_tx_t *tx, void *arg)
-{
-    save_ctx_t *c = arg;
-    char *body;
-    if (c->rc < 0)
-        return;
-    if (!(body = ll_tx_dump(tx))) {
-        c->rc = LL_ENOMEM;
-        return;
-    }
-    c->rc = ll_store_save_pending(c->st, tx->tx_id, tx->origin, body);
-    free(body);
-}
-
-/* Saves the mempool in one store transaction, for the next start. */
-static int save_mempool(ll_ledger_t *l)
-{
-    save_ctx_t c = {l->st, 0};
-    if ((c.rc = ll_store_begin(l->st)) < 0)
-        return c.rc;
-    if ((c.rc = ll_store_clear_pending(l->st)) == 0)
-        ll_mempool_each(l->mempool, save_one, &c);
-    if (c.rc == 0 && (c.rc = ll_store_commit(l->st)) == 0)
-        return 0;
-    ll_store_rollback(l->st);
-    return c.rc;
-}
-
 typedef struct reload {
     ll_ledger_t *l;
     size_t admitted, refused;
@@ -651,12 +619,8 @@ static int reload_mempool(ll_ledger_t *l)
         return rc;
     if (rl.admitted + rl.refused == 0)
         return 0;
-    if ((rc = ll_store_begin(l->st)) == 0 && (rc = ll_store_clear_pending(l->st)) == 0)
-        rc = ll_store_commit(l->st);
-    if (rc < 0) {
-        ll_store_rollback(l->st);
+    if ((rc = ll_saved_forget(l->st)) < 0)
         return rc;
-    }
     LL_INFO("ledger: %zu transactions pending from the last stop%s", rl.admitted,
             rl.refused ? " (some no longer apply; see above)" : "");
     if (rl.refused)
@@ -683,7 +647,7 @@ static void on_stop(ll_task_t *task)
     }
     if (ll_mempool_count(l->mempool) > 0) {
         size_t n = ll_mempool_count(l->mempool);
-        if (save_mempool(l) == 0)
+        if (ll_saved_write(l->st, l->mempool) == 0)
             LL_INFO("ledger: %zu pending transactions saved for the next start", n);
         else
             LL_ERROR("ledger: %zu pending transactions could not be saved at stop", n);
