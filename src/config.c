@@ -45,6 +45,7 @@ static const opt_t opts[] = {
     U("gas-price", gas_price, 0, 1000000),
     U("block-gas-limit", block_gas_limit, 10000000, 1000000000),
     U("max-pending-per-sender", max_pending_per_sender, 1, 100000),
+    U("contract-time-limit-ms", contract_time_limit_ms, 10, 10000),
     U("auth-attempts-per-ip", auth_attempts_per_ip, 0, 1000000),
     U("login-failures-per-user", login_failures_per_user, 0, 1000000),
     U("messages-per-user", messages_per_user, 0, 1000000),
@@ -68,6 +69,7 @@ void ll_config_defaults(ll_config_t *c)
     c->gas_price = 1;
     c->block_gas_limit = 20000000;
     c->max_pending_per_sender = 1000;
+    c->contract_time_limit_ms = 400;
     c->auth_attempts_per_ip = 100;
     c->login_failures_per_user = 5;
     c->messages_per_user = 300;

@@ -32,6 +32,7 @@ typedef struct ll_config {
     uint32_t gas_price;
     uint32_t block_gas_limit;
     uint32_t max_pending_per_sender;
+    uint32_t contract_time_limit_ms;
     /* Rate limits (auth/limits.h), each "N a minute, at most N at once";
      * 0 turns that limit off. */
     uint32_t auth_attempts_per_ip;    /* login + register per client address */

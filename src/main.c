@@ -111,6 +111,7 @@ static int run_node(ll_config_t *cfg)
         .gas_price = config.gas_price,
         .block_gas_limit = config.block_gas_limit,
         .max_pending_per_sender = config.max_pending_per_sender,
+        .contract_time_limit_ms = config.contract_time_limit_ms,
     };
     /* The hub outlives both ends: the ledger publishes, the workers attach. */
     /* Contract metering reads the interpreter's own structures (vm/opcode.h):

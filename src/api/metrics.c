@@ -59,10 +59,14 @@ void ll_api_metrics(ll_api_worker_t *ctx, ll_req_t *req, const char *param)
         "# HELP ledgerline_transactions_committed_total Transactions this process has committed.\n"
         "# TYPE ledgerline_transactions_committed_total counter\n"
         "ledgerline_transactions_committed_total %" PRIu64 "\n"
+        "# HELP ledgerline_contract_time_limit_total Contract runs stopped by the time limit "
+        "(their transactions left out of blocks).\n"
+        "# TYPE ledgerline_contract_time_limit_total counter\n"
+        "ledgerline_contract_time_limit_total %" PRIu64 "\n"
         "# HELP ledgerline_http_requests_total HTTP requests routed.\n"
         "# TYPE ledgerline_http_requests_total counter\n"
         "ledgerline_http_requests_total %" PRIu64 "\n",
-        s.height, s.mempool, s.blocks_produced, s.txs_committed,
+        s.height, s.mempool, s.blocks_produced, s.txs_committed, s.contract_time_limits,
         (uint64_t)atomic_load(&ctx->app->requests));
     size_t len = stream_metrics(&ctx->app->streams, text, (size_t)n, sizeof text);
     ll_req_respond(req, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);

@@ -6,6 +6,7 @@
 #include "ledger/keys.h"
 #include "util/err.h"
 #include "util/hex.h"
+#include "util/log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -188,4 +189,19 @@ int ll_keys_vm_address(const char *deployer, uint64_t nonce, char out[41])
     crypto_hash_sha256(digest, input, sizeof input);
     ll_hex_encode(digest, 20, out);
     return 0;
+}
+
+int ll_keys_load_or_create(const char *path, ll_keypair_t *kp)
+{
+    int rc = ll_keys_load_file(path, kp);
+    if (rc == 0)
+        return 0;
+    if (access(path, F_OK) == 0) {
+        LL_ERROR("keys: key file %s is unreadable or corrupt", path);
+        return rc;
+    }
+    ll_keys_generate(kp);
+    if ((rc = ll_keys_save_file(path, kp)) < 0)
+        LL_ERROR("keys: cannot write key file %s", path);
+    return rc;
 }

@@ -48,4 +48,9 @@ int ll_keys_from_json(const json_t *obj, ll_keypair_t *kp);
 int ll_keys_load_file(const char *path, ll_keypair_t *kp);
 int ll_keys_save_file(const char *path, const ll_keypair_t *kp);
 
+/* Loads path, or when no such file exists, makes a new pair and saves it
+ * there. An unreadable or corrupt file is an error (logged), never
+ * replaced. */
+int ll_keys_load_or_create(const char *path, ll_keypair_t *kp);
+
 #endif

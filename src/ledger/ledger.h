@@ -36,6 +36,14 @@ typedef struct ll_ledger ll_ledger_t;
 #define LL_DEFAULT_GAS_PRICE 1
 #define LL_DEFAULT_BLOCK_GAS_LIMIT 20000000
 #define LL_DEFAULT_MAX_PENDING_PER_SENDER 1000
+/* A contract run still going after this long has no receipt: its
+ * transaction is left out of the block and its sender penalised
+ * (ledger/penalty.h; docs/API.md §6.1, Time). */
+#define LL_DEFAULT_CONTRACT_TIME_LIMIT_MS 400
+/* A block starts no further contract run once it has spent this long on
+ * its transactions; the rest wait for the next block. With one run's time
+ * limit, this bounds a block's building (before the proof of work). */
+#define LL_BLOCK_CONTRACT_MS 1000
 #define LL_GENESIS_FAUCET_UNITS 1000000000000000LL /* 10^9 coins */
 
 typedef struct ll_ledger_opts {
@@ -48,6 +56,7 @@ typedef struct ll_ledger_opts {
     uint32_t gas_price;              /* native units per gas (ledger/state.h) */
     uint32_t block_gas_limit;        /* most gas_limit one block's contracts may add up to */
     uint32_t max_pending_per_sender; /* most pending transactions of one sender */
+    uint32_t contract_time_limit_ms; /* vm/vm.h ll_vm_set_time_limit */
     ll_hub_t *hub; /* where committed events are published; NULL: nowhere */
 } ll_ledger_opts_t;
 
@@ -114,6 +123,7 @@ typedef struct ll_ledger_stats {
     uint64_t mempool;         /* transactions pending */
     uint64_t blocks_produced; /* since start */
     uint64_t txs_committed;   /* since start */
+    uint64_t contract_time_limits; /* runs stopped by the time limit, since start */
 } ll_ledger_stats_t;
 
 /* A consistent-enough snapshot for /metrics (each field atomic). */

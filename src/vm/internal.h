@@ -29,6 +29,8 @@ typedef struct ll_vm_run {
     size_t mem;        /* bytes the Lua state holds, never above LL_VM_MAX_MEMORY */
     ll_vm_abort_t abort;
     int host_err;           /* LL_E* when abort == LL_VM_ABORT_HOST */
+    uint64_t deadline_ns;   /* ll_vm_now_ns() past which the run stops; 0: none */
+    unsigned ticks;         /* instructions since the run began, mod 2^32 */
     int metering;           /* contract code is running: new long strings cost gas */
     int in_call;            /* the selected function is running: storage and emit work */
     const ll_vm_ctx_t *ctx; /* NULL for a deploy */
@@ -43,6 +45,13 @@ typedef struct ll_vm_run {
 
 /* The run whose state L is (kept in L's extra space). */
 ll_vm_run_t *ll_vm_run_of(lua_State *L);
+
+/* A monotonic clock in ns: what the time limit (ll_vm_set_time_limit) is
+ * read against. */
+uint64_t ll_vm_now_ns(void);
+
+/* The deadline of a run that starts now (0 when there is no time limit). */
+uint64_t ll_vm_deadline_from_now(void);
 
 /* Raises the sentinel error of an aborted run (r->abort is already set). */
 int ll_vm_raise(lua_State *L);

@@ -36,6 +36,7 @@
 
 #include <math.h>
 #include <stdatomic.h>
+#include <time.h>
 
 /* ---- interruption ----------------------------------------------------------------- */
 
@@ -54,6 +55,28 @@ void ll_vm_interrupt_clear(void)
 int ll_vm_interrupted(void)
 {
     return atomic_load_explicit(&interrupted, memory_order_relaxed);
+}
+
+/* ---- the time limit ------------------------------------------------------------------ */
+
+static _Atomic uint32_t time_limit_ms;
+
+void ll_vm_set_time_limit(uint32_t ms)
+{
+    atomic_store_explicit(&time_limit_ms, ms, memory_order_relaxed);
+}
+
+uint64_t ll_vm_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t ll_vm_deadline_from_now(void)
+{
+    uint32_t ms = atomic_load_explicit(&time_limit_ms, memory_order_relaxed);
+    return ms ? ll_vm_now_ns() + (uint64_t)ms * 1000000u : 0;
 }
 
 /* ---- charges ------------------------------------------------------------------------- */
@@ -262,6 +285,11 @@ void ll_vm_on_instruction(lua_State *L, lua_Debug *ar)
     }
     if (ll_vm_interrupted())
         ll_vm_fail_host(L, LL_ECANCELED);
+    /* One instruction of a hostile table can take milliseconds, so the
+     * clock is read often: a vDSO call every few instructions. */
+    if (r->deadline_ns && ++r->ticks % LL_VM_TIME_CHECK_EVERY == 0 &&
+        ll_vm_now_ns() >= r->deadline_ns)
+        ll_vm_fail_host(L, LL_ETIMELIMIT);
     if (r->abort != LL_VM_RUNNING || r->gas_used >= r->gas_limit)
         ll_vm_charge(L, 1); /* raises */
     r->gas_used++;

@@ -383,7 +383,7 @@ static void free_writes(ll_vm_write_t *w, size_t n)
  * must not become a receipt, but still needs ll_vm_result_free. */
 static int run(job_t *j, uint64_t gas_limit, const ll_vm_ctx_t *ctx, ll_vm_result_t *out)
 {
-    ll_vm_run_t r = {.gas_limit = gas_limit, .ctx = ctx};
+    ll_vm_run_t r = {.gas_limit = gas_limit, .ctx = ctx, .deadline_ns = ll_vm_deadline_from_now()};
     const char *fail = NULL;
     lua_State *L = NULL;
     int status, rc = 0;

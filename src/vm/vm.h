@@ -116,8 +116,9 @@ typedef struct ll_vm_result {
  * once under gas_limit; it must return a table whose keys are integers and
  * whose values are functions. Fills *out (success or a failed receipt's
  * error). Returns 0, or when there must be no receipt: LL_ENOMEM (the node
- * ran out of memory), LL_ECANCELED (ll_vm_interrupt) or LL_EINTERNAL
- * (ll_vm_selftest failed). */
+ * ran out of memory), LL_ECANCELED (ll_vm_interrupt), LL_ETIMELIMIT (the
+ * run outlived ll_vm_set_time_limit) or LL_EINTERNAL (ll_vm_selftest
+ * failed). */
 int ll_vm_deploy(const char *code, size_t len, uint64_t gas_limit, ll_vm_result_t *out);
 
 /* Runs the chunk, then fn(ctx, args...) for fn = table[selector], under
@@ -137,6 +138,17 @@ void ll_vm_result_free(ll_vm_result_t *r);
  * thread or a signal handler. ll_vm_interrupt_clear() lets runs go again. */
 void ll_vm_interrupt(void);
 void ll_vm_interrupt_clear(void);
+
+/* The node's time limit on one run, a safety net under the gas: a run still
+ * going ms milliseconds after it started (compiling included) stops at its
+ * next instruction check (every LL_VM_TIME_CHECK_EVERY instructions) and
+ * returns LL_ETIMELIMIT with no receipt; 0 (the default) sets no limit.
+ * Gas bounds every run's work except what Lua's own hash tables let a
+ * contract cause (docs/API.md §6.1, Time); the limit never changes a
+ * receipt, since a run it stops has none: the ledger leaves the transaction
+ * out of the block instead. Process-wide, any thread. */
+void ll_vm_set_time_limit(uint32_t ms);
+#define LL_VM_TIME_CHECK_EVERY 16
 
 /* Checks, once per process, that the interpreter is the one vm/opcode.h
  * was written for (the node may call it at start to fail early). Returns 0,

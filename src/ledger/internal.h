@@ -1,0 +1,82 @@
+/* ledger/internal.h (internal to ledger/): the ledger thread's state, as
+ * ledger.c (the thread, blocks, start and stop) and requests.c (what workers
+ * ask of it: admission, lookups, the faucet, store calls) share it.
+ * Threads: the ledger thread, except where a field says otherwise. */
+#ifndef LL_LEDGER_INTERNAL_H
+#define LL_LEDGER_INTERNAL_H
+
+#include "ledger/events.h"
+#include "ledger/ledger.h"
+#include "ledger/mempool.h"
+#include "ledger/penalty.h"
+#include "ledger/state.h"
+#include "util/taskq.h"
+
+#include <stdatomic.h>
+#include <uv.h>
+
+struct ll_ledger {
+    ll_ledger_opts_t opts;
+    char data_dir[512];
+    uv_thread_t thread;
+    uv_loop_t loop;
+    ll_taskq_t inbox;
+    uv_timer_t block_timer;
+    ll_task_t stop_task;
+    ll_store_t *st;
+    ll_mempool_t *mempool;
+    ll_state_t *admission; /* committed state + every pending transaction */
+    ll_state_t *building;  /* the block being built */
+    ll_tx_t **batch;       /* room for max_block_txs */
+    json_t **receipts;     /* batch[i]'s receipt, or NULL; same room */
+    ll_events_t *events;
+    /* Messages admitted since the last flush: their "pending" events are
+     * written and published once per loop turn, and always before a block
+     * is built, so "pending" never follows "confirmed". The mempool owns
+     * the transactions, and they stay in it until that flush. */
+    const ll_tx_t **pending_msgs;
+    size_t npending_msgs, pending_cap;
+    uv_timer_t pending_timer;
+    ll_keypair_t node_key;
+    ll_keypair_t faucet_key;
+    ll_block_hdr_t tip;
+    int stopping; /* ledger thread only */
+    size_t replay_failed; /* ll_ledger_rebuild_admission's count */
+    int stopped;  /* main thread only: the ledger thread has been joined */
+    /* Written by the ledger thread, read by workers for /metrics. */
+    _Atomic uint64_t stat_height;
+    _Atomic uint64_t stat_mempool;
+    _Atomic uint64_t stat_blocks;
+    _Atomic uint64_t stat_txs;
+    _Atomic uint64_t stat_time_limits;
+    ll_penalties_t penalties; /* senders refused deploys and calls for a while */
+};
+
+/* Who is asking to admit a transaction (kept in ll_tx_t.origin and with a
+ * saved mempool, so a restart admits it under the same rules). */
+typedef enum {
+    FROM_CLIENT = 0,  /* POST /api/v1/transactions: signed by its sender */
+    FROM_FAUCET = 1,  /* the dev faucet: not held to the per-sender cap */
+    FROM_SESSION = 2, /* a session user's chat message, signed by the node: free */
+} ll_origin_t;
+
+/* The wall clock in ms (block and transaction timestamps). */
+int64_t ll_ledger_now_ms(void);
+
+/* Publishes the height and mempool size /metrics reads. */
+void ll_ledger_publish_stats(ll_ledger_t *l);
+
+/* Arms the block timer for what is pending (ledger.c). */
+void ll_ledger_schedule_block(ll_ledger_t *l);
+
+/* Remembers an admitted message for its "pending" event (ledger.c). */
+void ll_ledger_note_pending_message(ll_ledger_t *l, const ll_tx_t *tx);
+
+/* Rebuilds the admission view: committed state plus every pending
+ * transaction, in order. Returns how many no longer apply. */
+size_t ll_ledger_rebuild_admission(ll_ledger_t *l);
+
+/* Admits again what the last clean stop saved (requests.c). */
+int ll_ledger_reload_mempool(ll_ledger_t *l);
+
+#endif

@@ -1,0 +1,286 @@
+/* ledger/requests.c: what workers ask of the ledger thread
+ * (ll_ledger_post): admission, with the rules of docs/API.md §2.6 before the
+ * state's own; a transaction's lookup; the dev faucet; store calls; and, at
+ * start, admitting again the mempool the last stop saved. */
+#include "ledger/internal.h"
+#include "ledger/saved.h"
+#include "store/pending.h"
+#include "util/hex.h"
+#include "util/log.h"
+
+#include <inttypes.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+
+static void send_reply(ll_ledger_req_t *r)
+{
+    /* Workers outlive the ledger (ll_ledger_stop runs before the server
+     * stops), so the reply queue is open. */
+    if (ll_taskq_post(r->reply_q, &r->reply) < 0)
+        LL_ERROR("ledger: reply queue closed; a request was lost");
+}
+
+static int fail(ll_ledger_req_t *r, int rc, const char *why)
+{
+    r->rc = rc;
+    snprintf(r->why, sizeof r->why, "%s", why);
+    return rc;
+}
+
+
+/* Work costs its sender (docs/API.md §2.6): a transaction is admitted only
+ * from a sender that holds native coin, within its share of the mempool and
+ * of a block. Returns 0 or fails r. */
+static int check_sender(ll_ledger_t *l, ll_ledger_req_t *r, const ll_tx_t *tx,
+                        ll_origin_t origin)
+{
+    char why[LL_ERRMSG_MAX];
+    int64_t balance = 0;
+    uint64_t gas = ll_mempool_gas(tx);
+    if (gas > l->opts.block_gas_limit) {
+        snprintf(why, sizeof why, "gas_limit may be at most the block gas limit, %" PRIu32,
+                 l->opts.block_gas_limit);
+        return fail(r, LL_EGASLIMIT, why);
+    }
+    if (origin != FROM_FAUCET &&
+        ll_mempool_sender_count(l->mempool, tx->sender) >= l->opts.max_pending_per_sender) {
+        snprintf(why, sizeof why,
+                 "this sender already has %" PRIu32 " transactions pending; retry after a block",
+                 l->opts.max_pending_per_sender);
+        return fail(r, LL_ETOOMANYPENDING, why);
+    }
+    uint64_t left = gas ? ll_penalty_left(&l->penalties, tx->sender, uv_hrtime() / 1000000) : 0;
+    if (left) {
+        snprintf(why, sizeof why,
+                 "a contract run of this sender outlived the node's time limit: its deploys and "
+                 "calls are refused for %" PRIu64 " more seconds",
+                 (left + 999) / 1000);
+        return fail(r, LL_ETIMELIMIT, why);
+    }
+    if (origin == FROM_SESSION && tx->kind == LL_TX_MESSAGE)
+        return 0;
+    if (ll_state_native_balance(l->admission, tx->sender, &balance) < 0)
+        return fail(r, LL_ESTORE, "state unavailable");
+    if (balance <= 0)
+        return fail(r, LL_EFUNDS,
+                    "the sender holds no native coin: only a funded account may submit");
+    return 0;
+}
+
+/* Admits tx (owned) to the mempool: duplicates, capacity, then the ledger
+ * rules against committed state plus everything already pending. */
+static int admit(ll_ledger_t *l, ll_ledger_req_t *r, ll_tx_t *tx, ll_origin_t origin)
+{
+    ll_store_tx_t row;
+    char why[LL_ERRMSG_MAX];
+    int rc;
+    if (ll_mempool_find(l->mempool, tx->tx_id) ||
+        (rc = ll_store_get_tx(l->st, tx->tx_id, &row)) == 0) {
+        fail(r, LL_EDUPLICATE, "this transaction was already submitted");
+        goto drop;
+    }
+    if (rc != LL_ENOTFOUND) {
+        fail(r, rc, "the store could not be read");
+        goto drop;
+    }
+    if (check_sender(l, r, tx, origin) < 0)
+        goto drop;
+    tx->origin = (int)origin;
+    if (ll_mempool_count(l->mempool) >= LL_MEMPOOL_CAPACITY ||
+        ll_mempool_bytes(l->mempool) + ll_mempool_tx_bytes(tx) > LL_MEMPOOL_MAX_BYTES) {
+        fail(r, LL_EBUSY, "too many transactions are pending; retry shortly");
+        goto drop;
+    }
+    if ((rc = ll_state_apply(l->admission, tx, l->node_key.address, l->tip.height + 1, why)) <
+        0) {
+        fail(r, rc, why);
+        goto drop;
+    }
+    if ((rc = ll_mempool_add(l->mempool, tx)) < 0) {
+        /* The admission view already counts tx: rebuild it without. */
+        ll_ledger_rebuild_admission(l);
+        fail(r, rc, "out of memory");
+        goto drop;
+    }
+    if (tx->kind == LL_TX_MESSAGE)
+        ll_ledger_note_pending_message(l, tx);
+    r->result = json_pack("{s:s, s:s}", "tx_id", tx->tx_id, "status", "pending");
+    r->rc = r->result ? 0 : LL_ENOMEM;
+    ll_ledger_publish_stats(l);
+    ll_ledger_schedule_block(l);
+    return r->rc;
+drop:
+    ll_tx_free(tx);
+    return r->rc;
+}
+
+/* The REST view of a transaction: its signed fields plus tx_id, status and
+ * block_height (null while pending). Steals body. */
+static json_t *tx_view(json_t *body, const char *tx_id, int pending, uint64_t height)
+{
+    if (!body)
+        return NULL;
+    json_object_set_new(body, "tx_id", json_string(tx_id));
+    json_object_set_new(body, "status", json_string(pending ? "pending" : "confirmed"));
+    json_object_set_new(body, "block_height", pending ? json_null() : json_integer((json_int_t)height));
+    return body;
+}
+
+static void handle_get_tx(ll_ledger_t *l, ll_ledger_req_t *r)
+{
+    ll_store_tx_t row;
+    const ll_tx_t *tx = ll_mempool_find(l->mempool, r->tx_id);
+    int rc;
+    if (tx) {
+        r->result = tx_view(json_deep_copy(tx->body), tx->tx_id, 1, 0);
+    } else if ((rc = ll_store_get_tx(l->st, r->tx_id, &row)) == 0) {
+        r->result = tx_view(json_loads(row.body, JSON_ALLOW_NUL, NULL), row.tx_id, 0, row.height);
+    } else {
+        fail(r, rc, rc == LL_ENOTFOUND ? "no transaction with that id" : "store unavailable");
+        return;
+    }
+    r->rc = r->result ? 0 : LL_ENOMEM;
+}
+
+/* Completes body with the signer's key and its next nonce (counting what is
+ * pending), signs it and admits it: the faucet and the custodial messenger
+ * sign here because only the ledger thread knows the next nonce. */
+static void sign_and_admit(ll_ledger_t *l, ll_ledger_req_t *r, json_t *body,
+                           const ll_keypair_t *kp, ll_origin_t origin)
+{
+    char pk_hex[2 * LL_PK_BYTES + 1];
+    uint64_t nonce;
+    ll_tx_t *tx = NULL;
+    int rc;
+    if ((rc = ll_state_next_nonce(l->admission, kp->address, &nonce)) < 0) {
+        fail(r, rc, "store unavailable");
+        return;
+    }
+    ll_hex_encode(kp->pk, LL_PK_BYTES, pk_hex);
+    if (json_object_set_new(body, "sender_pubkey", json_string(pk_hex)) < 0 ||
+        json_object_set_new(body, "nonce", json_integer((json_int_t)nonce)) < 0 ||
+        (!json_object_get(body, "timestamp_ms") &&
+         json_object_set_new(body, "timestamp_ms", json_integer((json_int_t)ll_ledger_now_ms())) < 0) ||
+        (!json_object_get(body, "fee") && json_object_set_new(body, "fee", json_integer(0)) < 0) ||
+        ll_tx_sign(body, kp) < 0) {
+        fail(r, LL_EINTERNAL, "the transaction could not be signed");
+        return;
+    }
+    if ((rc = ll_tx_from_json(body, &tx, r->why)) < 0) {
+        r->rc = rc;
+        return;
+    }
+    admit(l, r, tx, origin);
+}
+
+static void handle_faucet(ll_ledger_t *l, ll_ledger_req_t *r)
+{
+    json_t *body;
+    if (!l->opts.dev) {
+        fail(r, LL_ENOTFOUND, "the faucet exists only on a node started with --dev");
+        return;
+    }
+    body = json_pack("{s:s, s:s, s:I}", "kind", "transfer", "recipient", r->address, "amount",
+                     (json_int_t)r->amount);
+    if (!body) {
+        fail(r, LL_ENOMEM, "out of memory");
+        return;
+    }
+    sign_and_admit(l, r, body, &l->faucet_key, FROM_FAUCET);
+    json_decref(body);
+}
+
+static void handle_store_call(ll_ledger_t *l, ll_ledger_req_t *r)
+{
+    int rc = ll_store_begin(l->st);
+    if (rc == 0 && (rc = r->store_fn(l->st, r->store_arg, &r->result, r->why)) == 0)
+        rc = ll_store_commit(l->st);
+    if (rc < 0) {
+        ll_store_rollback(l->st);
+        json_decref(r->result);
+        r->result = NULL;
+        r->rc = rc;
+        if (!r->why[0])
+            snprintf(r->why, sizeof r->why, "the store could not be written");
+    }
+}
+
+static void on_request(ll_task_t *task)
+{
+    ll_ledger_req_t *r = (ll_ledger_req_t *)task;
+    ll_ledger_t *l = r->ledger;
+    r->rc = 0;
+    r->why[0] = '\0';
+    r->result = NULL;
+    if (l->stopping) {
+        fail(r, LL_ESHUTDOWN, "the node is shutting down");
+        ll_tx_free(r->tx);
+        r->tx = NULL;
+    } else if (r->op == LL_LEDGER_SUBMIT) {
+        ll_tx_t *tx = r->tx;
+        r->tx = NULL; /* the mempool or admit() owns it now */
+        admit(l, r, tx, FROM_CLIENT);
+    } else if (r->op == LL_LEDGER_GET_TX) {
+        handle_get_tx(l, r);
+    } else if (r->op == LL_LEDGER_FAUCET) {
+        handle_faucet(l, r);
+    } else if (r->op == LL_LEDGER_SIGN_SUBMIT) {
+        sign_and_admit(l, r, r->body, &r->key, FROM_SESSION);
+    } else {
+        handle_store_call(l, r);
+    }
+    if (r->op == LL_LEDGER_SIGN_SUBMIT)
+        sodium_memzero(&r->key, sizeof r->key);
+    send_reply(r);
+}
+
+int ll_ledger_post(ll_ledger_t *l, ll_ledger_req_t *req)
+{
+    req->ledger = l;
+    req->task.run = on_request;
+    return ll_taskq_post(&l->inbox, &req->task);
+}
+
+/* ---- the saved mempool ------------------------------------------------------ */
+
+typedef struct reload {
+    ll_ledger_t *l;
+    size_t admitted, refused;
+} reload_t;
+
+static int reload_one(const char *body, int origin, void *arg)
+{
+    reload_t *rl = arg;
+    ll_ledger_req_t r = {0};
+    ll_tx_t *tx = NULL;
+    if (ll_tx_parse(body, strlen(body), &tx, r.why) == 0 &&
+        admit(rl->l, &r, tx, origin == FROM_FAUCET    ? FROM_FAUCET
+                             : origin == FROM_SESSION ? FROM_SESSION
+                                                      : FROM_CLIENT) == 0)
+        rl->admitted++;
+    else
+        rl->refused++;
+    json_decref(r.result);
+    return 0;
+}
+
+/* Admits again what the last clean stop saved, in its order, and forgets
+ * it. A transaction that no longer applies is logged and dropped. */
+int ll_ledger_reload_mempool(ll_ledger_t *l)
+{
+    reload_t rl = {l, 0, 0};
+    int rc = ll_store_load_pending(l->st, reload_one, &rl);
+    if (rc < 0)
+        return rc;
+    if (rl.admitted + rl.refused == 0)
+        return 0;
+    if ((rc = ll_saved_forget(l->st)) < 0)
+        return rc;
+    LL_INFO("ledger: %zu transactions pending from the last stop%s", rl.admitted,
+            rl.refused ? " (some no longer apply; see above)" : "");
+    if (rl.refused)
+        LL_ERROR("ledger: %zu saved transactions no longer apply and were dropped", rl.refused);
+    return 0;
+}
+
