@@ -78,6 +78,8 @@ int main(int argc, char **argv)
             gas = strtoull(argv[++i], NULL, 10);
         else if (strcmp(argv[i], "--runs") == 0 && i + 1 < argc)
             runs = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--time-limit-ms") == 0 && i + 1 < argc)
+            ll_vm_set_time_limit((uint32_t)strtoul(argv[++i], NULL, 10));
         else if (strcmp(argv[i], "--args") == 0 && i + 1 < argc)
             args_text = argv[++i];
         else
@@ -85,7 +87,7 @@ int main(int argc, char **argv)
     }
     if (!path) {
         fprintf(stderr, "usage: ll_vm_bench [--call [--selector N]] [--gas N] [--runs N] "
-                        "[--args JSON] FILE|-\n");
+                        "[--time-limit-ms N] [--args JSON] FILE|-\n");
         return 2;
     }
     if (!(code = read_all(path, &len))) {

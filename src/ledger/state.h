@@ -38,7 +38,10 @@ int ll_state_apply(ll_state_t *s, const ll_tx_t *tx, const char *miner, uint64_t
  * (vm/vm.h). A contract's failure is not the transaction's: the fee is
  * paid, the nonce used, a call's amount returned, its writes dropped, and
  * *receipt (the seed's receipt object, caller owns) says what happened.
- * *receipt is NULL for other kinds. Fails only as ll_state_apply does. */
+ * *receipt is NULL for other kinds. Fails as ll_state_apply does, and
+ * also, with nothing changed, when a run has no receipt (vm/vm.h):
+ * LL_ECANCELED (the node is stopping) or LL_ETIMELIMIT (the run outlived
+ * the time limit). */
 int ll_state_apply_block(ll_state_t *s, const ll_tx_t *tx, const char *miner, uint64_t height,
                          json_t **receipt, char *why);
 

@@ -15,6 +15,11 @@ import harness as H  # noqa: E402
 from harness import sign  # noqa: E402
 
 FAST = ("--dev", "--block-interval-ms", "100", "--difficulty", "1")
+# The tricks bounded by gas are asserted to end with a receipt; under the
+# sanitizers a run at the maximum gas can outlast the default time limit
+# (400 ms, sized for a release build), so this file's server allows 10 s.
+# The time-limit tests start their own server with the default.
+GAS_BOUNDED = FAST + ("--contract-time-limit-ms", "10000")
 MAX_GAS = 10_000_000
 DEADLINE_S = 90  # the chain goes on well within this; unbounded tricks took minutes
 
@@ -146,5 +151,96 @@ def test_the_same_trick_costs_the_same_gas_every_time(srv):
     assert r1["gas_used"] == r2["gas_used"] and r1["error"] == r2["error"], (r1, r2)
 
 
+# Lua hashes integers without its random seed: every key of this table
+# lands in one hash chain, so each lookup walks 2049 nodes for 1 gas. At the
+# maximum gas_limit that is tens of seconds: only the node's time limit on a
+# run (--contract-time-limit-ms, docs/API.md §6.1, Time) bounds it.
+ONE_CHAIN = """
+        local t, m = {}, 4095
+        for k = 1, 2049 do t[k * m] = true end
+        while true do local v = t[m] end"""
+
+
+def assert_left_out(srv, tx_id):
+    """tx_id never gets a block: after the next block commits, the node no
+    longer knows it."""
+    follow = srv.submit_ok(H.transfer(srv.funded_key(), H.random_address(), 1, 0))
+    srv.wait_confirmed(follow, timeout=DEADLINE_S)
+    H.wait_until(lambda: srv.tx(tx_id) is None, timeout=DEADLINE_S,
+                 what="%s to be left out" % tx_id)
+    assert srv.get("/api/v1/receipts/" + tx_id).status_code == 404
+
+
+def assert_refused_contract_runs(srv, a):
+    """a's deploys and calls get 429 contract_time_limit; its transfers
+    still commit."""
+    refused = srv.submit(sign(a.key, body(a.key, "deploy", a.nonce,
+                                          code="return {}", gas_limit=10_000)))
+    message = H.assert_error(refused, 429, "contract_time_limit")
+    assert "time limit" in message, message
+    paid = a.submit("transfer", recipient=H.random_address(), amount=1)
+    srv.wait_confirmed(paid, timeout=DEADLINE_S)
+
+
+@H.timeout(300)
+def test_a_call_past_the_time_limit_is_left_out_and_its_sender_refused(_gas_bounded):
+    with H.Server(*FAST) as srv:
+        check_a_call_past_the_time_limit_is_left_out_and_its_sender_refused(srv)
+
+
+def check_a_call_past_the_time_limit_is_left_out_and_its_sender_refused(srv):
+    before = srv.metrics().get("ledgerline_contract_time_limit_total", 0)
+    a = Attacker(srv)
+    deployed = receipt(srv, a.submit("deploy", code=call_code(ONE_CHAIN), gas_limit=1_000_000))
+    assert deployed["success"] is True, deployed
+    attack = a.submit("call", to="0x" + deployed["to"], selector=1, args=[], gas_limit=MAX_GAS)
+    assert_left_out(srv, attack)
+    a.nonce -= 1  # the call was never committed: its nonce is free again
+    assert_refused_contract_runs(srv, a)
+    assert srv.metrics()["ledgerline_contract_time_limit_total"] >= before + 1
+
+
+@H.timeout(300)
+def test_a_deploy_past_the_time_limit_is_left_out_and_its_sender_refused(_gas_bounded):
+    with H.Server(*FAST) as srv:
+        check_a_deploy_past_the_time_limit_is_left_out_and_its_sender_refused(srv)
+
+
+def check_a_deploy_past_the_time_limit_is_left_out_and_its_sender_refused(srv):
+    a = Attacker(srv)
+    attack = a.submit("deploy", code=deploy_code(ONE_CHAIN), gas_limit=MAX_GAS)
+    assert_left_out(srv, attack)
+    a.nonce -= 1
+    assert_refused_contract_runs(srv, a)
+
+
+@H.timeout(300)
+def test_pending_runs_of_a_penalised_sender_never_run(_gas_bounded):
+    with H.Server(*FAST) as srv:
+        check_pending_runs_of_a_penalised_sender_never_run(srv)
+
+
+def check_pending_runs_of_a_penalised_sender_never_run(srv):
+    """Calls admitted before the sender's first run hit the limit are left
+    out without running (or refused, if they arrive after it): none commits,
+    and the chain goes on."""
+    a = Attacker(srv)
+    deployed = receipt(srv, a.submit("deploy", code=call_code(ONE_CHAIN), gas_limit=1_000_000))
+    to = "0x" + deployed["to"]
+    first = a.submit("call", to=to, selector=1, args=[], gas_limit=MAX_GAS)
+    later = []
+    for _ in range(3):
+        r = srv.submit(sign(a.key, body(a.key, "call", a.nonce, to=to, selector=1, args=[],
+                                        gas_limit=MAX_GAS)))
+        if r.status_code == 202:
+            later.append(r.json()["tx_id"])
+            a.nonce += 1
+        else:
+            H.assert_error(r, 429, "contract_time_limit")
+    for tx_id in [first] + later:
+        assert_left_out(srv, tx_id)
+    assert srv.metrics()["ledgerline_contract_time_limit_total"] >= 1
+
+
 if __name__ == "__main__":
-    H.run(globals(), fixture=lambda: H.Server(*FAST))
+    H.run(globals(), fixture=lambda: H.Server(*GAS_BOUNDED))

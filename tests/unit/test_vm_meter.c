@@ -518,6 +518,39 @@ static void test_vm_interrupt_stops_runs(void **state)
     ll_vm_result_free(&r);
 }
 
+/* Lua hashes integer keys without its seed, so a contract can put every
+ * key of a table in one hash chain: each lookup then walks thousands of
+ * nodes for 1 gas (docs/API.md §6.1, Time). The time limit stops such a run
+ * with no receipt, in a call and in a deploy's chunk; without a limit set,
+ * runs are untouched. */
+#define ONE_CHAIN "local t = {} local m = 4095 for k = 1, 2049 do t[k * m] = true end\n" \
+                  "while true do local v = t[m] end\n"
+
+static void test_regress_one_hash_chain_outlives_gas_bound(void **state)
+{
+    (void)state;
+    static const char call[] = "return { [1] = function()\n" ONE_CHAIN " end }";
+    static const char deploy[] = ONE_CHAIN "return {}";
+    ll_vm_result_t r;
+    double t0 = now_s();
+    ll_vm_set_time_limit(50);
+    assert_int_equal(call_full(call, 1, NULL, NULL, LL_VM_MAX_GAS, &r), LL_ETIMELIMIT);
+    assert_false(r.success);
+    ll_vm_result_free(&r);
+    assert_int_equal(ll_vm_deploy(deploy, strlen(deploy), LL_VM_MAX_GAS, &r), LL_ETIMELIMIT);
+    ll_vm_result_free(&r);
+    if (now_s() - t0 > DEADLINE_S) /* the attack runs ~40 s at this gas */
+        fail_msg("the time limit took %.1f s to stop two runs", now_s() - t0);
+    /* a short run under the limit has its receipt */
+    assert_int_equal(ll_vm_deploy("return {}", 9, 1000, &r), 0);
+    assert_true(r.success);
+    ll_vm_result_free(&r);
+    ll_vm_set_time_limit(0);
+    assert_int_equal(call_full(call, 1, NULL, NULL, 200000, &r), 0);
+    assert_string_equal(r.error, "out of gas");
+    ll_vm_result_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -534,6 +567,7 @@ int main(void)
         cmocka_unit_test(test_vm_objects_and_text_are_charged),
         cmocka_unit_test(test_vm_memory_cap_abort_is_sticky),
         cmocka_unit_test(test_vm_interrupt_stops_runs),
+        cmocka_unit_test(test_regress_one_hash_chain_outlives_gas_bound),
     };
     return cmocka_run_group_tests_name("vm/meter", tests, NULL, NULL);
 }
