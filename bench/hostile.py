@@ -9,7 +9,10 @@ Rows:
   - storage writes (10 calls x 2000 keys x 4 KB): what they cost in coins,
     how much the database grew, and how long the blocks took;
   - SIGTERM while a block of two 10M-gas calls is being built: time to exit,
-    and whether both calls commit after the restart.
+    and whether both calls commit after the restart;
+  - Lua hash-table attacks (docs/API.md §6.1, Time) from 6 senders at 10M
+    gas each: how long a transfer submitted behind them waits, the longest
+    gap between blocks, and what became of the attacks.
 """
 import os
 import sys
@@ -34,6 +37,23 @@ local function spin(ctx, n)
   return x
 end
 return { [1] = fill, [2] = spin }
+"""
+
+# Each selector is one attack on Lua's own tables, looping until stopped:
+# integer keys in one hash chain; a full table whose keys come and go.
+TABLES = """
+local function chain(ctx)
+  local t, m = {}, 4095
+  for k = 1, 2049 do t[k * m] = true end
+  while true do local v = t[m] end
+end
+local function churn(ctx)
+  local t, S = {}, 1 << 14
+  for i = 1, S do t[i * 7 + 1000000] = true end
+  local k = S + 1
+  while true do t[(k - S) * 7 + 1000000] = nil t[k * 7 + 1000000] = true k = k + 1 end
+end
+return { [1] = chain, [2] = churn }
 """
 
 
@@ -104,6 +124,53 @@ def storage(srv):
              (grew / 1e6) / (paid / 1e6) if paid else float("inf")))
 
 
+def table_attacks(srv):
+    owner = srv.funded_key(10**12)
+    tx = srv.submit_ok(H.sign(owner, body(owner, "deploy", 0, code=TABLES, gas_limit=1_000_000)))
+    contract = "0x" + receipt(srv, tx)["to"]
+    start_height = srv.height()
+    attackers = [srv.funded_key(10**12) for _ in range(6)]
+    t0 = time.monotonic()
+    ids = [srv.submit_ok(H.sign(k, body(k, "call", 0, to=contract, selector=1 + i % 2, args=[],
+                                        gas_limit=10_000_000)))
+           for i, k in enumerate(attackers)]
+    bystander = srv.funded_key()
+    follow = srv.submit_ok(H.transfer(bystander, H.random_address(), 1, 0))
+    srv.wait_confirmed(follow, timeout=600)
+    waited = time.monotonic() - t0
+    H.wait_until(lambda: all(srv.tx(t) is None or srv.tx(t)["status"] == "confirmed"
+                             for t in ids), timeout=600, what="the attacks to end")
+    left_out = sum(1 for t in ids if srv.tx(t) is None)
+    blocks = [srv.block(h) for h in range(start_height, srv.height() + 1)]
+    gaps = [(b["timestamp_ms"] - a["timestamp_ms"]) / 1000 for a, b in zip(blocks, blocks[1:])]
+    again = srv.submit(H.sign(attackers[0], body(attackers[0], "call", 0, to=contract,
+                                                 selector=1, args=[], gas_limit=10_000_000)))
+    print("table attacks: 6 calls at 10M gas (one hash chain, full-table churn): a transfer "
+          "behind them confirmed after %.2f s; longest gap between blocks %.2f s; %d of 6 left "
+          "out with no receipt; the sender's next call -> %d %s; %s runs stopped so far"
+          % (waited, max(gaps) if gaps else 0.0, left_out, again.status_code,
+             again.json().get("error", {}).get("code"),
+             srv.metrics().get("ledgerline_contract_time_limit_total")))
+
+
+def sigterm_in_table_attack():
+    srv = H.Server(*FAST, name="stop-bench")
+    try:
+        srv.start()
+        key = srv.funded_key(10**12)
+        tx = srv.submit_ok(H.sign(key, body(key, "deploy", 0, code=TABLES, gas_limit=1_000_000)))
+        contract = "0x" + receipt(srv, tx)["to"]
+        srv.submit_ok(H.sign(key, body(key, "call", 1, to=contract, selector=2, args=[],
+                                       gas_limit=10_000_000)))
+        time.sleep(0.35)  # inside the run (~0.2 s interval, then the churn)
+        t0 = time.monotonic()
+        srv.stop()
+        print("SIGTERM during a full-table churn call: exited 0 after %.2f s"
+              % (time.monotonic() - t0))
+    finally:
+        srv.cleanup()
+
+
 def sigterm():
     srv = H.Server(*FAST, name="stop-bench")
     try:
@@ -134,7 +201,9 @@ def main():
     with H.Server(*FAST) as srv:
         unfunded(srv)
         storage(srv)
+        table_attacks(srv)
     sigterm()
+    sigterm_in_table_attack()
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ is every run under 0.5 s on the reference machine (about 50 ns per gas).
                                              [--timeout S] [--time-limit-ms N]
 
 Runs are timed under the node's default time limit on one run
-(--contract-time-limit-ms, 400 ms): a run it stops has no receipt and shows
+(--contract-time-limit-ms, 450 ms): a run it stops has no receipt and shows
 as "time limit" (the node leaves it out of the block and penalises its
 sender). --time-limit-ms 0 times gas alone. A run still going after
 --timeout seconds (default 30) is stopped and shown as taking at least that
@@ -175,7 +175,7 @@ def main():
     runs = int(args[args.index("--runs") + 1]) if "--runs" in args else 1
     only = args[args.index("--only") + 1] if "--only" in args else None
     timeout = int(args[args.index("--timeout") + 1]) if "--timeout" in args else 30
-    limit = int(args[args.index("--time-limit-ms") + 1]) if "--time-limit-ms" in args else 400
+    limit = int(args[args.index("--time-limit-ms") + 1]) if "--time-limit-ms" in args else 450
     driver = os.path.join(os.path.dirname(os.path.abspath(binary)), "ll_vm_bench")
     if not os.access(driver, os.X_OK):
         sys.exit("%s not found: build the ll_vm_bench target next to %s" % (driver, binary))

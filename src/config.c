@@ -69,7 +69,7 @@ void ll_config_defaults(ll_config_t *c)
     c->gas_price = 1;
     c->block_gas_limit = 20000000;
     c->max_pending_per_sender = 1000;
-    c->contract_time_limit_ms = 400;
+    c->contract_time_limit_ms = 450;
     c->auth_attempts_per_ip = 100;
     c->login_failures_per_user = 5;
     c->messages_per_user = 300;

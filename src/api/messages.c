@@ -39,12 +39,9 @@ static void respond_no_session(ll_req_t *req, int rc)
 static int limit_message(ll_api_worker_t *ctx, ll_req_t *req, const char *username)
 {
     char client[LL_AUTH_CLIENT_KEY_CAP];
-    ll_auth_limits_t *limits = ll_auth_limits();
-    if (!limits) {
-        ll_req_respond_error(req, LL_EINTERNAL, "rate limits are unavailable");
+    ll_auth_limits_t *limits = ll_auth_limits_for(req, client);
+    if (!limits)
         return LL_EINTERNAL;
-    }
-    ll_auth_client_key(req, client);
     if (ll_auth_limit(req, &limits->messages_by_client, client, ctx->app->config->messages_per_ip,
                       "messages from this address") < 0)
         return LL_ERATELIMIT;

@@ -311,12 +311,9 @@ static void start_hash(auth_job_t *job)
 static int limit_attempt(ll_api_worker_t *ctx, ll_req_t *req)
 {
     char client[LL_AUTH_CLIENT_KEY_CAP];
-    ll_auth_limits_t *limits = ll_auth_limits();
-    if (!limits) {
-        ll_req_respond_error(req, LL_EINTERNAL, "rate limits are unavailable");
+    ll_auth_limits_t *limits = ll_auth_limits_for(req, client);
+    if (!limits)
         return LL_EINTERNAL;
-    }
-    ll_auth_client_key(req, client);
     return ll_auth_limit(req, &limits->attempts_by_client, client,
                          ctx->app->config->auth_attempts_per_ip,
                          "login and register attempts from this address");

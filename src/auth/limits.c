@@ -44,6 +44,17 @@ void ll_auth_client_key(const ll_req_t *req, char out[LL_AUTH_CLIENT_KEY_CAP])
     ll_ratelimit_client_key(ip, out, LL_AUTH_CLIENT_KEY_CAP);
 }
 
+ll_auth_limits_t *ll_auth_limits_for(ll_req_t *req, char client[LL_AUTH_CLIENT_KEY_CAP])
+{
+    ll_auth_limits_t *all = ll_auth_limits();
+    if (!all) {
+        ll_req_respond_error(req, LL_EINTERNAL, "rate limits are unavailable");
+        return NULL;
+    }
+    ll_auth_client_key(req, client);
+    return all;
+}
+
 void ll_auth_respond_limited(ll_req_t *req, uint32_t retry_after_s, const char *what)
 {
     char value[16];

@@ -36,6 +36,11 @@ uint64_t ll_auth_mono_ms(void);
  * of the TCP peer); "unknown" when the peer is gone. */
 void ll_auth_client_key(const ll_req_t *req, char out[LL_AUTH_CLIENT_KEY_CAP]);
 
+/* The process's limits and the key of req's client address, for a handler
+ * about to count req: NULL (req answered 500) when the limits are
+ * unavailable. */
+ll_auth_limits_t *ll_auth_limits_for(ll_req_t *req, char client[LL_AUTH_CLIENT_KEY_CAP]);
+
 /* Takes one token of key from rl (per_min a minute). When none is left,
  * answers req `429 rate_limited` with Retry-After (seconds) and a message
  * that names what (e.g. "login attempts from this address"), and returns

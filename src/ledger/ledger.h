@@ -39,7 +39,7 @@ typedef struct ll_ledger ll_ledger_t;
 /* A contract run still going after this long has no receipt: its
  * transaction is left out of the block and its sender penalised
  * (ledger/penalty.h; docs/API.md §6.1, Time). */
-#define LL_DEFAULT_CONTRACT_TIME_LIMIT_MS 400
+#define LL_DEFAULT_CONTRACT_TIME_LIMIT_MS 450
 /* A block starts no further contract run once it has spent this long on
  * its transactions; the rest wait for the next block. With one run's time
  * limit, this bounds a block's building (before the proof of work). */

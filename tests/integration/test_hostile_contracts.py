@@ -17,7 +17,7 @@ from harness import sign  # noqa: E402
 FAST = ("--dev", "--block-interval-ms", "100", "--difficulty", "1")
 # The tricks bounded by gas are asserted to end with a receipt; under the
 # sanitizers a run at the maximum gas can outlast the default time limit
-# (400 ms, sized for a release build), so this file's server allows 10 s.
+# (450 ms, sized for a release build), so this file's server allows 10 s.
 # The time-limit tests start their own server with the default.
 GAS_BOUNDED = FAST + ("--contract-time-limit-ms", "10000")
 MAX_GAS = 10_000_000
