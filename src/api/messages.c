@@ -14,6 +14,7 @@
 #include "auth/limits.h"
 #include "auth/session.h"
 #include "store/users.h"
+#include "util/clock.h"
 #include "util/err.h"
 #include "util/hex.h"
 #include "util/log.h"
@@ -49,7 +50,7 @@ static int limit_message(ll_api_worker_t *ctx, ll_req_t *req, const char *userna
                       "messages from this user") < 0) {
         /* Not sent: it does not count against the others at that address. */
         ll_ratelimit_give(&limits->messages_by_client, client, ctx->app->config->messages_per_ip,
-                          ll_auth_mono_ms());
+                          ll_clock_mono_ms());
         return LL_ERATELIMIT;
     }
     return 0;
@@ -182,9 +183,8 @@ static int add_msg(const ll_store_msg_t *m, void *arg)
     json_t *msg = json_pack("{s:s, s:s, s:s, s:s%, s:f, s:s, s:I, s:s}", "sender",
                             m->sender_username ? m->sender_username : m->sender, "sender_address",
                             m->sender, "address", m->recipient, "text", m->memo, m->memo_len,
-                            "timestamp",
-                            (double)m->timestamp_ms / 1000.0, "status", "confirmed", "block",
-                            (json_int_t)m->height, "tx_id", m->tx_id);
+                            "timestamp", (double)m->timestamp_ms / 1000.0, "status", "confirmed",
+                            "block", (json_int_t)m->height, "tx_id", m->tx_id);
     return msg && json_array_append_new(arg, msg) == 0 ? 0 : LL_ENOMEM; /* steals msg */
 }
 

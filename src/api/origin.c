@@ -4,6 +4,7 @@
  * or a --allowed-origins entry; a request with no Origin comes from a
  * non-browser client and passes. */
 #include "api/api.h"
+#include "util/list.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -33,17 +34,11 @@ static int same_origin(const char *a, size_t alen, const char *b, size_t blen)
 static int origin_listed(const ll_api_worker_t *ctx, const char *origin)
 {
     const char *list = ctx->app->config->allowed_origins;
-    size_t olen = strlen(origin);
-    for (const char *p = list; *p;) {
-        p += strspn(p, " \t");
-        size_t n = strcspn(p, ",");
-        size_t len = n;
-        while (len && (p[len - 1] == ' ' || p[len - 1] == '\t'))
-            len--;
-        if (same_origin(p, len, origin, olen))
+    size_t olen = strlen(origin), len;
+    const char *item;
+    while (ll_list_next(&list, &item, &len))
+        if (same_origin(item, len, origin, olen))
             return 1;
-        p += n + (p[n] == ',');
-    }
     return 0;
 }
 
@@ -80,4 +75,3 @@ int ll_api_origin_same_site(const ll_api_worker_t *ctx, const ll_req_t *req)
     own_origin(ctx, req, own, sizeof own);
     return same_origin(own, strlen(own), origin, strlen(origin)) || origin_listed(ctx, origin);
 }
-

@@ -20,6 +20,7 @@
 #include "auth/limits.h"
 #include "auth/password.h"
 #include "auth/session.h"
+#include "util/clock.h"
 #include "util/err.h"
 
 #include <sodium.h>
@@ -89,7 +90,7 @@ static void give_back_name(auth_job_t *job)
     if (!job->name_token)
         return;
     ll_ratelimit_give(&job->limits->failures_by_name, job->name_key, job->name_rate,
-                      ll_auth_mono_ms());
+                      ll_clock_mono_ms());
     job->name_token = 0;
 }
 
@@ -105,7 +106,7 @@ static int secure_cookie(const ll_api_worker_t *ctx)
 static int put_session_fn(ll_store_t *writer, void *arg, json_t **result, char *why)
 {
     auth_job_t *job = arg;
-    int64_t now = ll_auth_now_ms();
+    int64_t now = ll_clock_wall_ms();
     int rc;
     (void)why;
     if ((rc = ll_store_prune_sessions(writer, now)) < 0 ||

@@ -14,6 +14,7 @@
 #include "net/sse.h"
 #include "net/ws.h"
 #include "util/err.h"
+#include "util/list.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -26,17 +27,10 @@
 static uint32_t parse_types(const char *list)
 {
     uint32_t mask = 0;
-    for (const char *p = list; *p;) {
-        size_t n = strcspn(p, ",");
-        const char *s = p;
-        size_t len = n;
-        while (len && isspace((unsigned char)*s))
-            s++, len--;
-        while (len && isspace((unsigned char)s[len - 1]))
-            len--;
-        mask |= ll_ev_type_parse(s, len);
-        p += n + (p[n] == ',');
-    }
+    const char *item;
+    size_t len;
+    while (ll_list_next(&list, &item, &len))
+        mask |= ll_ev_type_parse(item, len);
     return mask;
 }
 
@@ -133,7 +127,8 @@ void ll_api_ws_stream(ll_api_worker_t *ctx, ll_req_t *req, const char *name)
                              "no stream '%s': try valid_tx, valid_transactions or events", name);
         return;
     }
-    if (o.wire == LL_WIRE_WS_EVENTS ? !ll_api_origin_same_site(ctx, req) : !ll_api_origin_public_ok(ctx, req)) {
+    if (o.wire == LL_WIRE_WS_EVENTS ? !ll_api_origin_same_site(ctx, req)
+                                    : !ll_api_origin_public_ok(ctx, req)) {
         respond_foreign_origin(req);
         return;
     }

@@ -3,6 +3,7 @@
 #include "auth/account.h"
 #include "auth/password.h"
 #include "auth/session.h"
+#include "util/clock.h"
 #include "util/err.h"
 #include "util/hex.h"
 
@@ -46,7 +47,7 @@ int ll_auth_user_new(const ll_custody_t *custody, const char *username, const ch
     /* libsodium's secret key is seed || public key: the seed is its head. */
     ll_custody_seal(custody, kp.sk, out->sealed_seed);
     sodium_memzero(&kp, sizeof kp);
-    out->created_ms = ll_auth_now_ms();
+    out->created_ms = ll_clock_wall_ms();
     return 0;
 }
 

@@ -1,6 +1,7 @@
 /* auth/limits.c: see limits.h. The tables are static: a few hundred KiB of
  * zeroed memory that the kernel maps in only as buckets are used. */
 #include "auth/limits.h"
+#include "util/clock.h"
 #include "util/err.h"
 #include "util/log.h"
 
@@ -29,11 +30,6 @@ ll_auth_limits_t *ll_auth_limits(void)
 {
     uv_once(&init_once, init_limits);
     return limits_ok;
-}
-
-uint64_t ll_auth_mono_ms(void)
-{
-    return uv_hrtime() / 1000000;
 }
 
 void ll_auth_client_key(const ll_req_t *req, char out[LL_AUTH_CLIENT_KEY_CAP])
@@ -67,7 +63,7 @@ int ll_auth_limit(ll_req_t *req, ll_ratelimit_t *rl, const char *key, uint32_t p
                   const char *what)
 {
     uint32_t retry = 1;
-    if (ll_ratelimit_take(rl, key, per_min, ll_auth_mono_ms(), &retry) == 0)
+    if (ll_ratelimit_take(rl, key, per_min, ll_clock_mono_ms(), &retry) == 0)
         return 0;
     ll_auth_respond_limited(req, retry, what);
     return LL_ERATELIMIT;

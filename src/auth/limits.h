@@ -27,9 +27,6 @@ typedef struct ll_auth_limits {
  * not be made, and then on every call (callers answer 500). */
 ll_auth_limits_t *ll_auth_limits(void);
 
-/* A monotonic clock in ms, for the tables. */
-uint64_t ll_auth_mono_ms(void);
-
 #define LL_AUTH_CLIENT_KEY_CAP 64
 
 /* The key that req's client address counts under (ll_ratelimit_client_key

@@ -1,6 +1,7 @@
 /* auth/session.c: see session.h. The cookie is read here and only here, so
  * /api/me, the messenger and the event streams agree on who is logged in. */
 #include "auth/session.h"
+#include "util/clock.h"
 #include "util/err.h"
 #include "util/hex.h"
 
@@ -9,13 +10,6 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
-
-int64_t ll_auth_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* SHA-256 of the token's text as the client holds it. */
 static void hash_text(const char *token, char out[LL_TOKEN_HASH_HEX + 1])
@@ -133,7 +127,7 @@ int ll_auth_session_get(ll_store_t *reader, const ll_req_t *req, ll_auth_session
 {
     if (!reader)
         return LL_ESTORE;
-    return lookup(reader, ll_req_header(req, "Cookie"), ll_auth_now_ms(), out->username,
+    return lookup(reader, ll_req_header(req, "Cookie"), ll_clock_wall_ms(), out->username,
                   out->address, out->token_hash, &out->expires_ms);
 }
 
@@ -143,8 +137,8 @@ int ll_auth_session_find(ll_store_t *reader, const ll_req_t *req,
 {
     if (!reader)
         return LL_ESTORE;
-    return ll_auth_session_lookup(reader, ll_req_header(req, "Cookie"), ll_auth_now_ms(), username,
-                                  address, token_hash);
+    return ll_auth_session_lookup(reader, ll_req_header(req, "Cookie"), ll_clock_wall_ms(),
+                                  username, address, token_hash);
 }
 
 int ll_auth_session_user(ll_store_t *reader, const ll_req_t *req,

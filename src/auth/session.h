@@ -23,9 +23,6 @@
 #define LL_SESSION_TOKEN_HEX 64
 #define LL_SESSION_MAX_AGE_S 2592000 /* 30 days: --session-max-age-s's default */
 
-/* Wall-clock milliseconds since the epoch: session times are dates. */
-int64_t ll_auth_now_ms(void);
-
 /* A fresh token (64 hex and a NUL) and its stored form, SHA-256 in hex. */
 void ll_auth_token_new(char token[LL_SESSION_TOKEN_HEX + 1],
                        char token_hash[LL_TOKEN_HASH_HEX + 1]);

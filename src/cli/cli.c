@@ -5,6 +5,7 @@
 #include "cli/http_client.h"
 #include "ledger/keys.h"
 #include "ledger/tx.h"
+#include "util/clock.h"
 #include "util/err.h"
 #include "util/hex.h"
 
@@ -179,12 +180,8 @@ int ll_cli_submit(int argc, char **argv)
     }
     if (!(body = read_body()))
         goto out;
-    if (!json_object_get(body, "timestamp_ms")) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        json_object_set_new(body, "timestamp_ms",
-                            json_integer((json_int_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000));
-    }
+    if (!json_object_get(body, "timestamp_ms"))
+        json_object_set_new(body, "timestamp_ms", json_integer((json_int_t)ll_clock_wall_ms()));
     if (!json_object_get(body, "fee"))
         json_object_set_new(body, "fee", json_integer(0));
     if (!json_object_get(body, "nonce")) {

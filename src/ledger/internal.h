@@ -40,9 +40,9 @@ struct ll_ledger {
     ll_keypair_t node_key;
     ll_keypair_t faucet_key;
     ll_block_hdr_t tip;
-    int stopping; /* ledger thread only */
+    int stopping;         /* ledger thread only */
     size_t replay_failed; /* ll_ledger_rebuild_admission's count */
-    int stopped;  /* main thread only: the ledger thread has been joined */
+    int stopped;          /* main thread only: the ledger thread has been joined */
     /* Written by the ledger thread, read by workers for /metrics. */
     _Atomic uint64_t stat_height;
     _Atomic uint64_t stat_mempool;
@@ -59,9 +59,6 @@ typedef enum {
     FROM_FAUCET = 1,  /* the dev faucet: not held to the per-sender cap */
     FROM_SESSION = 2, /* a session user's chat message, signed by the node: free */
 } ll_origin_t;
-
-/* The wall clock in ms (block and transaction timestamps). */
-int64_t ll_ledger_now_ms(void);
 
 /* Publishes the height and mempool size /metrics reads. */
 void ll_ledger_publish_stats(ll_ledger_t *l);

@@ -4,28 +4,22 @@
  * A block is one SQLite transaction: block row, transactions, state, and
  * its event rows, written only after the block has been re-read and
  * re-verified from the database ("quantum verified"). */
-#include "ledger/internal.h"
 #include "ledger/block.h"
 #include "ledger/commit.h"
+#include "ledger/internal.h"
 #include "ledger/saved.h"
-#include "vm/vm.h"
+#include "util/clock.h"
 #include "util/log.h"
+#include "vm/vm.h"
 
 #include <inttypes.h>
 #include <sodium.h>
-#include <stddef.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-int64_t ll_ledger_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 void ll_ledger_publish_stats(ll_ledger_t *l)
 {
@@ -60,7 +54,7 @@ static void start_header(ll_ledger_t *l, ll_block_hdr_t *b)
     b->height = l->tip.height + 1;
     snprintf(b->previous_hash, sizeof b->previous_hash, "%s", l->tip.hash);
     /* Block time never runs backwards, even if the wall clock does. */
-    int64_t t = ll_ledger_now_ms();
+    int64_t t = ll_clock_wall_ms();
     b->timestamp_ms = t > l->tip.timestamp_ms ? t : l->tip.timestamp_ms;
     snprintf(b->miner, sizeof b->miner, "%s", l->node_key.address);
     b->difficulty = l->opts.difficulty;
@@ -112,8 +106,8 @@ static int flush_pending(ll_ledger_t *l)
     ll_store_rollback(l->st);
     ll_events_abort(l->events);
     ll_batch_unref(batch);
-    LL_ERROR("ledger: %zu pending-message events not written (%s); retrying",
-             l->npending_msgs, ll_err_name(rc));
+    LL_ERROR("ledger: %zu pending-message events not written (%s); retrying", l->npending_msgs,
+             ll_err_name(rc));
     return rc;
 }
 
@@ -156,8 +150,7 @@ static int produce_block(ll_ledger_t *l)
      * events must be in the log before any "confirmed" one. */
     if ((rc = flush_pending(l)) < 0)
         return rc;
-    ll_mempool_limits_t lim = {l->opts.max_block_txs, l->opts.block_gas_limit,
-                               LL_BLOCK_MAX_BYTES};
+    ll_mempool_limits_t lim = {l->opts.max_block_txs, l->opts.block_gas_limit, LL_BLOCK_MAX_BYTES};
     taken = ll_mempool_take(l->mempool, l->batch, &lim);
     if (taken == 0)
         return 0;
@@ -191,10 +184,11 @@ static int produce_block(ll_ledger_t *l)
         if (rc == LL_ETIMELIMIT) {
             /* No receipt, so left out; its sender's deploys and calls are
              * refused for a while, the ones pending included. */
-            snprintf(why, sizeof why, "%s", penalised ? "its sender is refused contract runs"
-                                                      : "its contract run outlived the time limit");
+            snprintf(why, sizeof why, "%s",
+                     penalised ? "its sender is refused contract runs"
+                               : "its contract run outlived the time limit");
             if (!penalised)
-                ll_penalty_add(&l->penalties, tx->sender, uv_hrtime() / 1000000);
+                ll_penalty_add(&l->penalties, tx->sender, ll_clock_mono_ms());
             atomic_fetch_add(&l->stat_time_limits, !penalised);
         }
         if (rc < 0) {
@@ -283,7 +277,7 @@ static int create_genesis(ll_ledger_t *l)
     ll_block_hdr_t b = {0};
     int rc;
     snprintf(b.previous_hash, sizeof b.previous_hash, "%s", LL_GENESIS_PREVIOUS_HASH);
-    b.timestamp_ms = ll_ledger_now_ms();
+    b.timestamp_ms = ll_clock_wall_ms();
     snprintf(b.miner, sizeof b.miner, "%s", l->node_key.address);
     b.difficulty = l->opts.difficulty;
     if ((rc = ll_block_tx_root(NULL, 0, b.tx_root)) < 0 || (rc = ll_block_mine(&b)) < 0)

@@ -5,6 +5,7 @@
 #include "ledger/internal.h"
 #include "ledger/saved.h"
 #include "store/pending.h"
+#include "util/clock.h"
 #include "util/hex.h"
 #include "util/log.h"
 
@@ -28,12 +29,10 @@ static int fail(ll_ledger_req_t *r, int rc, const char *why)
     return rc;
 }
 
-
 /* Work costs its sender (docs/API.md §2.6): a transaction is admitted only
  * from a sender that holds native coin, within its share of the mempool and
  * of a block. Returns 0 or fails r. */
-static int check_sender(ll_ledger_t *l, ll_ledger_req_t *r, const ll_tx_t *tx,
-                        ll_origin_t origin)
+static int check_sender(ll_ledger_t *l, ll_ledger_req_t *r, const ll_tx_t *tx, ll_origin_t origin)
 {
     char why[LL_ERRMSG_MAX];
     int64_t balance = 0;
@@ -50,7 +49,7 @@ static int check_sender(ll_ledger_t *l, ll_ledger_req_t *r, const ll_tx_t *tx,
                  l->opts.max_pending_per_sender);
         return fail(r, LL_ETOOMANYPENDING, why);
     }
-    uint64_t left = gas ? ll_penalty_left(&l->penalties, tx->sender, uv_hrtime() / 1000000) : 0;
+    uint64_t left = gas ? ll_penalty_left(&l->penalties, tx->sender, ll_clock_mono_ms()) : 0;
     if (left) {
         snprintf(why, sizeof why,
                  "a contract run of this sender outlived the node's time limit: its deploys and "
@@ -92,8 +91,7 @@ static int admit(ll_ledger_t *l, ll_ledger_req_t *r, ll_tx_t *tx, ll_origin_t or
         fail(r, LL_EBUSY, "too many transactions are pending; retry shortly");
         goto drop;
     }
-    if ((rc = ll_state_apply(l->admission, tx, l->node_key.address, l->tip.height + 1, why)) <
-        0) {
+    if ((rc = ll_state_apply(l->admission, tx, l->node_key.address, l->tip.height + 1, why)) < 0) {
         fail(r, rc, why);
         goto drop;
     }
@@ -123,7 +121,8 @@ static json_t *tx_view(json_t *body, const char *tx_id, int pending, uint64_t he
         return NULL;
     json_object_set_new(body, "tx_id", json_string(tx_id));
     json_object_set_new(body, "status", json_string(pending ? "pending" : "confirmed"));
-    json_object_set_new(body, "block_height", pending ? json_null() : json_integer((json_int_t)height));
+    json_object_set_new(body, "block_height",
+                        pending ? json_null() : json_integer((json_int_t)height));
     return body;
 }
 
@@ -146,8 +145,8 @@ static void handle_get_tx(ll_ledger_t *l, ll_ledger_req_t *r)
 /* Completes body with the signer's key and its next nonce (counting what is
  * pending), signs it and admits it: the faucet and the custodial messenger
  * sign here because only the ledger thread knows the next nonce. */
-static void sign_and_admit(ll_ledger_t *l, ll_ledger_req_t *r, json_t *body,
-                           const ll_keypair_t *kp, ll_origin_t origin)
+static void sign_and_admit(ll_ledger_t *l, ll_ledger_req_t *r, json_t *body, const ll_keypair_t *kp,
+                           ll_origin_t origin)
 {
     char pk_hex[2 * LL_PK_BYTES + 1];
     uint64_t nonce;
@@ -161,7 +160,8 @@ static void sign_and_admit(ll_ledger_t *l, ll_ledger_req_t *r, json_t *body,
     if (json_object_set_new(body, "sender_pubkey", json_string(pk_hex)) < 0 ||
         json_object_set_new(body, "nonce", json_integer((json_int_t)nonce)) < 0 ||
         (!json_object_get(body, "timestamp_ms") &&
-         json_object_set_new(body, "timestamp_ms", json_integer((json_int_t)ll_ledger_now_ms())) < 0) ||
+         json_object_set_new(body, "timestamp_ms", json_integer((json_int_t)ll_clock_wall_ms())) <
+             0) ||
         (!json_object_get(body, "fee") && json_object_set_new(body, "fee", json_integer(0)) < 0) ||
         ll_tx_sign(body, kp) < 0) {
         fail(r, LL_EINTERNAL, "the transaction could not be signed");
@@ -255,9 +255,10 @@ static int reload_one(const char *body, int origin, void *arg)
     ll_ledger_req_t r = {0};
     ll_tx_t *tx = NULL;
     if (ll_tx_parse(body, strlen(body), &tx, r.why) == 0 &&
-        admit(rl->l, &r, tx, origin == FROM_FAUCET    ? FROM_FAUCET
-                             : origin == FROM_SESSION ? FROM_SESSION
-                                                      : FROM_CLIENT) == 0)
+        admit(rl->l, &r, tx,
+              origin == FROM_FAUCET    ? FROM_FAUCET
+              : origin == FROM_SESSION ? FROM_SESSION
+                                       : FROM_CLIENT) == 0)
         rl->admitted++;
     else
         rl->refused++;
@@ -283,4 +284,3 @@ int ll_ledger_reload_mempool(ll_ledger_t *l)
         LL_ERROR("ledger: %zu saved transactions no longer apply and were dropped", rl.refused);
     return 0;
 }
-

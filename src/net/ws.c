@@ -4,6 +4,7 @@
  * queue, so they are ordered with the broadcast frames. */
 #include "net/ws.h"
 #include "util/err.h"
+#include "util/list.h"
 #include "util/log.h"
 
 #include <openssl/evp.h>
@@ -51,16 +52,11 @@ typedef struct ll_ws {
 /* 1 when the comma-separated header value list holds token (any case). */
 static int has_token(const char *list, const char *token)
 {
-    size_t n = strlen(token);
-    for (const char *p = list; p && *p;) {
-        p += strspn(p, " \t,");
-        size_t len = strcspn(p, ",");
-        while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
-            len--;
-        if (len == n && strncasecmp(p, token, n) == 0)
+    size_t n = strlen(token), len;
+    const char *item;
+    while (ll_list_next(&list, &item, &len))
+        if (len == n && strncasecmp(item, token, n) == 0)
             return 1;
-        p += strcspn(p, ",");
-    }
     return 0;
 }
 
@@ -85,9 +81,8 @@ int ll_ws_handshake(const ll_req_t *req, char *head, size_t cap, size_t *len, ch
         return LL_EUPGRADE;
     }
     /* §4.2.1: the key is 16 random bytes in base64, 24 characters. */
-    if (!key || strlen(key) != 24 ||
-        EVP_DecodeBlock(raw, (const unsigned char *)key, 24) != 18 || key[22] != '=' ||
-        key[23] != '=') {
+    if (!key || strlen(key) != 24 || EVP_DecodeBlock(raw, (const unsigned char *)key, 24) != 18 ||
+        key[22] != '=' || key[23] != '=') {
         snprintf(why, LL_ERRMSG_MAX, "Sec-WebSocket-Key must be 16 bytes in base64");
         return LL_EBADREQUEST;
     }

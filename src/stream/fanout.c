@@ -4,6 +4,7 @@
  * only outside deliveries (its write callback or the idle pass), so hooks
  * that close a connection in the middle of a batch are safe. */
 #include "stream/fanout.h"
+#include "util/clock.h"
 #include "util/err.h"
 #include "util/hmap.h"
 #include "util/log.h"
@@ -218,9 +219,8 @@ void ll_fanout_check_sessions(ll_fanout_t *fo, int64_t now_ms)
 
 static void on_session_timer(uv_timer_t *t)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts); /* session times are dates (auth/session.h) */
-    ll_fanout_check_sessions(t->data, (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+    /* session times are dates (auth/session.h) */
+    ll_fanout_check_sessions(t->data, ll_clock_wall_ms());
 }
 
 /* ---- opening and closing ------------------------------------------------- */

@@ -523,8 +523,9 @@ static void test_vm_interrupt_stops_runs(void **state)
  * nodes for 1 gas (docs/API.md §6.1, Time). The time limit stops such a run
  * with no receipt, in a call and in a deploy's chunk; without a limit set,
  * runs are untouched. */
-#define ONE_CHAIN "local t = {} local m = 4095 for k = 1, 2049 do t[k * m] = true end\n" \
-                  "while true do local v = t[m] end\n"
+#define ONE_CHAIN                                                                                  \
+    "local t = {} local m = 4095 for k = 1, 2049 do t[k * m] = true end\n"                         \
+    "while true do local v = t[m] end\n"
 
 static void test_regress_one_hash_chain_outlives_gas_bound(void **state)
 {
