@@ -180,10 +180,8 @@ int ll_cli_submit(int argc, char **argv)
     }
     if (!(body = read_body()))
         goto out;
-    if (!json_object_get(body, "timestamp_ms"))
-        json_object_set_new(body, "timestamp_ms", json_integer((json_int_t)ll_clock_wall_ms()));
-    if (!json_object_get(body, "fee"))
-        json_object_set_new(body, "fee", json_integer(0));
+    if (ll_tx_fill_defaults(body, ll_clock_wall_ms()) < 0)
+        goto out;
     if (!json_object_get(body, "nonce")) {
         if (fetch_nonce(a.url, kp.address, &nonce) < 0)
             goto out;

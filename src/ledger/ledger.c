@@ -223,10 +223,10 @@ static int produce_block(ll_ledger_t *l)
     LL_DEBUG("ledger: block %" PRIu64 " %s with %zu transactions", b.height, b.hash, kept);
     /* The admission view holds absolute values (committed + all pending), so
      * committing a prefix of the pending sequence leaves it right. It needs
-     * a rebuild only when transactions were dropped, and it is emptied when
-     * nothing is pending so it does not grow without bound. */
-    /* Admission reserved gas_limit x price for each contract run; the block
-     * refunded what was not used, so the view is rebuilt to see it. */
+     * a rebuild when transactions were dropped, or when contracts ran (their
+     * admission reserved gas_limit x price; the block refunded what was not
+     * used), and it is emptied when nothing is pending so it does not grow
+     * without bound. */
     if (kept != taken || ran_contracts || ll_mempool_count(l->mempool) == 0) {
         size_t failed = ll_ledger_rebuild_admission(l);
         if (failed)

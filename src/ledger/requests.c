@@ -159,11 +159,7 @@ static void sign_and_admit(ll_ledger_t *l, ll_ledger_req_t *r, json_t *body, con
     ll_hex_encode(kp->pk, LL_PK_BYTES, pk_hex);
     if (json_object_set_new(body, "sender_pubkey", json_string(pk_hex)) < 0 ||
         json_object_set_new(body, "nonce", json_integer((json_int_t)nonce)) < 0 ||
-        (!json_object_get(body, "timestamp_ms") &&
-         json_object_set_new(body, "timestamp_ms", json_integer((json_int_t)ll_clock_wall_ms())) <
-             0) ||
-        (!json_object_get(body, "fee") && json_object_set_new(body, "fee", json_integer(0)) < 0) ||
-        ll_tx_sign(body, kp) < 0) {
+        ll_tx_fill_defaults(body, ll_clock_wall_ms()) < 0 || ll_tx_sign(body, kp) < 0) {
         fail(r, LL_EINTERNAL, "the transaction could not be signed");
         return;
     }

@@ -123,6 +123,15 @@ char *ll_tx_canonical_text(const json_t *obj)
     return dump_canonical(obj);
 }
 
+int ll_tx_fill_defaults(json_t *body, int64_t now_ms)
+{
+    if ((!json_object_get(body, "timestamp_ms") &&
+         json_object_set_new(body, "timestamp_ms", json_integer((json_int_t)now_ms)) < 0) ||
+        (!json_object_get(body, "fee") && json_object_set_new(body, "fee", json_integer(0)) < 0))
+        return LL_ENOMEM;
+    return 0;
+}
+
 int ll_tx_sign(json_t *body, const ll_keypair_t *kp)
 {
     uint8_t sig[LL_SIG_BYTES];

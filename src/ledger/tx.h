@@ -88,6 +88,11 @@ int ll_tx_parse(const char *json, size_t len, ll_tx_t **out, char *why);
 /* The same from an already parsed object (the reference is not stolen). */
 int ll_tx_from_json(const json_t *signed_tx, ll_tx_t **out, char *why);
 
+/* Fills what a signer may leave out of an unsigned body: "timestamp_ms"
+ * (now_ms) and "fee" (0), each only when absent. Returns 0 or LL_ENOMEM.
+ * The CLI and the node's own signers (faucet, messenger) share it. */
+int ll_tx_fill_defaults(json_t *body, int64_t now_ms);
+
 /* Adds "signature" (128 hex) over body's signing bytes to body, in place.
  * Used by the CLI, the faucet and the messenger. Returns 0 or LL_E*. */
 int ll_tx_sign(json_t *body, const ll_keypair_t *kp);

@@ -1,5 +1,5 @@
-/* util/taskq.c: the cross-thread hand-off every module uses (ledger requests,
- * replies to workers, later the event batches). */
+/* util/taskq.c: the cross-thread hand-off of util/taskq.h (ledger requests,
+ * replies to workers, the hub's event batches). */
 #include "util/taskq.h"
 #include "util/err.h"
 

@@ -85,15 +85,6 @@ static void free_all(ll_tx_t **txs, size_t n)
         ll_tx_free(txs[i]);
 }
 
-static void test_tx_free_accepts_a_tx_without_body_or_signing_bytes(void **state)
-{
-    (void)state;
-    ll_tx_t *tx = calloc(1, sizeof *tx);
-    assert_non_null(tx);
-    ll_tx_free(tx); /* body and signing_bytes are NULL */
-    ll_tx_free(NULL);
-}
-
 static void test_mempool_new_pool_is_empty(void **state)
 {
     (void)state;
@@ -324,7 +315,6 @@ static void test_mempool_counts_bytes_and_a_block_takes_at_most_its_byte_limit(v
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_tx_free_accepts_a_tx_without_body_or_signing_bytes),
         cmocka_unit_test(test_mempool_new_pool_is_empty),
         cmocka_unit_test(test_mempool_keeps_arrival_order),
         cmocka_unit_test(test_mempool_take_moves_at_most_max_oldest),

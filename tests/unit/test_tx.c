@@ -587,6 +587,15 @@ static void test_tx_dump_hashes_to_the_tx_id_without_its_signature(void **state)
     ll_tx_free(tx);
 }
 
+static void test_tx_free_accepts_a_tx_without_body_or_signing_bytes(void **state)
+{
+    (void)state;
+    ll_tx_t *tx = calloc(1, sizeof *tx);
+    assert_non_null(tx);
+    ll_tx_free(tx); /* body and signing_bytes are NULL */
+    ll_tx_free(NULL);
+}
+
 static void test_tx_free_accepts_null_and_kind_names_cover_every_kind(void **state)
 {
     (void)state;
@@ -614,6 +623,7 @@ int main(void)
         cmocka_unit_test(test_regress_memo_with_u0000_is_accepted_and_kept_whole),
         cmocka_unit_test(test_tx_from_json_keeps_its_own_copy_of_the_body),
         cmocka_unit_test(test_tx_dump_hashes_to_the_tx_id_without_its_signature),
+        cmocka_unit_test(test_tx_free_accepts_a_tx_without_body_or_signing_bytes),
         cmocka_unit_test(test_tx_free_accepts_null_and_kind_names_cover_every_kind),
     };
 
