@@ -1,8 +1,8 @@
 /* ledger/events.c: see events.h. */
 #include "ledger/events.h"
+#include "ledger/dedupe.h"
 #include "store/history.h"
 #include "store/users.h"
-#include "stream/dedupe.h"
 #include "util/err.h"
 #include "util/hmap.h"
 #include "util/json.h"
@@ -41,9 +41,8 @@ json_t *ll_events_block(const ll_block_hdr_t *b)
     json_t *block = json_pack("{s:I, s:s, s:s, s:f, s:I, s:s, s:I, s:b}", "height",
                               (json_int_t)b->height, "hash", b->hash, "previous_hash",
                               b->previous_hash, "timestamp", (double)b->timestamp_ms / 1000.0,
-                              "tx_count", (json_int_t)b->tx_count, "miner", b->miner,
-                              "difficulty", (json_int_t)b->difficulty, "quantum_verified",
-                              b->quantum_verified);
+                              "tx_count", (json_int_t)b->tx_count, "miner", b->miner, "difficulty",
+                              (json_int_t)b->difficulty, "quantum_verified", b->quantum_verified);
     return block ? json_pack("{s:s, s:o}", "type", "block", "block", block) : NULL;
 }
 
@@ -68,20 +67,21 @@ json_t *ll_events_tx(const ll_tx_t *tx, const json_t *receipt, uint64_t height)
     json_t *body = json_pack("{s:s, s:s, s:s, s:s}", "tx_id", tx->tx_id, "sender", tx->sender,
                              "recipient", recipient, "kind", ll_tx_kind_name(tx->kind));
     if (body && contract) {
-        const char *to = tx->kind == LL_TX_CALL
-                             ? tx->to
-                             : json_string_value(json_object_get(receipt, "to"));
+        const char *to =
+            tx->kind == LL_TX_CALL ? tx->to : json_string_value(json_object_get(receipt, "to"));
         json_object_set_new(body, "to", contract_ref(to));
         if (tx->kind == LL_TX_CALL) {
             json_object_set_new(body, "selector", json_integer(tx->selector));
-            json_object_set_new(body, "arg_count", json_integer((json_int_t)json_array_size(tx->args)));
+            json_object_set_new(body, "arg_count",
+                                json_integer((json_int_t)json_array_size(tx->args)));
         }
     }
-    if (body && (json_object_set_new(body, "amount", json_real(ll_events_coins(tx->amount))) ||
-                 json_object_set_new(body, "fee", json_real(ll_events_coins(tx->fee))) ||
-                 json_object_set_new(body, "timestamp", json_real((double)tx->timestamp_ms / 1000.0)) ||
-                 json_object_set_new(body, "block_height", json_integer((json_int_t)height)) ||
-                 json_object_set_new(body, "asset_id", json_string(tx->asset_id)))) {
+    if (body &&
+        (json_object_set_new(body, "amount", json_real(ll_events_coins(tx->amount))) ||
+         json_object_set_new(body, "fee", json_real(ll_events_coins(tx->fee))) ||
+         json_object_set_new(body, "timestamp", json_real((double)tx->timestamp_ms / 1000.0)) ||
+         json_object_set_new(body, "block_height", json_integer((json_int_t)height)) ||
+         json_object_set_new(body, "asset_id", json_string(tx->asset_id)))) {
         json_decref(body);
         body = NULL;
     }
@@ -92,12 +92,11 @@ json_t *ll_events_message(const ll_tx_t *tx, const char *sender, const char *sta
                           uint64_t height)
 {
     int confirmed = strcmp(status, "confirmed") == 0;
-    json_t *msg = json_pack("{s:s, s:s, s:s, s:s%, s:f, s:s, s:o, s:s}", "sender",
-                            sender ? sender : tx->sender, "sender_address", tx->sender,
-                            "address", tx->recipient, "text", tx->memo, tx->memo_len, "timestamp",
-                            (double)tx->timestamp_ms / 1000.0, "status", status, "block",
-                            confirmed ? json_integer((json_int_t)height) : json_null(), "tx_id",
-                            tx->tx_id);
+    json_t *msg = json_pack(
+        "{s:s, s:s, s:s, s:s%, s:f, s:s, s:o, s:s}", "sender", sender ? sender : tx->sender,
+        "sender_address", tx->sender, "address", tx->recipient, "text", tx->memo, tx->memo_len,
+        "timestamp", (double)tx->timestamp_ms / 1000.0, "status", status, "block",
+        confirmed ? json_integer((json_int_t)height) : json_null(), "tx_id", tx->tx_id);
     return msg ? json_pack("{s:s, s:o}", "type", "message", "msg", msg) : NULL;
 }
 
@@ -260,7 +259,7 @@ static int append(ll_events_t *ev, ll_store_t *st, const row_t *r, json_t *paylo
     }
     rc = LL_ENOMEM;
     if (r->tx) {
-        const char *other = r->contract                    ? r->contract
+        const char *other = r->contract                   ? r->contract
                             : r->tx->kind == LL_TX_CREATE ? ""
                                                           : r->tx->recipient;
         snprintf(addresses, sizeof addresses, "%s%s%s", r->tx->sender, *other ? " " : "", other);
@@ -302,8 +301,7 @@ static json_t *message_payload(ll_store_t *st, const ll_tx_t *tx, const char *st
 }
 
 int ll_events_append_block(ll_events_t *ev, ll_store_t *st, const ll_block_hdr_t *b,
-                           ll_tx_t *const *txs, json_t *const *receipts, size_t n,
-                           ll_batch_t **out)
+                           ll_tx_t *const *txs, json_t *const *receipts, size_t n, ll_batch_t **out)
 {
     ll_batch_t *batch = ll_batch_new(2 * n + 1);
     row_t r = {"block", NULL, NULL, b, b->height, 0, NULL};

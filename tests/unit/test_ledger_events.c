@@ -1,4 +1,4 @@
-/* tests/unit/test_events.c: the committed-event payloads through events.h:
+/* tests/unit/test_ledger_events.c: the committed-event payloads through events.h:
  * the seed's shapes (keys, nesting, order, coin amounts) and the rows a block
  * appends to the event log (block first, then each transaction in order). */
 #include "ledger/events.h"

@@ -1,4 +1,4 @@
-/* tests/unit/test_event.c: one event, encoded once per wire format, through
+/* tests/unit/test_stream_event.c: one event, encoded once per wire format, through
  * event.h: the SSE bytes, the RFC 6455 §5.2 text frames (each length
  * encoding at its boundary), the seed's valid_tx shapes, the address list,
  * raw bytes, and the atomic reference count shared by several threads (ASan
