@@ -12,21 +12,28 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const struct {
-    const char *name;
-    ll_ev_type_t bit;
-} type_names[] = {
-    {"block", LL_EV_BLOCK},
-    {"tx", LL_EV_TX},
-    {"message", LL_EV_MESSAGE},
-    {"receipt", LL_EV_RECEIPT},
-};
+/* The one table of type names, indexed by bit position. */
+static const char *const type_names[LL_EV_TYPE_COUNT] = {"block", "tx", "message", "receipt"};
+
+int ll_ev_type_index(ll_ev_type_t type)
+{
+    for (int i = 0; i < LL_EV_TYPE_COUNT; i++)
+        if ((uint32_t)type == 1u << i)
+            return i;
+    return -1;
+}
+
+const char *ll_ev_type_name(ll_ev_type_t type)
+{
+    int i = ll_ev_type_index(type);
+    return i < 0 ? NULL : type_names[i];
+}
 
 ll_ev_type_t ll_ev_type_parse(const char *name, size_t len)
 {
-    for (size_t i = 0; i < sizeof type_names / sizeof type_names[0]; i++)
-        if (strlen(type_names[i].name) == len && memcmp(type_names[i].name, name, len) == 0)
-            return type_names[i].bit;
+    for (int i = 0; i < LL_EV_TYPE_COUNT; i++)
+        if (strlen(type_names[i]) == len && memcmp(type_names[i], name, len) == 0)
+            return (ll_ev_type_t)(1u << i);
     return 0;
 }
 
@@ -76,12 +83,12 @@ static size_t put_frame(char *p, const char *payload, size_t len)
 static int build_parts(const ll_event_desc_t *d, parts_t *p)
 {
     memset(p, 0, sizeof *p);
-    p->sse_head_len = (size_t)snprintf(p->sse_head, sizeof p->sse_head, "id: %" PRIu64 "\ndata: ",
-                                       d->seq);
+    p->sse_head_len =
+        (size_t)snprintf(p->sse_head, sizeof p->sse_head, "id: %" PRIu64 "\ndata: ", d->seq);
     if (!d->tx_id)
         return 0;
-    json_t *a = json_pack("{s:s, s:s, s:s}", "txid", d->tx_id, "assetid", d->asset_id,
-                          "blockid", d->block_hash);
+    json_t *a = json_pack("{s:s, s:s, s:s}", "txid", d->tx_id, "assetid", d->asset_id, "blockid",
+                          d->block_hash);
     json_t *b = json_pack("{s:s, s:s, s:I}", "transaction_id", d->tx_id, "asset_id", d->asset_id,
                           "block_height", (json_int_t)d->height);
     p->valid_tx = a ? json_dumps(a, LL_JSON_FLAGS) : NULL;
@@ -91,16 +98,21 @@ static int build_parts(const ll_event_desc_t *d, parts_t *p)
     return p->valid_tx && p->valid_txs ? 0 : -1;
 }
 
-static void set_addresses(ll_event_t *ev, const char *list)
+void ll_event_desc_add_address(ll_event_desc_t *d, const char *addr, size_t len)
+{
+    if (len == 0 || len > LL_EV_ADDR_MAX || d->naddr >= LL_EV_MAX_ADDRS)
+        return;
+    memcpy(d->addr[d->naddr], addr, len);
+    d->addr[d->naddr][len] = '\0';
+    d->naddr++;
+}
+
+void ll_event_desc_parse_addresses(ll_event_desc_t *d, const char *list)
 {
     const char *p = list ? list : "";
-    while (*p && ev->naddr < LL_EV_MAX_ADDRS) {
+    while (*p && d->naddr < LL_EV_MAX_ADDRS) {
         size_t n = strcspn(p, " ");
-        if (n > 0 && n <= LL_EV_ADDR_MAX) {
-            memcpy(ev->addr[ev->naddr], p, n);
-            ev->addr[ev->naddr][n] = '\0';
-            ev->naddr++;
-        }
+        ll_event_desc_add_address(d, p, n);
         p += n;
         p += strspn(p, " ");
     }
@@ -108,11 +120,11 @@ static void set_addresses(ll_event_t *ev, const char *list)
 
 ll_event_t *ll_event_new(const ll_event_desc_t *d)
 {
-    ll_ev_type_t type = ll_ev_type_parse(d->type, strlen(d->type));
+    int valid = ll_ev_type_index(d->type) >= 0 && d->naddr <= LL_EV_MAX_ADDRS;
     size_t plen = strlen(d->payload), size;
     parts_t parts;
     ll_event_t *ev = NULL;
-    if (!type || build_parts(d, &parts) < 0)
+    if (!valid || build_parts(d, &parts) < 0)
         goto out;
     size_t sse_len = parts.sse_head_len + plen + 2;
     size_t ws_len = frame_size(plen);
@@ -123,8 +135,9 @@ ll_event_t *ll_event_new(const ll_event_desc_t *d)
         goto out;
     atomic_init(&ev->refs, 1);
     ev->seq = d->seq;
-    ev->type = type;
-    set_addresses(ev, d->addresses);
+    ev->type = d->type;
+    ev->naddr = d->naddr;
+    memcpy(ev->addr, d->addr, d->naddr * sizeof d->addr[0]);
 
     char *p = (char *)(ev + 1);
     ev->wire[LL_WIRE_SSE].bytes = p;
@@ -141,11 +154,10 @@ ll_event_t *ll_event_new(const ll_event_desc_t *d)
         ev->wire[LL_WIRE_WS_VALID_TX].len = put_frame(p, parts.valid_tx, strlen(parts.valid_tx));
         p += vt_len;
         ev->wire[LL_WIRE_WS_VALID_TXS].bytes = p;
-        ev->wire[LL_WIRE_WS_VALID_TXS].len =
-            put_frame(p, parts.valid_txs, strlen(parts.valid_txs));
+        ev->wire[LL_WIRE_WS_VALID_TXS].len = put_frame(p, parts.valid_txs, strlen(parts.valid_txs));
     }
 out:
-    if (type) {
+    if (valid) {
         free(parts.valid_tx);
         free(parts.valid_txs);
     }

@@ -16,7 +16,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Event types, as bits of a subscriber's filter mask. */
+/* Event types, as bits of a subscriber's filter mask. Their names live in
+ * one table (event.c): the events table's type column, each envelope's
+ * "type" and a client's types= all spell them from there. */
 typedef enum {
     LL_EV_BLOCK = 1u << 0,
     LL_EV_TX = 1u << 1,
@@ -24,13 +26,14 @@ typedef enum {
     LL_EV_RECEIPT = 1u << 3,
 } ll_ev_type_t;
 #define LL_EV_ALL (LL_EV_BLOCK | LL_EV_TX | LL_EV_MESSAGE | LL_EV_RECEIPT)
+#define LL_EV_TYPE_COUNT 4
 
 typedef enum {
-    LL_WIRE_SSE,           /* "id: <seq>\ndata: <envelope>\n\n" */
-    LL_WIRE_WS_EVENTS,     /* a text frame holding the envelope */
-    LL_WIRE_WS_VALID_TX,   /* {"txid","assetid","blockid"}: committed transactions */
-    LL_WIRE_WS_VALID_TXS,  /* {"transaction_id","asset_id","block_height"}: likewise */
-    LL_WIRE_RAW,           /* one subscriber's own bytes (comments, control frames) */
+    LL_WIRE_SSE,          /* "id: <seq>\ndata: <envelope>\n\n" */
+    LL_WIRE_WS_EVENTS,    /* a text frame holding the envelope */
+    LL_WIRE_WS_VALID_TX,  /* {"txid","assetid","blockid"}: committed transactions */
+    LL_WIRE_WS_VALID_TXS, /* {"transaction_id","asset_id","block_height"}: likewise */
+    LL_WIRE_RAW,          /* one subscriber's own bytes (comments, control frames) */
     LL_WIRE_COUNT
 } ll_wire_t;
 
@@ -49,12 +52,15 @@ typedef struct ll_event {
     } wire[LL_WIRE_COUNT];
 } ll_event_t;
 
-/* What an event is made of; strings are copied. */
+/* What an event is made of; strings are copied. The ledger fills it from
+ * its own values; only a row read back from the events table is parsed
+ * (ll_ev_type_parse, ll_event_desc_parse_addresses). */
 typedef struct ll_event_desc {
     uint64_t seq;
-    const char *type;      /* "block", "tx", "message", "receipt" */
-    const char *addresses; /* space-separated, as in the events table */
-    const char *payload;   /* the envelope JSON: {"type": …, …} */
+    ll_ev_type_t type; /* exactly one LL_EV_* bit */
+    uint8_t naddr;
+    char addr[LL_EV_MAX_ADDRS][LL_EV_ADDR_MAX + 1]; /* see ll_event_desc_add_address */
+    const char *payload;                            /* the envelope JSON: {"type": …, …} */
     /* A transaction committed in a block also has the seed's valid_tx
      * shapes; tx_id NULL means it has none (blocks, pending messages,
      * replayed history). */
@@ -64,8 +70,18 @@ typedef struct ll_event_desc {
     uint64_t height;
 } ll_event_desc_t;
 
-/* A new event with one reference; NULL when out of memory or the type is
- * unknown. */
+/* Adds the len bytes at addr (lowercase hex) as d's next address. An empty
+ * or overlong one, or one past the LL_EV_MAX_ADDRS-th, is left out: no
+ * subscriber filter can name it. */
+void ll_event_desc_add_address(ll_event_desc_t *d, const char *addr, size_t len);
+
+/* Adds each address of an events-table addresses column (space-separated;
+ * NULL is none) to d, as ll_event_desc_add_address does. For history
+ * replay, which reads rows back; live events never pass through text. */
+void ll_event_desc_parse_addresses(ll_event_desc_t *d, const char *list);
+
+/* A new event with one reference; NULL when out of memory, d->type is not
+ * one type or d->naddr is over LL_EV_MAX_ADDRS. */
 ll_event_t *ll_event_new(const ll_event_desc_t *d);
 
 /* Bytes for one subscriber only (copied), e.g. an SSE comment or a pong. */
@@ -74,8 +90,17 @@ ll_event_t *ll_event_raw(const char *bytes, size_t len);
 ll_event_t *ll_event_ref(ll_event_t *ev);
 void ll_event_unref(ll_event_t *ev);
 
-/* The bit of a type name, 0 when unknown. */
+/* The bit of a type name, 0 when unknown. For names from outside the
+ * process: a client's types= list, a row of the events table. */
 ll_ev_type_t ll_ev_type_parse(const char *name, size_t len);
+
+/* The name of one type ("block", "tx", "message", "receipt"); NULL for 0 or
+ * a mask of several. */
+const char *ll_ev_type_name(ll_ev_type_t type);
+
+/* 0 .. LL_EV_TYPE_COUNT-1 for one type, in bit order, so tables can be kept
+ * per type; -1 for 0 or a mask of several. */
+int ll_ev_type_index(ll_ev_type_t type);
 
 /* Writes the RFC 6455 §5.2 header of an unmasked server frame with FIN set
  * (opcode: 0x1 text, 0x8 close, 0x9 ping, 0xA pong) into out (room for 10

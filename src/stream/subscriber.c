@@ -238,12 +238,13 @@ int ll_sub_end_body(ll_sub_t *s)
 static int history_row(const ll_store_event_t *row, void *arg)
 {
     ll_sub_t *s = arg;
+    /* A row read back from the log is text: parse its type and addresses. */
     ll_event_desc_t d = {
         .seq = row->seq,
-        .type = row->type,
-        .addresses = row->addresses,
+        .type = ll_ev_type_parse(row->type, strlen(row->type)),
         .payload = row->payload,
     };
+    ll_event_desc_parse_addresses(&d, row->addresses);
     s->cursor = row->seq; /* visited, whether or not it matches */
     ll_event_t *ev = ll_event_new(&d);
     if (!ev)
@@ -265,8 +266,7 @@ int ll_sub_fill_history(ll_sub_t *s, ll_store_t *reader)
         return 0;
     int rc = reader ? ll_store_events_after(reader, s->cursor, room, history_row, s) : 0;
     if (rc < 0) {
-        LL_ERROR("stream: replaying the event log after %" PRIu64 " failed; going live",
-                 s->cursor);
+        LL_ERROR("stream: replaying the event log after %" PRIu64 " failed; going live", s->cursor);
         s->catching_up = 0;
         return rc;
     }

@@ -319,14 +319,16 @@ static inline void expect_range(fx_t *fx, const conn_t *c, int64_t first, int64_
 
 /* ---- events ------------------------------------------------------------------- */
 
-static inline ll_event_t *ev_new(uint64_t seq, const char *type, const char *addrs, size_t pad)
+/* addrs: space-separated, like the events table's column. */
+static inline ll_event_t *ev_new(uint64_t seq, ll_ev_type_t type, const char *addrs, size_t pad)
 {
     char *payload = malloc(pad + 64);
     assert_non_null(payload);
     int n = snprintf(payload, 64, "{\"seq\":%" PRIu64 ",\"pad\":\"", seq);
     memset(payload + n, 'x', pad);
     strcpy(payload + n + pad, "\"}");
-    ll_event_desc_t d = {.seq = seq, .type = type, .addresses = addrs, .payload = payload};
+    ll_event_desc_t d = {.seq = seq, .type = type, .payload = payload};
+    ll_event_desc_parse_addresses(&d, addrs);
     ll_event_t *ev = ll_event_new(&d);
     free(payload);
     assert_non_null(ev);
@@ -350,7 +352,7 @@ static inline void deliver_range(fx_t *fx, uint64_t first, uint64_t last, size_t
     static ll_event_t *evs[MAX_TOK];
     size_t n = 0;
     for (uint64_t s = first; s <= last; s++)
-        evs[n++] = ev_new(s, "tx", "", pad);
+        evs[n++] = ev_new(s, LL_EV_TX, "", pad);
     deliver(fx, evs, n);
 }
 

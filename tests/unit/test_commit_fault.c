@@ -118,10 +118,9 @@ static int f_shm_unmap(sqlite3_file *f, int del)
 
 /* Version 2: WAL needs the shared-memory methods; no memory mapping. */
 static const sqlite3_io_methods full_methods = {
-    2,          f_close, f_read,      f_write,       f_truncate,  f_sync,
-    f_size,     f_lock,  f_unlock,    f_check_lock,  f_control,   f_sector,
-    f_caps,     f_shm_map, f_shm_lock, f_shm_barrier, f_shm_unmap, NULL,
-    NULL,
+    2,          f_close,       f_read,       f_write,   f_truncate, f_sync, f_size,
+    f_lock,     f_unlock,      f_check_lock, f_control, f_sector,   f_caps, f_shm_map,
+    f_shm_lock, f_shm_barrier, f_shm_unmap,  NULL,      NULL,
 };
 
 static int full_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *file, int flags,
@@ -219,12 +218,7 @@ static void on_batch(const ll_batch_t *b, void *arg)
 {
     seen_t *s = arg;
     for (size_t i = 0; i < b->n && s->n < 16; i++) {
-        ll_ev_type_t t = b->events[i]->type;
-        snprintf(s->types[s->n], sizeof s->types[0], "%s",
-                 t == LL_EV_BLOCK     ? "block"
-                 : t == LL_EV_TX      ? "tx"
-                 : t == LL_EV_MESSAGE ? "message"
-                                      : "receipt");
+        snprintf(s->types[s->n], sizeof s->types[0], "%s", ll_ev_type_name(b->events[i]->type));
         s->seqs[s->n++] = b->events[i]->seq;
     }
 }

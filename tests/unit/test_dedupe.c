@@ -1,7 +1,7 @@
 /* tests/unit/test_dedupe.c: the window of recent event keys through
  * dedupe.h. A lookup of an unseen key records it, so each test states the
  * window it expects after every call. */
-#include "stream/dedupe.h"
+#include "ledger/dedupe.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -139,5 +139,5 @@ int main(void)
         cmocka_unit_test(test_dedupe_many_keys_remember_exactly_the_last_window),
         cmocka_unit_test(test_dedupe_free_releases_a_partly_filled_window),
     };
-    return cmocka_run_group_tests_name("stream/dedupe", tests, NULL, NULL);
+    return cmocka_run_group_tests_name("ledger/dedupe", tests, NULL, NULL);
 }

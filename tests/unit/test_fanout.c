@@ -30,10 +30,10 @@ static void test_fanout_filters_by_type_and_address_bucket(void **state)
     o.address = B_ADDR;
     conn_t *b = conn_open(fx, 0, &o);
 
-    ll_event_t *evs[5] = {ev_new(1, "tx", A_ADDR " " B_ADDR, 0),
-                          ev_new(2, "tx", A_ADDR " " A_ADDR, 0), /* a self-transfer */
-                          ev_new(3, "block", "", 0), ev_new(4, "message", C_ADDR, 0),
-                          ev_new(5, "message", B_ADDR " " A_ADDR, 0)};
+    ll_event_t *evs[5] = {ev_new(1, LL_EV_TX, A_ADDR " " B_ADDR, 0),
+                          ev_new(2, LL_EV_TX, A_ADDR " " A_ADDR, 0), /* a self-transfer */
+                          ev_new(3, LL_EV_BLOCK, "", 0), ev_new(4, LL_EV_MESSAGE, C_ADDR, 0),
+                          ev_new(5, LL_EV_MESSAGE, B_ADDR " " A_ADDR, 0)};
     deliver(fx, evs, 5);
     expect_range(fx, any, 1, 5);
     const int64_t want_a[] = {1, 2, 5}, want_b[] = {1, 5}, want_msg[] = {5},
@@ -46,15 +46,15 @@ static void test_fanout_filters_by_type_and_address_bucket(void **state)
 
     /* Leaving a bucket (middle, head, last) keeps the others in it. */
     conn_close(a2);
-    ll_event_t *e6 = ev_new(6, "message", A_ADDR, 0);
+    ll_event_t *e6 = ev_new(6, LL_EV_MESSAGE, A_ADDR, 0);
     deliver(fx, &e6, 1);
     settle(fx); /* read what arrived before closing the client's end */
     conn_close(a_msg);
-    ll_event_t *e7 = ev_new(7, "message", A_ADDR, 0);
+    ll_event_t *e7 = ev_new(7, LL_EV_MESSAGE, A_ADDR, 0);
     deliver(fx, &e7, 1);
     settle(fx);
     conn_close(a1);
-    ll_event_t *e8 = ev_new(8, "tx", A_ADDR " " B_ADDR, 0);
+    ll_event_t *e8 = ev_new(8, LL_EV_TX, A_ADDR " " B_ADDR, 0);
     deliver(fx, &e8, 1);
     pump_tokens(fx, any, 8);
     settle(fx);
@@ -228,8 +228,11 @@ static void test_session_stream_ends_when_its_session_expires(void **state)
 /* A user, and sessions of it, in the fixture's log store. */
 static void store_sessions(fx_t *fx, const char *const *hashes, int n)
 {
-    ll_store_user_t u = {.username = "alice", .address = "a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1",
-                         .password_hash = "$argon2id$x", .sealed_seed = "00", .created_ms = 1};
+    ll_store_user_t u = {.username = "alice",
+                         .address = "a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1",
+                         .password_hash = "$argon2id$x",
+                         .sealed_seed = "00",
+                         .created_ms = 1};
     assert_int_equal(ll_store_begin(fx->writer), 0);
     assert_int_equal(ll_store_put_user(fx->writer, &u), 0);
     for (int i = 0; i < n; i++)

@@ -50,7 +50,7 @@ static ll_event_t *make_event(uint64_t seq)
 {
     char payload[64];
     snprintf(payload, sizeof payload, "{\"type\":\"block\",\"height\":%" PRIu64 "}", seq);
-    ll_event_desc_t d = {.seq = seq, .type = "block", .addresses = "", .payload = payload};
+    ll_event_desc_t d = {.seq = seq, .type = LL_EV_BLOCK, .payload = payload};
     ll_event_t *ev = ll_event_new(&d);
     assert_non_null(ev);
     return ev;

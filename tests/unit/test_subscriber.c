@@ -58,9 +58,16 @@ static void test_sub_ws_clients_get_only_their_frame_shape(void **state)
         c[i] = conn_open(fx, 0, &o);
         c[i]->frames = 1;
     }
-    ll_event_desc_t d = {4, "tx", A_ADDR, "{\"seq\":4}", "ab12", "cd34", "ef56", 9};
-    ll_event_t *evs[4] = {ev_new(1, "tx", "", 0), ev_new(2, "block", "", 200),
-                          ev_new(3, "message", "", 70000), ll_event_new(&d)};
+    ll_event_desc_t d = {.seq = 4,
+                         .type = LL_EV_TX,
+                         .payload = "{\"seq\":4}",
+                         .tx_id = "ab12",
+                         .asset_id = "cd34",
+                         .block_hash = "ef56",
+                         .height = 9};
+    ll_event_desc_add_address(&d, A_ADDR, strlen(A_ADDR));
+    ll_event_t *evs[4] = {ev_new(1, LL_EV_TX, "", 0), ev_new(2, LL_EV_BLOCK, "", 200),
+                          ev_new(3, LL_EV_MESSAGE, "", 70000), ll_event_new(&d)};
     ll_event_t *mine[4];
     for (int k = 0; k < 4; k++)
         mine[k] = ll_event_ref(evs[k]);
@@ -238,7 +245,7 @@ static void test_subq_releases_every_ref_on_close(void **state)
     cancel->reading = finish->reading = 0;
     ll_event_t *evs[10], *mine[10];
     for (int i = 0; i < 10; i++)
-        mine[i] = ll_event_ref(evs[i] = ev_new((uint64_t)i + 1, "tx", "", BIG));
+        mine[i] = ll_event_ref(evs[i] = ev_new((uint64_t)i + 1, LL_EV_TX, "", BIG));
     deliver(fx, evs, 8); /* ~24 KB: part written, the rest in flight */
     assert_true(atomic_load(&fx->stats.sent) < 16);
     deliver(fx, evs + 8, 2); /* queued behind the writes */
@@ -349,7 +356,7 @@ static void test_sub_end_body_drops_the_queue_and_writes_the_last_chunk(void **s
     conn_t *c = conn_open(fx, 0, &o);
     c->frames = 1; /* chunked bytes: read raw, parsed here */
     send_raw(c, 1, 0);
-    ll_event_t *queued = ev_new(7, "tx", "", 10);
+    ll_event_t *queued = ev_new(7, LL_EV_TX, "", 10);
     ll_sub_push(c->sub, queued); /* queued, not flushed: the caller flushes a batch */
     assert_int_equal(ll_sub_queued(c->sub), 1);
     int drained = c->drained;

@@ -1,10 +1,11 @@
-/* tests/unit/test_events.c: the committed-event payloads through events.h:
+/* tests/unit/test_ledger_events.c: the committed-event payloads through events.h:
  * the seed's shapes (keys, nesting, order, coin amounts) and the rows a block
  * appends to the event log (block first, then each transaction in order). */
 #include "ledger/events.h"
 #include "ledger/tx.h"
 #include "store/history.h"
 #include "store/store.h"
+#include "stream/event.h"
 #include "stream/hub.h"
 #include "util/err.h"
 #include "util/json.h"
@@ -29,6 +30,7 @@
 #define BOB "39848b50aaaaaaaaaaaaaaaaaaaaaaaa"
 #define MINER "dc66f82c048f35144599737ed54ab702"
 #define TXID "abc1230000000000000000000000000000000000000000000000000000000000"
+#define CONTRACT_HEX "0123456789abcdef0123456789abcdef01234567"
 
 static void assert_keys_in_order(json_t *obj, const char *const *keys, size_t n)
 {
@@ -73,9 +75,9 @@ static ll_tx_t sample_tx(ll_tx_kind_t kind)
 static void test_block_event_has_the_seed_shape_in_order(void **state)
 {
     (void)state;
-    static const char *const seed_order[] = {"height",   "hash",       "previous_hash",
-                                             "timestamp", "tx_count",  "miner",
-                                             "difficulty", "quantum_verified"};
+    static const char *const seed_order[] = {
+        "height",   "hash",  "previous_hash", "timestamp",
+        "tx_count", "miner", "difficulty",    "quantum_verified"};
     ll_block_hdr_t b = sample_block();
     json_t *ev = ll_events_block(&b);
     assert_non_null(ev);
@@ -125,8 +127,8 @@ static void test_create_event_names_its_issuer_as_recipient(void **state)
 static void test_message_event_has_the_seed_shape(void **state)
 {
     (void)state;
-    static const char *const seed_order[] = {"sender", "sender_address", "address", "text",
-                                             "timestamp", "status", "block", "tx_id"};
+    static const char *const seed_order[] = {"sender",    "sender_address", "address", "text",
+                                             "timestamp", "status",         "block",   "tx_id"};
     ll_tx_t tx = sample_tx(LL_TX_MESSAGE);
     json_t *ev = ll_events_message(&tx, NULL, "confirmed", 1042);
     json_t *msg = json_object_get(ev, "msg");
@@ -207,15 +209,15 @@ static void test_block_appends_block_then_each_tx_in_order_and_batches_them(void
         assert_int_equal(batch->events[i]->seq, i + 1);
     assert_int_equal(batch->events[0]->wire[LL_WIRE_WS_VALID_TX].len, 0);
     assert_true(batch->events[1]->wire[LL_WIRE_WS_VALID_TX].len > 0);
-    static const char want[] = "{\"txid\":\"" TXID "\",\"assetid\":\"" LL_NATIVE_ASSET_ID
-                               "\",\"blockid\":\"0000ab12";
+    static const char want[] =
+        "{\"txid\":\"" TXID "\",\"assetid\":\"" LL_NATIVE_ASSET_ID "\",\"blockid\":\"0000ab12";
     /* A frame of 126+ bytes has a 4-byte header: 0x81, 126, then a 16-bit length. */
     const char *frame = batch->events[1]->wire[LL_WIRE_WS_VALID_TX].bytes;
     assert_int_equal((unsigned char)frame[0], 0x81);
     assert_int_equal((unsigned char)frame[1], 126);
     assert_memory_equal(frame + 4, want, sizeof want - 1);
-    assert_memory_equal(batch->events[0]->wire[LL_WIRE_SSE].bytes, "id: 1\ndata: {\"type\":\"block\"",
-                        27);
+    assert_memory_equal(batch->events[0]->wire[LL_WIRE_SSE].bytes,
+                        "id: 1\ndata: {\"type\":\"block\"", 27);
     ll_batch_unref(batch);
 
     /* The same block again is inside every dedupe window: nothing new. */
@@ -231,6 +233,82 @@ static void test_block_appends_block_then_each_tx_in_order_and_batches_them(void
     assert_int_equal(remove_tree(dir), 0);
 }
 
+/* What history replay builds from a row (stream/subscriber.c). */
+static int compare_with_live(const ll_store_event_t *row, void *arg)
+{
+    ll_batch_t *batch = arg;
+    assert_true(row->seq >= 1 && row->seq <= batch->n);
+    const ll_event_t *live = batch->events[row->seq - 1];
+    ll_event_desc_t d = {.seq = row->seq,
+                         .type = ll_ev_type_parse(row->type, strlen(row->type)),
+                         .payload = row->payload};
+    ll_event_desc_parse_addresses(&d, row->addresses);
+    ll_event_t *replayed = ll_event_new(&d);
+    assert_non_null(replayed);
+    assert_int_equal(live->seq, row->seq);
+    assert_int_equal(live->type, replayed->type);
+    assert_string_equal(ll_ev_type_name(live->type), row->type);
+    assert_int_equal(live->naddr, replayed->naddr);
+    for (unsigned i = 0; i < live->naddr; i++)
+        assert_string_equal(live->addr[i], replayed->addr[i]);
+    for (ll_wire_t w = LL_WIRE_SSE; w <= LL_WIRE_WS_EVENTS; w++) {
+        assert_int_equal(live->wire[w].len, replayed->wire[w].len);
+        assert_memory_equal(live->wire[w].bytes, replayed->wire[w].bytes, live->wire[w].len);
+    }
+    ll_event_unref(replayed);
+    return 0;
+}
+
+/* The ledger hands its live events their type and addresses as values; a
+ * subscriber resuming from the log parses them back from the row. Both
+ * must give the same event, byte for byte. */
+static void test_live_events_equal_their_rows_as_replay_reads_them(void **state)
+{
+    (void)state;
+    static const char contract[] = CONTRACT_HEX;
+    char dir[64];
+    ll_store_t *st = NULL;
+    ll_batch_t *batch = NULL;
+    ll_block_hdr_t b = sample_block();
+    ll_tx_t t1 = sample_tx(LL_TX_TRANSFER), t2 = sample_tx(LL_TX_MESSAGE),
+            t3 = sample_tx(LL_TX_CREATE), t4 = sample_tx(LL_TX_CALL);
+    snprintf(t2.tx_id, sizeof t2.tx_id, "%064d", 2);
+    snprintf(t3.tx_id, sizeof t3.tx_id, "%064d", 3);
+    snprintf(t4.tx_id, sizeof t4.tx_id, "%064d", 4);
+    snprintf(t4.to, sizeof t4.to, "%s", contract);
+    json_t *receipt = json_pack("{s:s, s:b}", "to", contract, "success", 1);
+    assert_non_null(receipt);
+    ll_tx_t *txs[] = {&t1, &t2, &t3, &t4};
+    json_t *receipts[] = {NULL, NULL, NULL, receipt};
+    rows_t rows = {""};
+    assert_non_null(make_temp_dir(dir, sizeof dir, "events"));
+    assert_int_equal(ll_store_open(dir, LL_STORE_WRITER, LL_SYNC_NORMAL, &st), 0);
+    ll_events_t *ev = ll_events_new(st);
+    assert_non_null(ev);
+    assert_int_equal(ll_store_begin(st), 0);
+    assert_int_equal(ll_store_put_block(st, &b), 0);
+    assert_int_equal(ll_events_append_block(ev, st, &b, txs, receipts, 4, &batch), 0);
+    assert_int_equal(ll_store_commit(st), 0);
+    ll_events_commit(ev);
+
+    /* block, transfer, message, create (no counterparty), call, receipt */
+    assert_int_equal(ll_store_events_after(st, 0, 10, collect, &rows), 6);
+    assert_string_equal(rows.text,
+                        "1block" MINER ",2tx" ALICE " " BOB ",3message" ALICE " " BOB ",4tx" ALICE
+                        ",5tx" ALICE " " CONTRACT_HEX ",6receipt" ALICE " " CONTRACT_HEX);
+    assert_int_equal(batch->n, 6);
+    assert_int_equal(batch->events[3]->naddr, 1);
+    assert_int_equal(batch->events[4]->naddr, 2);
+    assert_string_equal(batch->events[4]->addr[1], contract);
+    assert_int_equal(ll_store_events_after(st, 0, 10, compare_with_live, batch), 6);
+
+    ll_batch_unref(batch);
+    json_decref(receipt);
+    ll_events_free(ev);
+    ll_store_close(st);
+    assert_int_equal(remove_tree(dir), 0);
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -242,6 +320,7 @@ int main(void)
         cmocka_unit_test(test_message_event_has_the_seed_shape),
         cmocka_unit_test(test_pending_message_has_no_block),
         cmocka_unit_test(test_block_appends_block_then_each_tx_in_order_and_batches_them),
+        cmocka_unit_test(test_live_events_equal_their_rows_as_replay_reads_them),
     };
     return cmocka_run_group_tests_name("ledger/events", tests, NULL, NULL);
 }

@@ -1,6 +1,6 @@
-/* stream/dedupe.c: a hash set for the lookup plus a ring of the same keys
+/* ledger/dedupe.c: a hash set for the lookup plus a ring of the same keys
  * for eviction in arrival order. */
-#include "stream/dedupe.h"
+#include "ledger/dedupe.h"
 #include "util/hmap.h"
 
 #include <stdlib.h>

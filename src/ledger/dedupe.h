@@ -1,10 +1,10 @@
-/* stream/dedupe.h: a window of the most recent event keys, so the same
+/* ledger/dedupe.h: a window of the most recent event keys, so the same
  * event (a block height, a transaction's tx event or receipt, a message's
  * tx_id and status) is never published twice while it is in the window.
  * Owns:    copies of the keys in the window. Frees: ll_dedupe_free().
  * Threads: one thread (the ledger's). */
-#ifndef LL_STREAM_DEDUPE_H
-#define LL_STREAM_DEDUPE_H
+#ifndef LL_LEDGER_DEDUPE_H
+#define LL_LEDGER_DEDUPE_H
 
 #include <stddef.h>
 

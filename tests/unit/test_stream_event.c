@@ -1,8 +1,10 @@
-/* tests/unit/test_event.c: one event, encoded once per wire format, through
- * event.h: the SSE bytes, the RFC 6455 §5.2 text frames (each length
- * encoding at its boundary), the seed's valid_tx shapes, the address list,
- * raw bytes, and the atomic reference count shared by several threads (ASan
- * reports a double free or a leak, so "exactly one free" is checked there). */
+/* tests/unit/test_stream_event.c: one event, encoded once per wire format,
+ * through event.h: the SSE bytes, the RFC 6455 §5.2 text frames (each length
+ * encoding at its boundary), the seed's valid_tx shapes, the addresses (as
+ * the ledger hands them over and as a row of the log holds them), the type
+ * table, raw bytes, and the atomic reference count shared by several threads
+ * (ASan reports a double free or a leak, so "exactly one free" is checked
+ * there). */
 #include "stream/event.h"
 
 #include <inttypes.h>
@@ -30,7 +32,9 @@
 
 static ll_event_t *tx_event(uint64_t seq, const char *payload)
 {
-    ll_event_desc_t d = {.seq = seq, .type = "tx", .addresses = ALICE " " BOB, .payload = payload};
+    ll_event_desc_t d = {.seq = seq, .type = LL_EV_TX, .payload = payload};
+    ll_event_desc_add_address(&d, ALICE, strlen(ALICE));
+    ll_event_desc_add_address(&d, BOB, strlen(BOB));
     return ll_event_new(&d);
 }
 
@@ -107,7 +111,7 @@ static void test_event_ws_frame_is_unmasked_text_with_the_payload(void **state)
 {
     (void)state;
     const char *payload = "{\"type\":\"block\",\"height\":7}";
-    ll_event_desc_t d = {.seq = 3, .type = "block", .addresses = "", .payload = payload};
+    ll_event_desc_t d = {.seq = 3, .type = LL_EV_BLOCK, .payload = payload};
     ll_event_t *ev = ll_event_new(&d);
     assert_non_null(ev);
     assert_int_equal(ev->type, LL_EV_BLOCK);
@@ -142,7 +146,8 @@ static void test_event_ws_frame_length_encoding_at_each_boundary(void **state)
 static void test_event_valid_tx_frames_exist_only_with_a_tx_id(void **state)
 {
     (void)state;
-    ll_event_desc_t d = {.seq = 9, .type = "tx", .addresses = ALICE, .payload = "{}"};
+    ll_event_desc_t d = {.seq = 9, .type = LL_EV_TX, .payload = "{}"};
+    ll_event_desc_add_address(&d, ALICE, strlen(ALICE));
     ll_event_t *ev = ll_event_new(&d);
     assert_non_null(ev);
     assert_int_equal(ev->wire[LL_WIRE_WS_VALID_TX].len, 0);
@@ -171,13 +176,14 @@ static void test_event_valid_tx_shapes_hold_exactly_their_three_keys(void **stat
 {
     (void)state;
     ll_event_desc_t d = {.seq = 10,
-                         .type = "tx",
-                         .addresses = ALICE " " BOB,
+                         .type = LL_EV_TX,
                          .payload = "{\"type\":\"tx\"}",
                          .tx_id = TXID,
                          .asset_id = ASSET,
                          .block_hash = BHASH,
                          .height = 1042};
+    ll_event_desc_add_address(&d, ALICE, strlen(ALICE));
+    ll_event_desc_add_address(&d, BOB, strlen(BOB));
     ll_event_t *ev = ll_event_new(&d);
     assert_non_null(ev);
 
@@ -203,21 +209,26 @@ static void test_event_valid_tx_shapes_hold_exactly_their_three_keys(void **stat
     ll_event_unref(ev);
 }
 
+/* An events-table addresses column, as history replay reads it back. */
+static ll_event_t *event_with_column(const char *addresses)
+{
+    ll_event_desc_t d = {.seq = 1, .type = LL_EV_TX, .payload = "{}"};
+    ll_event_desc_parse_addresses(&d, addresses);
+    return ll_event_new(&d);
+}
+
 static void test_event_parses_up_to_three_addresses(void **state)
 {
     (void)state;
-    ll_event_desc_t d = {.seq = 1, .type = "tx", .payload = "{}"};
-
-    d.addresses = ALICE " " BOB;
-    ll_event_t *ev = ll_event_new(&d);
+    ll_event_t *ev = event_with_column(ALICE " " BOB);
     assert_non_null(ev);
     assert_int_equal(ev->naddr, 2);
     assert_string_equal(ev->addr[0], ALICE);
     assert_string_equal(ev->addr[1], BOB);
     ll_event_unref(ev);
 
-    d.addresses = "  " ALICE "   " BOB " " CAROL " " DAVE " "; /* extra spaces, a fourth */
-    ev = ll_event_new(&d);
+    ev =
+        event_with_column("  " ALICE "   " BOB " " CAROL " " DAVE " "); /* extra spaces, a fourth */
     assert_non_null(ev);
     assert_int_equal(ev->naddr, 3);
     assert_string_equal(ev->addr[0], ALICE);
@@ -226,34 +237,57 @@ static void test_event_parses_up_to_three_addresses(void **state)
     ll_event_unref(ev);
 
     /* A 40-digit contract address fits. */
-    d.addresses = "0123456789abcdef0123456789abcdef01234567";
-    ev = ll_event_new(&d);
+    ev = event_with_column("0123456789abcdef0123456789abcdef01234567");
     assert_non_null(ev);
     assert_int_equal(ev->naddr, 1);
     assert_string_equal(ev->addr[0], "0123456789abcdef0123456789abcdef01234567");
     ll_event_unref(ev);
 
-    d.addresses = "";
-    ev = ll_event_new(&d);
+    ev = event_with_column("");
     assert_non_null(ev);
     assert_int_equal(ev->naddr, 0);
     ll_event_unref(ev);
 
-    d.addresses = NULL;
-    ev = ll_event_new(&d);
+    ev = event_with_column(NULL);
     assert_non_null(ev);
     assert_int_equal(ev->naddr, 0);
+    ll_event_unref(ev);
+}
+
+/* The ledger hands addresses over one by one, as they are. */
+static void test_event_desc_add_address_keeps_three_that_a_filter_can_name(void **state)
+{
+    (void)state;
+    ll_event_desc_t d = {.seq = 1, .type = LL_EV_TX, .payload = "{}"};
+    ll_event_desc_add_address(&d, "", 0); /* a create's missing recipient */
+    ll_event_desc_add_address(&d, ALICE, strlen(ALICE));
+    ll_event_desc_add_address(&d, "0123456789abcdef0123456789abcdef012345678", 41); /* too long */
+    ll_event_desc_add_address(&d, BOB " trailing", strlen(BOB));                    /* len bytes */
+    ll_event_desc_add_address(&d, ALICE, strlen(ALICE)); /* a self-transfer names it twice */
+    ll_event_desc_add_address(&d, CAROL, strlen(CAROL)); /* a fourth */
+    assert_int_equal(d.naddr, 3);
+    ll_event_t *ev = ll_event_new(&d);
+    assert_non_null(ev);
+    assert_int_equal(ev->naddr, 3);
+    assert_string_equal(ev->addr[0], ALICE);
+    assert_string_equal(ev->addr[1], BOB);
+    assert_string_equal(ev->addr[2], ALICE);
     ll_event_unref(ev);
 }
 
 static void test_event_new_refuses_an_unknown_type(void **state)
 {
     (void)state;
-    ll_event_desc_t d = {.seq = 1, .type = "blocks", .addresses = "", .payload = "{}"};
+    ll_event_desc_t d = {.seq = 1, .type = ll_ev_type_parse("blocks", 6), .payload = "{}"};
     assert_null(ll_event_new(&d));
-    d.type = "";
+    d.type = ll_ev_type_parse("", 0);
     assert_null(ll_event_new(&d));
-    d.type = "TX";
+    d.type = ll_ev_type_parse("TX", 2);
+    assert_null(ll_event_new(&d));
+    d.type = LL_EV_TX | LL_EV_BLOCK; /* a mask, not one type */
+    assert_null(ll_event_new(&d));
+    d.type = LL_EV_TX;
+    d.naddr = LL_EV_MAX_ADDRS + 1;
     assert_null(ll_event_new(&d));
 }
 
@@ -271,12 +305,27 @@ static void test_event_type_parse_knows_each_name(void **state)
 
     const char *names[] = {"block", "tx", "message", "receipt"};
     for (size_t i = 0; i < 4; i++) {
-        ll_event_desc_t d = {.seq = 1, .type = names[i], .addresses = "", .payload = "{}"};
+        ll_event_desc_t d = {
+            .seq = 1, .type = ll_ev_type_parse(names[i], strlen(names[i])), .payload = "{}"};
         ll_event_t *ev = ll_event_new(&d);
         assert_non_null(ev);
         assert_int_equal(ev->type, ll_ev_type_parse(names[i], strlen(names[i])));
+        assert_string_equal(ll_ev_type_name(ev->type), names[i]);
+        assert_int_equal(ll_ev_type_index(ev->type), (int)i);
         ll_event_unref(ev);
     }
+}
+
+static void test_event_type_name_and_index_take_exactly_one_type(void **state)
+{
+    (void)state;
+    assert_int_equal(LL_EV_ALL, (1u << LL_EV_TYPE_COUNT) - 1);
+    assert_null(ll_ev_type_name(0));
+    assert_null(ll_ev_type_name(LL_EV_ALL));
+    assert_null(ll_ev_type_name(1u << LL_EV_TYPE_COUNT));
+    assert_int_equal(ll_ev_type_index(0), -1);
+    assert_int_equal(ll_ev_type_index(LL_EV_BLOCK | LL_EV_RECEIPT), -1);
+    assert_int_equal(ll_ev_type_index(LL_EV_RECEIPT), LL_EV_TYPE_COUNT - 1);
 }
 
 static void test_event_raw_copies_the_bytes(void **state)
@@ -307,11 +356,13 @@ static void test_event_encodings_do_not_alias_the_descriptor(void **state)
     (void)state;
     char payload[] = "{\"type\":\"message\",\"text\":\"hi\"}";
     char addrs[] = ALICE;
-    ll_event_desc_t d = {.seq = 5, .type = "message", .addresses = addrs, .payload = payload};
+    ll_event_desc_t d = {.seq = 5, .type = LL_EV_MESSAGE, .payload = payload};
+    ll_event_desc_parse_addresses(&d, addrs);
     ll_event_t *ev = ll_event_new(&d);
     assert_non_null(ev);
     memset(payload, '#', sizeof payload - 1);
     memset(addrs, '#', sizeof addrs - 1);
+    memset(d.addr, '#', sizeof d.addr);
     const char *want = "id: 5\ndata: {\"type\":\"message\",\"text\":\"hi\"}\n\n";
     assert_memory_equal(ev->wire[LL_WIRE_SSE].bytes, want, strlen(want));
     assert_string_equal(ev->addr[0], ALICE);
@@ -431,8 +482,10 @@ int main(void)
         cmocka_unit_test(test_event_valid_tx_frames_exist_only_with_a_tx_id),
         cmocka_unit_test(test_event_valid_tx_shapes_hold_exactly_their_three_keys),
         cmocka_unit_test(test_event_parses_up_to_three_addresses),
+        cmocka_unit_test(test_event_desc_add_address_keeps_three_that_a_filter_can_name),
         cmocka_unit_test(test_event_new_refuses_an_unknown_type),
         cmocka_unit_test(test_event_type_parse_knows_each_name),
+        cmocka_unit_test(test_event_type_name_and_index_take_exactly_one_type),
         cmocka_unit_test(test_event_raw_copies_the_bytes),
         cmocka_unit_test(test_event_encodings_do_not_alias_the_descriptor),
         cmocka_unit_test(test_event_refs_from_many_threads_end_in_one_free),
