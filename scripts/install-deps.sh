@@ -10,7 +10,7 @@ PACKAGES="
 build-essential cmake pkg-config
 libuv1-dev libhttp-parser-dev libwslay-dev libssl-dev libsodium-dev
 libjansson-dev libsqlite3-dev liblua5.4-dev libcmocka-dev
-python3 python3-requests python3-websockets python3-nacl
+python3 python3-pytest python3-requests python3-websockets python3-nacl
 wrk chromium
 "
 if [ "${1:-}" = fuzz ]; then

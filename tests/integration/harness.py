@@ -18,8 +18,10 @@ the server's code. It provides:
                a LoopThread) and SseStream (raw socket, reader thread) that
                collect what a stream sends and wait on it with deadlines;
                check_*_envelope for the event shapes of API.md §5.
-* run       -- a tiny runner: every test file ends with `N passed, M failed`
-               and exits non-zero when anything failed.
+* timeout   -- @timeout(N), a test's own time limit.
+
+The tests run under pytest; conftest.py gives them the shared node of their
+file (fresh again after a failed test) and enforces the time limits.
 
 Rules kept here so that the test files need not repeat them: no sleeps for
 ordering (poll an observable state with a deadline), every request has a
@@ -38,11 +40,9 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
-import traceback
 
 import requests
 from nacl.signing import SigningKey, VerifyKey
@@ -457,7 +457,8 @@ class Server:
         if self.session is not None:
             self.session.close()
         killed = False
-        if proc.poll() is None:
+        exited_by_itself = proc.poll() is not None
+        if not exited_by_itself:
             proc.send_signal(signal.SIGTERM)
             try:
                 proc.wait(timeout=STOP_DEADLINE_S)
@@ -470,8 +471,10 @@ class Server:
             raise AssertionError("%s ignored SIGTERM for %d s (SIGKILLed)\n%s" % (
                 self.name, STOP_DEADLINE_S, self._stderr_report()))
         if proc.returncode != 0:
-            raise AssertionError("%s exited with %d after SIGTERM\n%s" % (
-                self.name, proc.returncode, self._stderr_report()))
+            raise AssertionError("%s exited with %d %s\n%s" % (
+                self.name, proc.returncode,
+                "before it was stopped" if exited_by_itself else "after SIGTERM",
+                self._stderr_report()))
         self.check_sanitizers()
 
     def kill9(self):
@@ -789,102 +792,20 @@ def http_request(method, path, body=b"", headers=None, host="127.0.0.1"):
 
 
 # --------------------------------------------------------------------------
-# The runner
+# Time limits (enforced by conftest.py)
 # --------------------------------------------------------------------------
 
 class TestTimeout(Exception):
-    pass
-
-
-def _on_alarm(signum, frame):
-    raise TestTimeout("test exceeded its time limit")
+    """Raised in a test that outlives its time limit."""
+    __test__ = False  # not a test class
 
 
 def timeout(seconds):
-    """Decorator: a test's own time limit (default 120 s)."""
+    """Decorator: a test's own time limit (default 120 s, conftest.py)."""
     def mark(fn):
         fn.timeout_s = seconds
         return fn
     return mark
-
-
-def run(namespace, fixture=None, default_timeout=120):
-    """Runs the test_* functions of a module in the order they are written.
-
-    fixture, when given, is a callable returning a context manager (usually
-    a Server); it is entered once for the file and its value is passed to
-    every test. A test fails on any exception; a failing fixture exit (the
-    server's exit code or a sanitizer report) counts as one more failure.
-    Command-line arguments select tests by name. Prints one line per test
-    and finally `N passed, M failed`; exits 1 when M > 0."""
-    tests = [f for n, f in namespace.items() if n.startswith("test_") and callable(f)]
-    tests.sort(key=lambda f: f.__code__.co_firstlineno)
-    wanted = set(sys.argv[1:])
-    if wanted:
-        tests = [f for f in tests if f.__name__ in wanted]
-    signal.signal(signal.SIGALRM, _on_alarm)
-    passed = failed = 0
-
-    def one(fn, args):
-        nonlocal passed, failed
-        t0 = time.monotonic()
-        signal.alarm(getattr(fn, "timeout_s", default_timeout))
-        try:
-            fn(*args)
-            ok, detail = True, ""
-        except BaseException as e:  # noqa: B902 -- a test may fail any way
-            if isinstance(e, KeyboardInterrupt):
-                raise
-            ok, detail = False, traceback.format_exc()
-        finally:
-            signal.alarm(0)
-        dt = time.monotonic() - t0
-        if ok:
-            passed += 1
-            print("ok   %s (%.2f s)" % (fn.__name__, dt), flush=True)
-        else:
-            failed += 1
-            print("FAIL %s (%.2f s)\n%s" % (fn.__name__, dt, _indent(detail)), flush=True)
-
-    if fixture is None:
-        for fn in tests:
-            one(fn, ())
-    else:
-        cm = None
-        try:
-            signal.alarm(START_DEADLINE_S * 3 + 10)
-            cm = fixture()
-            value = cm.__enter__()
-            signal.alarm(0)
-        except BaseException:
-            signal.alarm(0)
-            detail = traceback.format_exc()
-            print("FAIL fixture setup\n%s" % _indent(detail), flush=True)
-            for fn in tests:
-                print("FAIL %s (not run: fixture setup failed)" % fn.__name__, flush=True)
-            failed += len(tests)
-            cm = None
-        if cm is not None:
-            try:
-                for fn in tests:
-                    one(fn, (value,))
-            finally:
-                signal.alarm(STOP_DEADLINE_S + 30)
-                try:
-                    cm.__exit__(None, None, None)
-                except BaseException:
-                    failed += 1
-                    print("FAIL fixture teardown\n%s" % _indent(traceback.format_exc()),
-                          flush=True)
-                finally:
-                    signal.alarm(0)
-
-    print("%d passed, %d failed" % (passed, failed), flush=True)
-    sys.exit(1 if failed else 0)
-
-
-def _indent(text):
-    return "\n".join("    " + line for line in text.rstrip().splitlines())
 
 
 # --------------------------------------------------------------------------

@@ -18,9 +18,9 @@ WORKERS = 8
 STATE = {}  # what one phase leaves for the next
 
 
-def node():
-    return H.Server("--dev", "--block-interval-ms", "60000", "--max-block-txs", str(N),
-                    "--difficulty", "2", name="big-block-node")
+SERVER_FLAGS = ("--dev", "--block-interval-ms", "60000", "--max-block-txs", str(N),
+                "--difficulty", "2")
+SERVER_NAME = "big-block-node"
 
 
 _local = threading.local()
@@ -123,7 +123,3 @@ def test_1000_transfers_from_4_senders_with_consecutive_nonces_commit_in_order(s
         assert acc["nonce"] == per + 1, acc
         assert acc["balance"] == 1_000_000 - 2 - 2 * per, acc
     assert srv.balance(sink) == N
-
-
-if __name__ == "__main__":
-    H.run(globals(), fixture=node)

@@ -30,9 +30,8 @@ PASSWORD = "correct horse battery"
 BROWSER_HTML = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 
 
-def node():
-    return H.Server("--dev", "--block-interval-ms", "150", "--difficulty", "1",
-                    name="browser-node")
+SERVER_FLAGS = ("--dev", "--block-interval-ms", "150", "--difficulty", "1")
+SERVER_NAME = "browser-node"
 
 
 class Chromium:
@@ -300,7 +299,3 @@ def test_page_signs_in_and_receives_sse_and_websocket_events_in_chromium(srv):
     assert "hello from chromium" in sse_text, sse_text[:500]
     assert "confirmed" in sse_text, sse_text[:500]
     assert ws_rows >= 2, ws_rows
-
-
-if __name__ == "__main__":
-    H.run(globals(), fixture=node)

@@ -11,6 +11,8 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import pytest  # noqa: E402
+
 import harness as H  # noqa: E402
 from harness import run_cli  # noqa: E402
 from nacl.signing import SigningKey, VerifyKey  # noqa: E402
@@ -18,8 +20,14 @@ from nacl.signing import SigningKey, VerifyKey  # noqa: E402
 TMP = tempfile.mkdtemp(prefix="ledgerline-cli-")
 
 
-def node():
-    return H.Server("--dev", "--block-interval-ms", "100", "--difficulty", "2", name="cli-node")
+@pytest.fixture(scope="module", autouse=True)
+def _remove_tmp_after_the_file():
+    yield
+    H.shutil.rmtree(TMP, ignore_errors=True)
+
+
+SERVER_FLAGS = ("--dev", "--block-interval-ms", "100", "--difficulty", "2")
+SERVER_NAME = "cli-node"
 
 
 def keygen():
@@ -45,7 +53,7 @@ def funded_key_file(srv, units=10_000_000):
 # keygen
 # --------------------------------------------------------------------------
 
-def test_keygen_prints_a_key_whose_address_derives_from_its_public_key(_srv):
+def test_keygen_prints_a_key_whose_address_derives_from_its_public_key():
     doc = keygen()
     assert set(doc) == {"public_key", "secret_key", "address"}, doc
     assert H.is_hex(doc["public_key"], 64) and H.is_hex(doc["secret_key"], 64), doc
@@ -79,7 +87,7 @@ def test_sign_output_verifies_with_pynacl_over_pythons_signing_bytes(srv):
     assert srv.wait_confirmed(tx_id)["memo"] == body["memo"]
 
 
-def test_sign_keeps_a_matching_sender_pubkey_and_refuses_another(_srv):
+def test_sign_keeps_a_matching_sender_pubkey_and_refuses_another():
     doc = keygen()
     path = key_file(doc)
     body = {"kind": "transfer", "sender_pubkey": doc["public_key"], "nonce": 3,
@@ -151,7 +159,7 @@ def test_submit_to_a_new_account_uses_nonce_0(srv):
 # --help, --version, usage errors
 # --------------------------------------------------------------------------
 
-def test_help_prints_usage_and_exits_0(_srv):
+def test_help_prints_usage_and_exits_0():
     for flag in ("--help", "-h"):
         p = run_cli([flag])
         assert p.returncode == 0, (flag, p.returncode, p.stderr)
@@ -168,19 +176,19 @@ def test_version_prints_the_version_that_the_api_reports(srv):
     assert srv.get("/").json()["version"] == m.group(1)
 
 
-def test_unknown_subcommand_exits_non_zero(_srv):
+def test_unknown_subcommand_exits_non_zero():
     p = run_cli(["frobnicate"])
     assert p.returncode != 0, p.stdout
 
 
-def test_unknown_flag_exits_2_with_usage_on_stderr(_srv):
+def test_unknown_flag_exits_2_with_usage_on_stderr():
     p = run_cli(["serve", "--no-such-flag", "--data", os.path.join(TMP, "never")])
     assert p.returncode == 2, (p.returncode, p.stderr)
     assert "usage" in p.stderr.lower(), p.stderr[:300]
     assert not os.path.exists(os.path.join(TMP, "never", "ledger.db"))
 
 
-def test_unknown_config_key_or_malformed_line_exits_2(_srv):
+def test_unknown_config_key_or_malformed_line_exits_2():
     for i, text in enumerate(("no-such-setting = 1\n", "difficulty 3\n")):
         path = os.path.join(TMP, "bad-%d.conf" % i)
         with open(path, "w") as f:
@@ -217,7 +225,7 @@ CONFIG = ["# a node configured from a file",
 
 
 @H.timeout(60)
-def test_config_file_sets_flags_from_key_equals_value_lines(_srv):
+def test_config_file_sets_flags_from_key_equals_value_lines():
     links, difficulty = links_of(config_lines=CONFIG)
     assert links == {"api_v1": "https://file.example/api/v1/",
                      "streams_v1": "wss://file.example/api/v1/streams/"}, links
@@ -225,7 +233,7 @@ def test_config_file_sets_flags_from_key_equals_value_lines(_srv):
 
 
 @H.timeout(60)
-def test_environment_overrides_the_config_file(_srv):
+def test_environment_overrides_the_config_file():
     links, difficulty = links_of(env={"LEDGERLINE_PUBLIC_URL": "http://env.example:8080",
                                       "LEDGERLINE_DIFFICULTY": "2"},
                                  config_lines=CONFIG)
@@ -235,7 +243,7 @@ def test_environment_overrides_the_config_file(_srv):
 
 
 @H.timeout(60)
-def test_flag_overrides_the_environment_and_the_config_file(_srv):
+def test_flag_overrides_the_environment_and_the_config_file():
     links, difficulty = links_of(flags=["--public-url", "https://flag.example",
                                         "--difficulty", "3"],
                                  env={"LEDGERLINE_PUBLIC_URL": "http://env.example:8080",
@@ -247,16 +255,9 @@ def test_flag_overrides_the_environment_and_the_config_file(_srv):
 
 
 @H.timeout(60)
-def test_config_file_named_by_environment_is_read(_srv):
+def test_config_file_named_by_environment_is_read():
     path = os.path.join(TMP, "by-env.conf")
     with open(path, "w") as f:
         f.write("public-url = https://byenv.example\n")
     links, _ = links_of(env={"LEDGERLINE_CONFIG": path})
     assert links["api_v1"] == "https://byenv.example/api/v1/", links
-
-
-if __name__ == "__main__":
-    try:
-        H.run(globals(), fixture=node)
-    finally:
-        H.shutil.rmtree(TMP, ignore_errors=True)

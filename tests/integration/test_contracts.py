@@ -36,12 +36,12 @@ RECEIPT_FIELDS = ["tx_id", "type", "success", "gas_used", "to", "return_data", "
 RECEIPT_KEYS = set(RECEIPT_FIELDS)
 
 
-def node():
-    # Runs near the maximum gas must end with their receipt: under the
-    # sanitizers they can outlast the default time limit (450 ms, sized for
-    # a release build; docs/API.md §6.1, Time), so this node allows 10 s.
-    return H.Server("--dev", "--difficulty", "1", "--block-interval-ms", "100",
-                    "--contract-time-limit-ms", "10000", name="contracts-node")
+# Runs near the maximum gas must end with their receipt: under the
+# sanitizers they can outlast the default time limit (450 ms, sized for
+# a release build; docs/API.md §6.1, Time), so this node allows 10 s.
+SERVER_FLAGS = ("--dev", "--difficulty", "1", "--block-interval-ms", "100",
+                "--contract-time-limit-ms", "10000")
+SERVER_NAME = "contracts-node"
 
 
 def example(name):
@@ -999,7 +999,3 @@ def test_readme_python_example_deploys_the_counter_and_calls_it(srv):
     assert m and int(m.group(2)) > 0, p.stdout
     for line in p.stdout.splitlines():
         print("    README: " + line, flush=True)
-
-
-if __name__ == "__main__":
-    H.run(globals(), fixture=node)

@@ -243,7 +243,3 @@ def test_regress_sigterm_during_startup_is_a_clean_stop():
             proc.wait()
         import shutil
         shutil.rmtree(data, ignore_errors=True)
-
-
-if __name__ == "__main__":
-    H.run(globals())

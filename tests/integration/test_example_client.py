@@ -13,9 +13,8 @@ import harness as H  # noqa: E402
 CLIENT = os.path.join(H.REPO_ROOT, "docs", "examples", "python_client.py")
 
 
-def node():
-    return H.Server("--dev", "--block-interval-ms", "100", "--difficulty", "2",
-                    name="example-node")
+SERVER_FLAGS = ("--dev", "--block-interval-ms", "100", "--difficulty", "2")
+SERVER_NAME = "example-node"
 
 
 def run_client(srv, key, recipient, amount):
@@ -54,7 +53,3 @@ def test_example_client_reports_a_refusal_with_exit_1(srv):
     rc, status, body, err = run_client(srv, broke, H.random_address(), 1)
     assert rc == 1 and status == "422", (rc, status, body, err)
     assert json.loads(body)["error"]["code"] == "insufficient_funds", body
-
-
-if __name__ == "__main__":
-    H.run(globals(), fixture=node)

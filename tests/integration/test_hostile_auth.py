@@ -451,7 +451,6 @@ def figures():
 
 
 if __name__ == "__main__":
-    if sys.argv[1:] == ["--figures"]:
-        figures()
-    else:
-        H.run(globals())
+    if sys.argv[1:] != ["--figures"]:
+        sys.exit("usage: %s --figures (the tests run under pytest)" % sys.argv[0])
+    figures()

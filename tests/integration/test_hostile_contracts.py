@@ -20,6 +20,7 @@ FAST = ("--dev", "--block-interval-ms", "100", "--difficulty", "1")
 # (450 ms, sized for a release build), so this file's server allows 10 s.
 # The time-limit tests start their own server with the default.
 GAS_BOUNDED = FAST + ("--contract-time-limit-ms", "10000")
+SERVER_FLAGS = GAS_BOUNDED
 MAX_GAS = 10_000_000
 DEADLINE_S = 90  # the chain goes on well within this; unbounded tricks took minutes
 
@@ -183,64 +184,48 @@ def assert_refused_contract_runs(srv, a):
 
 
 @H.timeout(300)
-def test_a_call_past_the_time_limit_is_left_out_and_its_sender_refused(_gas_bounded):
+def test_a_call_past_the_time_limit_is_left_out_and_its_sender_refused():
     with H.Server(*FAST) as srv:
-        check_a_call_past_the_time_limit_is_left_out_and_its_sender_refused(srv)
-
-
-def check_a_call_past_the_time_limit_is_left_out_and_its_sender_refused(srv):
-    before = srv.metrics().get("ledgerline_contract_time_limit_total", 0)
-    a = Attacker(srv)
-    deployed = receipt(srv, a.submit("deploy", code=call_code(ONE_CHAIN), gas_limit=1_000_000))
-    assert deployed["success"] is True, deployed
-    attack = a.submit("call", to="0x" + deployed["to"], selector=1, args=[], gas_limit=MAX_GAS)
-    assert_left_out(srv, attack)
-    a.nonce -= 1  # the call was never committed: its nonce is free again
-    assert_refused_contract_runs(srv, a)
-    assert srv.metrics()["ledgerline_contract_time_limit_total"] >= before + 1
+        before = srv.metrics().get("ledgerline_contract_time_limit_total", 0)
+        a = Attacker(srv)
+        deployed = receipt(srv, a.submit("deploy", code=call_code(ONE_CHAIN), gas_limit=1_000_000))
+        assert deployed["success"] is True, deployed
+        attack = a.submit("call", to="0x" + deployed["to"], selector=1, args=[], gas_limit=MAX_GAS)
+        assert_left_out(srv, attack)
+        a.nonce -= 1  # the call was never committed: its nonce is free again
+        assert_refused_contract_runs(srv, a)
+        assert srv.metrics()["ledgerline_contract_time_limit_total"] >= before + 1
 
 
 @H.timeout(300)
-def test_a_deploy_past_the_time_limit_is_left_out_and_its_sender_refused(_gas_bounded):
+def test_a_deploy_past_the_time_limit_is_left_out_and_its_sender_refused():
     with H.Server(*FAST) as srv:
-        check_a_deploy_past_the_time_limit_is_left_out_and_its_sender_refused(srv)
-
-
-def check_a_deploy_past_the_time_limit_is_left_out_and_its_sender_refused(srv):
-    a = Attacker(srv)
-    attack = a.submit("deploy", code=deploy_code(ONE_CHAIN), gas_limit=MAX_GAS)
-    assert_left_out(srv, attack)
-    a.nonce -= 1
-    assert_refused_contract_runs(srv, a)
+        a = Attacker(srv)
+        attack = a.submit("deploy", code=deploy_code(ONE_CHAIN), gas_limit=MAX_GAS)
+        assert_left_out(srv, attack)
+        a.nonce -= 1
+        assert_refused_contract_runs(srv, a)
 
 
 @H.timeout(300)
-def test_pending_runs_of_a_penalised_sender_never_run(_gas_bounded):
-    with H.Server(*FAST) as srv:
-        check_pending_runs_of_a_penalised_sender_never_run(srv)
-
-
-def check_pending_runs_of_a_penalised_sender_never_run(srv):
+def test_pending_runs_of_a_penalised_sender_never_run():
     """Calls admitted before the sender's first run hit the limit are left
     out without running (or refused, if they arrive after it): none commits,
     and the chain goes on."""
-    a = Attacker(srv)
-    deployed = receipt(srv, a.submit("deploy", code=call_code(ONE_CHAIN), gas_limit=1_000_000))
-    to = "0x" + deployed["to"]
-    first = a.submit("call", to=to, selector=1, args=[], gas_limit=MAX_GAS)
-    later = []
-    for _ in range(3):
-        r = srv.submit(sign(a.key, body(a.key, "call", a.nonce, to=to, selector=1, args=[],
-                                        gas_limit=MAX_GAS)))
-        if r.status_code == 202:
-            later.append(r.json()["tx_id"])
-            a.nonce += 1
-        else:
-            H.assert_error(r, 429, "contract_time_limit")
-    for tx_id in [first] + later:
-        assert_left_out(srv, tx_id)
-    assert srv.metrics()["ledgerline_contract_time_limit_total"] >= 1
-
-
-if __name__ == "__main__":
-    H.run(globals(), fixture=lambda: H.Server(*GAS_BOUNDED))
+    with H.Server(*FAST) as srv:
+        a = Attacker(srv)
+        deployed = receipt(srv, a.submit("deploy", code=call_code(ONE_CHAIN), gas_limit=1_000_000))
+        to = "0x" + deployed["to"]
+        first = a.submit("call", to=to, selector=1, args=[], gas_limit=MAX_GAS)
+        later = []
+        for _ in range(3):
+            r = srv.submit(sign(a.key, body(a.key, "call", a.nonce, to=to, selector=1, args=[],
+                                            gas_limit=MAX_GAS)))
+            if r.status_code == 202:
+                later.append(r.json()["tx_id"])
+                a.nonce += 1
+            else:
+                H.assert_error(r, 429, "contract_time_limit")
+        for tx_id in [first] + later:
+            assert_left_out(srv, tx_id)
+        assert srv.metrics()["ledgerline_contract_time_limit_total"] >= 1

@@ -18,6 +18,7 @@ from harness import assert_error, sign  # noqa: E402
 # build; docs/API.md §6.1, Time), so these nodes allow 10 s.
 FAST = ("--dev", "--block-interval-ms", "100", "--difficulty", "1",
         "--contract-time-limit-ms", "10000")
+SERVER_FLAGS = FAST  # the node shared by the tests that take srv
 GAS_PRICE = 1  # units per gas: the default --gas-price
 
 LOOP = """
@@ -110,7 +111,7 @@ def test_gas_limit_times_price_is_reserved_and_only_the_gas_used_is_paid(srv):
 
 
 @H.timeout(120)
-def test_contracts_fill_a_block_only_up_to_the_block_gas_limit(_shared):
+def test_contracts_fill_a_block_only_up_to_the_block_gas_limit():
     with H.Server(*FAST, "--block-gas-limit", "10000000") as srv:
         key = srv.funded_key(100 * H.UNITS_PER_COIN)
         contract = deployed(srv, key)
@@ -123,7 +124,7 @@ def test_contracts_fill_a_block_only_up_to_the_block_gas_limit(_shared):
 
 
 @H.timeout(150)
-def test_a_sender_can_have_at_most_max_pending_per_sender_transactions_pending(_shared):
+def test_a_sender_can_have_at_most_max_pending_per_sender_transactions_pending():
     with H.Server(*FAST, "--max-pending-per-sender", "3") as srv:
         alice, bob = srv.funded_key(), srv.funded_key()
         # Blocks only every minute from now on: what is admitted stays pending.
@@ -191,8 +192,7 @@ def test_regress_faucet_refuses_a_cross_origin_text_plain_post(srv):
 # --------------------------------------------------------------------------
 
 @H.timeout(240)
-def test_sigterm_while_a_block_of_contracts_is_built_stops_and_the_block_is_built_after_restart(
-        _shared):
+def test_sigterm_while_a_block_of_contracts_is_built_stops_and_the_block_is_built_after_restart():
     srv = H.Server(*FAST, name="stop-node")
     try:
         srv.start()
@@ -214,7 +214,3 @@ def test_sigterm_while_a_block_of_contracts_is_built_stops_and_the_block_is_buil
         srv.stop()
     finally:
         srv.cleanup()
-
-
-if __name__ == "__main__":
-    H.run(globals(), fixture=lambda: H.Server(*FAST))

@@ -38,11 +38,9 @@ STALL_S = 3.0                 # no byte taken for this long: the node stopped re
 STREAM = "/api/v1/streams/valid_tx"
 
 
-def node():
-    asan = os.environ.get("ASAN_OPTIONS", "")
-    env = {"ASAN_OPTIONS": (asan + ":" if asan else "") + ASAN_QUIET}
-    return H.Server("--block-interval-ms", "3600000", "--difficulty", "1", "--workers", "1",
-                    env=env, name="hostile-net-node")
+SERVER_FLAGS = ("--block-interval-ms", "3600000", "--difficulty", "1", "--workers", "1")
+SERVER_NAME = "hostile-net-node"
+SERVER_ENV = {"ASAN_OPTIONS": ":".join(filter(None, [os.environ.get("ASAN_OPTIONS"), ASAN_QUIET]))}
 
 
 def rss_bound_kib(srv):
@@ -354,7 +352,3 @@ def test_regress_close_with_1_byte_body_got_an_empty_close(srv):
         ws.send_frame(0x8, b"")
         code, _reason = ws.expect_close()
     assert code is None, code
-
-
-if __name__ == "__main__":
-    H.run(globals(), fixture=node)

@@ -18,8 +18,8 @@ KIB = 1024
 MIB = 1024 * 1024
 
 
-def node():
-    return H.Server("--block-interval-ms", "100", "--difficulty", "2", name="http-node")
+SERVER_FLAGS = ("--block-interval-ms", "100", "--difficulty", "2")
+SERVER_NAME = "http-node"
 
 
 def get(path, **headers):
@@ -236,7 +236,3 @@ def test_idle_keep_alive_connection_is_closed_after_60_s(srv):
         assert c.wait_closed(80), "an idle keep-alive connection is still open after 80 s"
         elapsed = time.monotonic() - t0
         assert elapsed >= 55, "closed after %.1f s of idleness, before 60 s" % elapsed
-
-
-if __name__ == "__main__":
-    H.run(globals(), fixture=node)

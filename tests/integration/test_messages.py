@@ -22,11 +22,10 @@ NO_RATE_LIMITS = ("--auth-attempts-per-ip", "0", "--login-failures-per-user", "0
                   "--messages-per-user", "0", "--messages-per-ip", "0")
 
 
-def node():
-    # Every test here registers and logs in from 127.0.0.1: the rate limits
-    # (0 turns them off) are the subject of test_hostile_auth.py, not of this file.
-    return H.Server("--dev", "--block-interval-ms", "100", "--difficulty", "1",
-                    *NO_RATE_LIMITS, name="messages-node")
+# Every test here registers and logs in from 127.0.0.1: the rate limits
+# (0 turns them off) are the subject of test_hostile_auth.py, not of this file.
+SERVER_FLAGS = ("--dev", "--block-interval-ms", "100", "--difficulty", "1", *NO_RATE_LIMITS)
+SERVER_NAME = "messages-node"
 
 
 class User:
@@ -337,6 +336,3 @@ def test_without_its_custody_key_the_node_cannot_sign_for_users(srv):
     assert r.status_code == 200, "the password still logs in"
     assert_error(alice.send(bob.name, "lost key"), 500, "internal_error")
     assert bob.messages() == []
-
-if __name__ == "__main__":
-    H.run(globals(), fixture=node)

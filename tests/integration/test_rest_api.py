@@ -15,9 +15,8 @@ import harness as H  # noqa: E402
 from harness import Key, assert_error, assert_accepted, sign  # noqa: E402
 
 
-def node():
-    return H.Server("--dev", "--block-interval-ms", "100", "--difficulty", "2",
-                    name="rest-node")
+SERVER_FLAGS = ("--dev", "--block-interval-ms", "100", "--difficulty", "2")
+SERVER_NAME = "rest-node"
 
 
 def unfunded_transfer(**overrides):
@@ -662,7 +661,3 @@ def test_native_supply_stays_one_billion_coins_across_all_accounts(srv):
         return sum(srv.balance(a) for a in addresses)
     _tip, supply = quiescent(srv, total)
     assert supply == H.GENESIS_SUPPLY, "%d units, not %d" % (supply, H.GENESIS_SUPPLY)
-
-
-if __name__ == "__main__":
-    H.run(globals(), fixture=node)

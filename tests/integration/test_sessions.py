@@ -20,11 +20,10 @@ NO_RATE_LIMITS = ("--auth-attempts-per-ip", "0", "--login-failures-per-user", "0
                   "--messages-per-user", "0", "--messages-per-ip", "0")
 
 
-def node():
-    # Every test here registers and logs in from 127.0.0.1: the rate limits
-    # (0 turns them off) are the subject of test_hostile_auth.py, not of this file.
-    return H.Server("--dev", "--block-interval-ms", "100", "--difficulty", "1",
-                    *NO_RATE_LIMITS, name="sessions-node")
+# Every test here registers and logs in from 127.0.0.1: the rate limits
+# (0 turns them off) are the subject of test_hostile_auth.py, not of this file.
+SERVER_FLAGS = ("--dev", "--block-interval-ms", "100", "--difficulty", "1", *NO_RATE_LIMITS)
+SERVER_NAME = "sessions-node"
 
 
 def fresh_name(prefix="user"):
@@ -318,7 +317,3 @@ def test_a_restart_keeps_users_sessions_and_the_dev_user(srv):
     assert login(srv, "dev", "devdevdev").json()["address"] == dev_address, \
         "--dev makes the dev user once"
     assert os.stat(os.path.join(srv.data_dir, "custody.key")).st_mode & 0o777 == 0o600
-
-
-if __name__ == "__main__":
-    H.run(globals(), fixture=node)

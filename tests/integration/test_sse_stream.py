@@ -27,9 +27,9 @@ os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"
 PASSWORD = "correct horse battery"
 
 
-def node():
-    return H.Server("--dev", "--block-interval-ms", "150", "--difficulty", "1",
-                    "--sse-heartbeat-s", "1", name="sse-node")
+SERVER_FLAGS = ("--dev", "--block-interval-ms", "150", "--difficulty", "1",
+                "--sse-heartbeat-s", "1")
+SERVER_NAME = "sse-node"
 
 
 def dev_cookie(srv):
@@ -421,7 +421,3 @@ def test_seed_python_example_sees_a_lone_event_as_soon_as_it_happens(srv):
     finally:
         r.close()
         t.join(10)
-
-
-if __name__ == "__main__":
-    H.run(globals(), fixture=node)

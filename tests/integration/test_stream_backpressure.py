@@ -14,6 +14,8 @@ import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import harness as H  # noqa: E402
@@ -104,6 +106,12 @@ class Node:
         assert block["tx_count"] == N and set(block["transactions"]) == set(tx_ids), \
             "%d transactions in block %d" % (block["tx_count"], block["height"])
         return block
+
+
+@pytest.fixture
+def node(shared_node):
+    """The file's Node, shared by its tests (conftest.py)."""
+    return shared_node(Node)
 
 
 def dropped_total(srv):
@@ -218,7 +226,3 @@ def test_a_stalled_subscriber_loses_events_alone_while_100_readers_get_all(node)
         finally:
             stalled_sse.close()
             stalled_ws.close()
-
-
-if __name__ == "__main__":
-    H.run(globals(), fixture=Node)

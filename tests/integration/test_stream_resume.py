@@ -22,8 +22,8 @@ FAST = ("--dev", "--block-interval-ms", "100", "--difficulty", "1")
 SLOW = ("--dev", "--block-interval-ms", "60000", "--difficulty", "1")
 
 
-def node():
-    return H.Server(*FAST, name="resume-node")
+SERVER_FLAGS = FAST
+SERVER_NAME = "resume-node"
 
 
 def pairs(events):
@@ -190,7 +190,7 @@ def test_last_event_id_0_replays_the_whole_log(srv):
 
 
 @H.timeout(120)
-def test_reconnect_with_last_event_id_across_a_restart_has_no_gap_or_duplicate(_srv):
+def test_reconnect_with_last_event_id_across_a_restart_has_no_gap_or_duplicate():
     with H.Server(*FAST, name="resume-restart-node") as srv:
         cookie = H.login(srv, "dev", "devdevdev")
         alice = srv.funded_key()
@@ -225,7 +225,7 @@ def test_reconnect_with_last_event_id_across_a_restart_has_no_gap_or_duplicate(_
 
 
 @H.timeout(120)
-def test_resume_after_restart_includes_the_blocks_committed_while_stopping(_srv):
+def test_resume_after_restart_includes_the_blocks_committed_while_stopping():
     with H.Server(*FAST, name="resume-stop-node") as srv:
         alice = srv.funded_key()
         srv.restart(*SLOW)  # from here on, blocks form only when the node stops
@@ -262,7 +262,3 @@ def test_resume_after_restart_includes_the_blocks_committed_while_stopping(_srv)
         assert statuses == ["pending", "confirmed"], statuses
         blocks = [env["block"]["height"] for env in envs if env["type"] == "block"]
         assert blocks.count(h) == 1, (h, blocks)
-
-
-if __name__ == "__main__":
-    H.run(globals(), fixture=node)

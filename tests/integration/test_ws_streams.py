@@ -22,8 +22,8 @@ FAST = ("--dev", "--block-interval-ms", "150", "--difficulty", "1")
 STREAMS = ("valid_tx", "valid_transactions", "events")
 
 
-def node():
-    return H.Server(*FAST, name="ws-node")
+SERVER_FLAGS = FAST
+SERVER_NAME = "ws-node"
 
 
 def ws_uri(srv, name, query=""):
@@ -469,7 +469,7 @@ def test_reserved_bits_or_a_fragmented_control_frame_close_with_1002(srv):
 # Flags: allowed origins, idle timeout; and SIGTERM
 # --------------------------------------------------------------------------
 
-def test_origin_outside_allowed_origins_is_403_forbidden(_srv):
+def test_origin_outside_allowed_origins_is_403_forbidden():
     allowed = "http://a.example,http://b.example:8080"
     with H.Server(*FAST, "--allowed-origins", allowed, name="origins-node") as srv:
         for origin in ("http://evil.example", "http://a.example.evil", "https://a.example",
@@ -484,7 +484,7 @@ def test_origin_outside_allowed_origins_is_403_forbidden(_srv):
 
 
 @H.timeout(60)
-def test_idle_connection_is_closed_with_1000_and_pings_keep_it_open(_srv):
+def test_idle_connection_is_closed_with_1000_and_pings_keep_it_open():
     idle_s = 2
     with H.Server(*FAST, "--ws-idle-timeout-s", str(idle_s), name="idle-node") as srv, \
             H.LoopThread() as lt:
@@ -524,7 +524,7 @@ def test_idle_connection_is_closed_with_1000_and_pings_keep_it_open(_srv):
 
 
 @H.timeout(60)
-def test_sigterm_sends_close_1001_to_every_open_websocket(_srv):
+def test_sigterm_sends_close_1001_to_every_open_websocket():
     with H.Server(*FAST, name="sigterm-ws-node") as srv, H.LoopThread() as lt:
         cookie = dev_cookie(srv)
         readers = [H.WsReader(lt, ws_uri(srv, "valid_tx")),
@@ -545,7 +545,3 @@ def test_sigterm_sends_close_1001_to_every_open_websocket(_srv):
         assert code == 1001, code
         raw.close()
         srv.proc.wait(30)  # then stop() checks the exit code and the sanitizers
-
-
-if __name__ == "__main__":
-    H.run(globals(), fixture=node)
