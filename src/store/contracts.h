@@ -1,7 +1,7 @@
 /* store/contracts.h: deployed contracts, their storage slots and the
  * receipts of deploys and calls.
- * Owns:    the statements cached on the connection; strings it returns
- *          are malloc'd for the caller.
+ * Owns:    nothing; its statements are the connection's (sql.h). Strings
+ *          it returns are malloc'd for the caller.
  * Threads: the connection's thread. Writes only inside the ledger's block
  *          transaction. */
 #ifndef LL_STORE_CONTRACTS_H

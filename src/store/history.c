@@ -2,25 +2,20 @@
  * index range scan. */
 #include "store/history.h"
 #include "store/internal.h"
-#include "util/err.h"
-
-static const char events_after_sql[] =
-    "SELECT seq, height, type, COALESCE(tx_id, ''), addresses, payload FROM events "
-    "WHERE seq > ?1 ORDER BY seq LIMIT ?2";
+#include "store/sql.h"
 
 int ll_store_events_after(ll_store_t *st, uint64_t after, size_t limit, ll_store_event_cb cb,
                           void *arg)
 {
-    sqlite3_stmt *q = ll_store_stmt(st, events_after_sql);
+    sqlite3_stmt *q = ll_sql_stmt(st, LL_SQL_EVENTS_AFTER);
     int rc, visited = 0;
-    if (!q)
-        return LL_ESTORE;
-    sqlite3_bind_int64(q, 1, (sqlite3_int64)after);
-    sqlite3_bind_int64(q, 2, (sqlite3_int64)limit);
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+
+    ll_sql_bind_uint(q, 1, after);
+    ll_sql_bind_uint(q, 2, limit);
+    while ((rc = ll_sql_step(st, q, "read events")) > 0) {
         ll_store_event_t ev = {
-            .seq = (uint64_t)sqlite3_column_int64(q, 0),
-            .height = (uint64_t)sqlite3_column_int64(q, 1),
+            .seq = ll_sql_column_uint(q, 0),
+            .height = ll_sql_column_uint(q, 1),
             .type = (const char *)sqlite3_column_text(q, 2),
             .tx_id = (const char *)sqlite3_column_text(q, 3),
             .addresses = (const char *)sqlite3_column_text(q, 4),
@@ -28,14 +23,12 @@ int ll_store_events_after(ll_store_t *st, uint64_t after, size_t limit, ll_store
         };
         visited++;
         if (!ev.type || !ev.tx_id || !ev.addresses || !ev.payload) {
-            rc = ll_store_fail(st, "read event");
-            goto out;
+            rc = ll_sql_fail(st->db, "read event");
+            break;
         }
         if ((rc = cb(&ev, arg)) != 0)
-            goto out;
+            break;
     }
-    rc = rc == SQLITE_DONE ? visited : ll_store_fail(st, "read events");
-out:
-    sqlite3_reset(q); /* ends the read snapshot, so the next page sees new commits */
-    return rc;
+    ll_sql_done(q); /* ends the read snapshot, so the next page sees new commits */
+    return rc == 0 ? visited : rc;
 }

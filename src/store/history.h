@@ -1,6 +1,6 @@
 /* store/history.h: reading the event log (the events table) back, for
  * subscribers that resume from a Last-Event-ID.
- * Owns:    nothing beyond the statement cached on the connection.
+ * Owns:    nothing; its statement is the connection's (sql.h).
  * Threads: the thread that owns the connection (a worker's reader). */
 #ifndef LL_STORE_HISTORY_H
 #define LL_STORE_HISTORY_H

@@ -1,6 +1,6 @@
 /* store/pending.h: the transactions a clean stop leaves pending (answered
  * 202, not yet in a block), saved so that the next start admits them again.
- * Owns:    the statements cached on the connection; nothing it returns.
+ * Owns:    nothing; its statements are the connection's (sql.h).
  * Threads: the writer connection's thread (the ledger's). */
 #ifndef LL_STORE_PENDING_H
 #define LL_STORE_PENDING_H

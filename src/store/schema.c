@@ -5,6 +5,7 @@
  * migrations[i] takes a database from version i to version i + 1. A shipped
  * step is never edited: a change to the schema is a new step at the end. */
 #include "store/schema.h"
+#include "store/sql.h"
 #include "util/err.h"
 #include "util/log.h"
 
@@ -61,7 +62,7 @@ static const char *const migrations[] = {
     "  amount INTEGER NOT NULL,"
     "  data TEXT NOT NULL,"
     "  height INTEGER NOT NULL);"
-    /* seq is assigned by the store, gapless (store.c), never by SQLite. */
+    /* seq is assigned by the store, gapless (chain.c), never by SQLite. */
     "CREATE TABLE events ("
     "  seq INTEGER PRIMARY KEY,"
     "  height INTEGER NOT NULL,"
@@ -118,12 +119,6 @@ static const char *const migrations[] = {
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
-static int fail(sqlite3 *db, const char *what)
-{
-    LL_ERROR("store: %s: %s", what, sqlite3_errmsg(db));
-    return LL_ESTORE;
-}
-
 /* mkdir -p: each missing component is created 0700 (the database is private
  * to the node); existing ones are left as they are. */
 int ll_schema_make_dirs(const char *dir)
@@ -171,12 +166,12 @@ int ll_schema_pragmas(sqlite3 *db, ll_store_sync_t sync)
     int rc;
 
     if (sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS) != SQLITE_OK)
-        return fail(db, "busy_timeout");
+        return ll_sql_fail(db, "busy_timeout");
     /* journal_mode answers with the mode now in force; a file system without
      * shared memory keeps the old one, and readers would then block. */
     if (sqlite3_prepare_v2(db, "PRAGMA journal_mode = WAL", -1, &q, NULL) != SQLITE_OK ||
         sqlite3_step(q) != SQLITE_ROW) {
-        rc = fail(db, "journal_mode");
+        rc = ll_sql_fail(db, "journal_mode");
         goto out;
     }
     mode = (const char *)sqlite3_column_text(q, 0);
@@ -189,11 +184,11 @@ int ll_schema_pragmas(sqlite3 *db, ll_store_sync_t sync)
                      sync == LL_SYNC_NORMAL ? "PRAGMA synchronous = NORMAL"
                                             : "PRAGMA synchronous = FULL",
                      NULL, NULL, NULL) != SQLITE_OK) {
-        rc = fail(db, "synchronous");
+        rc = ll_sql_fail(db, "synchronous");
         goto out;
     }
     if (sqlite3_exec(db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL) != SQLITE_OK) {
-        rc = fail(db, "foreign_keys");
+        rc = ll_sql_fail(db, "foreign_keys");
         goto out;
     }
     rc = 0;
@@ -208,11 +203,11 @@ static int read_version(sqlite3 *db, int *version)
     int rc;
 
     if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &q, NULL) != SQLITE_OK) {
-        rc = fail(db, "read user_version");
+        rc = ll_sql_fail(db, "read user_version");
         goto out;
     }
     if (sqlite3_step(q) != SQLITE_ROW) {
-        rc = fail(db, "read user_version");
+        rc = ll_sql_fail(db, "read user_version");
         goto out;
     }
     *version = sqlite3_column_int(q, 0);
@@ -240,7 +235,7 @@ static int apply(sqlite3 *db, int to)
     int rc;
 
     if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-        return fail(db, "begin migration");
+        return ll_sql_fail(db, "begin migration");
     if ((rc = read_version(db, &version)) < 0)
         goto out;
     if (version >= to) {
@@ -254,11 +249,11 @@ static int apply(sqlite3 *db, int to)
     }
     snprintf(bump, sizeof bump, "PRAGMA user_version = %d", to);
     if (sqlite3_exec(db, bump, NULL, NULL, NULL) != SQLITE_OK) {
-        rc = fail(db, "bump user_version");
+        rc = ll_sql_fail(db, "bump user_version");
         goto out;
     }
     if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-        rc = fail(db, "commit migration");
+        rc = ll_sql_fail(db, "commit migration");
         goto out;
     }
     LL_INFO("store: schema migrated to version %d", to);

@@ -1,6 +1,10 @@
-/* store/store.h: the SQLite database under --data: schema, migrations and
- * every statement the node runs (prepared once per connection).
- * Owns:    one sqlite3 connection and its prepared statements.
+/* store/store.h: the SQLite database under --data: the connection and its
+ * block transaction (store.c), the chain's rows (chain.c) and account state
+ * (accounts.c). Users, contracts, the event log read back and the saved
+ * mempool have their own headers (users.h, contracts.h, history.h,
+ * pending.h) over the same connection.
+ * Owns:    one sqlite3 connection and its prepared statements (every
+ *          statement of every store file, prepared at open: sql.h).
  * Frees:   ll_store_close().
  * Threads: one connection per thread. The ledger thread opens the only
  *          writer; each worker opens a reader (WAL lets readers run while the
@@ -48,16 +52,16 @@ typedef struct ll_block_hdr {
 typedef struct ll_store_tx {
     char tx_id[65];
     uint64_t height;
-    uint32_t index;        /* position in its block */
-    const char *kind;      /* "transfer", "create", "message", … */
+    uint32_t index;   /* position in its block */
+    const char *kind; /* "transfer", "create", "message", … */
     char sender[33];
-    char recipient[41];    /* 32 hex chain address, or "" */
+    char recipient[41]; /* 32 hex chain address, or "" */
     char asset_id[65];
     int64_t amount;
     int64_t fee;
     uint64_t nonce;
     int64_t timestamp_ms;
-    const char *body;      /* the signed transaction, compact JSON */
+    const char *body; /* the signed transaction, compact JSON */
 } ll_store_tx_t;
 
 /* Opens (and as writer creates and migrates) dir/ledger.db. Returns 0 and a
@@ -69,19 +73,20 @@ void ll_store_close(ll_store_t *st);
 /* The schema version this binary writes (migrations bring older ones up). */
 int ll_store_schema_version(ll_store_t *st);
 
-/* ---- writer: one transaction per block --------------------------------- */
+/* ---- writer: one transaction per block (store.c) ------------------------ */
 
 int ll_store_begin(ll_store_t *st);
 int ll_store_commit(ll_store_t *st);
 /* Safe to call when no transaction is open. */
 void ll_store_rollback(ll_store_t *st);
 
+/* ---- writer: rows (chain.c: blocks, txs, events; accounts.c: state) ----- */
+
 int ll_store_put_block(ll_store_t *st, const ll_block_hdr_t *b);
 int ll_store_set_verified(ll_store_t *st, uint64_t height);
 int ll_store_put_tx(ll_store_t *st, const ll_store_tx_t *tx);
 /* Upserts. A balance of 0 may be kept or deleted; readers see 0 either way. */
-int ll_store_set_balance(ll_store_t *st, const char *address, const char *asset_id,
-                         int64_t units);
+int ll_store_set_balance(ll_store_t *st, const char *address, const char *asset_id, int64_t units);
 int ll_store_set_nonce(ll_store_t *st, const char *address, uint64_t next_nonce);
 int ll_store_put_asset(ll_store_t *st, const char *asset_id, const char *issuer, int64_t amount,
                        const char *data_json, uint64_t height);
@@ -90,10 +95,11 @@ int ll_store_put_asset(ll_store_t *st, const char *asset_id, const char *issuer,
  * the stream filters), "" for none. tx_id may be NULL. */
 int ll_store_append_event(ll_store_t *st, uint64_t height, const char *type, const char *tx_id,
                           const char *addresses, const char *payload_json, uint64_t *seq);
-/* Small key/value table for node facts (chain id, genesis parameters). */
+/* Small key/value table for node facts (chain id, genesis parameters);
+ * store.c. */
 int ll_store_meta_put(ll_store_t *st, const char *key, const char *value);
 
-/* ---- readers (writer connection too) ------------------------------------ */
+/* ---- readers (writer connection too); chain.c, accounts.c, store.c ------ */
 
 /* LL_ENOTFOUND when the chain is empty (no genesis yet). */
 int ll_store_latest_block(ll_store_t *st, ll_block_hdr_t *out);

@@ -1,7 +1,7 @@
 /* store/users.h: the messenger's rows: users (a custodial chain key each),
  * their login sessions, and one user's history of committed messages.
- * Owns:    nothing; the statements live in the store's cache (internal.h) and
- *          are finalized by ll_store_close().
+ * Owns:    nothing; its statements are the connection's, prepared at open
+ *          and finalized by ll_store_close() (sql.h).
  * Threads: the thread that owns the connection. The writes (put/delete) run
  *          only on the ledger thread's writer, inside an LL_LEDGER_STORE_CALL;
  *          the reads run on any connection (workers use their reader, the
@@ -71,7 +71,7 @@ typedef struct ll_store_msg {
     const char *sender_username; /* NULL when no user has the sender's key */
     const char *memo;            /* the body's memo, UTF-8; may hold U+0000 */
     size_t memo_len;
-    int64_t timestamp_ms;        /* the transaction's own timestamp_ms */
+    int64_t timestamp_ms; /* the transaction's own timestamp_ms */
 } ll_store_msg_t;
 
 /* Strings in m are valid while the callback runs. A non-zero return stops
