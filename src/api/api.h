@@ -25,7 +25,7 @@ typedef struct ll_api {
     ll_ledger_t *ledger;
     const ll_custody_t *custody; /* seals the messenger's keys (auth/custody.h) */
     ll_hub_t *hub;               /* the ledger publishes event batches here */
-    ll_stream_stats_t streams;   /* every worker's subscribers count here */
+    ll_stream_stats_t streams;   /* a slot per worker's fan-out (stream/stats.h) */
     _Atomic uint64_t requests; /* every worker counts here, for /metrics */
 } ll_api_t;
 

@@ -4,9 +4,12 @@
 #include <inttypes.h>
 #include <stdio.h>
 
-/* Appends the stream metrics to text (room cap); returns the new length. */
-static size_t stream_metrics(const ll_stream_stats_t *st, char *text, size_t n, size_t cap)
+/* Appends the stream metrics, summed over workers, to text (room cap);
+ * returns the new length. */
+static size_t stream_metrics(const ll_stream_stats_t *stats, char *text, size_t n, size_t cap)
 {
+    ll_stream_counts_t st;
+    ll_stream_stats_sum(stats, &st);
     static const struct {
         ll_wire_t wire;
         const char *name;
@@ -22,7 +25,7 @@ static size_t stream_metrics(const ll_stream_stats_t *st, char *text, size_t n, 
     for (size_t i = 0; i < sizeof streams / sizeof streams[0]; i++)
         n += (size_t)snprintf(text + n, cap - n,
                               "ledgerline_stream_subscribers{stream=\"%s\"} %" PRId64 "\n",
-                              streams[i].name, (int64_t)atomic_load(&st->subscribers[streams[i].wire]));
+                              streams[i].name, st.subscribers[streams[i].wire]);
     n += (size_t)snprintf(
         text + n, cap - n,
         "# HELP ledgerline_stream_events_sent_total Events handed to subscribers' sockets.\n"
@@ -34,8 +37,7 @@ static size_t stream_metrics(const ll_stream_stats_t *st, char *text, size_t n, 
         "# HELP ledgerline_stream_queue_high_water Deepest any client queue has been.\n"
         "# TYPE ledgerline_stream_queue_high_water gauge\n"
         "ledgerline_stream_queue_high_water %" PRIu64 "\n",
-        (uint64_t)atomic_load(&st->sent), (uint64_t)atomic_load(&st->dropped),
-        (uint64_t)atomic_load(&st->queue_hwm));
+        st.sent, st.dropped, st.queue_hwm);
     return n;
 }
 

@@ -215,7 +215,7 @@ static void end(ll_ws_t *ws)
 /* Ends the connection once our close frame has been written. */
 static void maybe_end(ll_ws_t *ws)
 {
-    if (ws->closing && ll_sub_queued(ws->sub) == 0 && !ws->sub->writing &&
+    if (ws->closing && ll_sub_queued(ws->sub) == 0 && !ll_sub_write_in_flight(ws->sub) &&
         (!ws->ctx || !wslay_event_want_write(ws->ctx)))
         end(ws);
 }

@@ -4,11 +4,14 @@
  * only outside deliveries (its write callback or the idle pass), so hooks
  * that close a connection in the middle of a batch are safe. */
 #include "stream/fanout.h"
+#include "stream/subscriber_internal.h"
 #include "util/clock.h"
 #include "util/err.h"
 #include "util/hmap.h"
 #include "util/log.h"
 
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -21,19 +24,21 @@ static _Atomic uint64_t sessions_revoked;
 struct ll_fanout {
     uv_loop_t *loop;
     ll_store_t *reader;
-    ll_stream_stats_t *stats;
-    ll_sub_t *unfiltered;     /* doubly linked through prev/next */
-    ll_hmap_t *by_addr;       /* address -> first ll_sub_t of its bucket */
-    ll_sub_t *ready;          /* catching up, free to read a page (next_ready) */
-    ll_sub_t *dead;           /* closed and not writing (next_dead) */
-    uv_idle_t idle;           /* runs while ready or dead is non-empty */
-    ll_sub_t *sessions;       /* bound to a session (sprev/snext) */
-    uv_timer_t session_timer; /* runs while sessions is non-empty */
-    uint64_t revoked_seen;    /* sessions_revoked when this fan-out last re-read */
-    int open_handles;         /* idle and timer: fo is freed when both closed */
+    ll_stream_counts_t counts; /* this worker's: plain, published once per batch */
+    ll_stream_slot_t *slot;    /* where they are published, for /metrics */
+    ll_sub_t *unfiltered;      /* doubly linked through prev/next */
+    ll_hmap_t *by_addr;        /* address -> first ll_sub_t of its bucket */
+    ll_sub_t *ready;           /* catching up, free to read a page (next_ready) */
+    ll_sub_t *dead;            /* closed and not writing (next_dead) */
+    uv_idle_t idle;            /* runs while ready or dead is non-empty */
+    ll_sub_t *sessions;        /* bound to a session (sprev/snext) */
+    uv_timer_t session_timer;  /* runs while sessions is non-empty */
+    uint64_t revoked_seen;     /* sessions_revoked when this fan-out last re-read */
+    int open_handles;          /* idle and timer: fo is freed when both closed */
 };
 
 static void on_idle(uv_idle_t *idle);
+static void on_written(ll_sub_t *s);
 
 static void wake(ll_fanout_t *fo)
 {
@@ -50,9 +55,14 @@ ll_fanout_t *ll_fanout_new(uv_loop_t *loop, ll_store_t *reader, ll_stream_stats_
         free(fo);
         return NULL;
     }
+    if (!(fo->slot = ll_stream_stats_claim(stats))) {
+        LL_ERROR("stream: more fan-outs than stats slots (%d)", LL_STREAM_STATS_SLOTS);
+        ll_hmap_free(fo->by_addr);
+        free(fo);
+        return NULL;
+    }
     fo->loop = loop;
     fo->reader = reader;
-    fo->stats = stats;
     fo->revoked_seen = atomic_load(&sessions_revoked);
     uv_idle_init(loop, &fo->idle);
     fo->idle.data = fo;
@@ -76,7 +86,7 @@ void ll_fanout_close(ll_fanout_t *fo)
         return;
     while (fo->dead) {
         ll_sub_t *s = fo->dead;
-        fo->dead = s->next_dead;
+        fo->dead = s->fan.next_dead;
         ll_sub_free(s);
     }
     if (fo->unfiltered || ll_hmap_count(fo->by_addr))
@@ -86,16 +96,11 @@ void ll_fanout_close(ll_fanout_t *fo)
     uv_close((uv_handle_t *)&fo->session_timer, on_handle_closed);
 }
 
-void ll_fanout_count(ll_fanout_t *fo, uint64_t sent, uint64_t dropped, uint32_t depth)
+/* Once per batch: after a delivery, a completed write, a history pass, an
+ * open or a close. */
+static void publish(ll_fanout_t *fo)
 {
-    ll_stream_stats_t *st = fo->stats;
-    if (sent)
-        atomic_fetch_add_explicit(&st->sent, sent, memory_order_relaxed);
-    if (dropped)
-        atomic_fetch_add_explicit(&st->dropped, dropped, memory_order_relaxed);
-    uint64_t hwm = atomic_load_explicit(&st->queue_hwm, memory_order_relaxed);
-    while (depth > hwm && !atomic_compare_exchange_weak(&st->queue_hwm, &hwm, depth))
-        ;
+    ll_stream_stats_publish(fo->slot, &fo->counts);
 }
 
 /* ---- the index ------------------------------------------------------------ */
@@ -109,24 +114,24 @@ static int link_sub(ll_fanout_t *fo, ll_sub_t *s)
         return LL_ENOMEM;
     if (!s->address[0])
         fo->unfiltered = s;
-    s->prev = NULL;
-    s->next = head;
+    s->fan.prev = NULL;
+    s->fan.next = head;
     if (head)
-        head->prev = s;
+        head->fan.prev = s;
     return 0;
 }
 
-/* Leaves s->next as it was, so a walk standing on s can go on. */
+/* Leaves s->fan.next as it was, so a walk standing on s can go on. */
 static void unlink_sub(ll_fanout_t *fo, ll_sub_t *s)
 {
-    if (s->next)
-        s->next->prev = s->prev;
-    if (s->prev) {
-        s->prev->next = s->next;
+    if (s->fan.next)
+        s->fan.next->fan.prev = s->fan.prev;
+    if (s->fan.prev) {
+        s->fan.prev->fan.next = s->fan.next;
     } else if (!s->address[0]) {
-        fo->unfiltered = s->next;
-    } else if (s->next) {
-        ll_hmap_put(fo->by_addr, s->address, s->next); /* the key exists: no allocation */
+        fo->unfiltered = s->fan.next;
+    } else if (s->fan.next) {
+        ll_hmap_put(fo->by_addr, s->address, s->fan.next); /* the key exists: no allocation */
     } else {
         ll_hmap_remove(fo->by_addr, s->address);
     }
@@ -138,12 +143,12 @@ static void on_session_timer(uv_timer_t *t);
 
 static void sessions_link(ll_fanout_t *fo, ll_sub_t *s)
 {
-    s->sprev = NULL;
-    s->snext = fo->sessions;
+    s->fan.sprev = NULL;
+    s->fan.snext = fo->sessions;
     if (fo->sessions)
-        fo->sessions->sprev = s;
+        fo->sessions->fan.sprev = s;
     fo->sessions = s;
-    s->in_sessions = 1;
+    s->fan.in_sessions = 1;
     if (!uv_is_active((uv_handle_t *)&fo->session_timer))
         uv_timer_start(&fo->session_timer, on_session_timer, LL_FANOUT_SESSION_CHECK_MS,
                        LL_FANOUT_SESSION_CHECK_MS);
@@ -151,21 +156,22 @@ static void sessions_link(ll_fanout_t *fo, ll_sub_t *s)
 
 static void sessions_unlink(ll_fanout_t *fo, ll_sub_t *s)
 {
-    if (!s->in_sessions)
+    if (!s->fan.in_sessions)
         return;
-    if (s->snext)
-        s->snext->sprev = s->sprev;
-    if (s->sprev)
-        s->sprev->snext = s->snext;
+    if (s->fan.snext)
+        s->fan.snext->fan.sprev = s->fan.sprev;
+    if (s->fan.sprev)
+        s->fan.sprev->fan.snext = s->fan.snext;
     else
-        fo->sessions = s->snext;
-    s->sprev = s->snext = NULL;
-    s->in_sessions = 0;
+        fo->sessions = s->fan.snext;
+    s->fan.sprev = s->fan.snext = NULL;
+    s->fan.in_sessions = 0;
     if (!fo->sessions)
         uv_timer_stop(&fo->session_timer);
 }
 
 static void remove_ready(ll_fanout_t *fo, ll_sub_t *s);
+static void schedule_page(ll_fanout_t *fo, ll_sub_t *s);
 
 /* The session of s is over: it leaves the index (no event reaches it any
  * more, so nothing follows a WebSocket close frame) and its owner ends the
@@ -173,12 +179,12 @@ static void remove_ready(ll_fanout_t *fo, ll_sub_t *s);
 static void end_session(ll_fanout_t *fo, ll_sub_t *s)
 {
     sessions_unlink(fo, s);
-    if (!s->detached) {
+    if (!s->fan.detached) {
         unlink_sub(fo, s);
-        s->detached = 1;
+        s->fan.detached = 1;
     }
     remove_ready(fo, s);
-    s->catching_up = 0;
+    ll_sub_stop_replay(s);
     if (s->hooks->on_session_end)
         s->hooks->on_session_end(s->owner);
     else
@@ -199,18 +205,19 @@ void ll_fanout_check_sessions(ll_fanout_t *fo, int64_t now_ms)
     int reread = revoked != fo->revoked_seen && fo->reader, failed = 0;
     ll_sub_t *next;
     for (ll_sub_t *s = fo->sessions; s; s = next) {
-        next = s->snext;
-        if (reread && s->session_expires_ms > now_ms) {
+        next = s->fan.snext;
+        if (reread && s->fan.session_expires_ms > now_ms) {
             int64_t expires_ms;
-            int rc = ll_store_get_session(fo->reader, s->session, username, address, &expires_ms);
+            int rc =
+                ll_store_get_session(fo->reader, s->fan.session, username, address, &expires_ms);
             if (rc == LL_ENOTFOUND)
-                s->session_expires_ms = INT64_MIN;
+                s->fan.session_expires_ms = INT64_MIN;
             else if (rc == 0)
-                s->session_expires_ms = expires_ms;
+                s->fan.session_expires_ms = expires_ms;
             else
                 failed = 1; /* keep the stream; the next check reads again */
         }
-        if (s->session_expires_ms <= now_ms)
+        if (s->fan.session_expires_ms <= now_ms)
             end_session(fo, s);
     }
     if (reread && !failed)
@@ -228,37 +235,35 @@ static void on_session_timer(uv_timer_t *t)
 ll_sub_t *ll_sub_open(ll_fanout_t *fo, uv_stream_t *out, const ll_sub_opts_t *o,
                       const ll_sub_hooks_t *hooks, void *owner)
 {
-    ll_sub_t *s = ll_sub_alloc(fo, out, o, hooks, owner);
+    uint64_t last = 0;
+    if (fo->reader)
+        ll_store_last_event_seq(fo->reader, &last);
+    ll_sub_t *s = ll_sub_alloc(out, o, last, hooks, owner, &fo->counts, on_written);
     if (!s)
         return NULL;
+    s->fan.fo = fo;
     if (link_sub(fo, s) < 0) {
         ll_sub_free(s);
         return NULL;
     }
-    atomic_fetch_add(&fo->stats->subscribers[s->wire], 1);
-    if (s->session[0])
+    fo->counts.subscribers[s->wire]++;
+    publish(fo);
+    if (o->session && o->session[0]) {
+        snprintf(s->fan.session, sizeof s->fan.session, "%s", o->session);
+        s->fan.session_expires_ms = o->session_expires_ms;
         sessions_link(fo, s);
-    uint64_t last = 0;
-    if (fo->reader)
-        ll_store_last_event_seq(fo->reader, &last);
-    if (o->resume) {
-        /* A Last-Event-ID beyond the log (another node's, or a wiped one)
-         * replays nothing rather than skipping what comes next. */
-        s->cursor = o->resume_after <= last ? o->resume_after : last;
-        s->catching_up = 1;
-        ll_fanout_ready(fo, s);
-    } else {
-        s->cursor = last; /* live from here: what the log holds is not due */
     }
+    if (ll_sub_wants_page(s))
+        schedule_page(fo, s); /* resuming: the log first */
     return s;
 }
 
 static void remove_ready(ll_fanout_t *fo, ll_sub_t *s)
 {
-    for (ll_sub_t **p = &fo->ready; *p; p = &(*p)->next_ready) {
+    for (ll_sub_t **p = &fo->ready; *p; p = &(*p)->fan.next_ready) {
         if (*p == s) {
-            *p = s->next_ready;
-            s->next_ready = NULL;
+            *p = s->fan.next_ready;
+            s->fan.next_ready = NULL;
             return;
         }
     }
@@ -268,29 +273,39 @@ void ll_sub_close(ll_sub_t *s)
 {
     if (!s || s->closed)
         return;
-    ll_fanout_t *fo = s->fo;
-    s->closed = 1;
-    if (!s->detached)
+    ll_fanout_t *fo = s->fan.fo;
+    if (!s->fan.detached)
         unlink_sub(fo, s);
     sessions_unlink(fo, s);
     remove_ready(fo, s);
-    ll_sub_discard(s);
-    atomic_fetch_sub(&fo->stats->subscribers[s->wire], 1);
-    if (!s->writing) {
-        s->next_dead = fo->dead;
+    fo->counts.subscribers[s->wire]--;
+    publish(fo);
+    if (ll_sub_shut(s)) {
+        s->fan.next_dead = fo->dead;
         fo->dead = s;
         wake(fo);
     } /* else on_write frees it once the stream's close cancels the write */
 }
 
-void ll_fanout_ready(ll_fanout_t *fo, ll_sub_t *s)
+/* s is catching up and free to read its next page: on the next loop turn. */
+static void schedule_page(ll_fanout_t *fo, ll_sub_t *s)
 {
-    for (ll_sub_t *r = fo->ready; r; r = r->next_ready)
+    for (ll_sub_t *r = fo->ready; r; r = r->fan.next_ready)
         if (r == s)
             return;
-    s->next_ready = fo->ready;
+    s->fan.next_ready = fo->ready;
     fo->ready = s;
     wake(fo);
+}
+
+/* A write of s completed: what it sent is counted, and a subscriber
+ * catching up reads its next page. */
+static void on_written(ll_sub_t *s)
+{
+    ll_fanout_t *fo = s->fan.fo;
+    publish(fo);
+    if (ll_sub_wants_page(s))
+        schedule_page(fo, s);
 }
 
 /* One page of history per ready subscriber per loop turn, so a long replay
@@ -302,16 +317,17 @@ static void on_idle(uv_idle_t *idle)
     fo->ready = NULL;
     while (ready) {
         ll_sub_t *s = ready;
-        ready = s->next_ready;
-        s->next_ready = NULL;
+        ready = s->fan.next_ready;
+        s->fan.next_ready = NULL;
         ll_sub_fill_history(s, fo->reader);
         ll_sub_flush(s);
-        if (!s->closed && s->catching_up && !s->writing)
-            ll_fanout_ready(fo, s); /* the socket took it all: next page next turn */
+        if (ll_sub_wants_page(s))
+            schedule_page(fo, s); /* the socket took it all: next page next turn */
     }
+    publish(fo);
     while (fo->dead) {
         ll_sub_t *s = fo->dead;
-        fo->dead = s->next_dead;
+        fo->dead = s->fan.next_dead;
         ll_sub_free(s);
     }
     if (!fo->ready)
@@ -325,9 +341,9 @@ static void offer(ll_sub_t *s, ll_event_t *ev, ll_sub_t **touched)
     if (s->closed || !ll_sub_matches(s, ev))
         return;
     ll_sub_push(s, ev);
-    if (!s->touched) {
-        s->touched = 1;
-        s->next_touched = *touched;
+    if (!s->fan.touched) {
+        s->fan.touched = 1;
+        s->fan.next_touched = *touched;
         *touched = s;
     }
 }
@@ -338,7 +354,7 @@ void ll_fanout_deliver(const ll_batch_t *b, void *arg)
     ll_sub_t *touched = NULL;
     for (size_t i = 0; i < b->n; i++) {
         ll_event_t *ev = b->events[i];
-        for (ll_sub_t *s = fo->unfiltered; s; s = s->next)
+        for (ll_sub_t *s = fo->unfiltered; s; s = s->fan.next)
             offer(s, ev, &touched);
         for (unsigned a = 0; a < ev->naddr; a++) {
             /* An address named twice (a self-transfer) visits its bucket
@@ -348,14 +364,15 @@ void ll_fanout_deliver(const ll_batch_t *b, void *arg)
                 seen |= strcmp(ev->addr[k], ev->addr[a]) == 0;
             if (seen)
                 continue;
-            for (ll_sub_t *s = ll_hmap_get(fo->by_addr, ev->addr[a]); s; s = s->next)
+            for (ll_sub_t *s = ll_hmap_get(fo->by_addr, ev->addr[a]); s; s = s->fan.next)
                 offer(s, ev, &touched);
         }
     }
     while (touched) {
         ll_sub_t *s = touched;
-        touched = s->next_touched;
-        s->touched = 0;
+        touched = s->fan.next_touched;
+        s->fan.touched = 0;
         ll_sub_flush(s);
     }
+    publish(fo);
 }

@@ -3,8 +3,10 @@
  * Owns:    the index (a list of subscribers without an address filter; a
  *          hash map from address to its subscribers), every ll_sub_t opened
  *          on this worker, the idle handle that pages history to
- *          subscribers catching up, and the list and timer of the
- *          subscribers bound to a login session.
+ *          subscribers catching up, the list and timer of the
+ *          subscribers bound to a login session, and the worker's stream
+ *          counts (plain counters, published to its stats slot once per
+ *          batch).
  * Frees:   ll_fanout_close() after every subscriber is closed.
  * Threads: the worker's loop only; ll_fanout_deliver is the hub's callback.
  *
@@ -24,19 +26,13 @@
 
 #include "store/store.h"
 #include "stream/hub.h"
+#include "stream/stats.h"
 #include "stream/subscriber.h"
 
-#include <stdatomic.h>
 #include <stdint.h>
 #include <uv.h>
 
-/* Shared by every worker, for /metrics. */
-typedef struct ll_stream_stats {
-    _Atomic int64_t subscribers[LL_WIRE_COUNT]; /* open, per wire format */
-    _Atomic uint64_t sent;                      /* events handed to sockets */
-    _Atomic uint64_t dropped;                   /* events dropped for full queues */
-    _Atomic uint64_t queue_hwm;                 /* deepest any queue has been */
-} ll_stream_stats_t;
+typedef struct ll_fanout ll_fanout_t;
 
 /* How often session-bound streams are checked; a logout or an expiry ends
  * them within about this long. */
@@ -44,7 +40,9 @@ typedef struct ll_stream_stats {
 
 /* reader: the worker's store connection, for history and for re-reading
  * sessions (may be NULL: then resuming starts live, and only expiry ends
- * session-bound streams). */
+ * session-bound streams). stats: shared by every worker; the fan-out claims
+ * one slot of it and publishes its counts there (stats.h). NULL when out of
+ * memory or out of slots. */
 ll_fanout_t *ll_fanout_new(uv_loop_t *loop, ll_store_t *reader, ll_stream_stats_t *stats);
 
 /* Frees fo once its handles are closed; every subscriber must be closed
@@ -75,12 +73,5 @@ void ll_fanout_session_revoked(void);
  * whose session is gone from the store. The hooks' on_session_end runs for
  * each. The timer calls this; tests call it with a time of their own. */
 void ll_fanout_check_sessions(ll_fanout_t *fo, int64_t now_ms);
-
-/* For subscriber.c: record sent / dropped / queue depth. */
-void ll_fanout_count(ll_fanout_t *fo, uint64_t sent, uint64_t dropped, uint32_t depth);
-
-/* For subscriber.c: s is catching up and its write finished: read its next
- * page on the next loop turn. */
-void ll_fanout_ready(ll_fanout_t *fo, ll_sub_t *s);
 
 #endif

@@ -1,9 +1,10 @@
 /* stream/subscriber.c: see subscriber.h. The ring's buffers array is
  * allocated with the subscriber, so a flush allocates nothing: libuv copies
- * the uv_buf_t array it is given, and the bytes are the events' own. */
+ * the uv_buf_t array it is given, and the bytes are the events' own.
+ * Counting an event is a plain add to the worker's counts (stats.h). */
 #include "stream/subscriber.h"
 #include "store/history.h"
-#include "stream/fanout.h"
+#include "stream/subscriber_internal.h"
 #include "util/err.h"
 #include "util/log.h"
 
@@ -46,11 +47,29 @@ uint32_t ll_sub_queued(const ll_sub_t *s)
     return s->count;
 }
 
+int ll_sub_write_in_flight(const ll_sub_t *s)
+{
+    return s->writing;
+}
+
+int ll_sub_wants_page(const ll_sub_t *s)
+{
+    return !s->closed && s->catching_up && !s->writing;
+}
+
 static void enqueue(ll_sub_t *s, ll_event_t *ev)
 {
     *slot(s, s->count) = ev;
     s->count++;
     s->drain_told = 0;
+}
+
+/* Drops every queued event. */
+static void discard(ll_sub_t *s)
+{
+    for (uint32_t i = 0; i < s->count; i++)
+        ll_event_unref(*slot(s, i));
+    s->count = 0;
 }
 
 /* Queues a matching event (one new reference), writing through first when
@@ -63,11 +82,12 @@ static void queue_event(ll_sub_t *s, ll_event_t *ev)
         return; /* the flush failed and the owner closed it */
     if (s->count >= s->cap) {
         s->dropped_unreported++;
-        ll_fanout_count(s->fo, 0, 1, 0);
+        s->counts->dropped++;
         return;
     }
     enqueue(s, ll_event_ref(ev));
-    ll_fanout_count(s->fo, 0, 0, s->count);
+    if (s->count > s->counts->queue_hwm)
+        s->counts->queue_hwm = s->count;
 }
 
 void ll_sub_push(ll_sub_t *s, ll_event_t *ev)
@@ -115,16 +135,16 @@ static void on_write(uv_write_t *wr, int status)
         ll_sub_free(s); /* ll_sub_close left the memory to this callback */
         return;
     }
-    ll_fanout_count(s->fo, status < 0 ? 0 : sent, 0, 0);
     if (status < 0) {
         s->hooks->on_write_error(s->owner, status);
         return;
     }
+    s->counts->sent += sent;
     report_drops(s);
     ll_sub_flush(s);
     drained(s); /* when nothing was left to flush, the write itself drained it */
-    if (s->catching_up && !s->writing)
-        ll_fanout_ready(s->fo, s);
+    if (!s->closed)
+        s->on_written(s);
 }
 
 void ll_sub_flush(ll_sub_t *s)
@@ -166,8 +186,7 @@ void ll_sub_flush(ll_sub_t *s)
     }
     s->head = (s->head + done) % ring_size(s);
     s->count -= done;
-    if (sent)
-        ll_fanout_count(s->fo, sent, 0, 0);
+    s->counts->sent += sent;
     if (i == nb) {
         report_drops(s);
         drained(s);
@@ -219,7 +238,7 @@ int ll_sub_end_body(ll_sub_t *s)
 {
     if (s->closed || s->ending)
         return LL_ESHUTDOWN;
-    ll_sub_discard(s);
+    discard(s);
     s->dropped_unreported = 0;
     s->ending = 1;
     s->catching_up = 0;
@@ -255,6 +274,11 @@ static int history_row(const ll_store_event_t *row, void *arg)
     return 0;
 }
 
+void ll_sub_stop_replay(ll_sub_t *s)
+{
+    s->catching_up = 0;
+}
+
 int ll_sub_fill_history(ll_sub_t *s, ll_store_t *reader)
 {
     uint32_t room = s->cap > s->count ? s->cap - s->count : 0;
@@ -279,24 +303,22 @@ int ll_sub_fill_history(ll_sub_t *s, ll_store_t *reader)
 
 /* ---- memory ----------------------------------------------------------------- */
 
-ll_sub_t *ll_sub_alloc(ll_fanout_t *fo, uv_stream_t *out, const ll_sub_opts_t *o,
-                       const ll_sub_hooks_t *hooks, void *owner)
+ll_sub_t *ll_sub_alloc(uv_stream_t *out, const ll_sub_opts_t *o, uint64_t log_last,
+                       const ll_sub_hooks_t *hooks, void *owner, ll_stream_counts_t *counts,
+                       ll_sub_written_cb on_written)
 {
     ll_sub_t *s = calloc(1, sizeof *s);
     if (!s)
         return NULL;
-    s->fo = fo;
     s->out = out;
     s->hooks = hooks;
     s->owner = owner;
+    s->counts = counts;
+    s->on_written = on_written;
     s->wire = o->wire;
     s->types = o->types;
     if (o->address)
         snprintf(s->address, sizeof s->address, "%s", o->address);
-    if (o->session) {
-        snprintf(s->session, sizeof s->session, "%s", o->session);
-        s->session_expires_ms = o->session_expires_ms;
-    }
     s->cap = o->queue_cap ? o->queue_cap : 1;
     s->ring = calloc(ring_size(s), sizeof *s->ring);
     s->inflight = calloc(ring_size(s), sizeof *s->inflight);
@@ -306,14 +328,22 @@ ll_sub_t *ll_sub_alloc(ll_fanout_t *fo, uv_stream_t *out, const ll_sub_opts_t *o
         ll_sub_free(s);
         return NULL;
     }
+    if (o->resume) {
+        /* A Last-Event-ID beyond the log (another node's, or a wiped one)
+         * replays nothing rather than skipping what comes next. */
+        s->cursor = o->resume_after <= log_last ? o->resume_after : log_last;
+        s->catching_up = 1;
+    } else {
+        s->cursor = log_last; /* live from here: what the log holds is not due */
+    }
     return s;
 }
 
-void ll_sub_discard(ll_sub_t *s)
+int ll_sub_shut(ll_sub_t *s)
 {
-    for (uint32_t i = 0; i < s->count; i++)
-        ll_event_unref(*slot(s, i));
-    s->count = 0;
+    s->closed = 1;
+    discard(s);
+    return !s->writing;
 }
 
 void ll_sub_free(ll_sub_t *s)
@@ -321,7 +351,7 @@ void ll_sub_free(ll_sub_t *s)
     if (!s)
         return;
     if (s->ring)
-        ll_sub_discard(s);
+        discard(s);
     free(s->ring);
     free(s->inflight);
     free(s->bufs);

@@ -10,18 +10,19 @@
  * syscall per subscriber per batch, no copy, no allocation per event. A
  * full ring is first written through to the socket; only if the socket
  * takes nothing more are new events dropped, and counted. So a client that
- * keeps up never loses an event, however large a block is. */
+ * keeps up never loses an event, however large a block is.
+ *
+ * The struct is opaque: subscribers are opened and closed through their
+ * worker's fan-out (fanout.h), which alone feeds them events. What the
+ * fan-out calls besides is in subscriber_internal.h. */
 #ifndef LL_STREAM_SUBSCRIBER_H
 #define LL_STREAM_SUBSCRIBER_H
 
-#include "store/store.h"
-#include "store/users.h"
 #include "stream/event.h"
 
 #include <stdint.h>
 #include <uv.h>
 
-typedef struct ll_fanout ll_fanout_t;
 typedef struct ll_sub ll_sub_t;
 
 typedef struct ll_sub_hooks {
@@ -65,48 +66,6 @@ typedef struct ll_sub_opts {
  * frame is never dropped behind a full queue of events. */
 #define LL_SUB_RAW_RESERVE 8
 
-struct ll_sub {
-    ll_fanout_t *fo;
-    uv_stream_t *out;
-    const ll_sub_hooks_t *hooks;
-    void *owner;
-    ll_wire_t wire;
-    uint32_t types;
-    char address[LL_EV_ADDR_MAX + 1]; /* "" for any */
-    /* The index (fanout.c) links subscribers through these. */
-    ll_sub_t *prev, *next;
-    ll_sub_t *next_touched;  /* subscribers to flush after a batch */
-    ll_sub_t *next_ready;    /* catching up and free to read the next page */
-    ll_sub_t *next_dead;     /* closed, freed by the fan-out's idle pass */
-    ll_sub_t *sprev, *snext; /* the fan-out's session-bound subscribers */
-    unsigned touched : 1, catching_up : 1, closed : 1, writing : 1, chunked : 1, drain_told : 1;
-    unsigned in_sessions : 1;            /* linked through sprev/snext */
-    unsigned detached : 1;               /* out of the index: its session ended */
-    unsigned ending : 1;                 /* ll_sub_end_body was called: nothing more is queued */
-    char session[LL_TOKEN_HASH_HEX + 1]; /* "" for a public stream */
-    int64_t session_expires_ms;
-    char chunk_head[20]; /* "<hex length>\r\n" of the write in flight */
-    /* Queue: ring[head..head+count), capacity cap + LL_SUB_RAW_RESERVE. */
-    ll_event_t **ring;
-    uint32_t cap, head, count;
-    /* The write in flight: its events, and its buffers (first may start
-     * part-way into its event's bytes). */
-    ll_event_t **inflight;
-    uint32_t ninflight;
-    uv_buf_t *bufs;
-    uv_write_t wr;
-    uint64_t cursor; /* newest seq queued or skipped; older live events are not sent */
-    uint64_t dropped_unreported;
-};
-
-/* Queues ev if the filters match and its seq is new to s; writes the ring
- * through when it is full; drops and counts when even that leaves no room.
- * Does not write otherwise: the caller flushes after its batch. */
-void ll_sub_push(ll_sub_t *s, ll_event_t *ev);
-
-/* Writes everything queued (one try_write, then one uv_write of the rest). */
-void ll_sub_flush(ll_sub_t *s);
-
 /* Queues bytes of this subscriber's own (an SSE comment, a WebSocket
  * control frame) after what is queued, and flushes. Returns 0, or LL_EBUSY
  * when even the reserve is full, LL_ENOMEM. */
@@ -120,24 +79,12 @@ int ll_sub_send_raw(ll_sub_t *s, const char *bytes, size_t len);
  * LL_ENOMEM. */
 int ll_sub_end_body(ll_sub_t *s);
 
-/* 1 when f's filters let ev through. */
-int ll_sub_matches(const ll_sub_t *s, const ll_event_t *ev);
-
 /* Events queued and not yet handed to the socket. */
 uint32_t ll_sub_queued(const ll_sub_t *s);
 
-/* ---- for fanout.c ---------------------------------------------------------- */
-
-/* Allocates a subscriber with its ring and buffers; NULL on ENOMEM. */
-ll_sub_t *ll_sub_alloc(ll_fanout_t *fo, uv_stream_t *out, const ll_sub_opts_t *o,
-                       const ll_sub_hooks_t *hooks, void *owner);
-/* Releases queued references and the memory; only when !s->writing. */
-void ll_sub_free(ll_sub_t *s);
-/* Drops every queued event (at close). */
-void ll_sub_discard(ll_sub_t *s);
-/* Queues the next page of the log after s->cursor from reader. Returns 1
- * when the log is exhausted (s is live from then on), 0 when more remains,
- * or a negative LL_E* (s then goes live, and says so in the log). */
-int ll_sub_fill_history(ll_sub_t *s, ll_store_t *reader);
+/* 1 while a write is in flight (the socket did not take everything at
+ * once), 0 otherwise: with ll_sub_queued() == 0 as well, everything the
+ * owner sent is in the kernel's hands. */
+int ll_sub_write_in_flight(const ll_sub_t *s);
 
 #endif

@@ -24,6 +24,7 @@
  *   assert_tokens, assert_range, expect_range
  *   ev_new, deliver,            events, and batches of them handed to
  *   deliver_range               ll_fanout_deliver as the hub would
+ *   stats_of                    the stream counts, summed as /metrics does
  *
  * Owns:    the fixture owns its loop, fan-out, clients and any log.
  * Frees:   teardown(), also after a failed assertion.
@@ -357,6 +358,14 @@ static inline void deliver_range(fx_t *fx, uint64_t first, uint64_t last, size_t
 }
 
 /* ---- fixture ------------------------------------------------------------------ */
+
+/* The stream counts as /metrics sums them (stream/stats.h). */
+static inline ll_stream_counts_t stats_of(const fx_t *fx)
+{
+    ll_stream_counts_t c;
+    ll_stream_stats_sum(&fx->stats, &c);
+    return c;
+}
 
 static inline int setup(void **state)
 {

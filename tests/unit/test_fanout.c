@@ -5,6 +5,7 @@
  * session, which end on logout or expiry. The socketpair clients, events
  * and loop are in stream_harness.h; one subscriber's queue and writes are in
  * test_subscriber.c. */
+#include "store/users.h" /* the sessions a stream rides on */
 #include "stream/fanout.h"
 
 #include "stream_harness.h"
@@ -166,17 +167,17 @@ static void test_fanout_stats_count_subscribers_and_queue_depth(void **state)
     o.wire = LL_WIRE_WS_EVENTS;
     conn_t *w1 = conn_open(fx, 0, &o);
     w1->frames = 1;
-    assert_int_equal(atomic_load(&fx->stats.subscribers[LL_WIRE_SSE]), 2);
-    assert_int_equal(atomic_load(&fx->stats.subscribers[LL_WIRE_WS_EVENTS]), 1);
-    assert_int_equal(atomic_load(&fx->stats.queue_hwm), 0);
+    assert_int_equal(stats_of(fx).subscribers[LL_WIRE_SSE], 2);
+    assert_int_equal(stats_of(fx).subscribers[LL_WIRE_WS_EVENTS], 1);
+    assert_int_equal(stats_of(fx).queue_hwm, 0);
     deliver_range(fx, 1, 5, 0); /* queued five deep, then flushed */
     deliver_range(fx, 6, 8, 0);
-    assert_int_equal(atomic_load(&fx->stats.queue_hwm), 5);
-    assert_int_equal(atomic_load(&fx->stats.sent), 24);
+    assert_int_equal(stats_of(fx).queue_hwm, 5);
+    assert_int_equal(stats_of(fx).sent, 24);
     conn_close(s2);
     conn_close(w1);
-    assert_int_equal(atomic_load(&fx->stats.subscribers[LL_WIRE_SSE]), 1);
-    assert_int_equal(atomic_load(&fx->stats.subscribers[LL_WIRE_WS_EVENTS]), 0);
+    assert_int_equal(stats_of(fx).subscribers[LL_WIRE_SSE], 1);
+    assert_int_equal(stats_of(fx).subscribers[LL_WIRE_WS_EVENTS], 0);
     pump_tokens(fx, s1, 8);
     assert_range(s1, 1, 8);
 }

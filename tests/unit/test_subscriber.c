@@ -7,6 +7,7 @@
  * loop are in stream_harness.h; the fan-out's index, replay and stats are in
  * test_fanout.c. */
 #include "stream/subscriber.h"
+#include "stream/subscriber_internal.h" /* ll_sub_push: queued without a flush */
 
 #include "stream_harness.h"
 
@@ -22,8 +23,8 @@ static void test_sub_receives_events_in_order(void **state)
     deliver_range(fx, 5, 12, 100);
     assert_int_equal(c->drained, 3); /* the socket took each batch at once */
     expect_range(fx, c, 1, 12);
-    assert_int_equal(atomic_load(&fx->stats.sent), 12);
-    assert_int_equal(atomic_load(&fx->stats.dropped), 0);
+    assert_int_equal(stats_of(fx).sent, 12);
+    assert_int_equal(stats_of(fx).dropped, 0);
 }
 
 /* SOCK_SEQPACKET keeps each write a record, so recv() counts the writes. */
@@ -101,17 +102,17 @@ static void test_subq_drops_newest_and_counts_when_full(void **state)
     c->reading = 0; /* a client that does not read */
     deliver_range(fx, 1, N, 150);
 
-    uint64_t dropped = atomic_load(&fx->stats.dropped);
+    uint64_t dropped = stats_of(fx).dropped;
     int64_t got = N - (int64_t)dropped;
     assert_true(dropped > 0);
     assert_true(got > CAP); /* the full ring was written through before any drop */
     assert_int_equal(ll_sub_queued(c->sub), CAP);
-    assert_true(atomic_load(&fx->stats.queue_hwm) >= CAP);
+    assert_true(stats_of(fx).queue_hwm >= CAP);
     assert_int_equal(c->dropped_calls, 0); /* reported only when there is room again */
 
     /* A second batch while the socket is still full: all of it dropped. */
     deliver_range(fx, N + 1, N + 10, 150);
-    assert_int_equal(atomic_load(&fx->stats.dropped), dropped + 10);
+    assert_int_equal(stats_of(fx).dropped, dropped + 10);
     assert_int_equal(ll_sub_queued(c->sub), CAP);
 
     /* The reader drains: the oldest events arrive in order, the newest were
@@ -122,7 +123,7 @@ static void test_subq_drops_newest_and_counts_when_full(void **state)
     assert_range(c, 1, got);
     assert_int_equal(c->dropped_calls, 1);
     assert_int_equal(c->dropped_n, dropped + 10);
-    assert_int_equal(atomic_load(&fx->stats.sent), (uint64_t)got);
+    assert_int_equal(stats_of(fx).sent, (uint64_t)got);
 
     /* Later events flow again. */
     deliver_range(fx, N + 11, N + 13, 150);
@@ -132,7 +133,7 @@ static void test_subq_drops_newest_and_counts_when_full(void **state)
     assert_int_equal(c->tok[got + 2], N + 13);
     assert_int_equal(c->ntok, got + 3);
     assert_int_equal(c->dropped_calls, 1);
-    assert_int_equal(atomic_load(&fx->stats.dropped), dropped + 10);
+    assert_int_equal(stats_of(fx).dropped, dropped + 10);
 }
 
 /* Big events against a few KB of socket buffer: each write ends part-way
@@ -151,8 +152,8 @@ static void test_subq_keeps_order_across_partial_write(void **state)
     }
     c->reading = 1;
     expect_range(fx, c, 1, 42);
-    assert_int_equal(atomic_load(&fx->stats.dropped), 0);
-    assert_int_equal(atomic_load(&fx->stats.sent), 42);
+    assert_int_equal(stats_of(fx).dropped, 0);
+    assert_int_equal(stats_of(fx).sent, 42);
 }
 
 /* A client that keeps up loses nothing however large the batch: a full
@@ -163,10 +164,10 @@ static void test_subq_writes_a_big_batch_through_without_drops(void **state)
     ll_sub_opts_t o = sse_opts(64);
     conn_t *c = conn_open(fx, 0, &o);
     deliver_range(fx, 1, 1000, 0); /* ~40 KB: the default socket buffer takes it */
-    assert_int_equal(atomic_load(&fx->stats.dropped), 0);
+    assert_int_equal(stats_of(fx).dropped, 0);
     expect_range(fx, c, 1, 1000);
-    assert_int_equal(atomic_load(&fx->stats.sent), 1000);
-    assert_true(atomic_load(&fx->stats.queue_hwm) <= 64);
+    assert_int_equal(stats_of(fx).sent, 1000);
+    assert_true(stats_of(fx).queue_hwm <= 64);
 }
 
 /* ---- raw bytes ----------------------------------------------------------- */
@@ -190,7 +191,7 @@ static void test_sub_send_raw_follows_queued_events(void **state)
     assert_int_equal(c->ntok, 1);
 
     deliver_range(fx, 1, 8, 3000); /* ~24 KB: a write stays in flight */
-    assert_true(atomic_load(&fx->stats.sent) < 8);
+    assert_true(stats_of(fx).sent < 8);
     deliver_range(fx, 9, 10, 10); /* queued behind it */
     send_raw(c, 2, 0);
     deliver_range(fx, 11, 11, 10);
@@ -210,14 +211,14 @@ static void test_sub_send_raw_uses_the_reserve_when_the_queue_is_full(void **sta
     conn_t *c = conn_open(fx, SMALL_BUF, &o);
     c->reading = 0;
     deliver_range(fx, 1, 300, 150);
-    uint64_t dropped = atomic_load(&fx->stats.dropped);
+    uint64_t dropped = stats_of(fx).dropped;
     assert_true(dropped > 0);
     assert_int_equal(ll_sub_queued(c->sub), CAP);
     for (int k = 1; k <= LL_SUB_RAW_RESERVE; k++)
         send_raw(c, k, 0);
     send_raw(c, 99, LL_EBUSY); /* even the reserve is full */
     assert_int_equal(ll_sub_queued(c->sub), CAP + LL_SUB_RAW_RESERVE);
-    assert_int_equal(atomic_load(&fx->stats.dropped), dropped);
+    assert_int_equal(stats_of(fx).dropped, dropped);
 
     c->reading = 1;
     int64_t got = 300 - (int64_t)dropped;
@@ -247,16 +248,16 @@ static void test_subq_releases_every_ref_on_close(void **state)
     for (int i = 0; i < 10; i++)
         mine[i] = ll_event_ref(evs[i] = ev_new((uint64_t)i + 1, LL_EV_TX, "", BIG));
     deliver(fx, evs, 8); /* ~24 KB: part written, the rest in flight */
-    assert_true(atomic_load(&fx->stats.sent) < 16);
+    assert_true(stats_of(fx).sent < 16);
     deliver(fx, evs + 8, 2); /* queued behind the writes */
     assert_int_equal(ll_sub_queued(cancel->sub), 2);
-    assert_int_equal(atomic_load(&fx->stats.subscribers[LL_WIRE_SSE]), 2);
+    assert_int_equal(stats_of(fx).subscribers[LL_WIRE_SSE], 2);
 
     ll_sub_close(cancel->sub);
     cancel->sub_closed = 1;
     ll_sub_close(finish->sub);
     finish->sub_closed = 1;
-    assert_int_equal(atomic_load(&fx->stats.subscribers[LL_WIRE_SSE]), 0);
+    assert_int_equal(stats_of(fx).subscribers[LL_WIRE_SSE], 0);
     settle(fx); /* the writes are still in flight: nothing may be freed yet */
     uv_close((uv_handle_t *)&cancel->pipe, NULL); /* cancels its write */
     cancel->pipe_closed = 1;
@@ -291,7 +292,7 @@ static void test_sub_close_from_write_error_during_delivery(void **state)
     assert_int_equal(early->write_errors, 1);
     assert_int_equal(late->write_errors, 1);
     assert_int_equal(victim->write_errors, 0);
-    assert_int_equal(atomic_load(&fx->stats.subscribers[LL_WIRE_SSE]), 1);
+    assert_int_equal(stats_of(fx).subscribers[LL_WIRE_SSE], 1);
     deliver_range(fx, 6, 7, 10); /* the closed ones are out of the index */
     expect_range(fx, ok, 1, 7);  /* its settling lets the idle pass free the closed ones */
 }
@@ -306,7 +307,7 @@ static void test_sub_on_drained_after_a_write_in_flight_completes(void **state)
     conn_t *c = conn_open(fx, SMALL_BUF, &o);
     c->reading = 0;
     deliver_range(fx, 1, 8, 3000);
-    assert_true(atomic_load(&fx->stats.sent) < 8);
+    assert_true(stats_of(fx).sent < 8);
     assert_int_equal(c->drained, 0);
     c->reading = 1;
     pump(fx, &(want_t){.c = c, .ntok = 8, .drained = 1});
@@ -387,7 +388,7 @@ static void test_sub_end_body_waits_for_the_write_in_flight(void **state)
     c->frames = 1;
     c->reading = 0;
     deliver_range(fx, 1, 8, 3000); /* ~24 KB: a write stays in flight */
-    assert_true(atomic_load(&fx->stats.sent) < 8);
+    assert_true(stats_of(fx).sent < 8);
     deliver_range(fx, 9, 10, 10); /* queued behind it: dropped */
     assert_int_equal(ll_sub_end_body(c->sub), 0);
     assert_int_equal(c->drained, 0);
