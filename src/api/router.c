@@ -1,6 +1,7 @@
 /* api/router.c: one table maps method and path to a handler; a path that
  * exists under another method is a 405 with Allow, anything else a 404. */
 #include "api/api.h"
+#include "net/server.h"
 #include "util/err.h"
 #include "util/log.h"
 

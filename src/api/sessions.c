@@ -20,6 +20,7 @@
 #include "auth/limits.h"
 #include "auth/password.h"
 #include "auth/session.h"
+#include "net/server.h"
 #include "util/clock.h"
 #include "util/err.h"
 

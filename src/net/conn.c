@@ -1,9 +1,9 @@
 /* net/conn.c: one accepted TCP connection on its worker: reads (parse.c
  * turns the bytes into requests, queued in arrival order, and calls the
  * handler), writes responses strictly in that order (batched into one
- * uv_write), keeps the time, closes, and hands the connection over to a
- * stream owner (WebSocket, SSE). First stage of the data path: bytes in,
- * ll_req_t to api/ out.
+ * uv_write), keeps the time, closes, or hands its socket over to a stream
+ * (ll_conn_hand_over; stream_conn.c owns it from then on). First stage of
+ * the data path: bytes in, ll_req_t to api/ out.
  *
  * Timer, one per connection. It fires at the earliest deadline that applies:
  *   request head incomplete         header_timeout_ms from its first byte (the
@@ -61,13 +61,13 @@ void ll_conn_reading(ll_conn_t *c, int on)
 {
     if (!on) {
         if (c->reading)
-            uv_read_stop((uv_stream_t *)&c->tcp);
+            uv_read_stop((uv_stream_t *)c->tcp);
         c->reading = 0;
         return;
     }
     if (c->reading || c->closing)
         return;
-    int rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    int rc = uv_read_start((uv_stream_t *)c->tcp, on_alloc, on_read);
     if (rc < 0) {
         LL_WARN("http: cannot read from connection: %s", uv_strerror(rc));
         ll_conn_close(c);
@@ -113,7 +113,7 @@ static void conn_linger(ll_conn_t *c);
 
 static size_t unwritten(const ll_conn_t *c)
 {
-    return uv_stream_get_write_queue_size((const uv_stream_t *)&c->tcp);
+    return uv_stream_get_write_queue_size((const uv_stream_t *)c->tcp);
 }
 
 /* Bytes of ours the client has not taken yet: libuv's queue, and the
@@ -126,7 +126,7 @@ static size_t untaken(const ll_conn_t *c)
     size_t n = unwritten(c);
     uv_os_fd_t fd;
     int queued;
-    if (uv_fileno((const uv_handle_t *)&c->tcp, &fd) == 0 && ioctl(fd, SIOCOUTQ, &queued) == 0 &&
+    if (uv_fileno((const uv_handle_t *)c->tcp, &fd) == 0 && ioctl(fd, SIOCOUTQ, &queued) == 0 &&
         queued > 0)
         n += (size_t)queued;
     return n;
@@ -141,13 +141,19 @@ static void wrote(ll_conn_t *c)
     c->write_seen = untaken(c);
 }
 
+static void conn_free(ll_conn_t *c);
+
 /* What follows any finished write: close, linger, or go on reading. */
 static void after_write(ll_conn_t *c, int status)
 {
     c->writes--;
-    if (c->closing || c->taken)
-        return; /* cancelled by uv_close(), written just before it, or an
-                   answer written before the owner took the connection */
+    if (c->closing) {
+        /* cancelled by uv_close(), written just before it, or an answer
+         * written before the socket was handed over */
+        if (c->handles == 0 && c->writes == 0)
+            conn_free(c);
+        return;
+    }
     if (status < 0) {
         LL_DEBUG("http: write failed: %s", uv_strerror(status));
         ll_conn_close(c);
@@ -212,7 +218,7 @@ void ll_conn_send_continue(ll_conn_t *c)
         return; /* the client sends its body after its own timeout */
     wr->data = c;
     uv_buf_t buf = uv_buf_init((char *)line, sizeof line - 1);
-    int rc = uv_write(wr, (uv_stream_t *)&c->tcp, &buf, 1, on_continue_written);
+    int rc = uv_write(wr, (uv_stream_t *)c->tcp, &buf, 1, on_continue_written);
     if (rc < 0) {
         free(wr);
         return;
@@ -242,7 +248,7 @@ void ll_conn_flush(ll_conn_t *c)
             c->qtail = NULL;
         last->next = NULL;
         first->write.data = first; /* on_write walks first->next… */
-        int rc = uv_write(&first->write, (uv_stream_t *)&c->tcp, bufs, n, on_write);
+        int rc = uv_write(&first->write, (uv_stream_t *)c->tcp, bufs, n, on_write);
         if (rc < 0) {
             LL_DEBUG("http: write failed: %s", uv_strerror(rc));
             for (ll_req_t *r = first, *next; r; r = next) {
@@ -260,11 +266,10 @@ void ll_conn_flush(ll_conn_t *c)
 
 /* ---- closing -------------------------------------------------------------- */
 
-static void on_handle_closed(uv_handle_t *h)
+/* Once its handles have closed and its last write callback has run (a
+ * handed-over socket may still carry answers written before). */
+static void conn_free(ll_conn_t *c)
 {
-    ll_conn_t *c = h->data;
-    if (--c->handles > 0)
-        return;
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -272,9 +277,15 @@ static void on_handle_closed(uv_handle_t *h)
     if (c->next)
         c->next->prev = c->prev;
     c->w->nconns--;
-    if (c->taken)
-        c->tk->on_closed(c->owner); /* every write callback has run by now */
+    free(c->tcp);
     free(c);
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    ll_conn_t *c = h->data;
+    if (--c->handles == 0 && c->writes == 0)
+        conn_free(c);
 }
 
 /* Closes now. Writes still in flight are cancelled (their requests are freed
@@ -291,10 +302,12 @@ void ll_conn_close(ll_conn_t *c)
     free(c->rest);
     c->rest = NULL;
     uv_close((uv_handle_t *)&c->timer, on_handle_closed);
-    uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
+    uv_close((uv_handle_t *)c->tcp, on_handle_closed);
 }
 
-void ll_conn_abort(ll_conn_t *c)
+/* Closes now with a reset (RST): for a client that reads nothing, whose
+ * unsent bytes would otherwise wait in the kernel. */
+static void conn_abort(ll_conn_t *c)
 {
     uv_os_fd_t fd;
     struct linger now = {.l_onoff = 1, .l_linger = 0};
@@ -302,24 +315,15 @@ void ll_conn_abort(ll_conn_t *c)
         return;
     /* What uv_tcp_close_reset() does, which libuv refuses after uv_shutdown:
      * close(2) with a zero linger sends RST and frees the send queue. */
-    if (uv_fileno((const uv_handle_t *)&c->tcp, &fd) == 0)
+    if (uv_fileno((const uv_handle_t *)c->tcp, &fd) == 0)
         setsockopt(fd, SOL_SOCKET, SO_LINGER, &now, sizeof now);
     ll_conn_close(c);
 }
 
-static void on_timer(uv_timer_t *t);
-
 void ll_conn_close_all(ll_worker_t *w)
 {
-    for (ll_conn_t *c = w->conns; c; c = c->next) {
-        if (c->taken && !c->closing) {
-            /* The owner says goodbye and ends it; the timer ends it anyway. */
-            uv_timer_start(&c->timer, on_timer, LINGER_MS, 0);
-            c->tk->on_shutdown(c->owner);
-            continue;
-        }
-        ll_conn_close(c); /* unlinks only later, in on_handle_closed */
-    }
+    for (ll_conn_t *c = w->conns; c; c = c->next)
+        ll_conn_close(c); /* unlinks only later, in conn_free */
 }
 
 static void on_shutdown(uv_shutdown_t *req, int status)
@@ -336,7 +340,7 @@ static void conn_linger(ll_conn_t *c)
     c->lingering = 1;
     uv_timer_stop(&c->timer); /* ll_conn_rearm() starts LINGER_MS afresh */
     c->shutdown.data = c;
-    int rc = uv_shutdown(&c->shutdown, (uv_stream_t *)&c->tcp, on_shutdown);
+    int rc = uv_shutdown(&c->shutdown, (uv_stream_t *)c->tcp, on_shutdown);
     if (rc < 0) {
         ll_conn_close(c);
         return;
@@ -390,10 +394,12 @@ static uint64_t min_u64(uint64_t a, uint64_t b)
     return a < b ? a : b;
 }
 
+static void on_timer(uv_timer_t *t);
+
 void ll_conn_rearm(ll_conn_t *c)
 {
-    if (c->closing || c->taken)
-        return; /* a taken connection's owner keeps its own time */
+    if (c->closing)
+        return;
     const ll_server_opts_t *o = c->w->opts;
     uint64_t now = ll_conn_now(c), deadline = UINT64_MAX;
     if (c->lingering || c->draining) {
@@ -402,8 +408,8 @@ void ll_conn_rearm(ll_conn_t *c)
         deadline = now + LINGER_MS;
     } else {
         if (c->writes > 0) /* and a look at the client's progress every quarter */
-            deadline = min_u64(c->write_since + o->idle_timeout_ms,
-                               now + o->idle_timeout_ms / 4 + 1);
+            deadline =
+                min_u64(c->write_since + o->idle_timeout_ms, now + o->idle_timeout_ms / 4 + 1);
         if (c->cur)
             deadline = min_u64(deadline, request_deadline(c));
         else if (c->nreqs == 0 && !c->stop_parsing)
@@ -437,20 +443,14 @@ static void on_timer(uv_timer_t *t)
     ll_conn_t *c = t->data;
     const ll_server_opts_t *o = c->w->opts;
     uint64_t now = ll_conn_now(c);
-    if (c->taken || c->lingering || c->draining) {
-        /* The goodbye took too long, or the last write did. A stream whose
-         * last frames are still unwritten has a client that reads nothing:
-         * a reset frees what the kernel holds for it too. */
-        if (c->taken && unwritten(c) > 0)
-            ll_conn_abort(c);
-        else
-            ll_conn_close(c);
+    if (c->lingering || c->draining) {
+        ll_conn_close(c); /* the goodbye took too long, or the last write did */
         return;
     }
     if (c->writes > 0 && write_stalled(c, now)) {
         /* It reads nothing, so no answer (not even a 408) can reach it. */
         LL_DEBUG("http: client read nothing for %u ms; resetting", o->idle_timeout_ms);
-        ll_conn_abort(c);
+        conn_abort(c);
         return;
     }
     if (c->cur && now >= request_deadline(c)) {
@@ -473,13 +473,6 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     ll_conn_t *c = s->data;
     if (nread == 0 || c->closing)
         return;
-    if (c->taken) {
-        if (nread < 0)
-            ll_conn_close(c);
-        else if (!c->lingering)
-            c->tk->on_data(c->owner, buf->base, (size_t)nread);
-        return; /* lingering: the owner said goodbye; the rest is discarded */
-    }
     if (nread < 0) {
         if (nread == UV_EOF && !c->lingering && !c->draining)
             conn_eof(c);
@@ -496,48 +489,39 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 void ll_conn_accept(ll_worker_t *w, uv_stream_t *listener)
 {
     ll_conn_t *c = calloc(1, sizeof *c);
-    if (!c) {
+    uv_tcp_t *tcp = c ? malloc(sizeof *tcp) : NULL; /* apart: it may outlive c */
+    if (!tcp) {
+        free(c);
         LL_ERROR("http: out of memory accepting a connection");
         return;
     }
     c->w = w;
-    uv_tcp_init(&w->loop, &c->tcp);
+    c->tcp = tcp;
+    uv_tcp_init(&w->loop, c->tcp);
     uv_timer_init(&w->loop, &c->timer);
-    c->tcp.data = c->timer.data = c;
+    c->tcp->data = c->timer.data = c;
     c->handles = 2;
     c->next = w->conns;
     if (w->conns)
         w->conns->prev = c;
     w->conns = c;
     w->nconns++;
-    int rc = uv_accept(listener, (uv_stream_t *)&c->tcp);
+    int rc = uv_accept(listener, (uv_stream_t *)c->tcp);
     if (rc < 0) {
         LL_WARN("http: accept failed: %s", uv_strerror(rc));
         ll_conn_close(c);
         return;
     }
-    uv_tcp_nodelay(&c->tcp, 1); /* small responses and events go out at once */
+    uv_tcp_nodelay(c->tcp, 1); /* small responses and events go out at once */
     ll_conn_parse_init(c);
     c->head_start = c->idle_since = ll_conn_now(c);
     ll_conn_reading(c, 1);
     ll_conn_rearm(c);
 }
 
-/* ---- taking over ------------------------------------------------------------ */
+/* ---- handing over ------------------------------------------------------------ */
 
-typedef struct head_write {
-    uv_write_t wr;
-    char bytes[];
-} head_write_t;
-
-static void on_head_written(uv_write_t *wr, int status)
-{
-    (void)status; /* a failure shows up in the owner's next write or read */
-    free(wr);
-}
-
-ll_conn_t *ll_req_take_over(ll_req_t *req, const char *head, size_t len, const ll_takeover_t *cbs,
-                            void *owner)
+uv_tcp_t *ll_conn_hand_over(ll_req_t *req, ll_conn_rest_cb rest_cb, void *heir)
 {
     ll_conn_t *c = req->conn;
     if (!c || c->closing || c->draining) {
@@ -549,91 +533,29 @@ ll_conn_t *ll_req_take_over(ll_req_t *req, const char *head, size_t len, const l
                              "a stream request may not be pipelined behind another request");
         return NULL;
     }
-    head_write_t *hw = malloc(sizeof *hw + len);
-    if (!hw) {
-        ll_req_respond_error(req, LL_ENOMEM, "out of memory");
-        return NULL;
-    }
     /* Nothing after this request is HTTP any more. */
     c->qhead = req->next;
     req->next = NULL;
     c->nreqs--;
     ll_req_free(req);
     stop_http(c);
-    c->paused = 0;
-    c->taken = 1;
-    c->tk = cbs;
-    c->owner = owner;
-    uv_timer_stop(&c->timer);
-    ll_conn_reading(c, 1); /* a full pipeline may have paused it */
-
-    memcpy(hw->bytes, head, len);
-    uv_buf_t buf = uv_buf_init(hw->bytes, (unsigned)len);
-    if (uv_write(&hw->wr, (uv_stream_t *)&c->tcp, &buf, 1, on_head_written) < 0) {
-        free(hw);
-        ll_conn_close(c); /* the owner hears of it through on_closed */
-    }
-    return c;
+    ll_conn_reading(c, 0); /* the heir reads with callbacks of its own */
+    uv_tcp_t *tcp = c->tcp;
+    c->tcp = NULL;
+    c->handles--; /* the socket is the heir's to close */
+    c->rest_cb = rest_cb;
+    c->heir = heir;
+    /* Closing, as far as HTTP goes: only the timer is left to close, and the
+     * connection is freed once the answers written before are done. */
+    c->closing = 1;
+    uv_close((uv_handle_t *)&c->timer, on_handle_closed);
+    return tcp;
 }
 
-uv_stream_t *ll_conn_stream(ll_conn_t *c)
+void ll_conn_pass_rest(ll_conn_t *c, const char *data, size_t len)
 {
-    return (uv_stream_t *)&c->tcp;
-}
-
-void ll_conn_read_stop(ll_conn_t *c)
-{
-    if (!c->lingering) /* a closing connection reads on until EOF */
-        ll_conn_reading(c, 0);
-}
-
-void ll_conn_read_start(ll_conn_t *c)
-{
-    ll_conn_reading(c, 1);
-}
-
-static void on_taken_shutdown(uv_shutdown_t *req, int status)
-{
-    ll_conn_t *c = req->data;
-    if (status < 0 && !c->closing)
-        ll_conn_close(c);
-}
-
-/* Like an HTTP connection's last response: send FIN after what is queued,
- * then wait for the client's EOF (reading again if the owner had paused it;
- * what arrives is discarded) or LINGER_MS, so our last frame is not
- * destroyed by a reset. A client that reads nothing keeps the FIN behind
- * its unwritten bytes: LINGER_MS ends that too. */
-void ll_conn_end(ll_conn_t *c)
-{
-    if (c->closing || c->lingering)
-        return;
-    c->lingering = 1;
-    c->shutdown.data = c;
-    if (uv_shutdown(&c->shutdown, (uv_stream_t *)&c->tcp, on_taken_shutdown) < 0) {
-        ll_conn_close(c);
-        return;
-    }
-    ll_conn_reading(c, 1);
-    uv_timer_start(&c->timer, on_timer, LINGER_MS, 0);
-}
-
-int ll_req_peer_ip(const ll_req_t *req, char *out, size_t cap)
-{
-    struct sockaddr_storage sa;
-    int len = sizeof sa;
-    if (!req->conn || cap == 0 ||
-        uv_tcp_getpeername(&req->conn->tcp, (struct sockaddr *)&sa, &len) != 0)
-        return LL_ENOTFOUND;
-    if (sa.ss_family == AF_INET6) {
-        const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)&sa;
-        /* An IPv4 client of a dual-stack socket is that IPv4 address. */
-        if (IN6_IS_ADDR_V4MAPPED(&a6->sin6_addr))
-            return uv_inet_ntop(AF_INET, &a6->sin6_addr.s6_addr[12], out, cap) == 0 ? 0
-                                                                                 : LL_ENOTFOUND;
-        return uv_ip6_name(a6, out, cap) == 0 ? 0 : LL_ENOTFOUND;
-    }
-    if (sa.ss_family == AF_INET)
-        return uv_ip4_name((const struct sockaddr_in *)&sa, out, cap) == 0 ? 0 : LL_ENOTFOUND;
-    return LL_ENOTFOUND;
+    ll_conn_rest_cb cb = c->rest_cb;
+    c->rest_cb = NULL;
+    if (cb && len > 0)
+        cb(c->heir, data, len);
 }

@@ -1,84 +1,33 @@
 /* net/conn.h: internal to net/: the seams between a connection (conn.c:
- * read, queue, write, timeouts, close, take-over), its parser (parse.c:
- * bytes into requests, the head checks of RFC 9112, answers to what cannot
- * be parsed) and a request (http.c: parse results, accessors, response
- * bytes). Nothing outside net/ includes this.
+ * read, queue, write, timeouts, close, hand-over of its socket to a stream)
+ * and its parser (parse.c: bytes into requests, the head checks of RFC
+ * 9112, answers to what cannot be parsed). Nothing outside net/ includes
+ * this.
  * Owns:    a connection owns its requests from the first byte until their
- *          response is written; an orphan (conn == NULL) owns itself until a
- *          ll_req_respond* call frees it.
- * Frees:   ll_req_free() releases everything a request holds in one call; a
- *          connection frees itself once its handles have closed.
+ *          response is written (net/req.h), and its socket until it closes
+ *          it or hands it over.
+ * Frees:   a connection frees itself once its handles have closed and its
+ *          last write callback has run.
  * Threads: the worker thread that owns the connection, only. */
 #ifndef LL_NET_CONN_H
 #define LL_NET_CONN_H
 
 #include "net/http.h"
+#include "net/req.h"
 #include "net/worker.h"
 
 #include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
 
-/* A header as offsets into ll_req.head: the buffer may move while it grows. */
-typedef struct ll_req_hdr {
-    size_t name;
-    size_t value;
-} ll_req_hdr_t;
-
-struct ll_req {
-    ll_req_t *next;  /* the connection's queue, then its write batch */
-    ll_conn_t *conn; /* NULL once orphaned */
-    ll_worker_t *worker;
-    uv_write_t write; /* used when this request heads a write batch */
-    enum http_method method;
-    unsigned short http_major;
-    unsigned short http_minor;
-    int keep_alive;  /* the connection stays open after this response */
-    const char *why; /* static text: why the head was refused (RFC 9112) */
-    int head_done;   /* head parsed and checked; path/query/headers valid */
-    int responded;
-    int last_cb; /* parse state: which header callback ran last */
-    /* Request line and headers, NUL-separated: URL, name, value, …, then the
-     * path and query copies and any combined header values. */
-    char *head;
-    size_t head_len, head_cap;
-    size_t url_len;     /* the URL starts at offset 0 */
-    size_t path, query; /* offsets, valid once head_done */
-    ll_req_hdr_t *hdrs;
-    size_t nhdrs, hdrs_cap;
-    char *body; /* NUL-terminated; NULL while empty */
-    size_t body_len, body_cap;
-    char *rhdrs; /* response headers from ll_req_add_header, "Name: v\r\n"… */
-    size_t rhdrs_len, rhdrs_cap;
-    char *resp; /* the whole response; points at static bytes if resp_static */
-    size_t resp_len;
-    int resp_static;
-};
-
-/* At most this many distinct request headers; more answers 431. */
-#define LL_REQ_MAX_HEADERS 100
-
-/* http.c: building a request while conn.c parses it. */
-ll_req_t *ll_req_new(ll_conn_t *c, ll_worker_t *w);
-void ll_req_free(ll_req_t *r);
-int ll_req_add_url(ll_req_t *r, const char *at, size_t len);
-/* Returns 0, LL_EBADREQUEST (whitespace in a field name; r->why says so),
- * LL_EHEADERS (too many headers) or LL_ENOMEM. */
-int ll_req_add_field(ll_req_t *r, const char *at, size_t len);
-int ll_req_add_value(ll_req_t *r, const char *at, size_t len);
-/* Terminates the head (r->method and the version must be set), checks it
- * against RFC 9112, splits the URL, trims trailing whitespace off values
- * and combines repeated headers. Returns 0, LL_EVERSION (not HTTP/1.0 or
- * 1.1), LL_EBADREQUEST (bad URL; no, repeated or invalid Host), LL_EHEADERS
- * or LL_ENOMEM; r->why says what was refused. */
-int ll_req_end_head(ll_req_t *r);
-/* Returns 0, LL_ETOOLARGE when the body would pass max, or LL_ENOMEM. */
-int ll_req_add_body(ll_req_t *r, const char *at, size_t len, size_t max);
-
 /* ---- the connection (conn.c), and its parser (parse.c) ------------------- */
 
+/* What the new owner of a handed-over socket gets once the parser returns:
+ * the bytes read past the request (ll_conn_hand_over). */
+typedef void (*ll_conn_rest_cb)(void *heir, const char *data, size_t len);
+
 struct ll_conn {
-    uv_tcp_t tcp;
+    uv_tcp_t *tcp; /* apart from the connection: it outlives it when handed over */
     uv_timer_t timer;
     uv_shutdown_t shutdown;
     http_parser parser;
@@ -107,10 +56,9 @@ struct ll_conn {
     unsigned close_after_write : 1; /* a "Connection: close" response was flushed */
     unsigned draining : 1;          /* client sent EOF: finish writes, then close */
     unsigned lingering : 1;         /* our write side is shut: read until EOF */
-    unsigned closing : 1;           /* uv_close() called */
-    unsigned taken : 1;             /* handed to a stream owner (ll_req_take_over) */
-    const ll_takeover_t *tk;        /* the owner's callbacks, once taken */
-    void *owner;
+    unsigned closing : 1;           /* uv_close() called, or the socket handed over */
+    ll_conn_rest_cb rest_cb;        /* set by ll_conn_hand_over until the parser returns */
+    void *heir;
 };
 
 /* parse.c: feeds bytes read to the parser: requests are queued and handed
@@ -143,6 +91,19 @@ void ll_conn_accept(ll_worker_t *w, uv_stream_t *listener);
 
 /* conn.c: a request of c now has its response; writes what is in order. */
 void ll_conn_flush(ll_conn_t *c);
+
+/* conn.c, for stream_conn.c: ends HTTP on req's connection and gives its
+ * socket away. Must be called from the handler of req, which must be first
+ * in line: req is consumed, requests pipelined after it are dropped,
+ * reading stops, and once the parser returns, rest_cb(heir) gets the bytes
+ * that followed req in its read. The connection then forgets the socket and
+ * frees itself when the answers it wrote before are done. Returns NULL when
+ * the client is gone (req freed) or req is not first (answered 400). */
+uv_tcp_t *ll_conn_hand_over(ll_req_t *req, ll_conn_rest_cb rest_cb, void *heir);
+
+/* parse.c, once the parser returned after a hand-over: passes the bytes that
+ * followed the request to the heir. */
+void ll_conn_pass_rest(ll_conn_t *c, const char *data, size_t len);
 
 /* conn.c: closes every connection of w now (requests in flight become
  * orphans). Their handles finish closing on later loop iterations; w->nconns

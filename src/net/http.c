@@ -9,6 +9,7 @@
 #include "util/json.h"
 #include "util/log.h"
 
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -398,6 +399,26 @@ const char *ll_req_body(const ll_req_t *req, size_t *len)
 ll_worker_t *ll_req_worker(const ll_req_t *req)
 {
     return req->worker;
+}
+
+int ll_req_peer_ip(const ll_req_t *req, char *out, size_t cap)
+{
+    struct sockaddr_storage sa;
+    int len = sizeof sa;
+    if (!req->conn || cap == 0 ||
+        uv_tcp_getpeername(req->conn->tcp, (struct sockaddr *)&sa, &len) != 0)
+        return LL_ENOTFOUND;
+    if (sa.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)&sa;
+        /* An IPv4 client of a dual-stack socket is that IPv4 address. */
+        if (IN6_IS_ADDR_V4MAPPED(&a6->sin6_addr))
+            return uv_inet_ntop(AF_INET, &a6->sin6_addr.s6_addr[12], out, cap) == 0 ? 0
+                                                                                    : LL_ENOTFOUND;
+        return uv_ip6_name(a6, out, cap) == 0 ? 0 : LL_ENOTFOUND;
+    }
+    if (sa.ss_family == AF_INET)
+        return uv_ip4_name((const struct sockaddr_in *)&sa, out, cap) == 0 ? 0 : LL_ENOTFOUND;
+    return LL_ENOTFOUND;
 }
 
 void *ll_req_ctx(const ll_req_t *req)

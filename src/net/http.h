@@ -7,15 +7,13 @@
  * Threads: everything here runs on the worker thread that owns the
  *          connection. A handler that needs another thread (the ledger) posts
  *          a task there and responds from a task posted back to
- *          ll_worker_taskq(ll_req_worker(req)).
+ *          ll_worker_taskq(ll_req_worker(req)) (net/server.h).
  *
  * Each request is answered exactly once, by one of the ll_req_respond*
  * calls; responses go out in request order even when handlers finish out of
  * order (pipelining). */
 #ifndef LL_NET_HTTP_H
 #define LL_NET_HTTP_H
-
-#include "util/taskq.h"
 
 #include <http_parser.h>
 #include <jansson.h>
@@ -71,56 +69,5 @@ void ll_req_respond_json(ll_req_t *req, int status, json_t *body);
  * ll_err_status(err). */
 void ll_req_respond_error(ll_req_t *req, int err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-
-/* ---- taking a connection over (WebSocket, SSE) ----------------------------- */
-
-typedef struct ll_conn ll_conn_t;
-
-typedef struct ll_takeover {
-    /* Bytes the client sent after the request (WebSocket frames). Not
-     * called between ll_conn_read_stop and ll_conn_read_start, nor after
-     * ll_conn_end; the bytes are the caller's until it returns. */
-    void (*on_data)(void *owner, const char *data, size_t len);
-    /* The client is gone or ll_conn_end was called, the socket is closed and
-     * every write callback has run: the owner frees itself now. */
-    void (*on_closed)(void *owner);
-    /* The server is stopping: say goodbye (a WebSocket close frame), then
-     * ll_conn_end. The connection is closed regardless after 2 s. */
-    void (*on_shutdown)(void *owner);
-} ll_takeover_t;
-
-/* Answers req with head (copied: a complete response head, e.g. the 101 of
- * a WebSocket upgrade or the 200 of an event stream) and hands the
- * connection to owner: bytes read go to cbs->on_data, the owner writes to
- * ll_conn_stream(), and ll_conn_end() closes it. Must be called from the
- * handler, for a request with nothing unanswered before it; requests
- * pipelined after it are dropped. req is consumed. Returns NULL when the
- * client is already gone or req was not first (then answered 400); the
- * owner is not called in that case. */
-ll_conn_t *ll_req_take_over(ll_req_t *req, const char *head, size_t len, const ll_takeover_t *cbs,
-                            void *owner);
-
-/* The socket of a taken-over connection, for uv_try_write / uv_write. */
-uv_stream_t *ll_conn_stream(ll_conn_t *c);
-
-/* Backpressure for the owner of a taken-over connection: stop reading from
- * the client (its bytes wait in the kernel, and then it cannot send) while
- * what the owner must answer cannot be written; start again once it can. */
-void ll_conn_read_stop(ll_conn_t *c);
-void ll_conn_read_start(ll_conn_t *c);
-
-/* Closes a taken-over connection: FIN after what is queued, then the socket
- * once the client closes too, or after 2 s (also when the client reads
- * nothing and so never gets the FIN). The owner's on_closed follows. */
-void ll_conn_end(ll_conn_t *c);
-
-/* Closes now with a reset (RST): for a client that reads nothing, whose
- * unsent bytes would otherwise wait in the kernel. on_closed follows. */
-void ll_conn_abort(ll_conn_t *c);
-
-/* The worker that owns this connection's loop. */
-ll_taskq_t *ll_worker_taskq(ll_worker_t *w);
-uv_loop_t *ll_worker_loop(ll_worker_t *w);
-int ll_worker_index(const ll_worker_t *w);
 
 #endif

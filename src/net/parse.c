@@ -276,16 +276,15 @@ void ll_conn_feed(ll_conn_t *c, const char *data, size_t len)
         const char *seen = data;
         data += n;
         len -= n;
-        if (c->closing)
-            return; /* a handler's write failed and closed us */
-        if (c->taken) {
-            /* What follows the request is the new protocol's (RFC 6455 §4.1:
-             * a client may send frames right after its handshake). */
-            c->msg_done = 0;
-            if (len > 0)
-                c->tk->on_data(c->owner, data, len);
+        if (c->rest_cb) {
+            /* The handler handed the socket over: what follows the request
+             * is the new protocol's (RFC 6455 §4.1: a client may send frames
+             * right after its handshake). */
+            ll_conn_pass_rest(c, data, len);
             return;
         }
+        if (c->closing)
+            return; /* a handler's write failed and closed us */
         enum http_errno e = HTTP_PARSER_ERRNO(p);
         if (e != HPE_OK && e != HPE_PAUSED) {
             ll_conn_fail(c, map_parser_error(c, e), c->cur ? c->cur->why : NULL);

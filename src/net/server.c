@@ -1,11 +1,13 @@
 /* net/server.c: the listening side. The main thread binds one SO_REUSEPORT
  * socket per worker (so bind errors surface synchronously), then starts one
  * thread per worker, each with its own uv loop that adopts its socket, accepts
- * and serves its connections (conn.c) and runs the tasks other threads post
- * to its inbox. Stopping is a task too: the worker closes everything it owns
- * and the main thread joins it. */
+ * and serves its connections (conn.c; streams: stream_conn.c) and runs the
+ * tasks other threads post to its inbox. Stopping is a task too: the worker
+ * closes everything it owns and the main thread joins it. Also the
+ * ll_worker_* accessors of server.h. */
 #include "net/server.h"
 #include "net/conn.h"
+#include "net/stream_conn.h"
 #include "net/worker.h"
 #include "util/err.h"
 #include "util/log.h"
@@ -243,8 +245,9 @@ static void worker_close(ll_worker_t *w)
     if (w->listener_open && !uv_is_closing((uv_handle_t *)&w->listener))
         uv_close((uv_handle_t *)&w->listener, on_listener_closed);
     ll_conn_close_all(w);
+    ll_stream_conn_close_all(w);
     ll_taskq_close(&w->taskq, on_taskq_closed); /* runs what is still queued */
-    while (w->nconns > 0 || w->listener_open || w->taskq_open)
+    while (w->nconns > 0 || w->nstreams > 0 || w->listener_open || w->taskq_open)
         uv_run(&w->loop, UV_RUN_ONCE); /* closing handles make it poll without blocking */
     if (o->worker_fini)
         o->worker_fini(w->ctx);

@@ -3,14 +3,17 @@
  * spreads connections over workers and no connection is ever shared.
  * Owns:    the worker threads, their loops, listeners and connections.
  * Frees:   ll_server_stop() ends and joins everything it started.
- * Threads: ll_server_* are called from the main thread only. */
+ * Threads: ll_server_* are called from the main thread only; ll_worker_*
+ *          as each says. */
 #ifndef LL_NET_SERVER_H
 #define LL_NET_SERVER_H
 
 #include "net/http.h"
+#include "util/taskq.h"
 
 #include <stddef.h>
 #include <stdint.h>
+#include <uv.h>
 
 typedef struct ll_server ll_server_t;
 
@@ -55,5 +58,15 @@ void ll_server_stop_accepting(ll_server_t *srv);
 
 /* Closes every connection, runs worker_fini, joins and frees everything. */
 void ll_server_stop(ll_server_t *srv);
+
+/* ---- a worker, from its own thread ------------------------------------------ */
+
+/* Its inbox: other threads post tasks here to run on the worker's loop
+ * (any thread may post). */
+ll_taskq_t *ll_worker_taskq(ll_worker_t *w);
+/* Its loop, for handles of the worker's own (worker thread only). */
+uv_loop_t *ll_worker_loop(ll_worker_t *w);
+/* 0 .. workers-1 (any thread). */
+int ll_worker_index(const ll_worker_t *w);
 
 #endif

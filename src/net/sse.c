@@ -2,6 +2,7 @@
  * writes is one chunk around the same shared event bytes every subscriber
  * gets (stream/subscriber.h), so nothing is copied per client. */
 #include "net/sse.h"
+#include "net/stream_conn.h"
 #include "util/err.h"
 #include "util/log.h"
 
@@ -21,17 +22,18 @@ static const char head[] = "HTTP/1.1 200 OK\r\n"
 #define SSE_END_GRACE_MS 2000
 
 typedef struct ll_sse {
-    ll_conn_t *conn;
-    ll_sub_t *sub;
-    uv_timer_t heartbeat; /* after the session ended: the grace period */
-    int ending;           /* the body's end is queued: close once it is written */
+    ll_stream_conn_t *conn;
+    ll_sub_t *sub; /* the stream's (ll_stream_conn_sub) */
+    int ending;    /* the body's end is queued: close once it is written */
 } ll_sse_t;
 
-static void on_heartbeat(uv_timer_t *t)
+/* The stream's timer: the heartbeat, then, once the session ended, the grace
+ * period. */
+static void on_heartbeat(void *owner)
 {
-    ll_sse_t *sse = t->data;
+    ll_sse_t *sse = owner;
     if (sse->ending) { /* the grace period is over: the client did not read */
-        ll_conn_end(sse->conn);
+        ll_stream_conn_end(sse->conn);
         return;
     }
     /* A client so far behind that even the reserve is full needs no
@@ -51,37 +53,19 @@ static void on_write_error(void *owner, int status)
 {
     ll_sse_t *sse = owner;
     (void)status;
-    ll_conn_end(sse->conn);
-}
-
-static void on_data(void *owner, const char *data, size_t len)
-{
-    (void)owner, (void)data, (void)len; /* an event stream reads nothing */
-}
-
-static void on_timer_closed(uv_handle_t *h)
-{
-    free(h->data);
+    ll_stream_conn_end(sse->conn);
 }
 
 static void on_closed(void *owner)
 {
-    ll_sse_t *sse = owner;
-    ll_sub_close(sse->sub);
-    uv_close((uv_handle_t *)&sse->heartbeat, on_timer_closed);
-}
-
-static void on_shutdown(void *owner)
-{
-    ll_sse_t *sse = owner;
-    ll_conn_end(sse->conn); /* EventSource reconnects to whoever serves next */
+    free(owner); /* the subscriber is closed already */
 }
 
 static void on_drained(void *owner)
 {
     ll_sse_t *sse = owner;
     if (sse->ending)
-        ll_conn_end(sse->conn); /* the last chunk is out: the response is complete */
+        ll_stream_conn_end(sse->conn); /* the last chunk is out: the response is complete */
 }
 
 /* Logout or expiry (stream/fanout.h): the response ends properly, with its
@@ -90,41 +74,37 @@ static void on_session_end(void *owner)
 {
     ll_sse_t *sse = owner;
     sse->ending = 1;
-    uv_timer_start(&sse->heartbeat, on_heartbeat, SSE_END_GRACE_MS, 0);
+    ll_stream_conn_timer_start(sse->conn, on_heartbeat, SSE_END_GRACE_MS, 0);
     if (ll_sub_end_body(sse->sub) < 0)
-        ll_conn_end(sse->conn);
+        ll_stream_conn_end(sse->conn);
 }
 
-static const ll_takeover_t takeover = {on_data, on_closed, on_shutdown};
+/* An event stream reads nothing (on_data NULL: bytes are discarded); a
+ * stopping server just ends it (on_shutdown NULL): EventSource reconnects to
+ * whoever serves next. */
+static const ll_stream_conn_cbs_t stream_cbs = {NULL, on_closed, NULL};
 static const ll_sub_hooks_t hooks = {on_dropped, on_write_error, on_drained, on_session_end};
 
-int ll_sse_start(ll_req_t *req, ll_fanout_t *fo, const ll_sub_opts_t *opts,
-                 uint32_t heartbeat_s)
+int ll_sse_start(ll_req_t *req, ll_fanout_t *fo, const ll_sub_opts_t *opts, uint32_t heartbeat_s)
 {
     char retry[32];
     ll_sub_opts_t chunked = *opts;
-    const ll_sub_opts_t *sub_opts = &chunked;
     chunked.chunked = 1;
-    uv_loop_t *loop = ll_worker_loop(ll_req_worker(req));
     ll_sse_t *sse = calloc(1, sizeof *sse);
     if (!sse) {
         ll_req_respond_error(req, LL_ENOMEM, "out of memory");
         return LL_ENOMEM;
     }
-    uv_timer_init(loop, &sse->heartbeat);
-    sse->heartbeat.data = sse;
-    if (!(sse->conn = ll_req_take_over(req, head, sizeof head - 1, &takeover, sse))) {
-        uv_close((uv_handle_t *)&sse->heartbeat, on_timer_closed);
+    sse->conn = ll_stream_conn_take_over(req, head, sizeof head - 1, fo, &chunked, &hooks,
+                                         &stream_cbs, sse);
+    if (!sse->conn) {
+        free(sse);
         return LL_ESHUTDOWN;
     }
-    if (!(sse->sub = ll_sub_open(fo, ll_conn_stream(sse->conn), sub_opts, &hooks, sse))) {
-        LL_ERROR("sse: out of memory opening a subscriber");
-        ll_conn_end(sse->conn);
-        return LL_ENOMEM;
-    }
+    sse->sub = ll_stream_conn_sub(sse->conn);
     int n = snprintf(retry, sizeof retry, "retry: %d\n\n", LL_SSE_RETRY_MS);
     ll_sub_send_raw(sse->sub, retry, (size_t)n);
     uint64_t every = (uint64_t)heartbeat_s * 1000;
-    uv_timer_start(&sse->heartbeat, on_heartbeat, every, every);
+    ll_stream_conn_timer_start(sse->conn, on_heartbeat, every, every);
     return 0;
 }

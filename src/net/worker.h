@@ -1,8 +1,9 @@
 /* net/worker.h: internal to net/: the state of one worker thread, shared by
- * server.c (which creates, starts and stops workers) and conn.c (which adds
- * the worker's connections to it). Nothing outside net/ includes this.
- * Owns:    the worker's loop, its taskq inbox, its listener and the list of its
- *          live connections.
+ * server.c (which creates, starts and stops workers), conn.c (which adds the
+ * worker's connections to it) and stream_conn.c (its streams). Nothing
+ * outside net/ includes this.
+ * Owns:    the worker's loop, its taskq inbox, its listener and the lists of
+ *          its live connections and streams.
  * Frees:   server.c frees the worker array after joining every thread.
  * Threads: every field is touched only on the worker's own thread once it
  *          runs, except fd and start_rc (written by the worker before it posts
@@ -18,6 +19,7 @@
 #include <uv.h>
 
 typedef struct ll_conn ll_conn_t;
+typedef struct ll_stream_conn ll_stream_conn_t;
 
 /* One read buffer per worker is enough: every read is parsed (and what must
  * outlive it copied) before the loop reads from the next connection. */
@@ -39,6 +41,8 @@ struct ll_worker {
     void *ctx;         /* what opts->worker_init returned */
     ll_conn_t *conns;  /* live connections (conn.c), until their handles close */
     size_t nconns;
+    ll_stream_conn_t *streams; /* taken over (stream_conn.c), until closed */
+    size_t nstreams;
     ll_task_t stop_accepting_task;
     ll_task_t stop_task;
     char rbuf[LL_WORKER_RBUF_SIZE];

@@ -3,6 +3,7 @@
  * 1009); its send callback copies those few bytes into the subscriber's
  * queue, so they are ordered with the broadcast frames. */
 #include "net/ws.h"
+#include "net/stream_conn.h"
 #include "util/err.h"
 #include "util/list.h"
 #include "util/log.h"
@@ -29,11 +30,10 @@
 #define WS_RECV_SLICE 512
 
 typedef struct ll_ws {
-    ll_conn_t *conn;
-    ll_sub_t *sub;
+    ll_stream_conn_t *conn;
+    ll_sub_t *sub; /* the stream's (ll_stream_conn_sub) */
     wslay_event_context_ptr ctx;
-    uv_timer_t idle; /* the idle timeout, then the goodbye deadline */
-    uint64_t idle_ms;
+    uint64_t idle_ms;  /* the stream's timer: the idle timeout, then the goodbye deadline */
     const uint8_t *in; /* bytes being handed to wslay */
     size_t in_len;
     char *held; /* bytes read and not yet handed to wslay: reading is stopped */
@@ -42,7 +42,7 @@ typedef struct ll_ws {
     size_t hdr_len;
     unsigned closing : 1; /* a close frame is sent (or wslay is gone): end once written */
     unsigned goodbye : 1; /* a close is queued: the connection ends by WS_GOODBYE_MS */
-    unsigned ended : 1;   /* ll_conn_end called: nothing more in or out */
+    unsigned ended : 1;   /* ll_stream_conn_end called: nothing more in or out */
     unsigned busy : 1;    /* inside wslay: the drained hook must not re-enter it */
     unsigned again : 1;   /* the subscriber drained while busy: look once more */
 } ll_ws_t;
@@ -209,7 +209,7 @@ static void end(ll_ws_t *ws)
         return;
     ws->ended = 1;
     drop_held(ws);
-    ll_conn_end(ws->conn); /* reads again, to discard until the client's EOF */
+    ll_stream_conn_end(ws->conn); /* reads again, to discard until the client's EOF */
 }
 
 /* Ends the connection once our close frame has been written. */
@@ -311,7 +311,7 @@ static void on_data(void *owner, const char *data, size_t len)
     }
     memcpy(ws->held, data + used, len - used);
     ws->held_len = len - used;
-    ll_conn_read_stop(ws->conn);
+    ll_stream_conn_read_stop(ws->conn);
 }
 
 /* The subscriber's socket took everything: move what waits, and read again
@@ -337,28 +337,28 @@ static void on_drained(void *owner)
         return;
     drop_held(ws);
     if (!ws->ended)
-        ll_conn_read_start(ws->conn);
+        ll_stream_conn_read_start(ws->conn);
 }
 
-static void on_goodbye_timeout(uv_timer_t *t)
+static void on_goodbye_timeout(void *owner)
 {
-    ll_ws_t *ws = t->data;
+    ll_ws_t *ws = owner;
     if (ws->ended)
-        return; /* ll_conn_end keeps its own time */
+        return; /* ll_stream_conn_end keeps its own time */
     /* Our close frame never got out: the client reads nothing. */
     ws->ended = 1;
     drop_held(ws);
-    ll_conn_abort(ws->conn);
+    ll_stream_conn_abort(ws->conn);
 }
 
 /* A close is on its way out: however the client behaves, the connection
- * ends within LL_WS_GOODBYE_MS (then ll_conn_end's own 2 s at most). */
+ * ends within LL_WS_GOODBYE_MS (then ll_stream_conn_end's own 2 s at most). */
 static void start_goodbye(ll_ws_t *ws)
 {
     if (ws->goodbye)
         return;
     ws->goodbye = 1;
-    uv_timer_start(&ws->idle, on_goodbye_timeout, LL_WS_GOODBYE_MS, 0);
+    ll_stream_conn_timer_start(ws->conn, on_goodbye_timeout, LL_WS_GOODBYE_MS, 0);
 }
 
 static void close_with(ll_ws_t *ws, uint16_t code, const char *reason)
@@ -374,30 +374,28 @@ static void close_with(ll_ws_t *ws, uint16_t code, const char *reason)
     }
 }
 
-static void on_idle_timeout(uv_timer_t *t)
+static void on_idle_timeout(void *owner)
 {
-    close_with(t->data, WSLAY_CODE_NORMAL_CLOSURE, "idle timeout");
+    close_with(owner, WSLAY_CODE_NORMAL_CLOSURE, "idle timeout");
 }
 
 static void restart_idle(ll_ws_t *ws)
 {
     if (!ws->closing && !ws->goodbye)
-        uv_timer_start(&ws->idle, on_idle_timeout, ws->idle_ms, 0);
+        ll_stream_conn_timer_start(ws->conn, on_idle_timeout, ws->idle_ms, 0);
 }
 
-static void on_idle_closed(uv_handle_t *h)
+static void ws_free(ll_ws_t *ws)
 {
-    free(h->data);
+    if (ws->ctx)
+        wslay_event_context_free(ws->ctx);
+    drop_held(ws);
+    free(ws);
 }
 
 static void on_closed(void *owner)
 {
-    ll_ws_t *ws = owner;
-    ll_sub_close(ws->sub);
-    if (ws->ctx)
-        wslay_event_context_free(ws->ctx);
-    drop_held(ws);
-    uv_close((uv_handle_t *)&ws->idle, on_idle_closed);
+    ws_free(owner); /* the subscriber is closed already */
 }
 
 static void on_shutdown(void *owner)
@@ -417,13 +415,12 @@ static void on_session_end(void *owner)
     close_with(owner, WSLAY_CODE_POLICY_VIOLATION, "session ended");
 }
 
-static const ll_takeover_t takeover = {on_data, on_closed, on_shutdown};
+static const ll_stream_conn_cbs_t stream_cbs = {on_data, on_closed, on_shutdown};
 static const ll_sub_hooks_t hooks = {NULL, on_write_error, on_drained, on_session_end};
 
 int ll_ws_start(ll_req_t *req, const char *head, size_t len, ll_fanout_t *fo,
                 const ll_sub_opts_t *sub_opts, uint32_t idle_timeout_s)
 {
-    uv_loop_t *loop = ll_worker_loop(ll_req_worker(req));
     ll_ws_t *ws = calloc(1, sizeof *ws);
     if (!ws || wslay_event_context_server_init(&ws->ctx, &wslay_cbs, ws) != 0) {
         free(ws);
@@ -431,23 +428,13 @@ int ll_ws_start(ll_req_t *req, const char *head, size_t len, ll_fanout_t *fo,
         return LL_ENOMEM;
     }
     wslay_event_config_set_max_recv_msg_length(ws->ctx, LL_WS_MAX_MESSAGE);
-    uv_timer_init(loop, &ws->idle);
-    ws->idle.data = ws;
     ws->idle_ms = (uint64_t)idle_timeout_s * 1000;
-    if (!(ws->conn = ll_req_take_over(req, head, len, &takeover, ws))) {
-        wslay_event_context_free(ws->ctx);
-        uv_close((uv_handle_t *)&ws->idle, on_idle_closed);
+    ws->conn = ll_stream_conn_take_over(req, head, len, fo, sub_opts, &hooks, &stream_cbs, ws);
+    if (!ws->conn) {
+        ws_free(ws);
         return LL_ESHUTDOWN;
     }
-    if (!(ws->sub = ll_sub_open(fo, ll_conn_stream(ws->conn), sub_opts, &hooks, ws))) {
-        /* on_closed runs when the connection is gone; it needs a sub. */
-        LL_ERROR("ws: out of memory opening a subscriber");
-        wslay_event_context_free(ws->ctx);
-        ws->ctx = NULL;
-        ws->closing = 1;
-        end(ws);
-        return LL_ENOMEM;
-    }
+    ws->sub = ll_stream_conn_sub(ws->conn);
     restart_idle(ws);
     return 0;
 }

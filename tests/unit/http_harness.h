@@ -1,8 +1,9 @@
-/* tests/unit/http_harness.h: the real server that test_http.c and
- * test_server.c drive, in one header because CMake builds each
- * tests/unit/test_*.c as its own program and links nothing but ll_core and
- * cmocka. Everything here is a macro, a type, or a static object or function,
- * so each program has its own copy: no server or state is shared across files.
+/* tests/unit/http_harness.h: the real server that test_http.c, test_conn.c
+ * and test_server.c drive (stream_conn_harness.h builds on it), in one
+ * header because CMake builds each tests/unit/test_*.c as its own program
+ * and links nothing but ll_core and cmocka. Everything here is a macro, a
+ * type, or a static object or function, so each program has its own copy:
+ * no server or state is shared across files.
  *
  * An ll_server on 127.0.0.1, port 0, two workers, a test handler, and plain
  * blocking sockets as clients (with SO_RCVTIMEO, so a broken server fails a
