@@ -127,7 +127,7 @@ static inline int stream_teardown(void **state)
 
 static inline void publish(uint64_t seq, const char *payload)
 {
-    ll_event_desc_t d = {.seq = seq, .type = "tx", .addresses = "", .payload = payload};
+    ll_event_desc_t d = {.seq = seq, .type = LL_EV_TX, .payload = payload};
     ll_batch_t *b = ll_batch_new(1);
     assert_non_null(b);
     b->events[b->n++] = ll_event_new(&d);
