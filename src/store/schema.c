@@ -231,7 +231,7 @@ static int refuse_newer(int version)
 static int apply(sqlite3 *db, int to)
 {
     char bump[48];
-    int version;
+    int version = 0;
     int rc;
 
     if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
