@@ -5,6 +5,7 @@
 #include "ledger/commit.h"
 #include "ledger/block.h"
 #include "store/contracts.h"
+#include "store/pending.h"
 #include "util/err.h"
 #include "util/json.h"
 #include "util/log.h"
@@ -43,8 +44,7 @@ static int reread_tx(const ll_store_tx_t *row, void *arg)
 
 /* Re-reads the block just written (inside its open transaction) and checks
  * its proof of work, its tx root and every signature from the stored bytes. */
-static int verify_persisted(ll_store_t *st, const ll_block_hdr_t *b, ll_tx_t *const *txs,
-                            size_t n)
+static int verify_persisted(ll_store_t *st, const ll_block_hdr_t *b, ll_tx_t *const *txs, size_t n)
 {
     ll_block_hdr_t back;
     char root[65];
@@ -66,8 +66,7 @@ static int verify_persisted(ll_store_t *st, const ll_block_hdr_t *b, ll_tx_t *co
     rc = LL_EINTERNAL;
     for (size_t i = 0; i < r.seen; i++)
         id_ptrs[i] = ids[i];
-    if (r.seen != n || ll_block_tx_root(id_ptrs, n, root) < 0 ||
-        strcmp(root, back.tx_root) != 0) {
+    if (r.seen != n || ll_block_tx_root(id_ptrs, n, root) < 0 || strcmp(root, back.tx_root) != 0) {
         LL_ERROR("ledger: block %" PRIu64 " transactions differ after persisting", b->height);
         goto out;
     }
@@ -101,8 +100,7 @@ static int store_tx(ll_store_t *st, const ll_tx_t *tx, uint64_t height, uint32_t
     return rc;
 }
 
-static int store_receipt(ll_store_t *st, const ll_tx_t *tx, const json_t *receipt,
-                         uint64_t height)
+static int store_receipt(ll_store_t *st, const ll_tx_t *tx, const json_t *receipt, uint64_t height)
 {
     char *text = json_dumps(receipt, LL_JSON_FLAGS);
     int rc = text ? ll_store_put_receipt(st, tx->tx_id, height, text) : LL_ENOMEM;
@@ -110,9 +108,8 @@ static int store_receipt(ll_store_t *st, const ll_tx_t *tx, const json_t *receip
     return rc;
 }
 
-int ll_commit_block(ll_store_t *st, ll_state_t *building, ll_events_t *events,
-                    ll_block_hdr_t *b, ll_tx_t *const *txs, json_t *const *receipts, size_t n,
-                    ll_batch_t **out)
+int ll_commit_block(ll_store_t *st, ll_state_t *building, ll_events_t *events, ll_block_hdr_t *b,
+                    ll_tx_t *const *txs, json_t *const *receipts, size_t n, ll_batch_t **out)
 {
     ll_batch_t *batch = NULL;
     int rc;
@@ -122,10 +119,10 @@ int ll_commit_block(ll_store_t *st, ll_state_t *building, ll_events_t *events,
     if ((rc = ll_store_put_block(st, b)) < 0)
         goto fail;
     for (size_t i = 0; i < n; i++) {
-        if ((rc = store_tx(st, txs[i], b->height, (uint32_t)i)) < 0)
+        if ((rc = store_tx(st, txs[i], b->height, (uint32_t)i)) < 0 ||
+            (rc = ll_store_forget_pending(st, txs[i]->tx_id)) < 0)
             goto fail;
-        if (receipts && receipts[i] &&
-            (rc = store_receipt(st, txs[i], receipts[i], b->height)) < 0)
+        if (receipts && receipts[i] && (rc = store_receipt(st, txs[i], receipts[i], b->height)) < 0)
             goto fail;
     }
     if ((rc = ll_state_flush(building)) < 0)

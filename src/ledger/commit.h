@@ -16,7 +16,7 @@
 #include <stddef.h>
 
 /* Writes b and its transactions (and their receipts, when receipts is set)
- * with the state in building, re-reads and re-verifies them (setting
+ * with the state in building, forgets their journal rows (journal.h), re-reads and re-verifies them (setting
  * b->quantum_verified), appends the event rows and commits. Returns 0 and
  * in *out the batch of live events to publish, or a negative LL_E* with
  * nothing left behind. */

@@ -344,14 +344,14 @@ int ll_events_append_block(ll_events_t *ev, ll_store_t *st, const ll_block_hdr_t
     return rc;
 }
 
-int ll_events_append_pending(ll_events_t *ev, ll_store_t *st, uint64_t tip,
-                             const ll_tx_t *const *msgs, size_t n, ll_batch_t **out)
+int ll_events_append_messages(ll_events_t *ev, ll_store_t *st, uint64_t tip, const char *status,
+                              const ll_tx_t *const *msgs, size_t n, ll_batch_t **out)
 {
     ll_batch_t *batch = ll_batch_new(n);
     int rc = batch ? 0 : LL_ENOMEM;
     for (size_t i = 0; rc == 0 && i < n; i++) {
-        row_t r = {LL_EV_MESSAGE, "pending", msgs[i], NULL, tip, 0, NULL};
-        rc = append(ev, st, &r, message_payload(st, msgs[i], "pending", 0), batch);
+        row_t r = {LL_EV_MESSAGE, status, msgs[i], NULL, tip, 0, NULL};
+        rc = append(ev, st, &r, message_payload(st, msgs[i], status, 0), batch);
     }
     if (rc < 0) {
         ll_batch_unref(batch);

@@ -55,9 +55,10 @@ int ll_events_append_block(ll_events_t *ev, ll_store_t *st, const ll_block_hdr_t
 void ll_events_commit(ll_events_t *ev);
 void ll_events_abort(ll_events_t *ev);
 
-/* Appends a "pending" message event for each of msgs (admitted to the
- * mempool after block `tip`), and sets *out likewise. */
-int ll_events_append_pending(ll_events_t *ev, ll_store_t *st, uint64_t tip,
-                             const ll_tx_t *const *msgs, size_t n, ll_batch_t **out);
+/* Appends a message event with status ("pending": admitted to the mempool
+ * after block `tip` and journaled; "dropped": out of the mempool for good,
+ * never to be in a block) for each of msgs, and sets *out likewise. */
+int ll_events_append_messages(ll_events_t *ev, ll_store_t *st, uint64_t tip, const char *status,
+                              const ll_tx_t *const *msgs, size_t n, ll_batch_t **out);
 
 #endif

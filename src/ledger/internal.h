@@ -1,11 +1,13 @@
 /* ledger/internal.h (internal to ledger/): the ledger thread's state, as
- * ledger.c (the thread, blocks, start and stop) and requests.c (what workers
- * ask of it: admission, lookups, the faucet, store calls) share it.
+ * ledger.c (the thread, blocks, start and stop), requests.c (what workers
+ * ask of it: admission, lookups, the faucet, store calls) and journal.c
+ * (admissions made durable before their 202) share it.
  * Threads: the ledger thread, except where a field says otherwise. */
 #ifndef LL_LEDGER_INTERNAL_H
 #define LL_LEDGER_INTERNAL_H
 
 #include "ledger/events.h"
+#include "ledger/journal.h"
 #include "ledger/ledger.h"
 #include "ledger/mempool.h"
 #include "ledger/penalty.h"
@@ -30,13 +32,7 @@ struct ll_ledger {
     ll_tx_t **batch;       /* room for max_block_txs */
     json_t **receipts;     /* batch[i]'s receipt, or NULL; same room */
     ll_events_t *events;
-    /* Messages admitted since the last flush: their "pending" events are
-     * written and published once per loop turn, and always before a block
-     * is built, so "pending" never follows "confirmed". The mempool owns
-     * the transactions, and they stay in it until that flush. */
-    const ll_tx_t **pending_msgs;
-    size_t npending_msgs, pending_cap;
-    uv_timer_t pending_timer;
+    ll_journal_t journal; /* admissions and drops awaiting their fsync */
     ll_keypair_t node_key;
     ll_keypair_t faucet_key;
     ll_block_hdr_t tip;
@@ -66,14 +62,19 @@ void ll_ledger_publish_stats(ll_ledger_t *l);
 /* Arms the block timer for what is pending (ledger.c). */
 void ll_ledger_schedule_block(ll_ledger_t *l);
 
-/* Remembers an admitted message for its "pending" event (ledger.c). */
-void ll_ledger_note_pending_message(ll_ledger_t *l, const ll_tx_t *tx);
+/* Hands a committed batch of events to the workers (ledger.c). */
+void ll_ledger_publish(ll_ledger_t *l, ll_batch_t *batch);
+
+/* Sends r's answer to its poster (requests.c). */
+void ll_ledger_send_reply(ll_ledger_req_t *r);
 
 /* Rebuilds the admission view: committed state plus every pending
  * transaction, in order. Returns how many no longer apply. */
 size_t ll_ledger_rebuild_admission(ll_ledger_t *l);
 
-/* Admits again what the last clean stop saved (requests.c). */
+/* Admits again, in order, what the journal holds: every transaction
+ * answered 202 and not yet in a block, after a clean stop or a kill -9
+ * (requests.c). */
 int ll_ledger_reload_mempool(ll_ledger_t *l);
 
 #endif

@@ -7,7 +7,6 @@
 #include "ledger/block.h"
 #include "ledger/commit.h"
 #include "ledger/internal.h"
-#include "ledger/saved.h"
 #include "util/clock.h"
 #include "util/log.h"
 #include "vm/vm.h"
@@ -28,7 +27,7 @@ void ll_ledger_publish_stats(ll_ledger_t *l)
 }
 
 /* Hands a committed batch to the workers (or drops it when none listen). */
-static void publish(ll_ledger_t *l, ll_batch_t *batch)
+void ll_ledger_publish(ll_ledger_t *l, ll_batch_t *batch)
 {
     if (l->opts.hub && batch && batch->n > 0)
         ll_hub_publish(l->opts.hub, batch);
@@ -44,7 +43,7 @@ static int commit_block(ll_ledger_t *l, ll_block_hdr_t *b, ll_tx_t *const *txs,
     ll_batch_t *batch = NULL;
     int rc = ll_commit_block(l->st, l->building, l->events, b, txs, receipts, n, &batch);
     if (rc == 0)
-        publish(l, batch);
+        ll_ledger_publish(l, batch);
     return rc;
 }
 
@@ -84,58 +83,6 @@ static void drop_receipts(ll_ledger_t *l, size_t n)
     }
 }
 
-/* Writes and publishes the "pending" events of the messages admitted since
- * the last call. On failure they stay listed for the next call, and no
- * block is built until they are written, so "pending" never follows
- * "confirmed" and no event is lost. Returns 0 or the store's error. */
-static int flush_pending(ll_ledger_t *l)
-{
-    ll_batch_t *batch = NULL;
-    int rc;
-    if (l->npending_msgs == 0)
-        return 0;
-    if ((rc = ll_store_begin(l->st)) == 0 &&
-        (rc = ll_events_append_pending(l->events, l->st, l->tip.height, l->pending_msgs,
-                                       l->npending_msgs, &batch)) == 0 &&
-        (rc = ll_store_commit(l->st)) == 0) {
-        ll_events_commit(l->events);
-        publish(l, batch);
-        l->npending_msgs = 0;
-        return 0;
-    }
-    ll_store_rollback(l->st);
-    ll_events_abort(l->events);
-    ll_batch_unref(batch);
-    LL_ERROR("ledger: %zu pending-message events not written (%s); retrying", l->npending_msgs,
-             ll_err_name(rc));
-    return rc;
-}
-
-static void on_pending_timer(uv_timer_t *t)
-{
-    ll_ledger_t *l = t->data;
-    if (flush_pending(l) < 0)
-        uv_timer_start(&l->pending_timer, on_pending_timer, l->opts.block_interval_ms, 0);
-}
-
-/* Remembers an admitted message for the next flush. */
-void ll_ledger_note_pending_message(ll_ledger_t *l, const ll_tx_t *tx)
-{
-    if (l->npending_msgs == l->pending_cap) {
-        size_t cap = l->pending_cap ? 2 * l->pending_cap : 64;
-        const ll_tx_t **grown = realloc(l->pending_msgs, cap * sizeof *grown);
-        if (!grown) {
-            LL_ERROR("ledger: out of memory; a pending-message event is lost");
-            return;
-        }
-        l->pending_msgs = grown;
-        l->pending_cap = cap;
-    }
-    l->pending_msgs[l->npending_msgs++] = tx;
-    if (!uv_is_active((uv_handle_t *)&l->pending_timer))
-        uv_timer_start(&l->pending_timer, on_pending_timer, 0, 0);
-}
-
 /* Takes the oldest pending transactions into one block and commits it.
  * Returns 0 (also when nothing was pending) or the commit's error, in which
  * case the transactions are pending again. */
@@ -146,9 +93,10 @@ static int produce_block(ll_ledger_t *l)
     size_t taken, kept = 0;
     const char **ids = NULL;
     int rc;
-    /* Before the mempool hands its transactions over: their "pending"
+    /* Before the mempool hands its transactions over: their journal rows
+     * must be written before the block forgets them, and their "pending"
      * events must be in the log before any "confirmed" one. */
-    if ((rc = flush_pending(l)) < 0)
+    if ((rc = ll_journal_flush(l)) < 0)
         return rc;
     ll_mempool_limits_t lim = {l->opts.max_block_txs, l->opts.block_gas_limit, LL_BLOCK_MAX_BYTES};
     taken = ll_mempool_take(l->mempool, l->batch, &lim);
@@ -174,7 +122,7 @@ static int produce_block(ll_ledger_t *l)
                        : ll_state_apply_block(l->building, tx, b.miner, b.height, &receipt, why);
         if (rc == LL_ECANCELED) {
             /* The node is stopping: the block is abandoned, every one of its
-             * transactions pending again (and saved with the mempool). */
+             * transactions pending again (and still in the journal). */
             memmove(l->batch + kept, l->batch + i, (taken - i) * sizeof *l->batch);
             drop_receipts(l, kept);
             ll_mempool_untake(l->mempool, l->batch, kept + (taken - i));
@@ -193,7 +141,7 @@ static int produce_block(ll_ledger_t *l)
         }
         if (rc < 0) {
             LL_ERROR("ledger: dropping %s from block %" PRIu64 ": %s", tx->tx_id, b.height, why);
-            ll_tx_free(tx);
+            ll_journal_dropped(l, tx);
             continue;
         }
         l->receipts[kept] = receipt;
@@ -317,23 +265,22 @@ static void on_stop(ll_task_t *task)
     uint64_t until = uv_hrtime() + (uint64_t)STOP_BLOCKS_MS * 1000000;
     l->stopping = 1;
     uv_timer_stop(&l->block_timer);
-    flush_pending(l);
+    if (ll_journal_flush(l) < 0)
+        ll_journal_fail_held(l, LL_ESHUTDOWN,
+                             "the node stopped before the transaction was on disk");
     /* A stop must end within 2 s whatever is pending: commit blocks for a
      * while (a contract run was interrupted by ll_ledger_stop and fails
-     * them), then save the rest for the next start. */
+     * them); the journal keeps the rest for the next start. */
     while (ll_mempool_count(l->mempool) > 0 && uv_hrtime() < until) {
         if (produce_block(l) < 0)
             break;
     }
-    if (ll_mempool_count(l->mempool) > 0) {
-        size_t n = ll_mempool_count(l->mempool);
-        if (ll_saved_write(l->st, l->mempool) == 0)
-            LL_INFO("ledger: %zu pending transactions saved for the next start", n);
-        else
-            LL_ERROR("ledger: %zu pending transactions could not be saved at stop", n);
-    }
+    ll_journal_flush(l); /* what the last blocks dropped */
+    if (ll_mempool_count(l->mempool) > 0)
+        LL_INFO("ledger: %zu pending transactions stay in the journal for the next start",
+                ll_mempool_count(l->mempool));
     uv_close((uv_handle_t *)&l->block_timer, on_closed);
-    uv_close((uv_handle_t *)&l->pending_timer, on_closed);
+    ll_journal_close(l, on_closed);
     ll_taskq_close(&l->inbox, NULL);
 }
 
@@ -352,7 +299,7 @@ static void free_ledger(ll_ledger_t *l)
     ll_store_close(l->st);
     free(l->batch);
     free(l->receipts);
-    free(l->pending_msgs);
+    ll_journal_free(l);
     sodium_memzero(&l->node_key, sizeof l->node_key);
     sodium_memzero(&l->faucet_key, sizeof l->faucet_key);
     free(l);
@@ -410,8 +357,7 @@ int ll_ledger_start(const ll_ledger_opts_t *opts, ll_ledger_t **out)
     inbox_ready = 1;
     uv_timer_init(&l->loop, &l->block_timer);
     l->block_timer.data = l;
-    uv_timer_init(&l->loop, &l->pending_timer);
-    l->pending_timer.data = l;
+    ll_journal_init(l);
     l->stop_task.run = on_stop;
     ll_vm_interrupt_clear(); /* a ledger stopped earlier in this process set it */
     ll_vm_set_time_limit(l->opts.contract_time_limit_ms);
@@ -441,7 +387,7 @@ void ll_ledger_stop(ll_ledger_t *l)
     if (!l || l->stopped)
         return;
     /* A contract running now stops at its next instruction: the block it is
-     * in is abandoned and its transactions stay pending (then saved). */
+     * in is abandoned and its transactions stay pending (and journaled). */
     ll_vm_interrupt();
     if (ll_taskq_post(&l->inbox, &l->stop_task) < 0)
         LL_ERROR("ledger: stop requested twice");

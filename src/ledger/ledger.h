@@ -94,6 +94,7 @@ typedef struct ll_ledger_req {
     /* Set by the poster: */
     ll_taskq_t *reply_q;
     ll_task_t reply;          /* reply.run is called on reply_q's loop */
+    int held;                 /* the ledger's: the reply waits for the journal */
     void *data;               /* the poster's */
 } ll_ledger_req_t;
 

@@ -3,7 +3,6 @@
  * state's own; a transaction's lookup; the dev faucet; store calls; and, at
  * start, admitting again the mempool the last stop saved. */
 #include "ledger/internal.h"
-#include "ledger/saved.h"
 #include "store/pending.h"
 #include "util/clock.h"
 #include "util/hex.h"
@@ -14,7 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static void send_reply(ll_ledger_req_t *r)
+void ll_ledger_send_reply(ll_ledger_req_t *r)
 {
     /* Workers outlive the ledger (ll_ledger_stop runs before the server
      * stops), so the reply queue is open. */
@@ -67,9 +66,15 @@ static int check_sender(ll_ledger_t *l, ll_ledger_req_t *r, const ll_tx_t *tx, l
     return 0;
 }
 
+/* How admit() treats what it admits: a new transaction is journaled and
+ * its 202 held until it is on disk; one reloaded from the journal is
+ * there already, and when it no longer applies the journal drops it. */
+typedef enum { ADMIT_NEW, ADMIT_RELOADED } admit_mode_t;
+
 /* Admits tx (owned) to the mempool: duplicates, capacity, then the ledger
  * rules against committed state plus everything already pending. */
-static int admit(ll_ledger_t *l, ll_ledger_req_t *r, ll_tx_t *tx, ll_origin_t origin)
+static int admit(ll_ledger_t *l, ll_ledger_req_t *r, ll_tx_t *tx, ll_origin_t origin,
+                 admit_mode_t mode)
 {
     ll_store_tx_t row;
     char why[LL_ERRMSG_MAX];
@@ -91,6 +96,10 @@ static int admit(ll_ledger_t *l, ll_ledger_req_t *r, ll_tx_t *tx, ll_origin_t or
         fail(r, LL_EBUSY, "too many transactions are pending; retry shortly");
         goto drop;
     }
+    if (mode == ADMIT_NEW && ll_journal_reserve(l) < 0) {
+        fail(r, LL_ENOMEM, "out of memory");
+        goto drop;
+    }
     if ((rc = ll_state_apply(l->admission, tx, l->node_key.address, l->tip.height + 1, why)) < 0) {
         fail(r, rc, why);
         goto drop;
@@ -101,15 +110,18 @@ static int admit(ll_ledger_t *l, ll_ledger_req_t *r, ll_tx_t *tx, ll_origin_t or
         fail(r, rc, "out of memory");
         goto drop;
     }
-    if (tx->kind == LL_TX_MESSAGE)
-        ll_ledger_note_pending_message(l, tx);
     r->result = json_pack("{s:s, s:s}", "tx_id", tx->tx_id, "status", "pending");
     r->rc = r->result ? 0 : LL_ENOMEM;
+    if (mode == ADMIT_NEW)
+        ll_journal_admitted(l, tx, r); /* room reserved above */
     ll_ledger_publish_stats(l);
     ll_ledger_schedule_block(l);
     return r->rc;
 drop:
-    ll_tx_free(tx);
+    if (mode == ADMIT_RELOADED)
+        ll_journal_dropped(l, tx);
+    else
+        ll_tx_free(tx);
     return r->rc;
 }
 
@@ -167,7 +179,7 @@ static void sign_and_admit(ll_ledger_t *l, ll_ledger_req_t *r, json_t *body, con
         r->rc = rc;
         return;
     }
-    admit(l, r, tx, origin);
+    admit(l, r, tx, origin, ADMIT_NEW);
 }
 
 static void handle_faucet(ll_ledger_t *l, ll_ledger_req_t *r)
@@ -209,6 +221,7 @@ static void on_request(ll_task_t *task)
     r->rc = 0;
     r->why[0] = '\0';
     r->result = NULL;
+    r->held = 0;
     if (l->stopping) {
         fail(r, LL_ESHUTDOWN, "the node is shutting down");
         ll_tx_free(r->tx);
@@ -216,7 +229,7 @@ static void on_request(ll_task_t *task)
     } else if (r->op == LL_LEDGER_SUBMIT) {
         ll_tx_t *tx = r->tx;
         r->tx = NULL; /* the mempool or admit() owns it now */
-        admit(l, r, tx, FROM_CLIENT);
+        admit(l, r, tx, FROM_CLIENT, ADMIT_NEW);
     } else if (r->op == LL_LEDGER_GET_TX) {
         handle_get_tx(l, r);
     } else if (r->op == LL_LEDGER_FAUCET) {
@@ -228,7 +241,8 @@ static void on_request(ll_task_t *task)
     }
     if (r->op == LL_LEDGER_SIGN_SUBMIT)
         sodium_memzero(&r->key, sizeof r->key);
-    send_reply(r);
+    if (!r->held) /* else the journal answers once the admission is on disk */
+        ll_ledger_send_reply(r);
 }
 
 int ll_ledger_post(ll_ledger_t *l, ll_ledger_req_t *req)
@@ -250,33 +264,35 @@ static int reload_one(const char *body, int origin, void *arg)
     reload_t *rl = arg;
     ll_ledger_req_t r = {0};
     ll_tx_t *tx = NULL;
-    if (ll_tx_parse(body, strlen(body), &tx, r.why) == 0 &&
-        admit(rl->l, &r, tx,
-              origin == FROM_FAUCET    ? FROM_FAUCET
-              : origin == FROM_SESSION ? FROM_SESSION
-                                       : FROM_CLIENT) == 0)
-        rl->admitted++;
-    else
+    if (ll_tx_parse(body, strlen(body), &tx, r.why) < 0) {
+        LL_ERROR("ledger: a journaled transaction does not parse (%s); it stays journaled", r.why);
         rl->refused++;
+    } else if (admit(rl->l, &r, tx,
+                     origin == FROM_FAUCET    ? FROM_FAUCET
+                     : origin == FROM_SESSION ? FROM_SESSION
+                                              : FROM_CLIENT,
+                     ADMIT_RELOADED) == 0) {
+        rl->admitted++;
+    } else {
+        LL_ERROR("ledger: journaled transaction %s no longer applies (%s); dropped", tx->tx_id,
+                 r.why);
+        rl->refused++;
+    }
     json_decref(r.result);
     return 0;
 }
 
-/* Admits again what the last clean stop saved, in its order, and forgets
- * it. A transaction that no longer applies is logged and dropped. */
+/* Admits again what the journal holds, in its order. A transaction that
+ * no longer applies is dropped (journal.h: its row goes, and a message
+ * gets its "dropped" event, at the first flush). */
 int ll_ledger_reload_mempool(ll_ledger_t *l)
 {
     reload_t rl = {l, 0, 0};
     int rc = ll_store_load_pending(l->st, reload_one, &rl);
     if (rc < 0)
         return rc;
-    if (rl.admitted + rl.refused == 0)
-        return 0;
-    if ((rc = ll_saved_forget(l->st)) < 0)
-        return rc;
-    LL_INFO("ledger: %zu transactions pending from the last stop%s", rl.admitted,
-            rl.refused ? " (some no longer apply; see above)" : "");
-    if (rl.refused)
-        LL_ERROR("ledger: %zu saved transactions no longer apply and were dropped", rl.refused);
+    if (rl.admitted + rl.refused > 0)
+        LL_INFO("ledger: %zu journaled transactions pending again, %zu dropped", rl.admitted,
+                rl.refused);
     return 0;
 }

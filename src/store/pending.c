@@ -27,7 +27,10 @@ int ll_store_load_pending(ll_store_t *st, ll_store_pending_cb cb, void *arg)
     return rc;
 }
 
-int ll_store_clear_pending(ll_store_t *st)
+int ll_store_forget_pending(ll_store_t *st, const char *tx_id)
 {
-    return ll_sql_exec(st, ll_sql_stmt(st, LL_SQL_CLEAR_PENDING), "clear pending");
+    sqlite3_stmt *q = ll_sql_stmt(st, LL_SQL_FORGET_PENDING);
+
+    ll_sql_bind_text(q, 1, tx_id);
+    return ll_sql_exec(st, q, "forget pending");
 }

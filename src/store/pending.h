@@ -1,5 +1,8 @@
-/* store/pending.h: the transactions a clean stop leaves pending (answered
- * 202, not yet in a block), saved so that the next start admits them again.
+/* store/pending.h: the journal of pending transactions: every transaction
+ * answered 202 and not yet in a block or dropped, written before its 202
+ * (ledger/journal.h, group commit) and forgotten in the transaction of the
+ * block that commits it (or of the flush that drops it), so that any
+ * start, after a clean stop or a kill -9, admits them again in order.
  * Owns:    nothing; its statements are the connection's (sql.h).
  * Threads: the writer connection's thread (the ledger's). */
 #ifndef LL_STORE_PENDING_H
@@ -19,7 +22,8 @@ int ll_store_save_pending(ll_store_t *st, const char *tx_id, int origin, const c
 typedef int (*ll_store_pending_cb)(const char *body, int origin, void *arg);
 int ll_store_load_pending(ll_store_t *st, ll_store_pending_cb cb, void *arg);
 
-/* Forgets every saved transaction (inside the caller's transaction). */
-int ll_store_clear_pending(ll_store_t *st);
+/* Forgets one transaction (inside the caller's transaction); absent is
+ * not an error. */
+int ll_store_forget_pending(ll_store_t *st, const char *tx_id);
 
 #endif

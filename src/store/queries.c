@@ -58,7 +58,7 @@ const char *const ll_sql_text[LL_SQL_COUNT] = {
     [LL_SQL_SAVE_PENDING] = "INSERT INTO pending_txs(pos, tx_id, origin, body) "
                             "VALUES((SELECT IFNULL(MAX(pos), 0) + 1 FROM pending_txs), ?1, ?2, ?3)",
     [LL_SQL_LOAD_PENDING] = "SELECT body, origin FROM pending_txs ORDER BY pos",
-    [LL_SQL_CLEAR_PENDING] = "DELETE FROM pending_txs",
+    [LL_SQL_FORGET_PENDING] = "DELETE FROM pending_txs WHERE tx_id = ?1",
 
     /* ---- users.c: users, sessions, message history ---- */
     [LL_SQL_PUT_USER] = "INSERT INTO users(username, address, password_hash, sealed_seed, "

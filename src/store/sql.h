@@ -65,7 +65,7 @@ typedef enum {
     /* pending.c */
     LL_SQL_SAVE_PENDING,
     LL_SQL_LOAD_PENDING,
-    LL_SQL_CLEAR_PENDING,
+    LL_SQL_FORGET_PENDING,
     /* users.c */
     LL_SQL_PUT_USER,
     LL_SQL_GET_USER,
