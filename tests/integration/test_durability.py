@@ -1,6 +1,7 @@
 """Durability (docs/API.md §1.3): a restart keeps the chain; a clean stop
 commits every transaction answered 202; kill -9 loses nothing the API showed
-as committed, and leaves a chain whose every link and hash checks out.
+as committed, nor any transaction answered 202, and leaves a chain whose
+every link and hash checks out.
 Each test starts its own node(s) on its own data directory."""
 
 import os
@@ -100,6 +101,71 @@ def test_sigterm_commits_every_transaction_answered_202():
         for a in grantees:
             assert srv.balance(a) == 5000
         check_chain(srv.chain())
+
+
+@H.timeout(300)
+def test_kill9_loses_no_transaction_answered_202():
+    """202 means durable (docs/API.md §1.3): transfers and messages answered
+    202 right up to a kill -9 are all committed after the restart, and the
+    pending-message events of those messages are followed by confirmed."""
+    rounds = 3
+    with H.Server("--dev", "--block-interval-ms", "300", "--difficulty", "2",
+                  name="kill9-202-node") as srv:
+        senders = [H.Key.generate() for _ in range(4)]
+        grants = [srv.fund(k.address, 10**9, wait=False) for k in senders]
+        for t in grants:
+            srv.wait_confirmed(t)
+        sink = H.random_address()
+        accepted = []       # tx_ids answered 202, across every round
+        nonces = [0] * len(senders)
+        lock = threading.Lock()
+
+        def burst(i, stop):
+            session = H.new_session()
+            url = srv.url + "/api/v1/transactions"  # a restart may change the port
+            k = senders[i]
+            while not stop.is_set():
+                n = nonces[i]
+                if i == 0:  # one sender sends chat messages (pending events)
+                    tx = sign(k, H.message_body(k, sink, "m%d" % n, n))
+                else:
+                    tx = H.transfer(k, sink, 1, n)
+                try:
+                    r = session.post(url, json=tx, timeout=5)
+                except requests.RequestException:
+                    return  # the node is gone
+                if r.status_code != 202:
+                    return
+                with lock:
+                    accepted.append(H.tx_id_of(tx))
+                nonces[i] = n + 1
+
+        def settled():
+            m = srv.metrics()
+            return m.get("ledgerline_mempool_transactions", 1) == 0
+
+        for _ in range(rounds):
+            # A transaction in flight at the kill may be journaled without
+            # its 202 reaching us: start each round from the chain's nonces.
+            H.wait_until(settled, 120, "the journal to be committed")
+            for i, k in enumerate(senders):
+                nonces[i] = srv.next_nonce(k.address)
+            stop = threading.Event()
+            threads = [threading.Thread(target=burst, args=(i, stop), daemon=True)
+                       for i in range(len(senders))]
+            for t in threads:
+                t.start()
+            before = len(accepted)
+            H.wait_until(lambda: len(accepted) >= before + 200, 60,
+                         "200 transactions answered 202", interval=0.01)
+            srv.kill9()  # mid-burst: most of the last ones are in no block yet
+            stop.set()
+            for t in threads:
+                t.join(15)
+            srv.start()
+        assert len(accepted) >= rounds * 200
+        for t in accepted:
+            srv.wait_confirmed(t, timeout=120)
 
 
 @H.timeout(240)
