@@ -40,7 +40,9 @@
  * response), or waits for its last write to finish. */
 #define LINGER_MS 2000
 
-/* Requests written by one uv_write at most (its bufs live on the stack). */
+/* Requests written by one uv_write at most. Each gives two bufs, its head
+ * and its body (one when the body is empty), so the bufs array on the
+ * stack holds 2 * WRITE_BATCH (libuv copies it into the write request). */
 #define WRITE_BATCH 64
 
 uint64_t ll_conn_now(const ll_conn_t *c)
@@ -231,13 +233,18 @@ void ll_conn_flush(ll_conn_t *c)
     if (c->closing || c->draining)
         return;
     while (c->qhead && c->qhead->responded && !c->close_after_write) {
-        uv_buf_t bufs[WRITE_BATCH];
-        unsigned n = 0;
+        uv_buf_t bufs[2 * WRITE_BATCH];
+        unsigned n = 0, nreqs = 0;
         ll_req_t *first = c->qhead, *last = NULL;
-        while (n < WRITE_BATCH && c->qhead && c->qhead->responded) {
+        /* In queue order, each head then its body: the bytes of pipelined
+         * responses follow one another as they did in one buffer each. */
+        while (nreqs < WRITE_BATCH && c->qhead && c->qhead->responded) {
             last = c->qhead;
             c->qhead = last->next;
-            bufs[n++] = uv_buf_init(last->resp, (unsigned)last->resp_len);
+            nreqs++;
+            bufs[n++] = uv_buf_init((char *)last->resp_head, (unsigned)last->resp_head_len);
+            if (last->resp_body_len)
+                bufs[n++] = uv_buf_init((char *)last->resp_body, (unsigned)last->resp_body_len);
             if (!last->keep_alive) {
                 c->close_after_write = 1; /* nothing after it is sent or parsed */
                 c->stop_parsing = 1;

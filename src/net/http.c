@@ -1,15 +1,19 @@
 /* net/http.c: the request a route handler sees and the response it gives.
  * conn.c fills a request while the parser runs (ll_req_add_*), then hands it
- * to the handler; ll_req_respond* builds the response bytes once and gives
- * them back to the connection, which writes them in request order, or frees
- * the request when its client has gone (an orphan). Worker thread only. */
+ * to the handler; ll_req_respond* builds the response head once in the
+ * request's arena, keeps its body apart (net/req.h says where it lives) and
+ * gives both back to the connection, which writes them in request order, or
+ * frees the request when its client has gone (an orphan). Worker thread
+ * only. */
 #include "net/conn.h"
 #include "net/worker.h"
 #include "util/err.h"
 #include "util/json.h"
 #include "util/log.h"
 
+#include <link.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -25,18 +29,24 @@ static const char oom_response[] = "HTTP/1.1 500 Internal Server Error\r\n"
                                    "Content-Length: 0\r\n"
                                    "Connection: close\r\n\r\n";
 
-/* Makes room for n more bytes in a growable buffer. */
-static int grow_reserve(char **buf, size_t len, size_t *cap, size_t n)
+/* The first chunk of a request's arena: the rest of its one allocation. */
+#define FIRST_CHUNK (LL_REQ_ALLOC_SIZE - sizeof(ll_req_t))
+_Static_assert(LL_REQ_ALLOC_SIZE > sizeof(ll_req_t) + 2 * LL_ARENA_LARGE,
+               "a request's first arena chunk holds a usual request and response");
+
+/* Makes room for n more bytes in a buffer of r's arena that grows by
+ * doubling, from first bytes up to at most limit (then LL_ETOOLARGE). */
+static int grow_reserve(ll_req_t *r, char **buf, size_t len, size_t *cap, size_t n, size_t first,
+                        size_t limit)
 {
     if (n <= *cap - len)
         return 0;
-    size_t ncap = *cap ? *cap : 256;
-    while (ncap - len < n) {
-        if (ncap > SIZE_MAX / 2)
-            return LL_ENOMEM;
-        ncap *= 2;
-    }
-    char *nbuf = realloc(*buf, ncap);
+    if (n > limit - len)
+        return LL_ETOOLARGE;
+    size_t ncap = *cap ? *cap : first < limit ? first : limit;
+    while (ncap - len < n)
+        ncap = ncap > limit / 2 ? limit : ncap * 2;
+    char *nbuf = ll_arena_realloc(&r->arena, *buf, *cap, ncap);
     if (!nbuf)
         return LL_ENOMEM;
     *buf = nbuf;
@@ -44,18 +54,21 @@ static int grow_reserve(char **buf, size_t len, size_t *cap, size_t n)
     return 0;
 }
 
-static int grow_append(char **buf, size_t *len, size_t *cap, const char *data, size_t n)
+/* The head is bounded by max_head_bytes, which parse.c checks after each
+ * read; a read holds at most LL_WORKER_RBUF_SIZE bytes more. */
+static int head_reserve(ll_req_t *r, size_t n)
 {
-    if (grow_reserve(buf, *len, cap, n) < 0)
-        return LL_ENOMEM;
-    memcpy(*buf + *len, data, n);
-    *len += n;
-    return 0;
+    return grow_reserve(r, &r->head, r->head_len, &r->head_cap, n, 512, SIZE_MAX) < 0 ? LL_ENOMEM
+                                                                                      : 0;
 }
 
 static int head_append(ll_req_t *r, const char *data, size_t n)
 {
-    return grow_append(&r->head, &r->head_len, &r->head_cap, data, n);
+    if (head_reserve(r, n) < 0)
+        return LL_ENOMEM;
+    memcpy(r->head + r->head_len, data, n);
+    r->head_len += n;
+    return 0;
 }
 
 static int head_nul(ll_req_t *r)
@@ -65,9 +78,11 @@ static int head_nul(ll_req_t *r)
 
 ll_req_t *ll_req_new(ll_conn_t *c, ll_worker_t *w)
 {
-    ll_req_t *r = calloc(1, sizeof *r);
+    ll_req_t *r = malloc(LL_REQ_ALLOC_SIZE);
     if (!r)
         return NULL;
+    memset(r, 0, sizeof *r); /* not the first chunk: nothing reads it unwritten */
+    ll_arena_init(&r->arena, r + 1, FIRST_CHUNK);
     r->conn = c;
     r->worker = w;
     r->method = HTTP_GET;
@@ -81,12 +96,8 @@ void ll_req_free(ll_req_t *r)
 {
     if (!r)
         return;
-    free(r->head);
-    free(r->hdrs);
-    free(r->body);
-    free(r->rhdrs);
-    if (!r->resp_static)
-        free(r->resp);
+    free(r->resp_body_owned);
+    ll_arena_close(&r->arena);
     free(r);
 }
 
@@ -111,7 +122,10 @@ int ll_req_add_field(ll_req_t *r, const char *at, size_t len)
             return LL_EHEADERS;
         if (r->nhdrs == r->hdrs_cap) {
             size_t ncap = r->hdrs_cap ? r->hdrs_cap * 2 : 8;
-            ll_req_hdr_t *n = realloc(r->hdrs, ncap * sizeof *n);
+            if (ncap > LL_REQ_MAX_HEADERS)
+                ncap = LL_REQ_MAX_HEADERS;
+            ll_req_hdr_t *n =
+                ll_arena_realloc(&r->arena, r->hdrs, r->hdrs_cap * sizeof *n, ncap * sizeof *n);
             if (!n)
                 return LL_ENOMEM;
             r->hdrs = n;
@@ -153,7 +167,7 @@ static int combine_headers(ll_req_t *r)
             size_t a = strlen(r->head + r->hdrs[j].value);
             size_t b = strlen(r->head + r->hdrs[i].value);
             /* head may move while it grows: reserve first, then copy by offset */
-            if (grow_reserve(&r->head, r->head_len, &r->head_cap, a + 2 + b + 1) < 0)
+            if (head_reserve(r, a + 2 + b + 1) < 0)
                 return LL_ENOMEM;
             r->head_len += a + 2 + b + 1;
             char *dst = r->head + joined;
@@ -180,7 +194,7 @@ static int copy_url_field(ll_req_t *r, const struct http_parser_url *u, int fiel
     } else if (u->field_set & (1u << field)) {
         /* the URL sits at offset 0 of head; copying out of head needs room first */
         size_t from = u->field_data[field].off, n = u->field_data[field].len;
-        if (grow_reserve(&r->head, r->head_len, &r->head_cap, n) < 0)
+        if (head_reserve(r, n) < 0)
             return LL_ENOMEM;
         memcpy(r->head + start, r->head + from, n);
         r->head_len += n;
@@ -284,9 +298,11 @@ int ll_req_add_body(ll_req_t *r, const char *at, size_t len, size_t max)
 {
     if (len > max - r->body_len)
         return LL_ETOOLARGE;
-    /* one extra byte keeps the body NUL-terminated */
-    if (grow_reserve(&r->body, r->body_len, &r->body_cap, len + 1) < 0)
-        return LL_ENOMEM;
+    /* one extra byte keeps the body NUL-terminated; max + 1 bounds it */
+    size_t limit = max < SIZE_MAX ? max + 1 : max;
+    int rc = grow_reserve(r, &r->body, r->body_len, &r->body_cap, len + 1, 256, limit);
+    if (rc < 0)
+        return rc;
     memcpy(r->body + r->body_len, at, len);
     r->body_len += len;
     r->body[r->body_len] = '\0';
@@ -434,11 +450,18 @@ void ll_req_add_header(ll_req_t *req, const char *name, const char *value)
         return;
     }
     size_t nl = strlen(name), vl = strlen(value);
-    if (grow_append(&req->rhdrs, &req->rhdrs_len, &req->rhdrs_cap, name, nl) < 0 ||
-        grow_append(&req->rhdrs, &req->rhdrs_len, &req->rhdrs_cap, ": ", 2) < 0 ||
-        grow_append(&req->rhdrs, &req->rhdrs_len, &req->rhdrs_cap, value, vl) < 0 ||
-        grow_append(&req->rhdrs, &req->rhdrs_len, &req->rhdrs_cap, "\r\n", 2) < 0)
+    if (nl > SIZE_MAX / 2 || vl > SIZE_MAX / 2 ||
+        grow_reserve(req, &req->rhdrs, req->rhdrs_len, &req->rhdrs_cap, nl + 2 + vl + 2, 128,
+                     SIZE_MAX) < 0) {
         LL_ERROR("http: out of memory adding response header '%s'", name);
+        return;
+    }
+    char *p = req->rhdrs + req->rhdrs_len;
+    memcpy(p, name, nl);
+    memcpy(p + nl, ": ", 2);
+    memcpy(p + nl + 2, value, vl);
+    memcpy(p + nl + 2 + vl, "\r\n", 2);
+    req->rhdrs_len += nl + 2 + vl + 2;
 }
 
 /* Marks r answered and passes it on: to its connection's write queue, or to
@@ -455,10 +478,10 @@ static void deliver(ll_req_t *r)
 
 static void respond_oom(ll_req_t *r)
 {
-    free(r->resp);
-    r->resp = (char *)oom_response;
-    r->resp_len = sizeof oom_response - 1;
-    r->resp_static = 1;
+    r->resp_head = oom_response;
+    r->resp_head_len = sizeof oom_response - 1;
+    r->resp_body = NULL;
+    r->resp_body_len = 0;
     r->keep_alive = 0;
     deliver(r);
 }
@@ -477,11 +500,57 @@ static int answered_or_orphan(ll_req_t *r)
     return 0;
 }
 
-void ll_req_respond(ll_req_t *req, int status, const char *content_type, const char *body,
-                    size_t len)
+/* The program's own read-only PT_LOAD segments: its code and its constant
+ * data (string literals, the web assets of api/web_assets.h), whose bytes
+ * neither change nor go away while the process runs. Written once under
+ * ro_once by whichever worker responds first, read-only after. */
+#define MAX_RO_SEGMENTS 8
+static struct {
+    uintptr_t start, end;
+} ro_segments[MAX_RO_SEGMENTS];
+static size_t n_ro_segments;
+static pthread_once_t ro_once = PTHREAD_ONCE_INIT;
+
+static int on_program_phdrs(struct dl_phdr_info *info, size_t size, void *arg)
 {
-    if (answered_or_orphan(req))
-        return;
+    (void)size, (void)arg;
+    for (size_t i = 0; i < info->dlpi_phnum && n_ro_segments < MAX_RO_SEGMENTS; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD || (ph->p_flags & PF_W))
+            continue;
+        uintptr_t start = info->dlpi_addr + ph->p_vaddr;
+        ro_segments[n_ro_segments].start = start;
+        ro_segments[n_ro_segments].end = start + ph->p_memsz;
+        n_ro_segments++;
+    }
+    return 1; /* the first object is the program; a shared library may be unloaded */
+}
+
+static void find_ro_segments(void)
+{
+    dl_iterate_phdr(on_program_phdrs, NULL);
+}
+
+/* 1 when [p, p + len) is constant data of the program: a response may point
+ * at it until it is written instead of copying it. */
+static int is_program_constant(const char *p, size_t len)
+{
+    pthread_once(&ro_once, find_ro_segments);
+    uintptr_t a = (uintptr_t)p;
+    for (size_t i = 0; i < n_ro_segments; i++) {
+        if (a >= ro_segments[i].start && a < ro_segments[i].end && len <= ro_segments[i].end - a)
+            return 1;
+    }
+    return 0;
+}
+
+/* Builds req's response head in its arena and hands req on; the body goes
+ * out as it is when body_kept (the request owns it) or it is constant data
+ * of the program, and as one copy in the arena otherwise. The caller has
+ * made sure req is neither answered nor an orphan. */
+static void respond(ll_req_t *req, int status, const char *content_type, const char *body,
+                    size_t len, int body_kept)
+{
     if (status < 100 || status > 999)
         status = 500;
     if (content_type && strpbrk(content_type, "\r\n")) {
@@ -505,12 +574,12 @@ void ll_req_respond(ll_req_t *req, int status, const char *content_type, const c
     int hn = snprintf(NULL, 0, "HTTP/1.1 %d %s\r\n%s%s%s%s", status, reason, ct_name, ct, ct_end,
                       clen_hdr);
     size_t clen = strlen(conn_hdr);
-    if (hn < 0 || blen > SIZE_MAX / 2) {
+    if (hn < 0) {
         respond_oom(req);
         return;
     }
-    size_t total = (size_t)hn + req->rhdrs_len + clen + 2 + blen;
-    char *out = malloc(total + 1); /* snprintf writes a NUL */
+    size_t total = (size_t)hn + req->rhdrs_len + clen + 2;
+    char *out = ll_arena_alloc(&req->arena, total + 1); /* snprintf writes a NUL */
     if (!out) {
         respond_oom(req);
         return;
@@ -523,12 +592,36 @@ void ll_req_respond(ll_req_t *req, int status, const char *content_type, const c
     memcpy(out + n, conn_hdr, clen);
     n += clen;
     memcpy(out + n, "\r\n", 2);
-    n += 2;
-    if (blen)
-        memcpy(out + n, body, blen);
-    req->resp = out;
-    req->resp_len = total;
+    if (blen && !body_kept && !is_program_constant(body, blen)) {
+        char *copy = ll_arena_alloc(&req->arena, blen);
+        if (!copy) {
+            respond_oom(req);
+            return;
+        }
+        memcpy(copy, body, blen);
+        body = copy;
+    }
+    req->resp_head = out;
+    req->resp_head_len = total;
+    req->resp_body = blen ? body : NULL;
+    req->resp_body_len = blen;
     deliver(req);
+}
+
+/* Answers with text, a heap body the request takes over (and frees with
+ * itself, whatever happens). */
+static void respond_owned(ll_req_t *req, int status, const char *content_type, char *text)
+{
+    req->resp_body_owned = text;
+    respond(req, status, content_type, text, strlen(text), 1);
+}
+
+void ll_req_respond(ll_req_t *req, int status, const char *content_type, const char *body,
+                    size_t len)
+{
+    if (answered_or_orphan(req))
+        return;
+    respond(req, status, content_type, body, len, 0);
 }
 
 void ll_req_respond_json(ll_req_t *req, int status, json_t *body)
@@ -539,8 +632,11 @@ void ll_req_respond_json(ll_req_t *req, int status, json_t *body)
         ll_req_respond_error(req, LL_EINTERNAL, "response could not be encoded");
         return;
     }
-    ll_req_respond(req, status, "application/json", text, strlen(text));
-    free(text);
+    if (answered_or_orphan(req)) {
+        free(text);
+        return;
+    }
+    respond_owned(req, status, "application/json", text);
 }
 
 void ll_req_respond_error(ll_req_t *req, int err, const char *fmt, ...)
@@ -563,6 +659,5 @@ void ll_req_respond_error(ll_req_t *req, int err, const char *fmt, ...)
         respond_oom(req);
         return;
     }
-    ll_req_respond(req, status, "application/json", text, strlen(text));
-    free(text);
+    respond_owned(req, status, "application/json", text);
 }

@@ -1,16 +1,39 @@
 /* net/req.h: internal to net/: the fields of a request, private to the
  * network layer. http.c builds a request while parse.c runs the parser
- * (ll_req_add_*) and builds its response bytes; conn.c queues and writes it.
- * Code outside net/ sees only ll_req_t and the accessors of net/http.h.
- * Owns:    a request owns its parse results and its response bytes; its
+ * (ll_req_add_*) and builds its response head; conn.c queues it and writes
+ * the head and the body as two bufs. Code outside net/ sees only ll_req_t
+ * and the accessors of net/http.h.
+ * Owns:    a request owns its parse results and its response; its
  *          connection owns it from the first byte until the response is
  *          written; an orphan (conn == NULL) owns itself until a
  *          ll_req_respond* call frees it.
- * Frees:   ll_req_free() releases everything a request holds in one call.
- * Threads: the worker thread that owns the connection, only. */
+ * Frees:   ll_req_free() releases everything a request holds in one call:
+ *          its arena (net/arena.h; first chunk allocated with the request),
+ *          and a heap response body it took over.
+ * Threads: the worker thread that owns the connection, only.
+ *
+ * Memory. Every buffer of a request comes from its arena: the head, the
+ * header table, the body, the response headers and head, and a response
+ * body that must be copied. The growing ones (head, header table, body,
+ * response headers) double by ll_arena_realloc: in place while they are
+ * the newest allocation, else by one copy inside the arena; the body kept
+ * in the arena too, rather than a heap buffer of its own, because the usual
+ * one (a transaction, a few hundred bytes) then costs no malloc at all, and
+ * a body of LL_ARENA_LARGE bytes or more is a large block grown by realloc
+ * just as the heap buffer was. Every buffer a client fills is bounded: the
+ * head by the server's max_head_bytes (parse.c), the header table by
+ * LL_REQ_MAX_HEADERS, the body by max_body_bytes (its capacity never passes
+ * max + 1).
+ *
+ * The response is two pieces, written as two bufs: resp_head (status line,
+ * headers, Connection, blank line) and resp_body. The body is never copied
+ * into the head; it is bytes in the binary's read-only data (web assets,
+ * string literals: referenced as they are), a heap buffer the request took
+ * over (JSON text), or one copy in the arena (any other caller's bytes). */
 #ifndef LL_NET_REQ_H
 #define LL_NET_REQ_H
 
+#include "net/arena.h"
 #include "net/http.h"
 
 #include <stddef.h>
@@ -49,10 +72,16 @@ struct ll_req {
     size_t body_len, body_cap;
     char *rhdrs; /* response headers from ll_req_add_header, "Name: v\r\n"… */
     size_t rhdrs_len, rhdrs_cap;
-    char *resp; /* the whole response; points at static bytes if resp_static */
-    size_t resp_len;
-    int resp_static;
+    const char *resp_head; /* in the arena, or static bytes */
+    size_t resp_head_len;
+    const char *resp_body; /* see "The response" above; NULL when empty */
+    size_t resp_body_len;
+    char *resp_body_owned; /* a heap body taken over: freed by ll_req_free */
+    ll_arena_t arena;      /* last: its first chunk follows the struct */
 };
+
+/* A request and the first chunk of its arena are one malloc of this size. */
+#define LL_REQ_ALLOC_SIZE 4096
 
 /* At most this many distinct request headers; more answers 431. */
 #define LL_REQ_MAX_HEADERS 100

@@ -2,9 +2,12 @@
  * client sees them on the wire: keep-alive and pipelining, the limits that
  * end a connection (431, 413, 411, 400), what a handler reads from a request
  * (query, headers, body, target), and the response shapes (HEAD, 204, error
- * JSON). The server, its test handler and the socket clients are in
- * http_harness.h; connection lifecycle and timeouts are in test_server.c. */
+ * JSON), and where a response body lives until it is written (net/req.h:
+ * referenced, taken over or copied once, never copied into the head). The
+ * server, its test handler and the socket clients are in http_harness.h;
+ * connection lifecycle and timeouts are in test_server.c. */
 #include "net/http.h"
+#include "net/req.h"
 
 #include "http_harness.h"
 
@@ -500,6 +503,75 @@ static void test_http_header_value_loses_trailing_whitespace(void **state)
     stop(f);
 }
 
+/* ---- where a response body lives ------------------------------------------- */
+
+static const char constant_body[] = "constant bytes of the program";
+
+/* The harness handler, plus paths that check (on the worker, before the
+ * write) where the request keeps the body it was given. */
+static void body_handler(ll_req_t *req)
+{
+    const char *path = ll_req_path(req);
+    if (strcmp(path, "/constant") == 0) {
+        ll_req_respond(req, 200, "text/plain", constant_body, sizeof constant_body - 1);
+        /* referenced, not copied (HEAD sends none) */
+        CHECK(req->resp_body == (ll_req_method(req) == HTTP_HEAD ? NULL : constant_body));
+    } else if (strcmp(path, "/transient") == 0) {
+        char buf[32];
+        memcpy(buf, "bytes the caller reuses", 24);
+        ll_req_respond(req, 200, "text/plain", buf, 23);
+        CHECK(req->resp_body != buf); /* one copy, in the request */
+        memset(buf, '#', sizeof buf); /* the wire must not see this */
+    } else if (strcmp(path, "/json") == 0) {
+        ll_req_respond_json(req, 200, json_pack("{s:i}", "n", 7));
+        CHECK(req->resp_body == req->resp_body_owned); /* taken over */
+    } else {
+        handler(req);
+    }
+}
+
+static void test_http_bodies_are_referenced_taken_or_copied_and_bytes_unchanged(void **state)
+{
+    fixture_t *f = *state;
+    ll_server_opts_t o;
+    test_opts(&o);
+    o.handler = body_handler;
+    start(f, &o);
+    client_t *c = dial(f);
+    /* Pipelined behind a slow one, so the other responses (two bufs each,
+     * one for the 204 and the HEAD) wait, then go out in one write: the
+     * bytes must be exactly those of one buffer each. */
+    send_str(c, "GET /slow?ms=50 HTTP/1.1\r\nHost: t\r\n\r\n"
+                "GET /constant HTTP/1.1\r\nHost: t\r\n\r\n"
+                "GET /transient HTTP/1.1\r\nHost: t\r\n\r\n"
+                "DELETE /nothing HTTP/1.1\r\nHost: t\r\n\r\n"
+                "GET /json HTTP/1.1\r\nHost: t\r\n\r\n"
+                "HEAD /constant HTTP/1.1\r\nHost: t\r\n\r\n"
+                "GET /error HTTP/1.0\r\nHost: t\r\n\r\n");
+    static const char want[] =
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+        "Content-Length: 16\r\n\r\n{\"path\":\"/slow\"}"
+        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+        "Content-Length: 29\r\n\r\nconstant bytes of the program"
+        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+        "Content-Length: 23\r\n\r\nbytes the caller reuses"
+        "HTTP/1.1 204 No Content\r\n\r\n"
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+        "Content-Length: 7\r\n\r\n{\"n\":7}"
+        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+        "Content-Length: 29\r\n\r\n"
+        "HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\n"
+        "Content-Length: 60\r\nConnection: close\r\n\r\n"
+        "{\"error\":{\"code\":\"not_found\",\"message\":\"nothing at /error\"}}";
+    while (c->len < sizeof want - 1 && fill(c) > 0)
+        ;
+    assert_int_equal(c->len, sizeof want - 1);
+    assert_memory_equal(c->buf, want, sizeof want - 1);
+    consume(c, c->len);
+    assert_true(closed_by_server(c));
+    stop(f);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -525,6 +597,7 @@ int main(void)
         T(test_regress_space_before_header_colon_was_accepted),
         T(test_regress_obs_fold_header_line_was_accepted),
         T(test_http_header_value_loses_trailing_whitespace),
+        T(test_http_bodies_are_referenced_taken_or_copied_and_bytes_unchanged),
     };
 #undef T
     return cmocka_run_group_tests_name("net/http", tests, NULL, NULL);
