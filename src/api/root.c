@@ -51,7 +51,8 @@ void ll_api_root(ll_api_worker_t *ctx, ll_req_t *req, const char *param)
     if (strcmp(ll_req_path(req), "/") == 0 && prefers_html(req)) {
         const ll_web_asset_t *page = ll_web_asset("index.html");
         if (page) {
-            ll_req_respond(req, 200, page->content_type, (const char *)page->data, page->len);
+            ll_req_respond_static(req, 200, page->content_type, (const char *)page->data,
+                                  page->len);
             return;
         }
     }
@@ -59,16 +60,15 @@ void ll_api_root(ll_api_worker_t *ctx, ll_req_t *req, const char *param)
     snprintf(api, sizeof api, "%s/api/v1/", http);
     snprintf(streams, sizeof streams, "%s/api/v1/streams/", ws);
     ll_req_respond_json(req, 200,
-                        json_pack("{s:{s:s, s:s}, s:s, s:s}", "_links", "api_v1", api,
-                                  "streams_v1", streams, "software", "ledgerline", "version",
-                                  LL_VERSION));
+                        json_pack("{s:{s:s, s:s}, s:s, s:s}", "_links", "api_v1", api, "streams_v1",
+                                  streams, "software", "ledgerline", "version", LL_VERSION));
 }
 
 void ll_api_healthz(ll_api_worker_t *ctx, ll_req_t *req, const char *param)
 {
     (void)ctx;
     (void)param;
-    ll_req_respond(req, 200, "text/plain; charset=utf-8", "ok", 2);
+    ll_req_respond_static(req, 200, "text/plain; charset=utf-8", "ok", 2);
 }
 
 void ll_api_static(ll_api_worker_t *ctx, ll_req_t *req, const char *name)
@@ -79,5 +79,5 @@ void ll_api_static(ll_api_worker_t *ctx, ll_req_t *req, const char *name)
         ll_req_respond_error(req, LL_ENOTFOUND, "no route for %s", ll_req_path(req));
         return;
     }
-    ll_req_respond(req, 200, a->content_type, (const char *)a->data, a->len);
+    ll_req_respond_static(req, 200, a->content_type, (const char *)a->data, a->len);
 }

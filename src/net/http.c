@@ -11,9 +11,7 @@
 #include "util/json.h"
 #include "util/log.h"
 
-#include <link.h>
 #include <netinet/in.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -500,53 +498,9 @@ static int answered_or_orphan(ll_req_t *r)
     return 0;
 }
 
-/* The program's own read-only PT_LOAD segments: its code and its constant
- * data (string literals, the web assets of api/web_assets.h), whose bytes
- * neither change nor go away while the process runs. Written once under
- * ro_once by whichever worker responds first, read-only after. */
-#define MAX_RO_SEGMENTS 8
-static struct {
-    uintptr_t start, end;
-} ro_segments[MAX_RO_SEGMENTS];
-static size_t n_ro_segments;
-static pthread_once_t ro_once = PTHREAD_ONCE_INIT;
-
-static int on_program_phdrs(struct dl_phdr_info *info, size_t size, void *arg)
-{
-    (void)size, (void)arg;
-    for (size_t i = 0; i < info->dlpi_phnum && n_ro_segments < MAX_RO_SEGMENTS; i++) {
-        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        if (ph->p_type != PT_LOAD || (ph->p_flags & PF_W))
-            continue;
-        uintptr_t start = info->dlpi_addr + ph->p_vaddr;
-        ro_segments[n_ro_segments].start = start;
-        ro_segments[n_ro_segments].end = start + ph->p_memsz;
-        n_ro_segments++;
-    }
-    return 1; /* the first object is the program; a shared library may be unloaded */
-}
-
-static void find_ro_segments(void)
-{
-    dl_iterate_phdr(on_program_phdrs, NULL);
-}
-
-/* 1 when [p, p + len) is constant data of the program: a response may point
- * at it until it is written instead of copying it. */
-static int is_program_constant(const char *p, size_t len)
-{
-    pthread_once(&ro_once, find_ro_segments);
-    uintptr_t a = (uintptr_t)p;
-    for (size_t i = 0; i < n_ro_segments; i++) {
-        if (a >= ro_segments[i].start && a < ro_segments[i].end && len <= ro_segments[i].end - a)
-            return 1;
-    }
-    return 0;
-}
-
 /* Builds req's response head in its arena and hands req on; the body goes
- * out as it is when body_kept (the request owns it) or it is constant data
- * of the program, and as one copy in the arena otherwise. The caller has
+ * out as it is when body_kept (the request owns it, or it is constant data
+ * of the program), and as one copy in the arena otherwise. The caller has
  * made sure req is neither answered nor an orphan. */
 static void respond(ll_req_t *req, int status, const char *content_type, const char *body,
                     size_t len, int body_kept)
@@ -592,7 +546,7 @@ static void respond(ll_req_t *req, int status, const char *content_type, const c
     memcpy(out + n, conn_hdr, clen);
     n += clen;
     memcpy(out + n, "\r\n", 2);
-    if (blen && !body_kept && !is_program_constant(body, blen)) {
+    if (blen && !body_kept) {
         char *copy = ll_arena_alloc(&req->arena, blen);
         if (!copy) {
             respond_oom(req);
@@ -622,6 +576,14 @@ void ll_req_respond(ll_req_t *req, int status, const char *content_type, const c
     if (answered_or_orphan(req))
         return;
     respond(req, status, content_type, body, len, 0);
+}
+
+void ll_req_respond_static(ll_req_t *req, int status, const char *content_type, const char *body,
+                           size_t len)
+{
+    if (answered_or_orphan(req))
+        return;
+    respond(req, status, content_type, body, len, 1);
 }
 
 void ll_req_respond_json(ll_req_t *req, int status, json_t *body)

@@ -58,9 +58,16 @@ void *ll_req_ctx(const ll_req_t *req);
 /* Adds a response header (copied), before responding. */
 void ll_req_add_header(ll_req_t *req, const char *name, const char *value);
 
-/* Answers with the bytes given (copied). content_type may be NULL for none. */
+/* Answers with the bytes given (copied once, into the request's arena).
+ * content_type may be NULL for none. */
 void ll_req_respond(ll_req_t *req, int status, const char *content_type, const char *body,
                     size_t len);
+
+/* The same for bytes that live as long as the process (string literals,
+ * the web assets compiled into the binary): written from where they are,
+ * never copied. */
+void ll_req_respond_static(ll_req_t *req, int status, const char *content_type, const char *body,
+                           size_t len);
 
 /* Answers with body as compact JSON (steals the reference). */
 void ll_req_respond_json(ll_req_t *req, int status, json_t *body);

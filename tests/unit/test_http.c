@@ -513,7 +513,7 @@ static void body_handler(ll_req_t *req)
 {
     const char *path = ll_req_path(req);
     if (strcmp(path, "/constant") == 0) {
-        ll_req_respond(req, 200, "text/plain", constant_body, sizeof constant_body - 1);
+        ll_req_respond_static(req, 200, "text/plain", constant_body, sizeof constant_body - 1);
         /* referenced, not copied (HEAD sends none) */
         CHECK(req->resp_body == (ll_req_method(req) == HTTP_HEAD ? NULL : constant_body));
     } else if (strcmp(path, "/transient") == 0) {
