@@ -7,6 +7,8 @@
 #include "ledger/keys.h"
 #include "ledger/ledger.h"
 #include "ledger/tx.h"
+#include "store/history.h"
+#include "store/store.h"
 #include "util/clock.h"
 #include "util/err.h"
 #include "util/taskq.h"
@@ -287,6 +289,69 @@ static void test_ledger_leaves_out_a_run_past_the_time_limit_and_refuses_its_sen
     assert_int_equal(s.contract_time_limits, 1);
 }
 
+/* The statuses of tx_id's message events in the node's event log, in
+ * order, joined by spaces. */
+typedef struct statuses {
+    const char *tx_id;
+    char text[128];
+} statuses_t;
+
+static int collect_status(const ll_store_event_t *row, void *arg)
+{
+    statuses_t *st = arg;
+    if (strcmp(row->type, "message") != 0 || strcmp(row->tx_id, st->tx_id) != 0)
+        return 0;
+    json_t *p = json_loads(row->payload, 0, NULL);
+    const char *status = json_string_value(json_object_get(json_object_get(p, "msg"), "status"));
+    size_t n = strlen(st->text);
+    snprintf(st->text + n, sizeof st->text - n, "%s%s", n ? " " : "", status ? status : "?");
+    json_decref(p);
+    return 0;
+}
+
+static void message_statuses(node_t *n, const char *tx_id, statuses_t *out)
+{
+    ll_store_t *reader = NULL;
+    memset(out, 0, sizeof *out);
+    out->tx_id = tx_id;
+    assert_int_equal(ll_store_open(n->dir, LL_STORE_READER, LL_SYNC_FULL, &reader), 0);
+    assert_true(ll_store_events_after(reader, 0, 10000, collect_status, out) >= 0);
+    ll_store_close(reader);
+}
+
+static void test_ledger_journals_a_message_then_drops_it_with_an_event(void **state)
+{
+    node_t *n = *state;
+    ll_keypair_t kp, to;
+    char attack[LL_TX_ID_HEX + 1], msg[LL_TX_ID_HEX + 1];
+    statuses_t seen;
+    ll_keys_generate(&to);
+    n->opts.contract_time_limit_ms = 50;
+    start(n, 20);
+    funded(n, &kp);
+    stop(n); /* the same chain, with blocks far apart: both stay pending */
+    start(n, 600000);
+    json_t *deploy = json_pack("{s:s, s:s, s:I}", "kind", "deploy", "code", ONE_CHAIN, "gas_limit",
+                               (json_int_t)10000000);
+    assert_int_equal(submit(n, &kp, deploy, 0, attack, NULL), 0);
+    json_t *m = json_pack("{s:s, s:s, s:s}", "kind", "message", "recipient", to.address, "memo",
+                          "after the deploy");
+    assert_int_equal(submit(n, &kp, m, 1, msg, NULL), 0);
+    /* answered 202: journaled, and its pending event written with it */
+    message_statuses(n, msg, &seen);
+    assert_string_equal(seen.text, "pending");
+    /* the stop builds what is pending: the deploy outlives the time limit
+     * and is left out, and the message's nonce no longer follows: dropped,
+     * with its event, and forgotten by the journal, so the restart does
+     * not bring it back */
+    stop(n);
+    start(n, 20);
+    wait_status(n, msg, NULL);
+    wait_status(n, attack, NULL);
+    message_statuses(n, msg, &seen);
+    assert_string_equal(seen.text, "pending dropped");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -299,6 +364,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             test_ledger_leaves_out_a_run_past_the_time_limit_and_refuses_its_sender, setup,
             teardown),
+        cmocka_unit_test_setup_teardown(test_ledger_journals_a_message_then_drops_it_with_an_event,
+                                        setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
