@@ -175,7 +175,7 @@ static void sign_and_admit(ll_ledger_t *l, ll_ledger_req_t *r, json_t *body, con
         fail(r, LL_EINTERNAL, "the transaction could not be signed");
         return;
     }
-    if ((rc = ll_tx_from_json(body, &tx, r->why)) < 0) {
+    if ((rc = ll_tx_from_own_json(body, &tx, r->why)) < 0) {
         r->rc = rc;
         return;
     }

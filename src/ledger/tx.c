@@ -318,8 +318,8 @@ static int check_contract(const json_t *body, ll_tx_kind_t kind, char *why)
     if (kind == LL_TX_DEPLOY) {
         size_t len = json_string_length(code);
         if (len > LL_VM_MAX_CODE)
-            return fail(why, LL_ETOOLARGE, "field 'code' is %zu bytes, at most %d are allowed",
-                        len, LL_VM_MAX_CODE);
+            return fail(why, LL_ETOOLARGE, "field 'code' is %zu bytes, at most %d are allowed", len,
+                        LL_VM_MAX_CODE);
         if (strlen(json_string_value(code)) != len)
             return fail(why, LL_EBADTYPE, "field 'code' may not contain NUL");
         return 0;
@@ -416,8 +416,9 @@ static void fill(ll_tx_t *tx)
     }
 }
 
-/* Validates body (stolen: it becomes the new tx's, or is released). */
-static int from_body(json_t *body, ll_tx_t **out, char *why)
+/* Validates body (stolen: it becomes the new tx's, or is released); the
+ * signature too when verify is set. */
+static int from_body(json_t *body, ll_tx_t **out, char *why, int verify)
 {
     uint8_t digest[crypto_hash_sha256_BYTES];
     ll_tx_t *tx = NULL;
@@ -454,7 +455,8 @@ static int from_body(json_t *body, ll_tx_t **out, char *why)
     ll_hex_encode(digest, sizeof digest, tx->tx_id);
     if (tx->kind == LL_TX_CREATE)
         memcpy(tx->asset_id, tx->tx_id, LL_TX_ID_HEX + 1);
-    if (crypto_sign_verify_detached(tx->signature, (const unsigned char *)tx->signing_bytes,
+    if (verify &&
+        crypto_sign_verify_detached(tx->signature, (const unsigned char *)tx->signing_bytes,
                                     tx->signing_len, tx->sender_pk) != 0) {
         rc = fail(why, LL_EBADSIG, "field 'signature' does not verify for 'sender_pubkey'");
         goto out;
@@ -494,10 +496,10 @@ int ll_tx_parse(const char *json, size_t len, ll_tx_t **out, char *why)
         return fail(why, LL_EMALFORMED, "malformed JSON at line %d, column %d: %s", err.line,
                     err.column, err.text);
     }
-    return from_body(body, out, why);
+    return from_body(body, out, why, 1);
 }
 
-int ll_tx_from_json(const json_t *signed_tx, ll_tx_t **out, char *why)
+static int from_json(const json_t *signed_tx, ll_tx_t **out, char *why, int verify)
 {
     json_t *copy;
 
@@ -509,7 +511,47 @@ int ll_tx_from_json(const json_t *signed_tx, ll_tx_t **out, char *why)
         return fail(why, LL_EBADTYPE, "a transaction must be a JSON object");
     if (!(copy = json_deep_copy(signed_tx)))
         return fail(why, LL_ENOMEM, "out of memory");
-    return from_body(copy, out, why);
+    return from_body(copy, out, why, verify);
+}
+
+int ll_tx_from_json(const json_t *signed_tx, ll_tx_t **out, char *why)
+{
+    return from_json(signed_tx, out, why, 1);
+}
+
+int ll_tx_from_own_json(const json_t *signed_tx, ll_tx_t **out, char *why)
+{
+    return from_json(signed_tx, out, why, 0);
+}
+
+int ll_tx_bound(const char *stored, const ll_tx_t *verified, char *why)
+{
+    uint8_t digest[crypto_hash_sha256_BYTES];
+    char id[LL_TX_ID_HEX + 1], sig[2 * LL_SIG_BYTES + 1];
+    char *bytes = NULL;
+    size_t len;
+    int rc;
+    json_t *body = json_loads(stored, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, NULL);
+    if (!body)
+        return fail(why, LL_EMALFORMED, "the stored transaction is not JSON");
+    if ((rc = ll_tx_signing_bytes(body, &bytes, &len)) < 0) {
+        rc = fail(why, rc, "the stored transaction has no signing bytes");
+        goto out;
+    }
+    crypto_hash_sha256(digest, (const unsigned char *)bytes, len);
+    ll_hex_encode(digest, sizeof digest, id);
+    ll_hex_encode(verified->signature, LL_SIG_BYTES, sig);
+    const char *stored_sig = json_string_value(json_object_get(body, "signature"));
+    if (strcmp(id, verified->tx_id) != 0)
+        rc = fail(why, LL_EINTERNAL, "the stored bytes hash to %s, not %s", id, verified->tx_id);
+    else if (!stored_sig || strcmp(stored_sig, sig) != 0)
+        rc = fail(why, LL_EINTERNAL, "the stored signature differs from the verified one");
+    else
+        rc = 0;
+out:
+    free(bytes);
+    json_decref(body);
+    return rc;
 }
 
 void ll_tx_free(ll_tx_t *tx)

@@ -88,6 +88,20 @@ int ll_tx_parse(const char *json, size_t len, ll_tx_t **out, char *why);
 /* The same from an already parsed object (the reference is not stolen). */
 int ll_tx_from_json(const json_t *signed_tx, ll_tx_t **out, char *why);
 
+/* The same for a body this process has just signed with ll_tx_sign (the
+ * faucet, the custodial messenger): every check but the Ed25519 one, which
+ * would only repeat the signer's work on the ledger thread. */
+int ll_tx_from_own_json(const json_t *signed_tx, ll_tx_t **out, char *why);
+
+/* Whether stored (a signed transaction's JSON text, as read back from the
+ * store) is bound to verified, a transaction whose signature was checked
+ * once at admission: the SHA-256 of its signing bytes is verified's tx_id
+ * and its signature is verified's. No Ed25519 work: a tx_id is the hash of
+ * exactly the bytes the signature covers, so equal hashes carry the check
+ * over. Returns 0, LL_EINTERNAL (not bound; why says how), LL_EMALFORMED
+ * or LL_ENOMEM. */
+int ll_tx_bound(const char *stored, const ll_tx_t *verified, char *why);
+
 /* Fills what a signer may leave out of an unsigned body: "timestamp_ms"
  * (now_ms) and "fee" (0), each only when absent. Returns 0 or LL_ENOMEM.
  * The CLI and the node's own signers (faucet, messenger) share it. */

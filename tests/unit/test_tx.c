@@ -587,6 +587,41 @@ static void test_tx_dump_hashes_to_the_tx_id_without_its_signature(void **state)
     ll_tx_free(tx);
 }
 
+/* The commit's integrity check (ledger/commit.c): the stored text of a
+ * verified transaction is bound to it by hash; a changed field or a changed
+ * signature is not, and neither costs an Ed25519 verification. */
+static void test_tx_stored_bytes_are_bound_to_the_verified_tx_by_hash(void **state)
+{
+    json_t *vec = json_array_get(vector_section(state, "signed", 1), 0);
+    const char *text = str_at(vec, "submitted");
+    char why[LL_ERRMSG_MAX], *dump, *changed;
+    ll_tx_t *tx = NULL;
+    json_t *body;
+
+    assert_int_equal(ll_tx_parse(text, strlen(text), &tx, NULL), 0);
+    assert_non_null(dump = ll_tx_dump(tx));
+    assert_int_equal(ll_tx_bound(dump, tx, why), 0);
+    /* one field changed: another hash */
+    assert_non_null(body = json_loads(dump, 0, NULL));
+    assert_int_equal(json_object_set_new(body, "nonce", json_integer(9999)), 0);
+    assert_non_null(changed = json_dumps(body, JSON_SORT_KEYS | JSON_COMPACT));
+    assert_int_equal(ll_tx_bound(changed, tx, why), LL_EINTERNAL);
+    assert_non_null(strstr(why, "hash"));
+    free(changed);
+    json_decref(body);
+    /* the same bytes with another signature */
+    assert_non_null(body = json_loads(dump, 0, NULL));
+    assert_int_equal(json_object_set_new(body, "signature", json_string("00")), 0);
+    assert_non_null(changed = json_dumps(body, JSON_SORT_KEYS | JSON_COMPACT));
+    assert_int_equal(ll_tx_bound(changed, tx, why), LL_EINTERNAL);
+    assert_non_null(strstr(why, "signature"));
+    free(changed);
+    json_decref(body);
+    assert_int_equal(ll_tx_bound("not json", tx, why), LL_EMALFORMED);
+    free(dump);
+    ll_tx_free(tx);
+}
+
 static void test_tx_free_accepts_a_tx_without_body_or_signing_bytes(void **state)
 {
     (void)state;
@@ -623,6 +658,7 @@ int main(void)
         cmocka_unit_test(test_regress_memo_with_u0000_is_accepted_and_kept_whole),
         cmocka_unit_test(test_tx_from_json_keeps_its_own_copy_of_the_body),
         cmocka_unit_test(test_tx_dump_hashes_to_the_tx_id_without_its_signature),
+        cmocka_unit_test(test_tx_stored_bytes_are_bound_to_the_verified_tx_by_hash),
         cmocka_unit_test(test_tx_free_accepts_a_tx_without_body_or_signing_bytes),
         cmocka_unit_test(test_tx_free_accepts_null_and_kind_names_cover_every_kind),
     };
