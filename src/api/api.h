@@ -26,15 +26,15 @@ typedef struct ll_api {
     const ll_custody_t *custody; /* seals the messenger's keys (auth/custody.h) */
     ll_hub_t *hub;               /* the ledger publishes event batches here */
     ll_stream_stats_t streams;   /* a slot per worker's fan-out (stream/stats.h) */
-    _Atomic uint64_t requests; /* every worker counts here, for /metrics */
+    _Atomic uint64_t requests;   /* every worker counts here, for /metrics */
 } ll_api_t;
 
 typedef struct ll_api_worker {
     ll_api_t *app;
     ll_worker_t *worker;
     ll_store_t *reader;
-    ll_fanout_t *fanout;  /* this worker's subscribers */
-    ll_hub_sink_t *sink;  /* its registration with the hub */
+    ll_fanout_t *fanout; /* this worker's subscribers */
+    ll_hub_sink_t *sink; /* its registration with the hub */
 } ll_api_worker_t;
 
 /* server_opts.worker_init / worker_fini: open and close the worker's reader. */
@@ -86,7 +86,15 @@ void ll_api_sse_stream(ll_api_worker_t *ctx, ll_req_t *req, const char *param);
 ll_ledger_req_t *ll_api_ledger_req(ll_req_t *req, ll_ledger_op_t op, int success_status);
 
 /* Posts lr (fields filled by the caller) to the ledger; takes ownership of
- * lr and lr->tx. If the ledger has stopped, answers 503 at once. */
+ * lr, lr->tx and a batch's items and results. If the ledger has stopped,
+ * answers 503 at once. */
 void ll_api_ask_ledger(ll_api_worker_t *ctx, ll_ledger_req_t *lr);
+
+/* Answers lr's request with err and releases lr, without asking the
+ * ledger (a request that could not be completed). */
+void ll_api_ledger_req_fail(ll_ledger_req_t *lr, int err, const char *why);
+
+/* Most transactions in one batch submission (docs/API.md §7). */
+#define LL_API_MAX_BATCH 1000
 
 #endif

@@ -98,15 +98,15 @@ void *ll_api_worker_init(ll_worker_t *w, void *app)
     ctx->app = app;
     ctx->worker = w;
     /* The ledger created the database before the server started. */
-    if (ll_store_open(ctx->app->config->data_dir, LL_STORE_READER, LL_SYNC_FULL,
-                      &ctx->reader) < 0) {
+    if (ll_store_open(ctx->app->config->data_dir, LL_STORE_READER, LL_SYNC_FULL, &ctx->reader) <
+        0) {
         LL_ERROR("api: worker %d cannot open a database reader", ll_worker_index(w));
         ctx->reader = NULL;
     }
     ctx->fanout = ll_fanout_new(ll_worker_loop(w), ctx->reader, &ctx->app->streams);
     if (ctx->fanout)
-        ctx->sink = ll_hub_attach(ctx->app->hub, ll_worker_taskq(w), ll_fanout_deliver,
-                                  ctx->fanout);
+        ctx->sink =
+            ll_hub_attach(ctx->app->hub, ll_worker_taskq(w), ll_fanout_deliver, ctx->fanout);
     if (!ctx->fanout || !ctx->sink)
         LL_ERROR("api: worker %d cannot serve streams (out of memory)", ll_worker_index(w));
     return ctx;
@@ -135,6 +135,10 @@ static void release(ll_ledger_req_t *lr)
     ll_tx_free(lr->tx);
     json_decref(lr->body);
     sodium_memzero(&lr->key, sizeof lr->key);
+    for (size_t i = 0; lr->batch && i < lr->batch_n; i++)
+        ll_tx_free(lr->batch[i]); /* what the ledger did not take */
+    free(lr->batch);
+    json_decref(lr->batch_results);
 }
 
 static void on_ledger_reply(ll_task_t *task)
@@ -161,6 +165,14 @@ ll_ledger_req_t *ll_api_ledger_req(ll_req_t *req, ll_ledger_op_t op, int success
     call->lr.op = op;
     call->lr.reply.run = on_ledger_reply;
     return &call->lr;
+}
+
+void ll_api_ledger_req_fail(ll_ledger_req_t *lr, int err, const char *why)
+{
+    ledger_call_t *call = (ledger_call_t *)lr;
+    ll_req_respond_error(call->req, err, "%s", why);
+    release(lr);
+    free(call);
 }
 
 void ll_api_ask_ledger(ll_api_worker_t *ctx, ll_ledger_req_t *lr)

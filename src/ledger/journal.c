@@ -52,6 +52,16 @@ void ll_journal_admitted(ll_ledger_t *l, const ll_tx_t *tx, ll_ledger_req_t *rep
     arm(l, 0);
 }
 
+int ll_journal_hold(ll_ledger_t *l, ll_ledger_req_t *reply)
+{
+    if (ll_journal_reserve(l) < 0)
+        return LL_ENOMEM;
+    l->journal.admitted[l->journal.nadmitted++] = (ll_journal_entry_t){NULL, reply};
+    reply->held = 1;
+    arm(l, 0);
+    return 0;
+}
+
 void ll_journal_dropped(ll_ledger_t *l, ll_tx_t *tx)
 {
     ll_journal_t *j = &l->journal;
@@ -76,6 +86,8 @@ static int write_rows(ll_ledger_t *l, const ll_tx_t **msgs, ll_batch_t **pending
     for (size_t i = 0; rc == 0 && i < j->ndropped; i++)
         rc = ll_store_forget_pending(l->st, j->dropped[i]->tx_id);
     for (size_t i = 0; rc == 0 && i < j->nadmitted; i++) {
+        if (!j->admitted[i].tx)
+            continue;
         char *body = ll_tx_dump(j->admitted[i].tx);
         rc = body ? ll_store_save_pending(l->st, j->admitted[i].tx->tx_id,
                                           j->admitted[i].tx->origin, body)
@@ -84,7 +96,7 @@ static int write_rows(ll_ledger_t *l, const ll_tx_t **msgs, ll_batch_t **pending
     }
     m = 0;
     for (size_t i = 0; i < j->nadmitted; i++)
-        if (j->admitted[i].tx->kind == LL_TX_MESSAGE)
+        if (j->admitted[i].tx && j->admitted[i].tx->kind == LL_TX_MESSAGE)
             msgs[m++] = j->admitted[i].tx;
     if (rc == 0 && m)
         rc =

@@ -24,7 +24,7 @@ typedef struct ll_ledger ll_ledger_t;
 typedef struct ll_ledger_req ll_ledger_req_t;
 
 typedef struct ll_journal_entry {
-    const ll_tx_t *tx;      /* in the mempool until the flush */
+    const ll_tx_t *tx;      /* in the mempool until the flush; NULL: a held reply only */
     ll_ledger_req_t *reply; /* sent after the flush; NULL: nobody waits */
 } ll_journal_entry_t;
 
@@ -45,6 +45,11 @@ int ll_journal_reserve(ll_ledger_t *l);
 /* Remembers tx, just added to the mempool, for the next flush (after
  * ll_journal_reserve); reply (may be NULL) is held until then. */
 void ll_journal_admitted(ll_ledger_t *l, const ll_tx_t *tx, ll_ledger_req_t *reply);
+
+/* Holds reply until the next flush, with no transaction of its own (a
+ * batch whose items were journaled with no reply each). Returns 0 or
+ * LL_ENOMEM (then the caller answers at once). */
+int ll_journal_hold(ll_ledger_t *l, ll_ledger_req_t *reply);
 
 /* Takes tx (owned), out of the mempool for good, for the next flush. */
 void ll_journal_dropped(ll_ledger_t *l, ll_tx_t *tx);

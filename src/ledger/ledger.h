@@ -52,21 +52,23 @@ typedef struct ll_ledger_opts {
     uint32_t block_interval_ms;
     uint32_t max_block_txs;
     ll_store_sync_t sync;
-    int dev;       /* enables the faucet */
+    int dev;                         /* enables the faucet */
     uint32_t gas_price;              /* native units per gas (ledger/state.h) */
     uint32_t block_gas_limit;        /* most gas_limit one block's contracts may add up to */
     uint32_t max_pending_per_sender; /* most pending transactions of one sender */
     uint32_t contract_time_limit_ms; /* vm/vm.h ll_vm_set_time_limit */
-    ll_hub_t *hub; /* where committed events are published; NULL: nowhere */
+    ll_hub_t *hub;                   /* where committed events are published; NULL: nowhere */
 } ll_ledger_opts_t;
 
 typedef enum {
-    LL_LEDGER_SUBMIT, /* admit req->tx (ownership passes to the ledger) */
-    LL_LEDGER_GET_TX, /* look up req->tx_id, pending or committed */
-    LL_LEDGER_FAUCET, /* pay req->amount to req->address from the faucet */
-    LL_LEDGER_SIGN_SUBMIT, /* complete req->body (sender_pubkey, nonce), sign
-                              it with req->key and admit it */
-    LL_LEDGER_STORE_CALL,  /* run req->store_fn with the writer connection */
+    LL_LEDGER_SUBMIT,       /* admit req->tx (ownership passes to the ledger) */
+    LL_LEDGER_GET_TX,       /* look up req->tx_id, pending or committed */
+    LL_LEDGER_FAUCET,       /* pay req->amount to req->address from the faucet */
+    LL_LEDGER_SIGN_SUBMIT,  /* complete req->body (sender_pubkey, nonce), sign
+                               it with req->key and admit it */
+    LL_LEDGER_STORE_CALL,   /* run req->store_fn with the writer connection */
+    LL_LEDGER_SUBMIT_BATCH, /* admit req->batch[i] in order (ownership passes);
+                               req->result is the array of per-item results */
 } ll_ledger_op_t;
 
 /* Work other modules (auth, sessions) need done with the SQLite writer,
@@ -80,22 +82,28 @@ typedef struct ll_ledger_req {
     ll_ledger_t *ledger; /* set by ll_ledger_post */
     ll_ledger_op_t op;
     ll_tx_t *tx;
+    /* SUBMIT_BATCH: n items; batch[i] NULL where the worker refused item i,
+     * whose result it put in batch_results[i] (an array of n, owned by the
+     * request until the ledger makes it req->result). */
+    ll_tx_t **batch;
+    size_t batch_n;
+    json_t *batch_results;
     char tx_id[LL_TX_ID_HEX + 1];
     char address[LL_ADDRESS_HEX + 1];
     int64_t amount;
-    json_t *body;          /* SIGN_SUBMIT: unsigned body, owned by the request */
-    ll_keypair_t key;      /* SIGN_SUBMIT: the signer (wiped after use) */
+    json_t *body;                /* SIGN_SUBMIT: unsigned body, owned by the request */
+    ll_keypair_t key;            /* SIGN_SUBMIT: the signer (wiped after use) */
     ll_ledger_store_fn store_fn; /* STORE_CALL */
     void *store_arg;             /* STORE_CALL: the caller's */
     /* Filled by the ledger before it posts reply: */
-    int rc;                   /* 0 or LL_E* */
-    char why[LL_ERRMSG_MAX];  /* the human reason when rc < 0 */
-    json_t *result;           /* owned by the receiver of the reply */
+    int rc;                  /* 0 or LL_E* */
+    char why[LL_ERRMSG_MAX]; /* the human reason when rc < 0 */
+    json_t *result;          /* owned by the receiver of the reply */
     /* Set by the poster: */
     ll_taskq_t *reply_q;
-    ll_task_t reply;          /* reply.run is called on reply_q's loop */
-    int held;                 /* the ledger's: the reply waits for the journal */
-    void *data;               /* the poster's */
+    ll_task_t reply; /* reply.run is called on reply_q's loop */
+    int held;        /* the ledger's: the reply waits for the journal */
+    void *data;      /* the poster's */
 } ll_ledger_req_t;
 
 /* Opens (or creates, with genesis and keys) the chain under opts->data_dir
@@ -120,10 +128,10 @@ const char *ll_ledger_miner(const ll_ledger_t *l);
 const char *ll_ledger_faucet_address(const ll_ledger_t *l);
 
 typedef struct ll_ledger_stats {
-    uint64_t height;          /* of the tip */
-    uint64_t mempool;         /* transactions pending */
-    uint64_t blocks_produced; /* since start */
-    uint64_t txs_committed;   /* since start */
+    uint64_t height;               /* of the tip */
+    uint64_t mempool;              /* transactions pending */
+    uint64_t blocks_produced;      /* since start */
+    uint64_t txs_committed;        /* since start */
     uint64_t contract_time_limits; /* runs stopped by the time limit, since start */
 } ll_ledger_stats_t;
 

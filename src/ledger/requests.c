@@ -69,7 +69,11 @@ static int check_sender(ll_ledger_t *l, ll_ledger_req_t *r, const ll_tx_t *tx, l
 /* How admit() treats what it admits: a new transaction is journaled and
  * its 202 held until it is on disk; one reloaded from the journal is
  * there already, and when it no longer applies the journal drops it. */
-typedef enum { ADMIT_NEW, ADMIT_RELOADED } admit_mode_t;
+typedef enum {
+    ADMIT_NEW,        /* r's reply waits for the journal */
+    ADMIT_BATCH_ITEM, /* journaled; the batch's reply waits (handle_batch) */
+    ADMIT_RELOADED,
+} admit_mode_t;
 
 /* Admits tx (owned) to the mempool: duplicates, capacity, then the ledger
  * rules against committed state plus everything already pending. */
@@ -96,7 +100,7 @@ static int admit(ll_ledger_t *l, ll_ledger_req_t *r, ll_tx_t *tx, ll_origin_t or
         fail(r, LL_EBUSY, "too many transactions are pending; retry shortly");
         goto drop;
     }
-    if (mode == ADMIT_NEW && ll_journal_reserve(l) < 0) {
+    if (mode != ADMIT_RELOADED && ll_journal_reserve(l) < 0) {
         fail(r, LL_ENOMEM, "out of memory");
         goto drop;
     }
@@ -112,8 +116,8 @@ static int admit(ll_ledger_t *l, ll_ledger_req_t *r, ll_tx_t *tx, ll_origin_t or
     }
     r->result = json_pack("{s:s, s:s}", "tx_id", tx->tx_id, "status", "pending");
     r->rc = r->result ? 0 : LL_ENOMEM;
-    if (mode == ADMIT_NEW)
-        ll_journal_admitted(l, tx, r); /* room reserved above */
+    if (mode != ADMIT_RELOADED) /* room reserved above */
+        ll_journal_admitted(l, tx, mode == ADMIT_NEW ? r : NULL);
     ll_ledger_publish_stats(l);
     ll_ledger_schedule_block(l);
     return r->rc;
@@ -214,6 +218,39 @@ static void handle_store_call(ll_ledger_t *l, ll_ledger_req_t *r)
     }
 }
 
+/* Admits each item of a batch in order, as if each were posted alone, and
+ * answers the array of results once the admitted ones are journaled. */
+static void handle_batch(ll_ledger_t *l, ll_ledger_req_t *r)
+{
+    size_t admitted = 0;
+    for (size_t i = 0; i < r->batch_n; i++) {
+        ll_tx_t *tx = r->batch[i];
+        ll_ledger_req_t item = {0};
+        json_t *result;
+        if (!tx)
+            continue; /* the worker's refusal is in place */
+        r->batch[i] = NULL;
+        if (admit(l, &item, tx, FROM_CLIENT, ADMIT_BATCH_ITEM) == 0) {
+            result = item.result;
+            admitted++;
+        } else {
+            json_decref(item.result);
+            result = json_pack("{s:{s:s, s:s}}", "error", "code", ll_err_code(item.rc), "message",
+                               item.why);
+        }
+        if (!result || json_array_set_new(r->batch_results, i, result) < 0) {
+            fail(r, LL_ENOMEM, "out of memory");
+            break;
+        }
+    }
+    if (r->rc == 0) {
+        r->result = r->batch_results;
+        r->batch_results = NULL;
+    }
+    if (admitted && ll_journal_hold(l, r) < 0 && ll_journal_flush(l) < 0)
+        fail(r, LL_ENOMEM, "out of memory: the batch's admissions are not yet on disk");
+}
+
 static void on_request(ll_task_t *task)
 {
     ll_ledger_req_t *r = (ll_ledger_req_t *)task;
@@ -225,11 +262,13 @@ static void on_request(ll_task_t *task)
     if (l->stopping) {
         fail(r, LL_ESHUTDOWN, "the node is shutting down");
         ll_tx_free(r->tx);
-        r->tx = NULL;
+        r->tx = NULL; /* a batch's items are the poster's to free */
     } else if (r->op == LL_LEDGER_SUBMIT) {
         ll_tx_t *tx = r->tx;
         r->tx = NULL; /* the mempool or admit() owns it now */
         admit(l, r, tx, FROM_CLIENT, ADMIT_NEW);
+    } else if (r->op == LL_LEDGER_SUBMIT_BATCH) {
+        handle_batch(l, r);
     } else if (r->op == LL_LEDGER_GET_TX) {
         handle_get_tx(l, r);
     } else if (r->op == LL_LEDGER_FAUCET) {
