@@ -163,6 +163,111 @@ static int fetch_nonce(const char *url, const char *address, json_int_t *nonce)
     return rc;
 }
 
+/* Most bytes `submit` reads from stdin, and transactions per POST. */
+#define SUBMIT_MAX_INPUT (64u * 1024 * 1024)
+#define SUBMIT_BATCH 1000
+
+/* Reads all of stdin (at most SUBMIT_MAX_INPUT bytes), NUL-terminated. */
+static char *read_stdin(size_t *len)
+{
+    size_t cap = 65536, n = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        if (n + 1 >= cap) {
+            char *grown = cap < SUBMIT_MAX_INPUT ? realloc(buf, cap * 2) : NULL;
+            if (!grown) {
+                fprintf(stderr, "ledgerline: stdin holds more than %u bytes\n", SUBMIT_MAX_INPUT);
+                free(buf);
+                return NULL;
+            }
+            buf = grown;
+            cap *= 2;
+        }
+        size_t got = fread(buf + n, 1, cap - n - 1, stdin);
+        n += got;
+        if (got == 0)
+            break;
+    }
+    if (buf) {
+        buf[n] = '\0';
+        *len = n;
+    }
+    return buf;
+}
+
+/* The transaction bodies on stdin: one JSON object (which may span lines),
+ * or one object per line (blank lines skipped). An array of them, or NULL
+ * with a message. */
+static json_t *read_bodies(void)
+{
+    size_t len;
+    char *text = read_stdin(&len), *line, *save = NULL;
+    json_t *all = text ? json_array() : NULL;
+    json_error_t err;
+    json_t *one = text ? json_loadb(text, len, JSON_REJECT_DUPLICATES, &err) : NULL;
+    if (one && json_is_object(one)) {
+        json_array_append_new(all, one);
+        one = NULL;
+    } else if (all) {
+        int n = 0;
+        for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+            n++;
+            if (line[strspn(line, " \t\r")] == '\0')
+                continue;
+            json_t *body = json_loads(line, JSON_REJECT_DUPLICATES, &err);
+            if (!json_is_object(body)) {
+                fprintf(stderr, "ledgerline: line %d is not a JSON object%s%s\n", n,
+                        body ? "" : ": ", body ? "" : err.text);
+                json_decref(body);
+                json_decref(all);
+                all = NULL;
+                break;
+            }
+            json_array_append_new(all, body);
+        }
+    }
+    json_decref(one);
+    free(text);
+    if (all && json_array_size(all) == 0) {
+        fprintf(stderr, "ledgerline: stdin holds no transaction\n");
+        json_decref(all);
+        all = NULL;
+    }
+    return all;
+}
+
+/* Posts bodies[from, from + n) as one batch and prints the answer. Returns
+ * 0 when every item was admitted. */
+static int submit_batch(const char *url, json_t *bodies, size_t from, size_t n)
+{
+    ll_http_response_t resp = {0};
+    json_t *batch = json_array();
+    char *text = NULL, target[1024];
+    int rc = 1;
+    for (size_t i = from; batch && i < from + n; i++)
+        json_array_append(batch, json_array_get(bodies, i));
+    if (!batch || !(text = json_dumps(batch, JSON_COMPACT)))
+        goto out;
+    snprintf(target, sizeof target, "%s/api/v1/transactions", url);
+    if (ll_http_request("POST", target, text, &resp, HTTP_TIMEOUT_MS) < 0)
+        goto out;
+    puts(resp.body);
+    if (resp.status == 200) {
+        json_t *items = json_loads(resp.body, 0, NULL);
+        size_t i;
+        json_t *item;
+        rc = json_is_array(items) ? 0 : 1;
+        json_array_foreach (items, i, item)
+            rc |= json_object_get(item, "error") != NULL;
+        json_decref(items);
+    }
+out:
+    ll_http_response_free(&resp);
+    free(text);
+    json_decref(batch);
+    return rc;
+}
+
 int ll_cli_submit(int argc, char **argv)
 {
     cli_args_t a;
@@ -178,16 +283,42 @@ int ll_cli_submit(int argc, char **argv)
         fprintf(stderr, "ledgerline: cannot read key file %s\n", a.key);
         return 1;
     }
-    if (!(body = read_body()))
+    json_t *bodies = read_bodies();
+    size_t i, n = json_array_size(bodies);
+    int fetched = 0;
+    if (!bodies)
         goto out;
-    if (ll_tx_fill_defaults(body, ll_clock_wall_ms()) < 0)
-        goto out;
-    if (!json_object_get(body, "nonce")) {
-        if (fetch_nonce(a.url, kp.address, &nonce) < 0)
-            goto out;
-        json_object_set_new(body, "nonce", json_integer(nonce));
+    /* Transactions without a nonce take consecutive ones from the
+     * account's committed nonce, in the order given. */
+    json_array_foreach (bodies, i, body) {
+        if (ll_tx_fill_defaults(body, ll_clock_wall_ms()) < 0)
+            break;
+        if (!json_object_get(body, "nonce")) {
+            if (!fetched && fetch_nonce(a.url, kp.address, &nonce) < 0)
+                break;
+            fetched = 1;
+            json_object_set_new(body, "nonce", json_integer(nonce++));
+        }
+        if (sign_body(body, &kp) < 0)
+            break;
     }
-    if (sign_body(body, &kp) < 0 || !(text = ll_tx_canonical_text(body)))
+    if (i < n) {
+        json_decref(bodies);
+        body = NULL;
+        goto out;
+    }
+    if (n > 1) { /* a batch per SUBMIT_BATCH transactions (docs/API.md §7) */
+        rc = 0;
+        for (size_t from = 0; from < n; from += SUBMIT_BATCH)
+            rc |= submit_batch(a.url, bodies, from,
+                               n - from < SUBMIT_BATCH ? n - from : SUBMIT_BATCH);
+        json_decref(bodies);
+        body = NULL;
+        goto out;
+    }
+    body = json_incref(json_array_get(bodies, 0));
+    json_decref(bodies);
+    if (!(text = ll_tx_canonical_text(body)))
         goto out;
     snprintf(target, sizeof target, "%s/api/v1/transactions", a.url);
     if (ll_http_request("POST", target, text, &resp, HTTP_TIMEOUT_MS) < 0)

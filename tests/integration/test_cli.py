@@ -133,6 +133,24 @@ def test_submit_fills_the_body_signs_posts_and_the_transfer_lands(srv):
     assert srv.balance(bob) == 12
 
 
+def test_submit_sends_a_file_of_one_transaction_per_line_as_a_batch(srv):
+    _doc, path = funded_key_file(srv)
+    bob = H.random_address()
+    lines = [json.dumps({"kind": "transfer", "recipient": bob, "amount": n}) for n in (1, 2, 3)]
+    p = run_cli(["submit", "--key", path, "--url", srv.url],
+                input_text="\n".join(lines[:2]) + "\n\n" + lines[2] + "\n")
+    assert p.returncode == 0, (p.returncode, p.stdout, p.stderr)
+    items = json.loads(p.stdout)
+    assert [i["status"] for i in items] == ["pending"] * 3, items
+    txs = [srv.wait_confirmed(i["tx_id"]) for i in items]
+    assert [t["nonce"] for t in txs] == [0, 1, 2], txs   # consecutive, in file order
+    assert srv.balance(bob) == 6
+    # a line that is not a JSON object stops it before anything is sent
+    p = run_cli(["submit", "--key", path, "--url", srv.url],
+                input_text=lines[0] + "\nnot json\n")
+    assert p.returncode == 1 and "line 2" in p.stderr, (p.stdout, p.stderr)
+
+
 def test_submit_exits_1_and_prints_the_error_when_refused(srv):
     doc, path = funded_key_file(srv, units=100)
     p = run_cli(["submit", "--key", path, "--url", srv.url],
