@@ -26,8 +26,9 @@ static void submit_batch(ll_api_worker_t *ctx, ll_req_t *req, const char *body, 
     }
     if (n == 0 || n > LL_API_MAX_BATCH) {
         json_decref(items);
-        ll_req_respond_error(req, LL_EBADREQUEST, "a batch holds 1 to %d transactions, not %zu",
-                             LL_API_MAX_BATCH, n);
+        /* An empty array is not a transaction either (as before batches). */
+        ll_req_respond_error(req, n ? LL_EBADREQUEST : LL_EBADTYPE,
+                             "a batch holds 1 to %d transactions, not %zu", LL_API_MAX_BATCH, n);
         return;
     }
     ll_ledger_req_t *lr = ll_api_ledger_req(req, LL_LEDGER_SUBMIT_BATCH, 200);

@@ -6,6 +6,7 @@
 #ifndef LL_LEDGER_INTERNAL_H
 #define LL_LEDGER_INTERNAL_H
 
+#include "ledger/block.h"
 #include "ledger/events.h"
 #include "ledger/journal.h"
 #include "ledger/ledger.h"
@@ -16,6 +17,13 @@
 
 #include <stdatomic.h>
 #include <uv.h>
+
+/* The block being built: its header and how many of ll_ledger.batch it
+ * took and kept (the kept ones first, their receipts in .receipts). */
+typedef struct ll_block_build {
+    ll_block_hdr_t b;
+    size_t taken, kept;
+} ll_block_build_t;
 
 struct ll_ledger {
     ll_ledger_opts_t opts;
@@ -31,6 +39,14 @@ struct ll_ledger {
     ll_state_t *building;  /* the block being built */
     ll_tx_t **batch;       /* room for max_block_txs */
     json_t **receipts;     /* batch[i]'s receipt, or NULL; same room */
+    /* The pipeline: a built block is mined on the thread pool while this
+     * thread admits; batch[0, inflight) are its transactions, out of the
+     * mempool and not yet committed. */
+    ll_block_build_t mine;
+    uv_work_t mine_work;
+    int mine_rc;
+    int inflight_mining;
+    size_t inflight;
     ll_events_t *events;
     ll_journal_t journal; /* admissions and drops awaiting their fsync */
     ll_keypair_t node_key;
@@ -71,6 +87,9 @@ void ll_ledger_send_reply(ll_ledger_req_t *r);
 /* Rebuilds the admission view: committed state plus every pending
  * transaction, in order. Returns how many no longer apply. */
 size_t ll_ledger_rebuild_admission(ll_ledger_t *l);
+
+/* The transaction tx_id of the block being mined, or NULL. */
+const ll_tx_t *ll_ledger_inflight_find(const ll_ledger_t *l, const char *tx_id);
 
 /* Admits again, in order, what the journal holds: every transaction
  * answered 202 and not yet in a block, after a clean stop or a kill -9

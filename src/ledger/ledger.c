@@ -23,7 +23,8 @@
 void ll_ledger_publish_stats(ll_ledger_t *l)
 {
     atomic_store(&l->stat_height, l->tip.height);
-    atomic_store(&l->stat_mempool, (uint64_t)ll_mempool_count(l->mempool));
+    /* pending: in the mempool, or in the block being mined */
+    atomic_store(&l->stat_mempool, (uint64_t)(ll_mempool_count(l->mempool) + l->inflight));
 }
 
 /* Hands a committed batch to the workers (or drops it when none listen). */
@@ -71,8 +72,20 @@ size_t ll_ledger_rebuild_admission(ll_ledger_t *l)
 {
     l->replay_failed = 0;
     ll_state_reset(l->admission);
+    /* A block being mined is not committed yet: its transactions come
+     * first, as they will be. */
+    for (size_t i = 0; i < l->inflight; i++)
+        replay_pending(l->batch[i], l);
     ll_mempool_each(l->mempool, replay_pending, l);
     return l->replay_failed;
+}
+
+const ll_tx_t *ll_ledger_inflight_find(const ll_ledger_t *l, const char *tx_id)
+{
+    for (size_t i = 0; i < l->inflight; i++)
+        if (strcmp(l->batch[i]->tx_id, tx_id) == 0)
+            return l->batch[i];
+    return NULL;
 }
 
 static void drop_receipts(ll_ledger_t *l, size_t n)
@@ -83,16 +96,18 @@ static void drop_receipts(ll_ledger_t *l, size_t n)
     }
 }
 
-/* Takes the oldest pending transactions into one block and commits it.
- * Returns 0 (also when nothing was pending) or the commit's error, in which
- * case the transactions are pending again. */
-static int produce_block(ll_ledger_t *l)
+/* Takes the oldest pending transactions into a block and applies them to
+ * the building view (contracts run here), then computes the tx root.
+ * Returns 0 with bd->taken == 0 when nothing is pending, 0 with a block
+ * ready to mine, or an error (the transactions are pending again). */
+static int build_block(ll_ledger_t *l, ll_block_build_t *bd)
 {
     char why[LL_ERRMSG_MAX];
-    ll_block_hdr_t b;
+    ll_block_hdr_t *b = &bd->b;
     size_t taken, kept = 0;
     const char **ids = NULL;
     int rc;
+    bd->taken = bd->kept = 0;
     /* Before the mempool hands its transactions over: their journal rows
      * must be written before the block forgets them, and their "pending"
      * events must be in the log before any "confirmed" one. */
@@ -102,7 +117,7 @@ static int produce_block(ll_ledger_t *l)
     taken = ll_mempool_take(l->mempool, l->batch, &lim);
     if (taken == 0)
         return 0;
-    start_header(l, &b);
+    start_header(l, b);
     ll_state_reset(l->building);
     uint64_t started = uv_hrtime();
     for (size_t i = 0; i < taken; i++) {
@@ -119,14 +134,14 @@ static int produce_block(ll_ledger_t *l)
         json_t *receipt = NULL;
         int penalised = runs && ll_penalty_left(&l->penalties, tx->sender, now / 1000000);
         rc = penalised ? LL_ETIMELIMIT
-                       : ll_state_apply_block(l->building, tx, b.miner, b.height, &receipt, why);
+                       : ll_state_apply_block(l->building, tx, b->miner, b->height, &receipt, why);
         if (rc == LL_ECANCELED) {
             /* The node is stopping: the block is abandoned, every one of its
              * transactions pending again (and still in the journal). */
             memmove(l->batch + kept, l->batch + i, (taken - i) * sizeof *l->batch);
             drop_receipts(l, kept);
             ll_mempool_untake(l->mempool, l->batch, kept + (taken - i));
-            LL_INFO("ledger: block %" PRIu64 " interrupted by the stop", b.height);
+            LL_INFO("ledger: block %" PRIu64 " interrupted by the stop", b->height);
             return rc;
         }
         if (rc == LL_ETIMELIMIT) {
@@ -140,27 +155,53 @@ static int produce_block(ll_ledger_t *l)
             atomic_fetch_add(&l->stat_time_limits, !penalised);
         }
         if (rc < 0) {
-            LL_ERROR("ledger: dropping %s from block %" PRIu64 ": %s", tx->tx_id, b.height, why);
+            LL_ERROR("ledger: dropping %s from block %" PRIu64 ": %s", tx->tx_id, b->height, why);
             ll_journal_dropped(l, tx);
             continue;
         }
         l->receipts[kept] = receipt;
         l->batch[kept++] = tx;
     }
+    bd->taken = taken;
+    bd->kept = kept;
     if (!(ids = calloc(kept ? kept : 1, sizeof *ids))) {
         rc = LL_ENOMEM;
-        goto fail;
+    } else {
+        for (size_t i = 0; i < kept; i++)
+            ids[i] = l->batch[i]->tx_id;
+        b->tx_count = (uint32_t)kept;
+        rc = ll_block_tx_root(ids, kept, b->tx_root);
+        free(ids);
     }
-    for (size_t i = 0; i < kept; i++)
-        ids[i] = l->batch[i]->tx_id;
-    b.tx_count = (uint32_t)kept;
-    if ((rc = ll_block_tx_root(ids, kept, b.tx_root)) < 0 || (rc = ll_block_mine(&b)) < 0)
-        goto fail;
-    if ((rc = commit_block(l, &b, l->batch, l->receipts, kept)) < 0)
-        goto fail;
+    if (rc < 0) {
+        drop_receipts(l, kept);
+        ll_mempool_untake(l->mempool, l->batch, kept);
+        if (kept != taken)
+            ll_ledger_rebuild_admission(l);
+        bd->taken = bd->kept = 0;
+    }
+    return rc;
+}
+
+/* Commits a mined block (mined: ll_block_mine's result) and publishes its
+ * events. On failure its transactions are pending again. */
+static int finish_block(ll_ledger_t *l, ll_block_build_t *bd, int mined)
+{
+    ll_block_hdr_t *b = &bd->b;
+    size_t kept = bd->kept, taken = bd->taken;
+    int rc = mined;
+    l->inflight = 0;
+    if (rc < 0 || (rc = commit_block(l, b, l->batch, l->receipts, kept)) < 0) {
+        drop_receipts(l, kept);
+        LL_ERROR("ledger: block %" PRIu64 " not committed (%s); its transactions stay pending",
+                 b->height, ll_err_name(rc));
+        ll_mempool_untake(l->mempool, l->batch, kept);
+        if (kept != taken)
+            ll_ledger_rebuild_admission(l);
+        return rc;
+    }
     drop_receipts(l, kept);
-    free(ids);
-    l->tip = b;
+    l->tip = *b;
     atomic_fetch_add(&l->stat_blocks, 1);
     atomic_fetch_add(&l->stat_txs, kept);
     int ran_contracts = 0;
@@ -168,7 +209,7 @@ static int produce_block(ll_ledger_t *l)
         ran_contracts |= ll_mempool_gas(l->batch[i]) > 0;
         ll_tx_free(l->batch[i]);
     }
-    LL_DEBUG("ledger: block %" PRIu64 " %s with %zu transactions", b.height, b.hash, kept);
+    LL_DEBUG("ledger: block %" PRIu64 " %s with %zu transactions", b->height, b->hash, kept);
     /* The admission view holds absolute values (committed + all pending), so
      * committing a prefix of the pending sequence leaves it right. It needs
      * a rebuild when transactions were dropped, or when contracts ran (their
@@ -182,15 +223,45 @@ static int produce_block(ll_ledger_t *l)
     }
     ll_ledger_publish_stats(l);
     return 0;
-fail:
-    free(ids);
-    drop_receipts(l, kept);
-    LL_ERROR("ledger: block %" PRIu64 " not committed (%s); its transactions stay pending",
-             b.height, ll_err_name(rc));
-    ll_mempool_untake(l->mempool, l->batch, kept);
-    if (kept != taken)
-        ll_ledger_rebuild_admission(l);
-    return rc;
+}
+
+/* Builds, mines and commits one block on this thread (the stop's blocks).
+ * Returns 0 (also when nothing was pending) or the error. */
+static int produce_block(ll_ledger_t *l)
+{
+    ll_block_build_t bd;
+    int rc = build_block(l, &bd);
+    if (rc < 0 || bd.taken == 0)
+        return rc;
+    l->inflight = bd.kept;
+    return finish_block(l, &bd, ll_block_mine(&bd.b));
+}
+
+/* ---- the pipeline: proof of work off the ledger thread ------------------------ */
+
+static void on_block_timer(uv_timer_t *t);
+
+static void mine_work(uv_work_t *w)
+{
+    ll_ledger_t *l = w->data;
+    l->mine_rc = ll_block_mine(&l->mine.b);
+}
+
+static void on_stop_after_block(ll_ledger_t *l);
+
+static void after_mine_done(uv_work_t *w, int status)
+{
+    ll_ledger_t *l = w->data;
+    l->inflight_mining = 0;
+    int rc = finish_block(l, &l->mine, status == 0 ? l->mine_rc : LL_EINTERNAL);
+    if (l->stopping) {
+        on_stop_after_block(l);
+        return;
+    }
+    if (rc < 0) /* retry after an interval rather than spin on a failing disk */
+        uv_timer_start(&l->block_timer, on_block_timer, l->opts.block_interval_ms, 0);
+    else
+        ll_ledger_schedule_block(l);
 }
 
 static void on_block_timer(uv_timer_t *t);
@@ -206,15 +277,28 @@ void ll_ledger_schedule_block(ll_ledger_t *l)
         uv_timer_start(&l->block_timer, on_block_timer, l->opts.block_interval_ms, 0);
 }
 
+/* Builds the next block here, then mines it on the thread pool while this
+ * thread goes on admitting (after_mine commits it). */
 static void on_block_timer(uv_timer_t *t)
 {
     ll_ledger_t *l = t->data;
-    if (produce_block(l) < 0) {
-        /* Retry after an interval rather than spin on a failing disk. */
+    if (l->inflight_mining)
+        return; /* after_mine schedules the next */
+    int rc = build_block(l, &l->mine);
+    if (rc < 0) {
         uv_timer_start(&l->block_timer, on_block_timer, l->opts.block_interval_ms, 0);
         return;
     }
-    ll_ledger_schedule_block(l);
+    if (l->mine.taken == 0)
+        return;
+    l->inflight = l->mine.kept;
+    l->inflight_mining = 1;
+    l->mine_work.data = l;
+    if (uv_queue_work(&l->loop, &l->mine_work, mine_work, after_mine_done) < 0) {
+        l->inflight_mining = 0;
+        finish_block(l, &l->mine, ll_block_mine(&l->mine.b));
+        ll_ledger_schedule_block(l);
+    }
 }
 
 /* ---- genesis, keys, start and stop ------------------------------------------ */
@@ -262,9 +346,15 @@ static void close_any(uv_handle_t *h, void *arg)
 static void on_stop(ll_task_t *task)
 {
     ll_ledger_t *l = (ll_ledger_t *)((char *)task - offsetof(ll_ledger_t, stop_task));
-    uint64_t until = uv_hrtime() + (uint64_t)STOP_BLOCKS_MS * 1000000;
     l->stopping = 1;
     uv_timer_stop(&l->block_timer);
+    if (!l->inflight_mining) /* else after_mine_done goes on with the stop */
+        on_stop_after_block(l);
+}
+
+static void on_stop_after_block(ll_ledger_t *l)
+{
+    uint64_t until = uv_hrtime() + (uint64_t)STOP_BLOCKS_MS * 1000000;
     if (ll_journal_flush(l) < 0)
         ll_journal_fail_held(l, LL_ESHUTDOWN,
                              "the node stopped before the transaction was on disk");

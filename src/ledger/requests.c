@@ -147,6 +147,8 @@ static void handle_get_tx(ll_ledger_t *l, ll_ledger_req_t *r)
     ll_store_tx_t row;
     const ll_tx_t *tx = ll_mempool_find(l->mempool, r->tx_id);
     int rc;
+    if (!tx) /* in the block being mined: still pending */
+        tx = ll_ledger_inflight_find(l, r->tx_id);
     if (tx) {
         r->result = tx_view(json_deep_copy(tx->body), tx->tx_id, 1, 0);
     } else if ((rc = ll_store_get_tx(l->st, r->tx_id, &row)) == 0) {

@@ -7,6 +7,7 @@ signs its own transactions and reads the chain through the REST API."""
 
 import os
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -74,7 +75,7 @@ def test_a_batch_of_1000_is_admitted_and_1001_refused(srv):
 
 
 def test_empty_and_malformed_batches_are_400(srv):
-    assert_error(srv.post(URL, json=[]), 400, "bad_request")
+    assert_error(srv.post(URL, json=[]), 400, "wrong_type")
     assert_error(srv.post(URL, data=b"[{\"kind\": ", headers={"Content-Type":
                                                              "application/json"}),
                  400, "malformed_json")
@@ -89,3 +90,23 @@ def test_signed_batch_item_gets_the_same_error_as_alone(srv):
     r = srv.post(URL, json=[bad])
     assert r.status_code == 200
     assert_error_item(r.json()[0], H.error_of(alone)[0])
+
+
+def test_a_block_being_mined_does_not_hold_back_a_202():
+    """The pipeline (docs/API.md §7): while a block is mined, admission goes
+    on. At difficulty 6 (about 16.7 million hashes) the block holding the
+    first transfer is still being mined when the second one is answered:
+    the 202 does not wait for it."""
+    with H.Server("--dev", "--block-interval-ms", "100", "--difficulty", "1",
+                  name="pipeline-node") as srv:
+        key = srv.funded_key()
+        srv.restart("--dev", "--block-interval-ms", "100", "--difficulty", "6")
+        height = srv.height()
+        first = srv.submit_ok(H.transfer(key, H.random_address(), 1, 0))
+        time.sleep(1.0)  # not for an assertion: to land inside the first block's mining
+        second = srv.submit_ok(H.transfer(key, H.random_address(), 1, 1))
+        # answered while the first one's block is still being mined
+        assert srv.height() == height
+        assert srv.tx(first)["status"] == "pending"
+        srv.wait_confirmed(first, timeout=240)
+        srv.wait_confirmed(second, timeout=240)
