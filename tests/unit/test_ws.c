@@ -70,7 +70,7 @@ static void test_ws_handshake_pipelined_behind_a_request_gets_400(void **state)
 static void test_ws_event_is_one_text_frame_of_its_envelope(void **state)
 {
     fixture_t *f = *state;
-    ws_frame_t fr;
+    ws_frame_t fr = {0};
     static const char envelope[] = "{\"type\":\"tx\",\"seq\":1}";
     stream_start(f, 60, 15);
     client_t *c = ws_open(f);
@@ -84,7 +84,7 @@ static void test_ws_event_is_one_text_frame_of_its_envelope(void **state)
 static void test_ws_ping_gets_pong_with_its_payload(void **state)
 {
     fixture_t *f = *state;
-    ws_frame_t fr;
+    ws_frame_t fr = {0};
     stream_start(f, 60, 15);
     client_t *c = ws_open(f);
     ws_send(c, 0x9, "hi", 2);
@@ -107,7 +107,7 @@ static void test_ws_frame_right_behind_the_handshake_is_answered(void **state)
     static const char ping[] = {(char)0x89, (char)0x80, 1, 2, 3, 4}; /* masked, empty */
     char both[sizeof WS_HANDSHAKE - 1 + sizeof ping];
     resp_t r;
-    ws_frame_t fr;
+    ws_frame_t fr = {0};
     stream_start(f, 60, 15);
     client_t *c = dial(f);
     memcpy(both, WS_HANDSHAKE, sizeof WS_HANDSHAKE - 1);
@@ -126,7 +126,7 @@ static void test_ws_close_is_answered_with_its_code_then_the_connection_ends(voi
 {
     fixture_t *f = *state;
     static const uint8_t normal[] = {0x03, 0xe8}; /* 1000 */
-    ws_frame_t fr;
+    ws_frame_t fr = {0};
     stream_start(f, 60, 15);
     client_t *c = ws_open(f);
     ws_send(c, 0x8, normal, sizeof normal);
@@ -140,7 +140,7 @@ static void test_ws_close_is_answered_with_its_code_then_the_connection_ends(voi
 static void test_ws_close_with_one_byte_body_gets_1002(void **state)
 {
     fixture_t *f = *state;
-    ws_frame_t fr;
+    ws_frame_t fr = {0};
     stream_start(f, 60, 15);
     client_t *c = ws_open(f);
     ws_send(c, 0x8, "x", 1);
@@ -153,7 +153,7 @@ static void test_ws_close_with_one_byte_body_gets_1002(void **state)
 static void test_ws_idle_client_gets_1000_idle_timeout(void **state)
 {
     fixture_t *f = *state;
-    ws_frame_t fr;
+    ws_frame_t fr = {0};
     stream_start(f, 1, 15);
     client_t *c = ws_open(f);
     uint64_t t0 = mono_ms();
@@ -168,7 +168,7 @@ static void test_ws_idle_client_gets_1000_idle_timeout(void **state)
 static void test_ws_server_stop_says_1001_going_away(void **state)
 {
     fixture_t *f = *state;
-    ws_frame_t fr;
+    ws_frame_t fr = {0};
     stream_start(f, 60, 15);
     client_t *c = ws_open(f);
     ll_server_stop_accepting(f->srv);
