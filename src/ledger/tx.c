@@ -514,6 +514,15 @@ static int from_json(const json_t *signed_tx, ll_tx_t **out, char *why, int veri
     return from_body(copy, out, why, verify);
 }
 
+int ll_tx_parse_own(const char *json, size_t len, ll_tx_t **out, char *why)
+{
+    json_t *body = json_loadb(json, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, NULL);
+    *out = NULL;
+    if (!body)
+        return fail(why, LL_EMALFORMED, "malformed JSON");
+    return from_body(body, out, why, 0);
+}
+
 int ll_tx_from_json(const json_t *signed_tx, ll_tx_t **out, char *why)
 {
     return from_json(signed_tx, out, why, 1);

@@ -93,6 +93,11 @@ int ll_tx_from_json(const json_t *signed_tx, ll_tx_t **out, char *why);
  * would only repeat the signer's work on the ledger thread. */
 int ll_tx_from_own_json(const json_t *signed_tx, ll_tx_t **out, char *why);
 
+/* The same for text this node wrote itself after verifying it (its
+ * journal, store/pending.h): every check but the Ed25519 one, so a restart
+ * does not verify the whole journal again on the ledger thread. */
+int ll_tx_parse_own(const char *json, size_t len, ll_tx_t **out, char *why);
+
 /* Whether stored (a signed transaction's JSON text, as read back from the
  * store) is bound to verified, a transaction whose signature was checked
  * once at admission: the SHA-256 of its signing bytes is verified's tx_id

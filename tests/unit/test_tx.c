@@ -622,6 +622,43 @@ static void test_tx_stored_bytes_are_bound_to_the_verified_tx_by_hash(void **sta
     ll_tx_free(tx);
 }
 
+/* What the node journaled after verifying it is read back with every check
+ * but the signature's (a restart does not verify its journal again); the
+ * other rules still hold. */
+static void test_tx_parse_own_skips_only_the_signature_check(void **state)
+{
+    json_t *vec = json_array_get(vector_section(state, "signed", 1), 0);
+    const char *text = str_at(vec, "submitted");
+    char why[LL_ERRMSG_MAX], *changed;
+    ll_tx_t *tx = NULL, *own = NULL;
+    json_t *body;
+
+    assert_int_equal(ll_tx_parse(text, strlen(text), &tx, NULL), 0);
+    assert_int_equal(ll_tx_parse_own(text, strlen(text), &own, why), 0);
+    assert_string_equal(own->tx_id, tx->tx_id);
+    ll_tx_free(own);
+    /* a signature that does not verify: refused by ll_tx_parse only */
+    assert_non_null(body = json_loads(text, 0, NULL));
+    char zeros[2 * LL_SIG_BYTES + 1];
+    memset(zeros, '0', 2 * LL_SIG_BYTES);
+    zeros[2 * LL_SIG_BYTES] = '\0';
+    assert_int_equal(json_object_set_new(body, "signature", json_string(zeros)), 0);
+    assert_non_null(changed = json_dumps(body, JSON_COMPACT));
+    assert_int_equal(ll_tx_parse(changed, strlen(changed), &own, why), LL_EBADSIG);
+    assert_int_equal(ll_tx_parse_own(changed, strlen(changed), &own, why), 0);
+    ll_tx_free(own);
+    free(changed);
+    /* any other rule still refuses */
+    assert_int_equal(json_object_set_new(body, "nonce", json_integer(-1)), 0);
+    assert_non_null(changed = json_dumps(body, JSON_COMPACT));
+    assert_true(ll_tx_parse_own(changed, strlen(changed), &own, why) < 0);
+    assert_null(own);
+    assert_int_equal(ll_tx_parse_own("{", 1, &own, why), LL_EMALFORMED);
+    free(changed);
+    json_decref(body);
+    ll_tx_free(tx);
+}
+
 static void test_tx_free_accepts_a_tx_without_body_or_signing_bytes(void **state)
 {
     (void)state;
@@ -659,6 +696,7 @@ int main(void)
         cmocka_unit_test(test_tx_from_json_keeps_its_own_copy_of_the_body),
         cmocka_unit_test(test_tx_dump_hashes_to_the_tx_id_without_its_signature),
         cmocka_unit_test(test_tx_stored_bytes_are_bound_to_the_verified_tx_by_hash),
+        cmocka_unit_test(test_tx_parse_own_skips_only_the_signature_check),
         cmocka_unit_test(test_tx_free_accepts_a_tx_without_body_or_signing_bytes),
         cmocka_unit_test(test_tx_free_accepts_null_and_kind_names_cover_every_kind),
     };
