@@ -13,6 +13,7 @@
 #include "ledger/mempool.h"
 #include "ledger/penalty.h"
 #include "ledger/state.h"
+#include "util/hmap.h"
 #include "util/taskq.h"
 
 #include <stdatomic.h>
@@ -47,6 +48,7 @@ struct ll_ledger {
     int mine_rc;
     int inflight_mining;
     size_t inflight;
+    ll_hmap_t *inflight_ids; /* tx_id -> batch[i] while it is mined */
     ll_events_t *events;
     ll_journal_t journal; /* admissions and drops awaiting their fsync */
     ll_keypair_t node_key;

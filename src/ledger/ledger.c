@@ -82,10 +82,19 @@ size_t ll_ledger_rebuild_admission(ll_ledger_t *l)
 
 const ll_tx_t *ll_ledger_inflight_find(const ll_ledger_t *l, const char *tx_id)
 {
-    for (size_t i = 0; i < l->inflight; i++)
-        if (strcmp(l->batch[i]->tx_id, tx_id) == 0)
-            return l->batch[i];
-    return NULL;
+    return ll_hmap_get(l->inflight_ids, tx_id);
+}
+
+/* Indexes the block about to be mined by tx_id, so that a lookup during
+ * the mining costs one probe, not a scan of up to --max-block-txs. */
+static int index_inflight(ll_ledger_t *l, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (ll_hmap_put(l->inflight_ids, l->batch[i]->tx_id, l->batch[i]) < 0) {
+            ll_hmap_clear(l->inflight_ids);
+            return LL_ENOMEM;
+        }
+    return 0;
 }
 
 static void drop_receipts(ll_ledger_t *l, size_t n)
@@ -191,6 +200,7 @@ static int finish_block(ll_ledger_t *l, ll_block_build_t *bd, int mined)
     size_t kept = bd->kept, taken = bd->taken;
     int rc = mined;
     l->inflight = 0;
+    ll_hmap_clear(l->inflight_ids);
     if (rc < 0 || (rc = commit_block(l, b, l->batch, l->receipts, kept)) < 0) {
         drop_receipts(l, kept);
         LL_ERROR("ledger: block %" PRIu64 " not committed (%s); its transactions stay pending",
@@ -264,8 +274,6 @@ static void after_mine_done(uv_work_t *w, int status)
         ll_ledger_schedule_block(l);
 }
 
-static void on_block_timer(uv_timer_t *t);
-
 /* Arms the block timer: at once when a full block is waiting, else within
  * the interval of the oldest pending transaction. */
 void ll_ledger_schedule_block(ll_ledger_t *l)
@@ -294,7 +302,8 @@ static void on_block_timer(uv_timer_t *t)
     l->inflight = l->mine.kept;
     l->inflight_mining = 1;
     l->mine_work.data = l;
-    if (uv_queue_work(&l->loop, &l->mine_work, mine_work, after_mine_done) < 0) {
+    if (index_inflight(l, l->mine.kept) < 0 ||
+        uv_queue_work(&l->loop, &l->mine_work, mine_work, after_mine_done) < 0) {
         l->inflight_mining = 0;
         finish_block(l, &l->mine, ll_block_mine(&l->mine.b));
         ll_ledger_schedule_block(l);
@@ -386,6 +395,7 @@ static void free_ledger(ll_ledger_t *l)
     ll_state_free(l->admission);
     ll_state_free(l->building);
     ll_events_free(l->events);
+    ll_hmap_free(l->inflight_ids);
     ll_store_close(l->st);
     free(l->batch);
     free(l->receipts);
@@ -431,7 +441,9 @@ int ll_ledger_start(const ll_ledger_opts_t *opts, ll_ledger_t **out)
     l->batch = calloc(opts->max_block_txs, sizeof *l->batch);
     l->receipts = calloc(opts->max_block_txs, sizeof *l->receipts);
     l->events = ll_events_new(l->st);
-    if (!l->mempool || !l->admission || !l->building || !l->batch || !l->receipts || !l->events)
+    l->inflight_ids = ll_hmap_new();
+    if (!l->mempool || !l->admission || !l->building || !l->batch || !l->receipts || !l->events ||
+        !l->inflight_ids)
         goto fail;
     rc = ll_store_latest_block(l->st, &l->tip);
     if (rc == LL_ENOTFOUND)

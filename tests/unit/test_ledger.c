@@ -184,6 +184,12 @@ static int submit(node_t *n, const ll_keypair_t *kp, json_t *body, uint64_t nonc
     return a.rc;
 }
 
+static json_t *deploy_of(const char *code, int64_t gas_limit)
+{
+    return json_pack("{s:s, s:s, s:I}", "kind", "deploy", "code", code, "gas_limit",
+                     (json_int_t)gas_limit);
+}
+
 static json_t *transfer_to(const char *recipient, int64_t amount)
 {
     return json_pack("{s:s, s:s, s:I}", "kind", "transfer", "recipient", recipient, "amount",
@@ -273,13 +279,11 @@ static void test_ledger_leaves_out_a_run_past_the_time_limit_and_refuses_its_sen
     n->opts.contract_time_limit_ms = 50;
     start(n, 20);
     funded(n, &kp);
-    json_t *deploy = json_pack("{s:s, s:s, s:I}", "kind", "deploy", "code", ONE_CHAIN, "gas_limit",
-                               (json_int_t)10000000);
+    json_t *deploy = deploy_of(ONE_CHAIN, 10000000);
     assert_int_equal(submit(n, &kp, deploy, 0, attack, NULL), 0);
     wait_status(n, attack, NULL); /* left out of every block, then forgotten */
     /* its nonce is free, its deploys and calls are refused, transfers pass */
-    deploy = json_pack("{s:s, s:s, s:I}", "kind", "deploy", "code", "return {}", "gas_limit",
-                       (json_int_t)10000);
+    deploy = deploy_of("return {}", 10000);
     assert_int_equal(submit(n, &kp, deploy, 0, NULL, why), LL_ETIMELIMIT);
     assert_non_null(strstr(why, "time limit"));
     assert_int_equal(submit(n, &kp, transfer_to(to.address, 1), 0, paid, NULL), 0);
@@ -331,8 +335,7 @@ static void test_ledger_journals_a_message_then_drops_it_with_an_event(void **st
     funded(n, &kp);
     stop(n); /* the same chain, with blocks far apart: both stay pending */
     start(n, 600000);
-    json_t *deploy = json_pack("{s:s, s:s, s:I}", "kind", "deploy", "code", ONE_CHAIN, "gas_limit",
-                               (json_int_t)10000000);
+    json_t *deploy = deploy_of(ONE_CHAIN, 10000000);
     assert_int_equal(submit(n, &kp, deploy, 0, attack, NULL), 0);
     json_t *m = json_pack("{s:s, s:s, s:s}", "kind", "message", "recipient", to.address, "memo",
                           "after the deploy");
