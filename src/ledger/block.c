@@ -30,10 +30,10 @@ int ll_block_tx_root(const char *const *tx_ids, size_t n, char out[65])
 
 static json_t *header_json(const ll_block_hdr_t *b, uint64_t nonce)
 {
-    return json_pack("{s:I, s:I, s:s, s:I, s:s, s:I, s:s}", "difficulty",
-                     (json_int_t)b->difficulty, "height", (json_int_t)b->height, "miner", b->miner,
-                     "nonce", (json_int_t)nonce, "previous_hash", b->previous_hash,
-                     "timestamp_ms", (json_int_t)b->timestamp_ms, "tx_root", b->tx_root);
+    return json_pack("{s:I, s:I, s:s, s:I, s:s, s:I, s:s}", "difficulty", (json_int_t)b->difficulty,
+                     "height", (json_int_t)b->height, "miner", b->miner, "nonce", (json_int_t)nonce,
+                     "previous_hash", b->previous_hash, "timestamp_ms", (json_int_t)b->timestamp_ms,
+                     "tx_root", b->tx_root);
 }
 
 static int canonical_header(const ll_block_hdr_t *b, uint64_t nonce, char **out, size_t *len)
@@ -124,11 +124,10 @@ json_t *ll_block_json(const ll_block_hdr_t *b)
 {
     /* json_pack keeps insertion order (jansson objects preserve it), so the
      * seed's field order is what clients see. */
-    return json_pack("{s:I, s:s, s:s, s:f, s:I, s:s, s:I, s:b, s:I, s:I, s:s}", "height",
-                     (json_int_t)b->height, "hash", b->hash, "previous_hash", b->previous_hash,
-                     "timestamp", (double)b->timestamp_ms / 1000.0, "tx_count",
-                     (json_int_t)b->tx_count, "miner", b->miner, "difficulty",
-                     (json_int_t)b->difficulty, "quantum_verified", b->quantum_verified, "nonce",
-                     (json_int_t)b->nonce, "timestamp_ms", (json_int_t)b->timestamp_ms,
-                     "tx_root", b->tx_root);
+    return json_pack(
+        "{s:I, s:s, s:s, s:f, s:I, s:s, s:I, s:b, s:I, s:I, s:s}", "height", (json_int_t)b->height,
+        "hash", b->hash, "previous_hash", b->previous_hash, "timestamp",
+        (double)b->timestamp_ms / 1000.0, "tx_count", (json_int_t)b->tx_count, "miner", b->miner,
+        "difficulty", (json_int_t)b->difficulty, "quantum_verified", b->quantum_verified, "nonce",
+        (json_int_t)b->nonce, "timestamp_ms", (json_int_t)b->timestamp_ms, "tx_root", b->tx_root);
 }

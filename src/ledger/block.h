@@ -16,8 +16,7 @@
 #include <jansson.h>
 #include <stddef.h>
 
-#define LL_GENESIS_PREVIOUS_HASH                                                                   \
-    "0000000000000000000000000000000000000000000000000000000000000000"
+#define LL_GENESIS_PREVIOUS_HASH "0000000000000000000000000000000000000000000000000000000000000000"
 
 /* tx_ids: n lowercase hex ids. Writes 64 hex + NUL to out. Returns 0 or
  * LL_EBADHEX. */

@@ -5,7 +5,6 @@
 #include "ledger/commit.h"
 #include "ledger/block.h"
 #include "store/contracts.h"
-#include "store/pending.h"
 #include "util/err.h"
 #include "util/json.h"
 #include "util/log.h"
@@ -120,8 +119,7 @@ int ll_commit_block(ll_store_t *st, ll_state_t *building, ll_events_t *events, l
     if ((rc = ll_store_put_block(st, b)) < 0)
         goto fail;
     for (size_t i = 0; i < n; i++) {
-        if ((rc = store_tx(st, txs[i], b->height, (uint32_t)i)) < 0 ||
-            (rc = ll_store_forget_pending(st, txs[i]->tx_id)) < 0)
+        if ((rc = store_tx(st, txs[i], b->height, (uint32_t)i)) < 0)
             goto fail;
         if (receipts && receipts[i] && (rc = store_receipt(st, txs[i], receipts[i], b->height)) < 0)
             goto fail;

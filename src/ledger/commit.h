@@ -16,12 +16,10 @@
 #include <stddef.h>
 
 /* Writes b and its transactions (and their receipts, when receipts is set)
- * with the state in building, forgets their journal rows (journal.h), re-reads and re-verifies them (setting
- * b->quantum_verified), appends the event rows and commits. Returns 0 and
- * in *out the batch of live events to publish, or a negative LL_E* with
- * nothing left behind. */
-int ll_commit_block(ll_store_t *st, ll_state_t *building, ll_events_t *events,
-                    ll_block_hdr_t *b, ll_tx_t *const *txs, json_t *const *receipts, size_t n,
-                    ll_batch_t **out);
+ * with the state in building, forgets their journal rows (journal.h), re-reads and re-verifies them
+ * (setting b->quantum_verified), appends the event rows and commits. Returns 0 and in *out the
+ * batch of live events to publish, or a negative LL_E* with nothing left behind. */
+int ll_commit_block(ll_store_t *st, ll_state_t *building, ll_events_t *events, ll_block_hdr_t *b,
+                    ll_tx_t *const *txs, json_t *const *receipts, size_t n, ll_batch_t **out);
 
 #endif

@@ -19,12 +19,16 @@
 #include <stdatomic.h>
 #include <uv.h>
 
-/* The block being built: its header and how many of ll_ledger.batch it
- * took and kept (the kept ones first, their receipts in .receipts). */
-typedef struct ll_block_build {
+/* One block job (producer.c): its header, and what became of
+ * l->batch[0, taken): kept in l->kept[0, kept) with their receipts in
+ * l->receipts, dropped for good in l->dropped[0, ndropped), and
+ * batch[rest, taken) never tried. */
+typedef struct ll_block_job {
     ll_block_hdr_t b;
-    size_t taken, kept;
-} ll_block_build_t;
+    size_t taken, kept, ndropped, rest;
+    int canceled; /* a stop interrupted it */
+    int rc;       /* 0: committed and published */
+} ll_block_job_t;
 
 struct ll_ledger {
     ll_ledger_opts_t opts;
@@ -34,21 +38,27 @@ struct ll_ledger {
     ll_taskq_t inbox;
     uv_timer_t block_timer;
     ll_task_t stop_task;
-    ll_store_t *st;
+    ll_store_t *st;     /* ledger.db's writer: the block job's while one runs */
+    ll_store_t *reader; /* ledger.db, read by admission and lookups */
+    ll_store_t *jst;    /* journal.db: admissions before their 202 */
     ll_mempool_t *mempool;
     ll_state_t *admission; /* committed state + every pending transaction */
     ll_state_t *building;  /* the block being built */
-    ll_tx_t **batch;       /* room for max_block_txs */
-    json_t **receipts;     /* batch[i]'s receipt, or NULL; same room */
-    /* The pipeline: a built block is mined on the thread pool while this
-     * thread admits; batch[0, inflight) are its transactions, out of the
+    /* Each with room for max_block_txs (producer.c). batch[0, inflight)
+     * are the transactions of the block being produced, out of the
      * mempool and not yet committed. */
-    ll_block_build_t mine;
-    uv_work_t mine_work;
-    int mine_rc;
-    int inflight_mining;
+    ll_tx_t **batch;
+    ll_tx_t **kept;
+    json_t **receipts; /* kept[i]'s receipt, or NULL */
+    ll_tx_t **dropped;
     size_t inflight;
-    ll_hmap_t *inflight_ids; /* tx_id -> batch[i] while it is mined */
+    ll_hmap_t *inflight_ids; /* tx_id -> batch[i] while it is produced */
+    ll_block_job_t job;
+    uv_work_t job_work;
+    int job_running; /* the job is on the thread pool */
+    /* Store calls (users, sessions) write ledger.db: they wait here while
+     * a job holds the writer (requests.c). */
+    ll_ledger_req_t *deferred_head, *deferred_tail;
     ll_events_t *events;
     ll_journal_t journal; /* admissions and drops awaiting their fsync */
     ll_keypair_t node_key;
@@ -64,6 +74,8 @@ struct ll_ledger {
     _Atomic uint64_t stat_txs;
     _Atomic uint64_t stat_time_limits;
     ll_penalties_t penalties; /* senders refused deploys and calls for a while */
+    uv_mutex_t penalty_lock;  /* admission and the block job both read it */
+    int penalty_ready;        /* penalty_lock is initialised */
 };
 
 /* Who is asking to admit a transaction (kept in ll_tx_t.origin and with a
@@ -77,8 +89,31 @@ typedef enum {
 /* Publishes the height and mempool size /metrics reads. */
 void ll_ledger_publish_stats(ll_ledger_t *l);
 
-/* Arms the block timer for what is pending (ledger.c). */
+/* ---- producer.c ---- */
+
+/* Arms the block timer for what is pending, unless a job runs. */
 void ll_ledger_schedule_block(ll_ledger_t *l);
+
+/* Initialises the block timer on the ledger's loop. */
+void ll_producer_init(ll_ledger_t *l);
+
+/* Takes, produces and commits one block on this thread (the stop's).
+ * Returns 0 (also when nothing was pending) or the error. */
+int ll_ledger_produce_block_now(ll_ledger_t *l);
+
+/* Commits b with its transactions in one ledger.db transaction and
+ * publishes its events (genesis and the block job). */
+int ll_ledger_commit_block(ll_ledger_t *l, ll_block_hdr_t *b, ll_tx_t *const *txs,
+                           json_t *const *receipts, size_t n);
+
+/* Milliseconds left of sender's contract-run penalty (any thread). */
+uint64_t ll_ledger_penalty_left(ll_ledger_t *l, const char *sender, uint64_t now_ms);
+
+/* ---- ledger.c ---- */
+
+/* A block job has finished (committed or not): what waited for the writer
+ * goes on, then the next block, or the stop. */
+void ll_ledger_block_done(ll_ledger_t *l);
 
 /* Hands a committed batch of events to the workers (ledger.c). */
 void ll_ledger_publish(ll_ledger_t *l, ll_batch_t *batch);
@@ -97,5 +132,8 @@ const ll_tx_t *ll_ledger_inflight_find(const ll_ledger_t *l, const char *tx_id);
  * answered 202 and not yet in a block, after a clean stop or a kill -9
  * (requests.c). */
 int ll_ledger_reload_mempool(ll_ledger_t *l);
+
+/* Runs the store calls that waited for a block job (requests.c). */
+void ll_ledger_run_deferred(ll_ledger_t *l);
 
 #endif

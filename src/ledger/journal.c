@@ -6,6 +6,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static void on_timer(uv_timer_t *t)
 {
@@ -24,11 +25,14 @@ static void arm(ll_ledger_t *l, uint64_t after_ms)
         uv_timer_start(&l->journal.timer, on_timer, after_ms, 0);
 }
 
-static int grow(void **items, size_t *cap, size_t n, size_t size)
+/* Makes room for at least need items. */
+static int ensure(void **items, size_t *cap, size_t need, size_t size)
 {
-    if (n < *cap)
+    if (need <= *cap)
         return 0;
     size_t ncap = *cap ? 2 * *cap : 64;
+    while (ncap < need)
+        ncap *= 2;
     void *grown = realloc(*items, ncap * size);
     if (!grown)
         return LL_ENOMEM;
@@ -40,7 +44,7 @@ static int grow(void **items, size_t *cap, size_t n, size_t size)
 int ll_journal_reserve(ll_ledger_t *l)
 {
     ll_journal_t *j = &l->journal;
-    return grow((void **)&j->admitted, &j->admitted_cap, j->nadmitted, sizeof *j->admitted);
+    return ensure((void **)&j->admitted, &j->admitted_cap, j->nadmitted + 1, sizeof *j->admitted);
 }
 
 void ll_journal_admitted(ll_ledger_t *l, const ll_tx_t *tx, ll_ledger_req_t *reply)
@@ -65,7 +69,7 @@ int ll_journal_hold(ll_ledger_t *l, ll_ledger_req_t *reply)
 void ll_journal_dropped(ll_ledger_t *l, ll_tx_t *tx)
 {
     ll_journal_t *j = &l->journal;
-    if (grow((void **)&j->dropped, &j->dropped_cap, j->ndropped, sizeof *j->dropped) < 0) {
+    if (ensure((void **)&j->dropped, &j->dropped_cap, j->ndropped + 1, sizeof *j->dropped) < 0) {
         /* Its journal row stays: the next start drops it again. */
         LL_ERROR("ledger: out of memory; %s is dropped without its event", tx->tx_id);
         ll_tx_free(tx);
@@ -75,78 +79,125 @@ void ll_journal_dropped(ll_ledger_t *l, ll_tx_t *tx)
     arm(l, 0);
 }
 
-static int write_rows(ll_ledger_t *l, const ll_tx_t **msgs, ll_batch_t **pending,
-                      ll_batch_t **dropped)
+void ll_journal_committed(ll_ledger_t *l, ll_tx_t *tx)
 {
     ll_journal_t *j = &l->journal;
-    size_t m;
+    if (ensure((void **)&j->forget, &j->forget_cap, j->nforget + 1, sizeof *j->forget) == 0) {
+        memcpy(j->forget[j->nforget++], tx->tx_id, sizeof *j->forget);
+        arm(l, 0);
+    } /* else its row stays: the next start finds it in the chain and skips it */
+    ll_tx_free(tx);
+}
+
+/* Part 1, journal.db: drops first (a dropped transaction submitted again
+ * since has a new row to write), then the committed, then the admitted. */
+static int write_rows(ll_ledger_t *l)
+{
+    ll_journal_t *j = &l->journal;
     int rc = 0;
-    /* Drops first: a dropped transaction submitted again since has a new
-     * row to write. */
     for (size_t i = 0; rc == 0 && i < j->ndropped; i++)
-        rc = ll_store_forget_pending(l->st, j->dropped[i]->tx_id);
+        rc = ll_store_forget_pending(l->jst, j->dropped[i]->tx_id);
+    for (size_t i = 0; rc == 0 && i < j->nforget; i++)
+        rc = ll_store_forget_pending(l->jst, j->forget[i]);
     for (size_t i = 0; rc == 0 && i < j->nadmitted; i++) {
-        if (!j->admitted[i].tx)
+        const ll_tx_t *tx = j->admitted[i].tx;
+        if (!tx)
             continue;
-        char *body = ll_tx_dump(j->admitted[i].tx);
-        rc = body ? ll_store_save_pending(l->st, j->admitted[i].tx->tx_id,
-                                          j->admitted[i].tx->origin, body)
-                  : LL_ENOMEM;
+        char *body = ll_tx_dump(tx);
+        rc = body ? ll_store_save_pending(l->jst, tx->tx_id, tx->origin, body) : LL_ENOMEM;
         free(body);
     }
-    m = 0;
-    for (size_t i = 0; i < j->nadmitted; i++)
-        if (j->admitted[i].tx && j->admitted[i].tx->kind == LL_TX_MESSAGE)
-            msgs[m++] = j->admitted[i].tx;
-    if (rc == 0 && m)
-        rc =
-            ll_events_append_messages(l->events, l->st, l->tip.height, "pending", msgs, m, pending);
-    m = 0;
-    for (size_t i = 0; i < j->ndropped; i++)
+    return rc;
+}
+
+/* Once the rows are on disk: messages wait for their events, the replies
+ * go, and what was dropped without an event to write is freed. */
+static void rows_done(ll_ledger_t *l)
+{
+    ll_journal_t *j = &l->journal;
+    for (size_t i = 0; i < j->nadmitted; i++) {
+        const ll_tx_t *tx = j->admitted[i].tx;
+        if (tx && tx->kind == LL_TX_MESSAGE) /* room made by flush_rows */
+            j->msgs_pending[j->nmsgs_pending++] = tx;
+    }
+    for (size_t i = 0; i < j->ndropped; i++) {
         if (j->dropped[i]->kind == LL_TX_MESSAGE)
-            msgs[m++] = j->dropped[i];
-    if (rc == 0 && m)
-        rc =
-            ll_events_append_messages(l->events, l->st, l->tip.height, "dropped", msgs, m, dropped);
+            j->msgs_dropped[j->nmsgs_dropped++] = j->dropped[i];
+        else
+            ll_tx_free(j->dropped[i]);
+    }
+    for (size_t i = 0; i < j->nadmitted; i++)
+        if (j->admitted[i].reply)
+            ll_ledger_send_reply(j->admitted[i].reply);
+    j->nadmitted = j->ndropped = j->nforget = 0;
+}
+
+static int flush_rows(ll_ledger_t *l)
+{
+    ll_journal_t *j = &l->journal;
+    int rc;
+    if (j->nadmitted + j->ndropped + j->nforget == 0)
+        return 0;
+    /* Room for what rows_done moves, made before the rows are written: a
+     * row written twice would be refused. */
+    if ((rc = ensure((void **)&j->msgs_pending, &j->msgs_pending_cap,
+                     j->nmsgs_pending + j->nadmitted, sizeof *j->msgs_pending)) == 0 &&
+        (rc = ensure((void **)&j->msgs_dropped, &j->msgs_dropped_cap,
+                     j->nmsgs_dropped + j->ndropped, sizeof *j->msgs_dropped)) == 0 &&
+        (rc = ll_store_begin(l->jst)) == 0 && (rc = write_rows(l)) == 0 &&
+        (rc = ll_store_commit(l->jst)) == 0) {
+        rows_done(l);
+        return 0;
+    }
+    ll_store_rollback(l->jst);
+    LL_ERROR("ledger: %zu admissions, %zu drops and %zu commits not journaled (%s); retrying",
+             j->nadmitted, j->ndropped, j->nforget, ll_err_name(rc));
+    return rc;
+}
+
+/* Part 2, ledger.db's event log: the messages' "pending" and "dropped". */
+static int flush_events(ll_ledger_t *l)
+{
+    ll_journal_t *j = &l->journal;
+    ll_batch_t *pending = NULL, *dropped = NULL;
+    int rc;
+    if (j->nmsgs_pending + j->nmsgs_dropped == 0)
+        return 0;
+    if ((rc = ll_store_begin(l->st)) == 0 &&
+        (!j->nmsgs_pending ||
+         (rc = ll_events_append_messages(l->events, l->st, l->tip.height, "pending",
+                                         j->msgs_pending, j->nmsgs_pending, &pending)) == 0) &&
+        (!j->nmsgs_dropped ||
+         (rc = ll_events_append_messages(l->events, l->st, l->tip.height, "dropped",
+                                         (const ll_tx_t *const *)j->msgs_dropped, j->nmsgs_dropped,
+                                         &dropped)) == 0) &&
+        (rc = ll_store_commit(l->st)) == 0) {
+        ll_events_commit(l->events);
+        ll_ledger_publish(l, pending);
+        ll_ledger_publish(l, dropped);
+        for (size_t i = 0; i < j->nmsgs_dropped; i++)
+            ll_tx_free(j->msgs_dropped[i]);
+        j->nmsgs_pending = j->nmsgs_dropped = 0;
+        return 0;
+    }
+    ll_store_rollback(l->st);
+    ll_events_abort(l->events);
+    ll_batch_unref(pending);
+    ll_batch_unref(dropped);
+    LL_ERROR("ledger: %zu pending and %zu dropped message events not written (%s); retrying",
+             j->nmsgs_pending, j->nmsgs_dropped, ll_err_name(rc));
     return rc;
 }
 
 int ll_journal_flush(ll_ledger_t *l)
 {
-    ll_journal_t *j = &l->journal;
-    ll_batch_t *pending = NULL, *dropped = NULL;
-    size_t most = j->nadmitted > j->ndropped ? j->nadmitted : j->ndropped;
-    const ll_tx_t **msgs;
-    int rc;
-    if (most == 0)
-        return 0;
-    if (!(msgs = malloc(most * sizeof *msgs)))
-        rc = LL_ENOMEM;
-    else if ((rc = ll_store_begin(l->st)) == 0 &&
-             (rc = write_rows(l, msgs, &pending, &dropped)) == 0 &&
-             (rc = ll_store_commit(l->st)) == 0) {
-        ll_events_commit(l->events);
-        ll_ledger_publish(l, pending);
-        ll_ledger_publish(l, dropped);
-        for (size_t i = 0; i < j->nadmitted; i++)
-            if (j->admitted[i].reply)
-                ll_ledger_send_reply(j->admitted[i].reply);
-        for (size_t i = 0; i < j->ndropped; i++)
-            ll_tx_free(j->dropped[i]);
-        j->nadmitted = j->ndropped = 0;
-        free(msgs);
-        return 0;
-    } else {
-        ll_store_rollback(l->st);
-        ll_events_abort(l->events);
-        ll_batch_unref(pending);
-        ll_batch_unref(dropped);
+    int rc = flush_rows(l);
+    if (rc == 0 && !l->job_running)
+        rc = flush_events(l);
+    if (rc < 0) {
+        uv_timer_stop(&l->journal.timer);
+        uv_timer_start(&l->journal.timer, on_timer, l->opts.block_interval_ms, 0);
     }
-    free(msgs);
-    LL_ERROR("ledger: %zu admissions and %zu drops not journaled (%s); retrying", j->nadmitted,
-             j->ndropped, ll_err_name(rc));
-    uv_timer_stop(&j->timer);
-    uv_timer_start(&j->timer, on_timer, l->opts.block_interval_ms, 0);
     return rc;
 }
 
@@ -176,8 +227,12 @@ void ll_journal_free(ll_ledger_t *l)
     ll_journal_t *j = &l->journal;
     for (size_t i = 0; i < j->ndropped; i++)
         ll_tx_free(j->dropped[i]);
+    for (size_t i = 0; i < j->nmsgs_dropped; i++)
+        ll_tx_free(j->msgs_dropped[i]);
     free(j->admitted);
     free(j->dropped);
-    j->admitted = NULL;
-    j->dropped = NULL;
+    free(j->forget);
+    free(j->msgs_pending);
+    free(j->msgs_dropped);
+    memset(j, 0, sizeof *j);
 }

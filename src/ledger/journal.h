@@ -1,16 +1,25 @@
 /* ledger/journal.h (internal to ledger/): "202 means durable". Every
- * admitted transaction is written to the journal (store/pending.h) before
- * its 202 is sent, and all the admissions of one loop turn share one
- * SQLite transaction, so one fsync (group commit). The same transaction
- * writes the "pending" events of admitted messages, so a client never sees
- * "pending" for a transaction a crash could lose. Transactions that leave
- * the mempool for good without a block (they no longer apply) are
- * forgotten by the journal the same way, with a "dropped" message event
- * for messages, so no client waits forever. A block forgets its own
- * transactions in its own transaction (ledger/commit.c).
- * Owns:    the list of admissions waiting for the next flush (their held
- *          replies and the mempool's transactions, borrowed) and the
- *          transactions dropped since the last flush (owned).
+ * admitted transaction is written to the journal (journal.db,
+ * store/pending.h) before its 202 is sent, and all the admissions of one
+ * loop turn share one SQLite transaction, so one fsync (group commit).
+ * journal.db is a file of its own, so this never waits for a block being
+ * committed to ledger.db on the block job's connection.
+ *
+ * The "pending" events of admitted messages, and the "dropped" events of
+ * transactions that leave the mempool for good without a block, go to the
+ * event log in ledger.db after their journal rows are on disk, so a client
+ * never sees "pending" for a transaction a crash could lose and never waits
+ * forever for one that was dropped. While a block job holds ledger.db's
+ * writer they wait for it (ll_ledger_block_done flushes them), and every
+ * one of them is written before the next block takes transactions, so
+ * "pending" always precedes "confirmed". Committed transactions leave the
+ * journal at the flush after their block (a start skips rows whose
+ * transaction is already in the chain).
+ * Owns:    the admissions waiting for the next flush (their held replies,
+ *          and the mempool's transactions, borrowed), the transactions
+ *          dropped since (owned), the ids to forget, and the messages
+ *          whose events wait for the writer (borrowed from the mempool,
+ *          which keeps them until a block takes them: after this flush).
  * Threads: the ledger thread only. */
 #ifndef LL_LEDGER_JOURNAL_H
 #define LL_LEDGER_JOURNAL_H
@@ -33,6 +42,13 @@ typedef struct ll_journal {
     size_t nadmitted, admitted_cap;
     ll_tx_t **dropped;
     size_t ndropped, dropped_cap;
+    char (*forget)[LL_TX_ID_HEX + 1]; /* committed: their rows go */
+    size_t nforget, forget_cap;
+    /* journaled, their events not yet in the log */
+    const ll_tx_t **msgs_pending;
+    size_t nmsgs_pending, msgs_pending_cap;
+    ll_tx_t **msgs_dropped;
+    size_t nmsgs_dropped, msgs_dropped_cap;
     uv_timer_t timer; /* a flush at the end of this loop turn, or a retry */
 } ll_journal_t;
 
@@ -54,9 +70,13 @@ int ll_journal_hold(ll_ledger_t *l, ll_ledger_req_t *reply);
 /* Takes tx (owned), out of the mempool for good, for the next flush. */
 void ll_journal_dropped(ll_ledger_t *l, ll_tx_t *tx);
 
-/* Writes what is waiting in one store transaction, then publishes its
- * events and sends the held replies. Returns 0, or the store's error:
- * then everything stays waiting and a retry is scheduled; no block may be
+/* Takes tx (owned), committed in a block: its row goes at the next flush. */
+void ll_journal_committed(ll_ledger_t *l, ll_tx_t *tx);
+
+/* Writes the waiting rows in one journal.db transaction and sends the held
+ * replies; then, unless a block job holds the writer, appends the waiting
+ * events to the log and publishes them. Returns 0, or the store's error:
+ * then what failed stays waiting and a retry is scheduled; no block may be
  * built until a flush succeeds. */
 int ll_journal_flush(ll_ledger_t *l);
 

@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 #define LL_PK_BYTES 32
-#define LL_SK_BYTES 64   /* libsodium's secret key: seed || public key */
+#define LL_SK_BYTES 64 /* libsodium's secret key: seed || public key */
 #define LL_SEED_BYTES 32
 #define LL_SIG_BYTES 64
 #define LL_ADDRESS_HEX 32 /* chain address, hex digits */

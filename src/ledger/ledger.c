@@ -1,9 +1,9 @@
 /* ledger/ledger.c: the ledger thread. Requests from workers arrive on one
- * task queue; a timer produces blocks at most block_interval_ms after the
- * first pending transaction, or at once when max_block_txs are pending.
- * A block is one SQLite transaction: block row, transactions, state, and
- * its event rows, written only after the block has been re-read and
- * re-verified from the database ("quantum verified"). */
+ * task queue (requests.c); admissions are made durable in journal.db
+ * (journal.c); blocks are produced by a job on the thread pool beside
+ * admission (producer.c), at most block_interval_ms after the first pending
+ * transaction, or at once when max_block_txs are pending. This file holds
+ * the admission view, genesis, start and stop. */
 #include "ledger/block.h"
 #include "ledger/commit.h"
 #include "ledger/internal.h"
@@ -36,30 +36,6 @@ void ll_ledger_publish(ll_ledger_t *l, ll_batch_t *batch)
         ll_batch_unref(batch);
 }
 
-/* Commits b through ledger/commit.c, then publishes its events: they are
- * born at commit, never before. */
-static int commit_block(ll_ledger_t *l, ll_block_hdr_t *b, ll_tx_t *const *txs,
-                        json_t *const *receipts, size_t n)
-{
-    ll_batch_t *batch = NULL;
-    int rc = ll_commit_block(l->st, l->building, l->events, b, txs, receipts, n, &batch);
-    if (rc == 0)
-        ll_ledger_publish(l, batch);
-    return rc;
-}
-
-static void start_header(ll_ledger_t *l, ll_block_hdr_t *b)
-{
-    memset(b, 0, sizeof *b);
-    b->height = l->tip.height + 1;
-    snprintf(b->previous_hash, sizeof b->previous_hash, "%s", l->tip.hash);
-    /* Block time never runs backwards, even if the wall clock does. */
-    int64_t t = ll_clock_wall_ms();
-    b->timestamp_ms = t > l->tip.timestamp_ms ? t : l->tip.timestamp_ms;
-    snprintf(b->miner, sizeof b->miner, "%s", l->node_key.address);
-    b->difficulty = l->opts.difficulty;
-}
-
 static void replay_pending(const ll_tx_t *tx, void *arg)
 {
     ll_ledger_t *l = arg;
@@ -85,231 +61,6 @@ const ll_tx_t *ll_ledger_inflight_find(const ll_ledger_t *l, const char *tx_id)
     return ll_hmap_get(l->inflight_ids, tx_id);
 }
 
-/* Indexes the block about to be mined by tx_id, so that a lookup during
- * the mining costs one probe, not a scan of up to --max-block-txs. */
-static int index_inflight(ll_ledger_t *l, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (ll_hmap_put(l->inflight_ids, l->batch[i]->tx_id, l->batch[i]) < 0) {
-            ll_hmap_clear(l->inflight_ids);
-            return LL_ENOMEM;
-        }
-    return 0;
-}
-
-static void drop_receipts(ll_ledger_t *l, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        json_decref(l->receipts[i]);
-        l->receipts[i] = NULL;
-    }
-}
-
-/* Takes the oldest pending transactions into a block and applies them to
- * the building view (contracts run here), then computes the tx root.
- * Returns 0 with bd->taken == 0 when nothing is pending, 0 with a block
- * ready to mine, or an error (the transactions are pending again). */
-static int build_block(ll_ledger_t *l, ll_block_build_t *bd)
-{
-    char why[LL_ERRMSG_MAX];
-    ll_block_hdr_t *b = &bd->b;
-    size_t taken, kept = 0;
-    const char **ids = NULL;
-    int rc;
-    bd->taken = bd->kept = 0;
-    /* Before the mempool hands its transactions over: their journal rows
-     * must be written before the block forgets them, and their "pending"
-     * events must be in the log before any "confirmed" one. */
-    if ((rc = ll_journal_flush(l)) < 0)
-        return rc;
-    ll_mempool_limits_t lim = {l->opts.max_block_txs, l->opts.block_gas_limit, LL_BLOCK_MAX_BYTES};
-    taken = ll_mempool_take(l->mempool, l->batch, &lim);
-    if (taken == 0)
-        return 0;
-    start_header(l, b);
-    ll_state_reset(l->building);
-    uint64_t started = uv_hrtime();
-    for (size_t i = 0; i < taken; i++) {
-        ll_tx_t *tx = l->batch[i];
-        uint64_t now = uv_hrtime(), runs = ll_mempool_gas(tx);
-        if (runs && i > 0 && now - started >= LL_BLOCK_CONTRACT_MS * 1000000ull) {
-            /* This block has run contracts long enough: the rest wait. */
-            ll_mempool_untake(l->mempool, l->batch + i, taken - i);
-            taken = i;
-            break;
-        }
-        /* Admission applied the same rules to the same order, so a failure
-         * here means the admission view went wrong: drop, never corrupt. */
-        json_t *receipt = NULL;
-        int penalised = runs && ll_penalty_left(&l->penalties, tx->sender, now / 1000000);
-        rc = penalised ? LL_ETIMELIMIT
-                       : ll_state_apply_block(l->building, tx, b->miner, b->height, &receipt, why);
-        if (rc == LL_ECANCELED) {
-            /* The node is stopping: the block is abandoned, every one of its
-             * transactions pending again (and still in the journal). */
-            memmove(l->batch + kept, l->batch + i, (taken - i) * sizeof *l->batch);
-            drop_receipts(l, kept);
-            ll_mempool_untake(l->mempool, l->batch, kept + (taken - i));
-            LL_INFO("ledger: block %" PRIu64 " interrupted by the stop", b->height);
-            return rc;
-        }
-        if (rc == LL_ETIMELIMIT) {
-            /* No receipt, so left out; its sender's deploys and calls are
-             * refused for a while, the ones pending included. */
-            snprintf(why, sizeof why, "%s",
-                     penalised ? "its sender is refused contract runs"
-                               : "its contract run outlived the time limit");
-            if (!penalised)
-                ll_penalty_add(&l->penalties, tx->sender, ll_clock_mono_ms());
-            atomic_fetch_add(&l->stat_time_limits, !penalised);
-        }
-        if (rc < 0) {
-            LL_ERROR("ledger: dropping %s from block %" PRIu64 ": %s", tx->tx_id, b->height, why);
-            ll_journal_dropped(l, tx);
-            continue;
-        }
-        l->receipts[kept] = receipt;
-        l->batch[kept++] = tx;
-    }
-    bd->taken = taken;
-    bd->kept = kept;
-    if (!(ids = calloc(kept ? kept : 1, sizeof *ids))) {
-        rc = LL_ENOMEM;
-    } else {
-        for (size_t i = 0; i < kept; i++)
-            ids[i] = l->batch[i]->tx_id;
-        b->tx_count = (uint32_t)kept;
-        rc = ll_block_tx_root(ids, kept, b->tx_root);
-        free(ids);
-    }
-    if (rc < 0) {
-        drop_receipts(l, kept);
-        ll_mempool_untake(l->mempool, l->batch, kept);
-        if (kept != taken)
-            ll_ledger_rebuild_admission(l);
-        bd->taken = bd->kept = 0;
-    }
-    return rc;
-}
-
-/* Commits a mined block (mined: ll_block_mine's result) and publishes its
- * events. On failure its transactions are pending again. */
-static int finish_block(ll_ledger_t *l, ll_block_build_t *bd, int mined)
-{
-    ll_block_hdr_t *b = &bd->b;
-    size_t kept = bd->kept, taken = bd->taken;
-    int rc = mined;
-    l->inflight = 0;
-    ll_hmap_clear(l->inflight_ids);
-    if (rc < 0 || (rc = commit_block(l, b, l->batch, l->receipts, kept)) < 0) {
-        drop_receipts(l, kept);
-        LL_ERROR("ledger: block %" PRIu64 " not committed (%s); its transactions stay pending",
-                 b->height, ll_err_name(rc));
-        ll_mempool_untake(l->mempool, l->batch, kept);
-        if (kept != taken)
-            ll_ledger_rebuild_admission(l);
-        return rc;
-    }
-    drop_receipts(l, kept);
-    l->tip = *b;
-    atomic_fetch_add(&l->stat_blocks, 1);
-    atomic_fetch_add(&l->stat_txs, kept);
-    int ran_contracts = 0;
-    for (size_t i = 0; i < kept; i++) {
-        ran_contracts |= ll_mempool_gas(l->batch[i]) > 0;
-        ll_tx_free(l->batch[i]);
-    }
-    LL_DEBUG("ledger: block %" PRIu64 " %s with %zu transactions", b->height, b->hash, kept);
-    /* The admission view holds absolute values (committed + all pending), so
-     * committing a prefix of the pending sequence leaves it right. It needs
-     * a rebuild when transactions were dropped, or when contracts ran (their
-     * admission reserved gas_limit x price; the block refunded what was not
-     * used), and it is emptied when nothing is pending so it does not grow
-     * without bound. */
-    if (kept != taken || ran_contracts || ll_mempool_count(l->mempool) == 0) {
-        size_t failed = ll_ledger_rebuild_admission(l);
-        if (failed)
-            LL_ERROR("ledger: %zu pending transactions no longer apply", failed);
-    }
-    ll_ledger_publish_stats(l);
-    return 0;
-}
-
-/* Builds, mines and commits one block on this thread (the stop's blocks).
- * Returns 0 (also when nothing was pending) or the error. */
-static int produce_block(ll_ledger_t *l)
-{
-    ll_block_build_t bd;
-    int rc = build_block(l, &bd);
-    if (rc < 0 || bd.taken == 0)
-        return rc;
-    l->inflight = bd.kept;
-    return finish_block(l, &bd, ll_block_mine(&bd.b));
-}
-
-/* ---- the pipeline: proof of work off the ledger thread ------------------------ */
-
-static void on_block_timer(uv_timer_t *t);
-
-static void mine_work(uv_work_t *w)
-{
-    ll_ledger_t *l = w->data;
-    l->mine_rc = ll_block_mine(&l->mine.b);
-}
-
-static void on_stop_after_block(ll_ledger_t *l);
-
-static void after_mine_done(uv_work_t *w, int status)
-{
-    ll_ledger_t *l = w->data;
-    l->inflight_mining = 0;
-    int rc = finish_block(l, &l->mine, status == 0 ? l->mine_rc : LL_EINTERNAL);
-    if (l->stopping) {
-        on_stop_after_block(l);
-        return;
-    }
-    if (rc < 0) /* retry after an interval rather than spin on a failing disk */
-        uv_timer_start(&l->block_timer, on_block_timer, l->opts.block_interval_ms, 0);
-    else
-        ll_ledger_schedule_block(l);
-}
-
-/* Arms the block timer: at once when a full block is waiting, else within
- * the interval of the oldest pending transaction. */
-void ll_ledger_schedule_block(ll_ledger_t *l)
-{
-    size_t n = ll_mempool_count(l->mempool);
-    if (n >= l->opts.max_block_txs)
-        uv_timer_start(&l->block_timer, on_block_timer, 0, 0);
-    else if (n > 0 && !uv_is_active((uv_handle_t *)&l->block_timer))
-        uv_timer_start(&l->block_timer, on_block_timer, l->opts.block_interval_ms, 0);
-}
-
-/* Builds the next block here, then mines it on the thread pool while this
- * thread goes on admitting (after_mine commits it). */
-static void on_block_timer(uv_timer_t *t)
-{
-    ll_ledger_t *l = t->data;
-    if (l->inflight_mining)
-        return; /* after_mine schedules the next */
-    int rc = build_block(l, &l->mine);
-    if (rc < 0) {
-        uv_timer_start(&l->block_timer, on_block_timer, l->opts.block_interval_ms, 0);
-        return;
-    }
-    if (l->mine.taken == 0)
-        return;
-    l->inflight = l->mine.kept;
-    l->inflight_mining = 1;
-    l->mine_work.data = l;
-    if (index_inflight(l, l->mine.kept) < 0 ||
-        uv_queue_work(&l->loop, &l->mine_work, mine_work, after_mine_done) < 0) {
-        l->inflight_mining = 0;
-        finish_block(l, &l->mine, ll_block_mine(&l->mine.b));
-        ll_ledger_schedule_block(l);
-    }
-}
-
 /* ---- genesis, keys, start and stop ------------------------------------------ */
 
 /* Height 0: no transactions; the faucet's allocation is its only state. */
@@ -327,7 +78,7 @@ static int create_genesis(ll_ledger_t *l)
     if ((rc = ll_state_credit(l->building, l->faucet_key.address, LL_NATIVE_ASSET_ID,
                               LL_GENESIS_FAUCET_UNITS)) < 0)
         return rc;
-    if ((rc = commit_block(l, &b, NULL, NULL, 0)) < 0)
+    if ((rc = ll_ledger_commit_block(l, &b, NULL, NULL, 0)) < 0)
         return rc;
     l->tip = b;
     LL_INFO("ledger: created genesis block %s", b.hash);
@@ -352,18 +103,33 @@ static void close_any(uv_handle_t *h, void *arg)
 /* How long a stop keeps producing blocks before it saves what is left. */
 #define STOP_BLOCKS_MS 1000
 
+static void on_stop_after_block(ll_ledger_t *l);
+
 static void on_stop(ll_task_t *task)
 {
     ll_ledger_t *l = (ll_ledger_t *)((char *)task - offsetof(ll_ledger_t, stop_task));
     l->stopping = 1;
     uv_timer_stop(&l->block_timer);
-    if (!l->inflight_mining) /* else after_mine_done goes on with the stop */
+    if (!l->job_running) /* else ll_ledger_block_done goes on with the stop */
         on_stop_after_block(l);
+}
+
+void ll_ledger_block_done(ll_ledger_t *l)
+{
+    /* The writer is free: the events the journal held back and the store
+     * calls that waited go first, in the order they came. */
+    ll_journal_flush(l);
+    ll_ledger_run_deferred(l);
+    if (l->stopping)
+        on_stop_after_block(l);
+    else
+        ll_ledger_schedule_block(l);
 }
 
 static void on_stop_after_block(ll_ledger_t *l)
 {
     uint64_t until = uv_hrtime() + (uint64_t)STOP_BLOCKS_MS * 1000000;
+    ll_ledger_run_deferred(l);
     if (ll_journal_flush(l) < 0)
         ll_journal_fail_held(l, LL_ESHUTDOWN,
                              "the node stopped before the transaction was on disk");
@@ -371,7 +137,7 @@ static void on_stop_after_block(ll_ledger_t *l)
      * while (a contract run was interrupted by ll_ledger_stop and fails
      * them); the journal keeps the rest for the next start. */
     while (ll_mempool_count(l->mempool) > 0 && uv_hrtime() < until) {
-        if (produce_block(l) < 0)
+        if (ll_ledger_produce_block_now(l) < 0)
             break;
     }
     ll_journal_flush(l); /* what the last blocks dropped */
@@ -397,8 +163,14 @@ static void free_ledger(ll_ledger_t *l)
     ll_events_free(l->events);
     ll_hmap_free(l->inflight_ids);
     ll_store_close(l->st);
+    ll_store_close(l->reader);
+    ll_store_close(l->jst);
     free(l->batch);
+    free(l->kept);
     free(l->receipts);
+    free(l->dropped);
+    if (l->penalty_ready)
+        uv_mutex_destroy(&l->penalty_lock);
     ll_journal_free(l);
     sodium_memzero(&l->node_key, sizeof l->node_key);
     sodium_memzero(&l->faucet_key, sizeof l->faucet_key);
@@ -424,6 +196,12 @@ int ll_ledger_start(const ll_ledger_opts_t *opts, ll_ledger_t **out)
         LL_ERROR("ledger: cannot open the database under %s", l->data_dir);
         goto fail;
     }
+    /* Opened after the writer, which creates ledger.db. */
+    if ((rc = ll_store_open(l->data_dir, LL_STORE_READER, opts->sync, &l->reader)) < 0 ||
+        (rc = ll_store_open(l->data_dir, LL_STORE_JOURNAL, opts->sync, &l->jst)) < 0) {
+        LL_ERROR("ledger: cannot open the databases under %s", l->data_dir);
+        goto fail;
+    }
     char node_path[600], faucet_path[600];
     snprintf(node_path, sizeof node_path, "%s/node.key", l->data_dir);
     snprintf(faucet_path, sizeof faucet_path, "%s/faucet.key", l->data_dir);
@@ -432,19 +210,24 @@ int ll_ledger_start(const ll_ledger_opts_t *opts, ll_ledger_t **out)
         goto fail;
     rc = LL_ENOMEM;
     l->mempool = ll_mempool_new(LL_MEMPOOL_CAPACITY);
-    l->admission = ll_state_new(l->st);
+    l->admission = ll_state_new(l->reader);
     l->building = ll_state_new(l->st);
     if (l->admission && l->building) {
         ll_state_set_gas_price(l->admission, l->opts.gas_price);
         ll_state_set_gas_price(l->building, l->opts.gas_price);
     }
     l->batch = calloc(opts->max_block_txs, sizeof *l->batch);
+    l->kept = calloc(opts->max_block_txs, sizeof *l->kept);
     l->receipts = calloc(opts->max_block_txs, sizeof *l->receipts);
+    l->dropped = calloc(opts->max_block_txs, sizeof *l->dropped);
     l->events = ll_events_new(l->st);
     l->inflight_ids = ll_hmap_new();
-    if (!l->mempool || !l->admission || !l->building || !l->batch || !l->receipts || !l->events ||
-        !l->inflight_ids)
+    if (!l->mempool || !l->admission || !l->building || !l->batch || !l->kept || !l->receipts ||
+        !l->dropped || !l->events || !l->inflight_ids)
         goto fail;
+    if (uv_mutex_init(&l->penalty_lock) != 0)
+        goto fail;
+    l->penalty_ready = 1;
     rc = ll_store_latest_block(l->st, &l->tip);
     if (rc == LL_ENOTFOUND)
         rc = create_genesis(l);
@@ -457,8 +240,7 @@ int ll_ledger_start(const ll_ledger_opts_t *opts, ll_ledger_t **out)
     if (ll_taskq_init(&l->inbox, &l->loop) < 0)
         goto fail;
     inbox_ready = 1;
-    uv_timer_init(&l->loop, &l->block_timer);
-    l->block_timer.data = l;
+    ll_producer_init(l);
     ll_journal_init(l);
     l->stop_task.run = on_stop;
     ll_vm_interrupt_clear(); /* a ledger stopped earlier in this process set it */

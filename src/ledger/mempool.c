@@ -11,7 +11,7 @@
 struct ll_mempool {
     ll_tx_t **ring;
     size_t capacity;
-    size_t head;  /* index of the oldest */
+    size_t head; /* index of the oldest */
     size_t count;
     ll_hmap_t *by_id;
     ll_hmap_t *by_sender; /* sender -> count, stored as a pointer-sized integer >= 1 */

@@ -48,7 +48,7 @@ static int check_sender(ll_ledger_t *l, ll_ledger_req_t *r, const ll_tx_t *tx, l
                  l->opts.max_pending_per_sender);
         return fail(r, LL_ETOOMANYPENDING, why);
     }
-    uint64_t left = gas ? ll_penalty_left(&l->penalties, tx->sender, ll_clock_mono_ms()) : 0;
+    uint64_t left = gas ? ll_ledger_penalty_left(l, tx->sender, ll_clock_mono_ms()) : 0;
     if (left) {
         snprintf(why, sizeof why,
                  "a contract run of this sender outlived the node's time limit: its deploys and "
@@ -73,6 +73,7 @@ typedef enum {
     ADMIT_NEW,        /* r's reply waits for the journal */
     ADMIT_BATCH_ITEM, /* journaled; the batch's reply waits (handle_batch) */
     ADMIT_RELOADED,
+    ADMIT_MOVED, /* reloaded from ledger.db's old journal: journaled in journal.db */
 } admit_mode_t;
 
 /* Admits tx (owned) to the mempool: duplicates, capacity, then the ledger
@@ -83,8 +84,8 @@ static int admit(ll_ledger_t *l, ll_ledger_req_t *r, ll_tx_t *tx, ll_origin_t or
     ll_store_tx_t row;
     char why[LL_ERRMSG_MAX];
     int rc;
-    if (ll_mempool_find(l->mempool, tx->tx_id) ||
-        (rc = ll_store_get_tx(l->st, tx->tx_id, &row)) == 0) {
+    if (ll_mempool_find(l->mempool, tx->tx_id) || ll_ledger_inflight_find(l, tx->tx_id) ||
+        (rc = ll_store_get_tx(l->reader, tx->tx_id, &row)) == 0) {
         fail(r, LL_EDUPLICATE, "this transaction was already submitted");
         goto drop;
     }
@@ -95,12 +96,15 @@ static int admit(ll_ledger_t *l, ll_ledger_req_t *r, ll_tx_t *tx, ll_origin_t or
     if (check_sender(l, r, tx, origin) < 0)
         goto drop;
     tx->origin = (int)origin;
-    if (ll_mempool_count(l->mempool) >= LL_MEMPOOL_CAPACITY ||
+    /* The block being produced counts: its transactions come back to the
+     * mempool if it fails, and must find room. */
+    if (ll_mempool_count(l->mempool) + l->inflight >= LL_MEMPOOL_CAPACITY ||
         ll_mempool_bytes(l->mempool) + ll_mempool_tx_bytes(tx) > LL_MEMPOOL_MAX_BYTES) {
         fail(r, LL_EBUSY, "too many transactions are pending; retry shortly");
         goto drop;
     }
-    if (mode != ADMIT_RELOADED && ll_journal_reserve(l) < 0) {
+    int journal = mode != ADMIT_RELOADED;
+    if (journal && ll_journal_reserve(l) < 0) {
         fail(r, LL_ENOMEM, "out of memory");
         goto drop;
     }
@@ -116,13 +120,13 @@ static int admit(ll_ledger_t *l, ll_ledger_req_t *r, ll_tx_t *tx, ll_origin_t or
     }
     r->result = json_pack("{s:s, s:s}", "tx_id", tx->tx_id, "status", "pending");
     r->rc = r->result ? 0 : LL_ENOMEM;
-    if (mode != ADMIT_RELOADED) /* room reserved above */
+    if (journal) /* room reserved above */
         ll_journal_admitted(l, tx, mode == ADMIT_NEW ? r : NULL);
     ll_ledger_publish_stats(l);
     ll_ledger_schedule_block(l);
     return r->rc;
 drop:
-    if (mode == ADMIT_RELOADED)
+    if (mode == ADMIT_RELOADED || mode == ADMIT_MOVED)
         ll_journal_dropped(l, tx);
     else
         ll_tx_free(tx);
@@ -145,14 +149,16 @@ static json_t *tx_view(json_t *body, const char *tx_id, int pending, uint64_t he
 static void handle_get_tx(ll_ledger_t *l, ll_ledger_req_t *r)
 {
     ll_store_tx_t row;
-    const ll_tx_t *tx = ll_mempool_find(l->mempool, r->tx_id);
-    int rc;
-    if (!tx) /* in the block being mined: still pending */
-        tx = ll_ledger_inflight_find(l, r->tx_id);
-    if (tx) {
-        r->result = tx_view(json_deep_copy(tx->body), tx->tx_id, 1, 0);
-    } else if ((rc = ll_store_get_tx(l->st, r->tx_id, &row)) == 0) {
+    const ll_tx_t *tx = NULL;
+    /* The chain first: a block job may have committed a transaction it
+     * still holds, and a committed one must not read as pending. */
+    int rc = ll_store_get_tx(l->reader, r->tx_id, &row);
+    if (rc == LL_ENOTFOUND && !(tx = ll_mempool_find(l->mempool, r->tx_id)))
+        tx = ll_ledger_inflight_find(l, r->tx_id); /* in the block being produced */
+    if (rc == 0) {
         r->result = tx_view(json_loads(row.body, JSON_ALLOW_NUL, NULL), row.tx_id, 0, row.height);
+    } else if (tx) {
+        r->result = tx_view(json_deep_copy(tx->body), tx->tx_id, 1, 0);
     } else {
         fail(r, rc, rc == LL_ENOTFOUND ? "no transaction with that id" : "store unavailable");
         return;
@@ -277,6 +283,15 @@ static void on_request(ll_task_t *task)
         handle_faucet(l, r);
     } else if (r->op == LL_LEDGER_SIGN_SUBMIT) {
         sign_and_admit(l, r, r->body, &r->key, FROM_SESSION);
+    } else if (l->job_running) {
+        /* ledger.db's writer is the block job's: wait for it. */
+        r->task.next = NULL;
+        if (l->deferred_tail)
+            l->deferred_tail->task.next = &r->task;
+        else
+            l->deferred_head = r;
+        l->deferred_tail = r;
+        return;
     } else {
         handle_store_call(l, r);
     }
@@ -284,6 +299,19 @@ static void on_request(ll_task_t *task)
         sodium_memzero(&r->key, sizeof r->key);
     if (!r->held) /* else the journal answers once the admission is on disk */
         ll_ledger_send_reply(r);
+}
+
+void ll_ledger_run_deferred(ll_ledger_t *l)
+{
+    ll_ledger_req_t *r = l->deferred_head;
+    l->deferred_head = l->deferred_tail = NULL;
+    while (r) {
+        /* task is the first member, so next points at the request */
+        ll_ledger_req_t *next = (ll_ledger_req_t *)r->task.next;
+        handle_store_call(l, r);
+        ll_ledger_send_reply(r);
+        r = next;
+    }
 }
 
 int ll_ledger_post(ll_ledger_t *l, ll_ledger_req_t *req)
@@ -297,23 +325,31 @@ int ll_ledger_post(ll_ledger_t *l, ll_ledger_req_t *req)
 
 typedef struct reload {
     ll_ledger_t *l;
-    size_t admitted, refused;
+    admit_mode_t mode;
+    size_t admitted, refused, committed;
 } reload_t;
 
 static int reload_one(const char *body, int origin, void *arg)
 {
     reload_t *rl = arg;
     ll_ledger_req_t r = {0};
+    ll_store_tx_t row;
     ll_tx_t *tx = NULL;
     /* Journaled after its signature was verified: not verified again. */
     if (ll_tx_parse_own(body, strlen(body), &tx, r.why) < 0) {
         LL_ERROR("ledger: a journaled transaction does not parse (%s); it stays journaled", r.why);
         rl->refused++;
+    } else if (ll_store_get_tx(rl->l->reader, tx->tx_id, &row) == 0) {
+        /* Its block committed before the journal forgot it. */
+        ll_journal_committed(rl->l, tx);
+        rl->committed++;
+    } else if (ll_mempool_find(rl->l->mempool, tx->tx_id)) {
+        ll_tx_free(tx); /* journaled twice: in ledger.db by an older binary too */
     } else if (admit(rl->l, &r, tx,
                      origin == FROM_FAUCET    ? FROM_FAUCET
                      : origin == FROM_SESSION ? FROM_SESSION
                                               : FROM_CLIENT,
-                     ADMIT_RELOADED) == 0) {
+                     rl->mode) == 0) {
         rl->admitted++;
     } else {
         LL_ERROR("ledger: journaled transaction %s no longer applies (%s); dropped", tx->tx_id,
@@ -324,17 +360,52 @@ static int reload_one(const char *body, int origin, void *arg)
     return 0;
 }
 
+static int forget_legacy(const char *body, int origin, void *arg)
+{
+    ll_ledger_t *l = arg;
+    ll_tx_t *tx = NULL;
+    char why[LL_ERRMSG_MAX];
+    (void)origin;
+    if (ll_tx_parse_own(body, strlen(body), &tx, why) < 0)
+        return 0; /* reported by reload_one; the row stays */
+    int rc = ll_store_forget_pending(l->st, tx->tx_id);
+    ll_tx_free(tx);
+    return rc;
+}
+
+/* An older binary journaled in ledger.db's pending_txs: its rows are
+ * admitted (and so journaled in journal.db) first, then forgotten there. */
+static int reload_legacy(ll_ledger_t *l, reload_t *rl)
+{
+    rl->mode = ADMIT_MOVED;
+    int rc = ll_store_load_pending(l->st, reload_one, rl);
+    rl->mode = ADMIT_RELOADED;
+    if (rc < 0 || rl->admitted + rl->refused + rl->committed == 0)
+        return rc;
+    if ((rc = ll_journal_flush(l)) < 0 || (rc = ll_store_begin(l->st)) < 0)
+        return rc;
+    if ((rc = ll_store_load_pending(l->st, forget_legacy, l)) == 0 &&
+        (rc = ll_store_commit(l->st)) == 0)
+        return 0;
+    ll_store_rollback(l->st);
+    return rc;
+}
+
 /* Admits again what the journal holds, in its order. A transaction that
  * no longer applies is dropped (journal.h: its row goes, and a message
- * gets its "dropped" event, at the first flush). */
+ * gets its "dropped" event, at the first flush); one already in the chain
+ * is forgotten. */
 int ll_ledger_reload_mempool(ll_ledger_t *l)
 {
-    reload_t rl = {l, 0, 0};
-    int rc = ll_store_load_pending(l->st, reload_one, &rl);
+    reload_t rl = {l, ADMIT_RELOADED, 0, 0, 0};
+    int rc = reload_legacy(l, &rl);
+    if (rc == 0)
+        rc = ll_store_load_pending(l->jst, reload_one, &rl);
     if (rc < 0)
         return rc;
-    if (rl.admitted + rl.refused > 0)
-        LL_INFO("ledger: %zu journaled transactions pending again, %zu dropped", rl.admitted,
-                rl.refused);
+    if (rl.admitted + rl.refused + rl.committed > 0)
+        LL_INFO("ledger: %zu journaled transactions pending again, %zu dropped, %zu already "
+                "committed",
+                rl.admitted, rl.refused, rl.committed);
     return 0;
 }

@@ -500,9 +500,9 @@ static int apply(ll_state_t *s, const ll_tx_t *tx, const char *miner, uint64_t h
     }
     if (tx->kind == LL_TX_CREATE) {
         created = calloc(1, sizeof *created);
-        if (!created || !(created->data_json = json_dumps(tx->asset_data, JSON_SORT_KEYS |
-                                                                              JSON_COMPACT |
-                                                                              JSON_ENCODE_ANY)) ||
+        if (!created ||
+            !(created->data_json =
+                  json_dumps(tx->asset_data, JSON_SORT_KEYS | JSON_COMPACT | JSON_ENCODE_ANY)) ||
             ll_hmap_put(s->assets, tx->asset_id, created) < 0) {
             rc = LL_ENOMEM;
             snprintf(why, LL_ERRMSG_MAX, "out of memory");
@@ -552,8 +552,7 @@ fail:
     return rc;
 }
 
-int ll_state_apply(ll_state_t *s, const ll_tx_t *tx, const char *miner, uint64_t height,
-                   char *why)
+int ll_state_apply(ll_state_t *s, const ll_tx_t *tx, const char *miner, uint64_t height, char *why)
 {
     return apply(s, tx, miner, height, 0, NULL, why);
 }
@@ -591,8 +590,8 @@ static void flush_asset(const char *asset_id, void *value, void *arg)
     flush_ctx_t *f = arg;
     asset_t *a = value;
     if (f->rc == 0)
-        f->rc = ll_store_put_asset(f->s->st, asset_id, a->issuer, a->amount, a->data_json,
-                                   a->height);
+        f->rc =
+            ll_store_put_asset(f->s->st, asset_id, a->issuer, a->amount, a->data_json, a->height);
 }
 
 static void flush_contract(const char *address, void *value, void *arg)

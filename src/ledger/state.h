@@ -31,8 +31,7 @@ void ll_state_reset(ll_state_t *s);
  * committed block) and credits (LL_EBALANCEOVERFLOW); then debits the sender,
  * credits the recipient and the miner's fee, bumps the nonce and records a
  * created asset. On failure nothing changes and why says what was wrong. */
-int ll_state_apply(ll_state_t *s, const ll_tx_t *tx, const char *miner, uint64_t height,
-                   char *why);
+int ll_state_apply(ll_state_t *s, const ll_tx_t *tx, const char *miner, uint64_t height, char *why);
 
 /* ll_state_apply for a block: deploys and calls also run their contract
  * (vm/vm.h). A contract's failure is not the transaction's: the fee is

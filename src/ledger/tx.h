@@ -23,10 +23,9 @@
 #define LL_TX_ID_HEX 64
 #define LL_VM_ADDRESS_HEX 40 /* a contract's address */
 #define LL_ASSET_ID_HEX 64
-#define LL_MEMO_MAX 1024                     /* bytes of UTF-8 */
-#define LL_UNITS_PER_COIN 1000000            /* amounts are integers of micro-units */
-#define LL_NATIVE_ASSET_ID                                                                         \
-    "0000000000000000000000000000000000000000000000000000000000000000"
+#define LL_MEMO_MAX 1024          /* bytes of UTF-8 */
+#define LL_UNITS_PER_COIN 1000000 /* amounts are integers of micro-units */
+#define LL_NATIVE_ASSET_ID "0000000000000000000000000000000000000000000000000000000000000000"
 
 typedef enum {
     LL_TX_TRANSFER,
@@ -43,27 +42,27 @@ typedef struct ll_tx {
     char sender[LL_ADDRESS_HEX + 1]; /* chain address of sender_pk */
     uint64_t nonce;
     int64_t timestamp_ms;
-    int64_t fee;                            /* units, >= 0 */
-    int origin; /* who submitted it: the ledger's code, kept with a saved mempool */
-    char recipient[LL_ADDRESS_HEX + 1];     /* transfer, message; "" otherwise */
-    int64_t amount;                         /* transfer: units moved (> 0);
-                                               create: units issued (> 0);
-                                               call: units sent to the contract (>= 0) */
-    char asset_id[LL_ASSET_ID_HEX + 1];     /* transfer: the asset moved (native when
-                                               absent); create: its own tx_id (the new
-                                               asset's id); LL_NATIVE_ASSET_ID otherwise */
-    const char *memo;                       /* message: borrowed from body; may hold NUL */
+    int64_t fee; /* units, >= 0 */
+    int origin;  /* who submitted it: the ledger's code, kept with a saved mempool */
+    char recipient[LL_ADDRESS_HEX + 1]; /* transfer, message; "" otherwise */
+    int64_t amount;                     /* transfer: units moved (> 0);
+                                           create: units issued (> 0);
+                                           call: units sent to the contract (>= 0) */
+    char asset_id[LL_ASSET_ID_HEX + 1]; /* transfer: the asset moved (native when
+                                           absent); create: its own tx_id (the new
+                                           asset's id); LL_NATIVE_ASSET_ID otherwise */
+    const char *memo;                   /* message: borrowed from body; may hold NUL */
     size_t memo_len;
-    const json_t *asset_data;               /* create: borrowed from body */
-    const char *code;                       /* deploy: the Lua source, borrowed */
+    const json_t *asset_data; /* create: borrowed from body */
+    const char *code;         /* deploy: the Lua source, borrowed */
     size_t code_len;
-    uint64_t gas_limit;                     /* deploy, call */
-    char to[LL_VM_ADDRESS_HEX + 1];         /* call: the contract, without "0x" */
-    int64_t selector;                       /* call */
-    const json_t *args;                     /* call: borrowed array */
+    uint64_t gas_limit;             /* deploy, call */
+    char to[LL_VM_ADDRESS_HEX + 1]; /* call: the contract, without "0x" */
+    int64_t selector;               /* call */
+    const json_t *args;             /* call: borrowed array */
     uint8_t signature[LL_SIG_BYTES];
-    json_t *body;                           /* the signed transaction, as submitted */
-    char *signing_bytes;                    /* NUL-terminated canonical body */
+    json_t *body;        /* the signed transaction, as submitted */
+    char *signing_bytes; /* NUL-terminated canonical body */
     size_t signing_len;
 } ll_tx_t;
 

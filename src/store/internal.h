@@ -14,6 +14,7 @@
 
 struct ll_store {
     sqlite3 *db;
+    ll_store_mode_t mode;
     int version;
     sqlite3_stmt *stmt[LL_SQL_COUNT]; /* by id, prepared at open (sql.h) */
     /* chain.c: the seq of the newest event row this connection can see, so

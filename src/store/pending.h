@@ -1,10 +1,12 @@
 /* store/pending.h: the journal of pending transactions: every transaction
  * answered 202 and not yet in a block or dropped, written before its 202
- * (ledger/journal.h, group commit) and forgotten in the transaction of the
- * block that commits it (or of the flush that drops it), so that any
- * start, after a clean stop or a kill -9, admits them again in order.
+ * (ledger/journal.h, group commit) to journal.db (LL_STORE_JOURNAL), and
+ * forgotten at the journal's flush after the block that commits it (or the
+ * flush that drops it), so that any start, after a clean stop or a kill -9,
+ * admits them again in order. ledger.db keeps a table of the same shape
+ * that older binaries wrote to; a start moves its rows to journal.db.
  * Owns:    nothing; its statements are the connection's (sql.h).
- * Threads: the writer connection's thread (the ledger's). */
+ * Threads: the connection's thread (the ledger's). */
 #ifndef LL_STORE_PENDING_H
 #define LL_STORE_PENDING_H
 

@@ -108,14 +108,31 @@ static const char *const migrations[] = {
     "  tx_id TEXT PRIMARY KEY,"
     "  height INTEGER NOT NULL,"
     "  body TEXT NOT NULL) WITHOUT ROWID;",
-    /* 4: transactions answered 202 and not yet in a block, saved by a
-     * clean stop and admitted again, in pos order, at the next start. */
+    /* 4: transactions answered 202 and not yet in a block. Since the
+     * journal moved to journal.db (JOURNAL_TABLE) this table is only read,
+     * once, at a start after an older binary left rows in it. */
     "CREATE TABLE pending_txs ("
     "  pos INTEGER PRIMARY KEY,"
     "  tx_id TEXT UNIQUE NOT NULL,"
     "  origin INTEGER NOT NULL,"
     "  body TEXT NOT NULL);",
 };
+
+/* journal.db: the same table, in its own file, so that the ledger thread
+ * makes admissions durable while a block commits to ledger.db. */
+#define JOURNAL_TABLE                                                                              \
+    "CREATE TABLE IF NOT EXISTS pending_txs ("                                                     \
+    "  pos INTEGER PRIMARY KEY,"                                                                   \
+    "  tx_id TEXT UNIQUE NOT NULL,"                                                                \
+    "  origin INTEGER NOT NULL,"                                                                   \
+    "  body TEXT NOT NULL);"
+
+int ll_schema_journal(sqlite3 *db)
+{
+    if (sqlite3_exec(db, JOURNAL_TABLE, NULL, NULL, NULL) != SQLITE_OK)
+        return ll_sql_fail(db, "create the journal table");
+    return 0;
+}
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

@@ -35,4 +35,8 @@ int ll_schema_migrate(sqlite3 *db, int *version);
  * version or an SQLite error. */
 int ll_schema_check(sqlite3 *db, int *version);
 
+/* Journal, at open: creates journal.db's one table when it is absent.
+ * Returns 0 or LL_ESTORE (logged). */
+int ll_schema_journal(sqlite3 *db);
+
 #endif

@@ -9,9 +9,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* journal.db holds one table: its connection prepares the statements of
+ * store.c's transaction and of pending.c, and nothing else. */
+static int prepared_on(const ll_store_t *st, int id)
+{
+    if (st->mode != LL_STORE_JOURNAL)
+        return 1;
+    return id == LL_SQL_BEGIN || id == LL_SQL_COMMIT || id == LL_SQL_ROLLBACK ||
+           id == LL_SQL_SAVE_PENDING || id == LL_SQL_LOAD_PENDING || id == LL_SQL_FORGET_PENDING;
+}
+
 int ll_sql_prepare_all(ll_store_t *st)
 {
     for (int i = 0; i < LL_SQL_COUNT; i++) {
+        if (!prepared_on(st, i))
+            continue;
         if (!ll_sql_text[i]) { /* an id added to sql.h without its SQL in queries.c */
             LL_ERROR("store: statement %d has no SQL", i);
             return LL_EINTERNAL;

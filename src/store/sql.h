@@ -93,7 +93,8 @@ extern const char *const ll_sql_text[LL_SQL_COUNT];
 
 /* ---- the statements of one connection ----------------------------------- */
 
-/* store.c, at open, once the schema is current: prepares every statement.
+/* store.c, at open, once the schema is current: prepares every statement
+ * (a journal connection: only those its one table serves).
  * Readers prepare the writing ones too: SQLite refuses them at step time
  * ("attempt to write a readonly database"), which maps to LL_ESTORE.
  * Returns 0 or LL_ESTORE (logged); ll_sql_finalize_all cleans up either way. */

@@ -36,15 +36,17 @@ int ll_store_open(const char *dir, ll_store_mode_t mode, ll_store_sync_t sync, l
     size_t n;
     int rc;
 
+    const char *file = mode == LL_STORE_JOURNAL ? "journal.db" : "ledger.db";
     *out = NULL;
-    if (mode == LL_STORE_WRITER && (rc = ll_schema_make_dirs(dir)) < 0)
+    if (mode != LL_STORE_READER && (rc = ll_schema_make_dirs(dir)) < 0)
         goto out;
-    n = strlen(dir) + sizeof "/ledger.db";
+    n = strlen(dir) + strlen(file) + 2;
     if (!(path = malloc(n)) || !(st = calloc(1, sizeof *st))) {
         rc = LL_ENOMEM;
         goto out;
     }
-    snprintf(path, n, "%s/ledger.db", dir);
+    st->mode = mode;
+    snprintf(path, n, "%s/%s", dir, file);
     if (mode == LL_STORE_READER) {
         /* Checked first: SQLite's CANTOPEN would not tell absent from denied. */
         if (stat(path, &sb) != 0 && errno == ENOENT) {
@@ -63,11 +65,13 @@ int ll_store_open(const char *dir, ll_store_mode_t mode, ll_store_sync_t sync, l
     }
     if ((rc = ll_schema_pragmas(st->db, sync)) < 0)
         goto out;
-    rc = mode == LL_STORE_WRITER ? ll_schema_migrate(st->db, &st->version)
-                                 : ll_schema_check(st->db, &st->version);
+    rc = mode == LL_STORE_WRITER    ? ll_schema_migrate(st->db, &st->version)
+         : mode == LL_STORE_JOURNAL ? ll_schema_journal(st->db)
+                                    : ll_schema_check(st->db, &st->version);
     if (rc < 0)
         goto out;
-    if ((rc = ll_sql_prepare_all(st)) < 0 || (rc = ll_chain_load_last_seq(st)) < 0)
+    if ((rc = ll_sql_prepare_all(st)) < 0 ||
+        (mode != LL_STORE_JOURNAL && (rc = ll_chain_load_last_seq(st)) < 0))
         goto out;
     *out = st;
     st = NULL;
@@ -114,6 +118,8 @@ void ll_store_rollback(ll_store_t *st)
      * transaction may be gone already; the seq cache is stale either way. */
     if (!sqlite3_get_autocommit(st->db))
         ll_sql_exec(st, ll_sql_stmt(st, LL_SQL_ROLLBACK), "rollback");
+    if (st->mode == LL_STORE_JOURNAL)
+        return; /* no event log there */
     st->seq_stale = 1;
     ll_chain_load_last_seq(st); /* on failure the next append retries */
 }

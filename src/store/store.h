@@ -25,6 +25,11 @@ typedef struct ll_store ll_store_t;
 typedef enum {
     LL_STORE_READER, /* read-only; fails with LL_ENOTFOUND when no database exists yet */
     LL_STORE_WRITER, /* creates the directory and database, runs migrations */
+    /* <dir>/journal.db, not ledger.db: the journal of pending transactions
+     * alone (pending.h), written by the ledger thread while a block commits
+     * to ledger.db on another connection. Only store.c's transaction calls
+     * and pending.h's work on it. */
+    LL_STORE_JOURNAL,
 } ll_store_mode_t;
 
 typedef enum {
@@ -64,7 +69,8 @@ typedef struct ll_store_tx {
     const char *body; /* the signed transaction, compact JSON */
 } ll_store_tx_t;
 
-/* Opens (and as writer creates and migrates) dir/ledger.db. Returns 0 and a
+/* Opens (and as writer creates and migrates) dir/ledger.db, or as journal
+ * dir/journal.db (created when absent). Returns 0 and a
  * new store in *out, or LL_ENOTFOUND (reader, no database), LL_EIO (cannot
  * create dir), LL_ESTORE (SQLite error or a schema newer than this binary). */
 int ll_store_open(const char *dir, ll_store_mode_t mode, ll_store_sync_t sync, ll_store_t **out);
