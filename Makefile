@@ -33,7 +33,7 @@ test: build test-build
 
 bench: deps
 	@cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release >/dev/null
-	@cmake --build build-bench -j $(JOBS) --target ledgerline ll_vm_bench ll_verify_bench
+	@cmake --build build-bench -j $(JOBS) --target ledgerline ll_vm_bench ll_verify_bench ll_pow_bench
 	/usr/bin/python3 bench/run.py build-bench/ledgerline
 	/usr/bin/python3 bench/ingest.py build-bench/ledgerline
 	/usr/bin/python3 bench/fanout.py build-bench/ledgerline 1000

@@ -7,7 +7,9 @@ Prints figures only; nothing here passes or fails.
 1. Verify ceiling: build-bench/ll_verify_bench (bench/verify_bench.c) runs
    libsodium's Ed25519 verification over signing bytes of bench-shaped
    transfers on one thread per core. The node verifies each submitted
-   signature once, on its HTTP workers, so this bounds ingest.
+   signature once, on its HTTP workers, so this bounds ingest. Beside it,
+   build-bench/ll_pow_bench (bench/pow_bench.c): proof-of-work attempts/s
+   on one thread, the former libsodium way against the node's OpenSSL one.
 2. End to end: a Release node at difficulty 4; S senders, M transfers each,
    signed and serialised as batches of 1000 before the clock starts, POSTed
    from a few client processes. One SSE subscriber counts the transactions
@@ -124,6 +126,16 @@ def verify_ceiling(binary, label="verify ceiling"):
     threads, per_s = int(m.group(1)), int(m.group(2))
     print("%s: %d verifications/s (libsodium Ed25519 over the signing bytes of bench "
           "transfers, %d threads)" % (label, per_s, threads), flush=True)
+    pow_tool = os.path.join(os.path.dirname(binary), "ll_pow_bench")
+    if os.path.exists(pow_tool):
+        out = subprocess.run([pow_tool, "--seconds", "2"], capture_output=True, text=True,
+                             check=True).stdout
+        m = re.search(r"difficulty=(\d+) blocks=(\d+) .*libsodium_per_s=(\d+) "
+                      r"openssl_per_s=(\d+) ratio=([\d.]+)", out)
+        print("%sproof of work: %s attempts/s libsodium, %s attempts/s OpenSSL = %s x (1 thread, "
+              "the same %s headers at difficulty %s)"
+              % (label[:len(label) - len(label.lstrip())], m.group(3), m.group(4), m.group(5),
+                 m.group(2), m.group(1)), flush=True)
     return per_s
 
 

@@ -1,14 +1,20 @@
 /* ledger/block.c: see block.h. Mining hashes prefix || nonce digits ||
  * suffix, where prefix and suffix come from one canonical serialization of
  * the header with a placeholder nonce, so the bytes hashed are exactly the
- * canonical header and nothing is serialized per attempt. */
+ * canonical header and nothing is serialized per attempt.
+ *
+ * Headers (mined and checked) are hashed with OpenSSL's EVP SHA-256, which
+ * uses the CPU's SHA extensions where it has them; libsodium's SHA-256 is
+ * portable C, and proof of work is nearly all SHA-256. The tx root, hashed
+ * once per block, stays with libsodium like the tx ids it hashes. */
 #include "ledger/block.h"
 #include "ledger/tx.h"
 #include "util/err.h"
 #include "util/hex.h"
 
-#include <inttypes.h>
+#include <openssl/evp.h>
 #include <sodium.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,13 +67,17 @@ int ll_block_hash(const ll_block_hdr_t *b, char out[65])
     char *bytes;
     size_t len;
     uint8_t digest[32];
+    unsigned int digest_len = 0;
     int rc = canonical_header(b, b->nonce, &bytes, &len);
     if (rc < 0)
         return rc;
-    crypto_hash_sha256(digest, (const uint8_t *)bytes, len);
-    ll_hex_encode(digest, sizeof digest, out);
+    if (EVP_Digest(bytes, len, digest, &digest_len, EVP_sha256(), NULL) != 1 ||
+        digest_len != sizeof digest)
+        rc = LL_EINTERNAL;
+    else
+        ll_hex_encode(digest, sizeof digest, out);
     free(bytes);
-    return 0;
+    return rc;
 }
 
 int ll_block_pow_ok(const ll_block_hdr_t *b)
@@ -81,12 +91,48 @@ int ll_block_pow_ok(const ll_block_hdr_t *b)
     return meets(digest, b->difficulty);
 }
 
+/* A nonce's decimal digits, the bytes "%" PRIu64 prints, counted up in place
+ * so that an attempt costs no printf. The digits are buf[first..20). */
+typedef struct nonce_digits {
+    char buf[20]; /* UINT64_MAX has 20 digits */
+    size_t first;
+} nonce_digits_t;
+
+/* From n to n + 1; the caller guarantees n < UINT64_MAX, so a carry out of
+ * the leading digit leaves room for one more digit. */
+static void digits_increment(nonce_digits_t *d)
+{
+    size_t i = sizeof d->buf;
+    while (i > d->first && d->buf[i - 1] == '9')
+        d->buf[--i] = '0';
+    if (i > d->first)
+        d->buf[i - 1]++;
+    else
+        d->buf[--d->first] = '1';
+}
+
+/* One attempt: the prefix's state (the midstate) copied, then the digits and
+ * the suffix. Returns 0 or LL_EINTERNAL. */
+static int attempt(EVP_MD_CTX *st, const EVP_MD_CTX *prefix_state, const nonce_digits_t *d,
+                   const char *suffix, size_t suffix_len, uint8_t digest[32])
+{
+    unsigned int digest_len = 0;
+    if (EVP_MD_CTX_copy_ex(st, prefix_state) != 1 ||
+        EVP_DigestUpdate(st, d->buf + d->first, sizeof d->buf - d->first) != 1 ||
+        EVP_DigestUpdate(st, suffix, suffix_len) != 1 ||
+        EVP_DigestFinal_ex(st, digest, &digest_len) != 1 || digest_len != 32)
+        return LL_EINTERNAL;
+    return 0;
+}
+
 int ll_block_mine(ll_block_hdr_t *b)
 {
     static const char marker[] = "\"nonce\":0,";
-    crypto_hash_sha256_state prefix_state, st;
+    EVP_MD *sha256 = NULL;
+    EVP_MD_CTX *prefix_state = NULL, *st = NULL;
+    nonce_digits_t digits = {.first = sizeof digits.buf - 1};
     uint8_t digest[32];
-    char *bytes, digits[24];
+    char *bytes;
     size_t len;
     int rc = canonical_header(b, 0, &bytes, &len);
     if (rc < 0)
@@ -95,29 +141,45 @@ int ll_block_mine(ll_block_hdr_t *b)
      * previous_hash, and no string value can contain a quote. */
     char *at = strstr(bytes, marker);
     if (!at) {
-        free(bytes);
-        return LL_EINTERNAL;
+        rc = LL_EINTERNAL;
+        goto out;
     }
     size_t prefix_len = (size_t)(at - bytes) + strlen("\"nonce\":");
     const char *suffix = at + strlen(marker) - 1; /* from the comma on */
     size_t suffix_len = len - (size_t)(suffix - bytes);
 
-    crypto_hash_sha256_init(&prefix_state);
-    crypto_hash_sha256_update(&prefix_state, (const uint8_t *)bytes, prefix_len);
+    if (!(prefix_state = EVP_MD_CTX_new()) || !(st = EVP_MD_CTX_new())) {
+        rc = LL_ENOMEM;
+        goto out;
+    }
+    /* Fetched once here: EVP_sha256() would be looked up again by each init. */
+    if (!(sha256 = EVP_MD_fetch(NULL, "SHA256", NULL)) ||
+        EVP_DigestInit_ex(prefix_state, sha256, NULL) != 1 ||
+        EVP_DigestUpdate(prefix_state, bytes, prefix_len) != 1) {
+        rc = LL_EINTERNAL;
+        goto out;
+    }
+    digits.buf[digits.first] = '0';
     for (uint64_t nonce = 0;; nonce++) {
-        int n = snprintf(digits, sizeof digits, "%" PRIu64, nonce);
-        st = prefix_state;
-        crypto_hash_sha256_update(&st, (const uint8_t *)digits, (size_t)n);
-        crypto_hash_sha256_update(&st, (const uint8_t *)suffix, suffix_len);
-        crypto_hash_sha256_final(&st, digest);
+        if ((rc = attempt(st, prefix_state, &digits, suffix, suffix_len, digest)) < 0)
+            goto out;
         if (meets(digest, b->difficulty)) {
             b->nonce = nonce;
             ll_hex_encode(digest, sizeof digest, b->hash);
             break;
         }
+        if (nonce == UINT64_MAX) { /* 2^64 misses: out of nonces, not reachable in practice */
+            rc = LL_EINTERNAL;
+            goto out;
+        }
+        digits_increment(&digits);
     }
+out:
+    EVP_MD_CTX_free(st);
+    EVP_MD_CTX_free(prefix_state);
+    EVP_MD_free(sha256);
     free(bytes);
-    return 0;
+    return rc;
 }
 
 json_t *ll_block_json(const ll_block_hdr_t *b)

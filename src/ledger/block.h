@@ -22,11 +22,13 @@
  * LL_EBADHEX. */
 int ll_block_tx_root(const char *const *tx_ids, size_t n, char out[65]);
 
-/* Computes the header hash of b into out. Returns 0 or LL_ENOMEM. */
+/* Computes the header hash of b into out. Returns 0, LL_ENOMEM, or
+ * LL_EINTERNAL when OpenSSL fails. */
 int ll_block_hash(const ll_block_hdr_t *b, char out[65]);
 
 /* Searches nonces from 0 until the hash meets b->difficulty; sets b->nonce
- * and b->hash. Returns 0 or LL_ENOMEM. */
+ * and b->hash. Returns 0, LL_ENOMEM, or LL_EINTERNAL when OpenSSL fails;
+ * after a failure b->nonce and b->hash are unchanged. */
 int ll_block_mine(ll_block_hdr_t *b);
 
 /* 1 when b->hash is the header's hash and meets its difficulty, else 0. */

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -164,6 +165,54 @@ static void test_block_mine_finds_the_first_nonce_python_finds(void **state)
     assert_string_equal(b.hash, "000015db6ebdb055568df460838632ee3d3023f935a0c278b135261f5f166188");
 }
 
+/* The header's bytes by another road: jansson's sorted compact dump, which
+ * for these ASCII values is the canonical serialization. */
+static char *dump_header(const ll_block_hdr_t *b, uint64_t nonce)
+{
+    json_t *h = json_pack("{s:I, s:I, s:s, s:I, s:s, s:I, s:s}", "difficulty",
+                          (json_int_t)b->difficulty, "height", (json_int_t)b->height, "miner",
+                          b->miner, "nonce", (json_int_t)nonce, "previous_hash", b->previous_hash,
+                          "timestamp_ms", (json_int_t)b->timestamp_ms, "tx_root", b->tx_root);
+    char *text = json_dumps(h, JSON_SORT_KEYS | JSON_COMPACT);
+    json_decref(h);
+    return text;
+}
+
+static void sodium_header_hash(const ll_block_hdr_t *b, uint64_t nonce, uint8_t digest[32])
+{
+    char *text = dump_header(b, nonce);
+    assert_non_null(text);
+    crypto_hash_sha256(digest, (const unsigned char *)text, strlen(text));
+    free(text);
+}
+
+/* Mining hashes with OpenSSL from a copied midstate and counts the nonce's
+ * digits up in place; libsodium over the whole header must agree on the hash,
+ * and (where a search is cheap) on the nonce being the first that meets the
+ * difficulty, so a wrong copy, a skipped or misspelt nonce shows here. */
+static void test_block_mine_hash_is_libsodium_sha256_of_canonical_header(void **state)
+{
+    (void)state;
+    for (uint64_t h = 0; h < 12; h++) {
+        ll_block_hdr_t b = fixed_header();
+        uint8_t digest[32];
+        char hex[65];
+        b.height = h;
+        b.difficulty = 2 + (uint32_t)(h % 3);
+        assert_int_equal(ll_block_mine(&b), 0);
+        assert_true(ll_block_pow_ok(&b));
+        sodium_header_hash(&b, b.nonce, digest);
+        sodium_bin2hex(hex, sizeof hex, digest, sizeof digest);
+        assert_string_equal(b.hash, hex);
+        assert_true(leading_zero_hex(hex) >= (int)b.difficulty);
+        for (uint64_t n = 0; b.difficulty <= 3 && n < b.nonce; n++) {
+            sodium_header_hash(&b, n, digest);
+            sodium_bin2hex(hex, sizeof hex, digest, sizeof digest);
+            assert_true(leading_zero_hex(hex) < (int)b.difficulty);
+        }
+    }
+}
+
 static void test_block_pow_ok_fails_when_any_header_field_changes(void **state)
 {
     (void)state;
@@ -295,6 +344,7 @@ int main(void)
         cmocka_unit_test(test_block_hash_ignores_fields_outside_the_header),
         cmocka_unit_test(test_block_mine_meets_difficulty_and_pow_ok_accepts_it),
         cmocka_unit_test(test_block_mine_finds_the_first_nonce_python_finds),
+        cmocka_unit_test(test_block_mine_hash_is_libsodium_sha256_of_canonical_header),
         cmocka_unit_test(test_block_pow_ok_fails_when_any_header_field_changes),
         cmocka_unit_test(test_block_pow_ok_fails_when_hash_is_not_the_headers),
         cmocka_unit_test(test_block_pow_ok_fails_when_true_hash_misses_difficulty),
