@@ -80,9 +80,6 @@ out:
 static int store_tx(ll_store_t *st, const ll_tx_t *tx, uint64_t height, uint32_t index)
 {
     ll_store_tx_t row = {0};
-    char *body = ll_tx_dump(tx);
-    if (!body)
-        return LL_ENOMEM;
     snprintf(row.tx_id, sizeof row.tx_id, "%s", tx->tx_id);
     row.height = height;
     row.index = index;
@@ -94,10 +91,8 @@ static int store_tx(ll_store_t *st, const ll_tx_t *tx, uint64_t height, uint32_t
     row.fee = tx->fee;
     row.nonce = tx->nonce;
     row.timestamp_ms = tx->timestamp_ms;
-    row.body = body;
-    int rc = ll_store_put_tx(st, &row);
-    free(body);
-    return rc;
+    row.body = ll_tx_text(tx);
+    return ll_store_put_tx(st, &row);
 }
 
 static int store_receipt(ll_store_t *st, const ll_tx_t *tx, const json_t *receipt, uint64_t height)

@@ -103,9 +103,7 @@ static int write_rows(ll_ledger_t *l)
         const ll_tx_t *tx = j->admitted[i].tx;
         if (!tx)
             continue;
-        char *body = ll_tx_dump(tx);
-        rc = body ? ll_store_save_pending(l->jst, tx->tx_id, tx->origin, body) : LL_ENOMEM;
-        free(body);
+        rc = ll_store_save_pending(l->jst, tx->tx_id, tx->origin, ll_tx_text(tx));
     }
     return rc;
 }

@@ -64,6 +64,7 @@ typedef struct ll_tx {
     json_t *body;        /* the signed transaction, as submitted */
     char *signing_bytes; /* NUL-terminated canonical body */
     size_t signing_len;
+    char *text; /* the canonical text of body, signature included (ll_tx_text) */
 } ll_tx_t;
 
 /* "transfer", "create", … for the JSON edge. */
@@ -99,11 +100,10 @@ int ll_tx_parse_own(const char *json, size_t len, ll_tx_t **out, char *why);
 
 /* Whether stored (a signed transaction's JSON text, as read back from the
  * store) is bound to verified, a transaction whose signature was checked
- * once at admission: the SHA-256 of its signing bytes is verified's tx_id
- * and its signature is verified's. No Ed25519 work: a tx_id is the hash of
- * exactly the bytes the signature covers, so equal hashes carry the check
- * over. Returns 0, LL_EINTERNAL (not bound; why says how), LL_EMALFORMED
- * or LL_ENOMEM. */
+ * once at admission: it is byte for byte verified's canonical text, which
+ * was serialised from the very object whose signing bytes hash to its
+ * tx_id and carry its verified signature. No Ed25519 work, no parse: equal
+ * bytes carry the check over. Returns 0 or LL_EINTERNAL (why says so). */
 int ll_tx_bound(const char *stored, const ll_tx_t *verified, char *why);
 
 /* Fills what a signer may leave out of an unsigned body: "timestamp_ms"
@@ -116,7 +116,11 @@ int ll_tx_fill_defaults(json_t *body, int64_t now_ms);
 int ll_tx_sign(json_t *body, const ll_keypair_t *kp);
 
 /* The signed transaction as one compact JSON text with sorted keys
- * (signature included); malloc'd, caller frees. NULL on failure. */
+ * (signature included), made once when tx was built: what the journal and
+ * the chain store. Borrowed; valid while tx lives. */
+const char *ll_tx_text(const ll_tx_t *tx);
+
+/* A malloc'd copy of ll_tx_text (caller frees); NULL on failure. */
 char *ll_tx_dump(const ll_tx_t *tx);
 
 /* Any JSON object in the canonical text, every key kept (the CLI prints a
