@@ -59,6 +59,10 @@ struct ll_ledger {
     /* Store calls (users, sessions) write ledger.db: they wait here while
      * a job holds the writer (requests.c). */
     ll_ledger_req_t *deferred_head, *deferred_tail;
+    /* Batches waiting to be admitted, LL_BATCH_SLICE items per loop turn,
+     * so a single submission never waits behind thousands (requests.c). */
+    ll_ledger_req_t *batches_head, *batches_tail;
+    uv_idle_t batch_pump;
     ll_events_t *events;
     ll_journal_t journal; /* admissions and drops awaiting their fsync */
     ll_keypair_t node_key;
@@ -135,5 +139,14 @@ int ll_ledger_reload_mempool(ll_ledger_t *l);
 
 /* Runs the store calls that waited for a block job (requests.c). */
 void ll_ledger_run_deferred(ll_ledger_t *l);
+
+/* Batch items admitted per loop turn: about a millisecond of work. */
+#define LL_BATCH_SLICE 64
+
+/* Initialises the batch pump on the ledger's loop (requests.c). */
+void ll_ledger_batches_init(ll_ledger_t *l);
+
+/* Admits every item of every queued batch now (the stop). */
+void ll_ledger_batches_drain(ll_ledger_t *l);
 
 #endif

@@ -110,7 +110,8 @@ static void on_stop(ll_task_t *task)
     ll_ledger_t *l = (ll_ledger_t *)((char *)task - offsetof(ll_ledger_t, stop_task));
     l->stopping = 1;
     uv_timer_stop(&l->block_timer);
-    if (!l->job_running) /* else ll_ledger_block_done goes on with the stop */
+    ll_ledger_batches_drain(l); /* what was accepted for admission is answered */
+    if (!l->job_running)        /* else ll_ledger_block_done goes on with the stop */
         on_stop_after_block(l);
 }
 
@@ -145,6 +146,7 @@ static void on_stop_after_block(ll_ledger_t *l)
         LL_INFO("ledger: %zu pending transactions stay in the journal for the next start",
                 ll_mempool_count(l->mempool));
     uv_close((uv_handle_t *)&l->block_timer, on_closed);
+    uv_close((uv_handle_t *)&l->batch_pump, on_closed);
     ll_journal_close(l, on_closed);
     ll_taskq_close(&l->inbox, NULL);
 }
@@ -241,6 +243,7 @@ int ll_ledger_start(const ll_ledger_opts_t *opts, ll_ledger_t **out)
         goto fail;
     inbox_ready = 1;
     ll_producer_init(l);
+    ll_ledger_batches_init(l);
     ll_journal_init(l);
     l->stop_task.run = on_stop;
     ll_vm_interrupt_clear(); /* a ledger stopped earlier in this process set it */

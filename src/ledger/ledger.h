@@ -103,7 +103,10 @@ typedef struct ll_ledger_req {
     ll_taskq_t *reply_q;
     ll_task_t reply; /* reply.run is called on reply_q's loop */
     int held;        /* the ledger's: the reply waits for the journal */
-    void *data;      /* the poster's */
+    /* The ledger's, for SUBMIT_BATCH: items admitted so far (a batch is
+     * admitted a slice per loop turn, behind single submissions). */
+    size_t batch_next, batch_admitted;
+    void *data; /* the poster's */
 } ll_ledger_req_t;
 
 /* Opens (or creates, with genesis and keys) the chain under opts->data_dir

@@ -226,12 +226,13 @@ static void handle_store_call(ll_ledger_t *l, ll_ledger_req_t *r)
     }
 }
 
-/* Admits each item of a batch in order, as if each were posted alone, and
- * answers the array of results once the admitted ones are journaled. */
-static void handle_batch(ll_ledger_t *l, ll_ledger_req_t *r)
+/* Admits up to most items of batch r in order, as if each were posted
+ * alone. Returns 1 when r is done: then r's reply is held for the journal
+ * (or sent, when nothing was admitted). */
+static int admit_batch_slice(ll_ledger_t *l, ll_ledger_req_t *r, size_t most)
 {
-    size_t admitted = 0;
-    for (size_t i = 0; i < r->batch_n; i++) {
+    for (; most > 0 && r->batch_next < r->batch_n && r->rc == 0; most--) {
+        size_t i = r->batch_next++;
         ll_tx_t *tx = r->batch[i];
         ll_ledger_req_t item = {0};
         json_t *result;
@@ -240,23 +241,69 @@ static void handle_batch(ll_ledger_t *l, ll_ledger_req_t *r)
         r->batch[i] = NULL;
         if (admit(l, &item, tx, FROM_CLIENT, ADMIT_BATCH_ITEM) == 0) {
             result = item.result;
-            admitted++;
+            r->batch_admitted++;
         } else {
             json_decref(item.result);
             result = json_pack("{s:{s:s, s:s}}", "error", "code", ll_err_code(item.rc), "message",
                                item.why);
         }
-        if (!result || json_array_set_new(r->batch_results, i, result) < 0) {
+        if (!result || json_array_set_new(r->batch_results, i, result) < 0)
             fail(r, LL_ENOMEM, "out of memory");
-            break;
-        }
     }
+    if (r->batch_next < r->batch_n && r->rc == 0)
+        return 0;
     if (r->rc == 0) {
         r->result = r->batch_results;
         r->batch_results = NULL;
     }
-    if (admitted && ll_journal_hold(l, r) < 0 && ll_journal_flush(l) < 0)
+    if (r->batch_admitted && ll_journal_hold(l, r) < 0 && ll_journal_flush(l) < 0)
         fail(r, LL_ENOMEM, "out of memory: the batch's admissions are not yet on disk");
+    if (!r->held)
+        ll_ledger_send_reply(r);
+    return 1;
+}
+
+/* One slice of the oldest batch per loop turn; idle when none waits. */
+static void on_batch_pump(uv_idle_t *h)
+{
+    ll_ledger_t *l = h->data;
+    ll_ledger_req_t *r = l->batches_head;
+    if (!r) {
+        uv_idle_stop(h);
+        return;
+    }
+    if (admit_batch_slice(l, r, LL_BATCH_SLICE)) {
+        l->batches_head = (ll_ledger_req_t *)r->task.next;
+        if (!l->batches_head)
+            l->batches_tail = NULL;
+    }
+}
+
+void ll_ledger_batches_init(ll_ledger_t *l)
+{
+    uv_idle_init(&l->loop, &l->batch_pump);
+    l->batch_pump.data = l;
+}
+
+void ll_ledger_batches_drain(ll_ledger_t *l)
+{
+    while (l->batches_head)
+        on_batch_pump(&l->batch_pump);
+    uv_idle_stop(&l->batch_pump);
+}
+
+/* Queues batch r behind the others (task is the first member of a
+ * request, so task.next links requests). */
+static void queue_batch(ll_ledger_t *l, ll_ledger_req_t *r)
+{
+    r->batch_next = r->batch_admitted = 0;
+    r->task.next = NULL;
+    if (l->batches_tail)
+        l->batches_tail->task.next = &r->task;
+    else
+        l->batches_head = r;
+    l->batches_tail = r;
+    uv_idle_start(&l->batch_pump, on_batch_pump);
 }
 
 static void on_request(ll_task_t *task)
@@ -276,7 +323,8 @@ static void on_request(ll_task_t *task)
         r->tx = NULL; /* the mempool or admit() owns it now */
         admit(l, r, tx, FROM_CLIENT, ADMIT_NEW);
     } else if (r->op == LL_LEDGER_SUBMIT_BATCH) {
-        handle_batch(l, r);
+        queue_batch(l, r); /* admit_batch_slice answers */
+        return;
     } else if (r->op == LL_LEDGER_GET_TX) {
         handle_get_tx(l, r);
     } else if (r->op == LL_LEDGER_FAUCET) {
