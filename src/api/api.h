@@ -1,8 +1,11 @@
 /* api/api.h: the REST routes of API.md §3 on top of net/http.h.
- * Owns:    ll_api_t (shared, read-only after start: config, ledger) and one
- *          ll_api_worker_t per worker (its read-only store connection).
+ * Owns:    ll_api_t (shared, read-only after start: config, ledger; its
+ *          counters are atomic) and one ll_api_worker_t per worker (its
+ *          read-only store connection, its line of batches).
  * Threads: ll_api_handle and the route handlers run on worker threads; the
- *          ledger answers through the worker's task queue.
+ *          ledger answers through the worker's task queue. Password hashes
+ *          and batch checks run on libuv's thread pool and come back to
+ *          their worker the same way.
  *
  * Handlers never block on the ledger thread: they post an ll_ledger_req_t
  * and respond from its reply. Committed data (blocks, accounts) is read
@@ -27,7 +30,14 @@ typedef struct ll_api {
     ll_hub_t *hub;               /* the ledger publishes event batches here */
     ll_stream_stats_t streams;   /* a slot per worker's fan-out (stream/stats.h) */
     _Atomic uint64_t requests;   /* every worker counts here, for /metrics */
+    /* Batch submissions over every worker, for /metrics (api/transactions.c):
+     * being checked on the thread pool, and waiting in a worker's line. */
+    _Atomic int64_t batches_checking;
+    _Atomic int64_t batches_waiting;
 } ll_api_t;
+
+/* A batch submission on its way to the ledger (api/transactions.c). */
+typedef struct ll_api_batch ll_api_batch_t;
 
 typedef struct ll_api_worker {
     ll_api_t *app;
@@ -35,11 +45,21 @@ typedef struct ll_api_worker {
     ll_store_t *reader;
     ll_fanout_t *fanout; /* this worker's subscribers */
     ll_hub_sink_t *sink; /* its registration with the hub */
+    /* This worker's batches (api/transactions.c): how many are on the
+     * thread pool, and the line of those waiting their turn. */
+    unsigned batches_checking;
+    unsigned batches_waiting;
+    ll_api_batch_t *batch_head, *batch_tail;
 } ll_api_worker_t;
 
 /* server_opts.worker_init / worker_fini: open and close the worker's reader. */
 void *ll_api_worker_init(ll_worker_t *w, void *app);
 void ll_api_worker_fini(void *ctx);
+
+/* worker_fini: answers the batches still waiting in ctx's line (the node is
+ * stopping) and frees them. Batches on the thread pool then finish on
+ * their own, without ctx. */
+void ll_api_batches_close(ll_api_worker_t *ctx);
 
 /* server_opts.handler: routes one request. */
 void ll_api_handle(ll_req_t *req);
@@ -96,5 +116,11 @@ void ll_api_ledger_req_fail(ll_ledger_req_t *lr, int err, const char *why);
 
 /* Most transactions in one batch submission (docs/API.md §7). */
 #define LL_API_MAX_BATCH 1000
+
+/* Batches a worker checks on the thread pool at once (one, as when it
+ * checked them on its own loop), and batches that may wait behind them;
+ * one more is answered 429 (docs/API.md §7). */
+#define LL_API_BATCH_CHECKS 1
+#define LL_API_BATCH_LINE 8
 
 #endif

@@ -70,6 +70,14 @@ void ll_api_metrics(ll_api_worker_t *ctx, ll_req_t *req, const char *param)
         "ledgerline_http_requests_total %" PRIu64 "\n",
         s.height, s.mempool, s.blocks_produced, s.txs_committed, s.contract_time_limits,
         (uint64_t)atomic_load(&ctx->app->requests));
+    n +=
+        snprintf(text + n, sizeof text - (size_t)n,
+                 "# HELP ledgerline_batches Batch submissions being checked on the thread pool, "
+                 "and waiting their turn.\n"
+                 "# TYPE ledgerline_batches gauge\n"
+                 "ledgerline_batches{state=\"checking\"} %" PRId64 "\n"
+                 "ledgerline_batches{state=\"waiting\"} %" PRId64 "\n",
+                 atomic_load(&ctx->app->batches_checking), atomic_load(&ctx->app->batches_waiting));
     size_t len = stream_metrics(&ctx->app->streams, text, (size_t)n, sizeof text);
     ll_req_respond(req, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
 }

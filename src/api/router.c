@@ -117,6 +117,7 @@ void ll_api_worker_fini(void *ctx_)
     ll_api_worker_t *ctx = ctx_;
     if (!ctx)
         return;
+    ll_api_batches_close(ctx); /* its connections are closed: they answer orphans */
     ll_hub_detach(ctx->app->hub, ctx->sink);
     ll_fanout_close(ctx->fanout); /* its subscribers closed with their connections */
     ll_store_close(ctx->reader);

@@ -5,8 +5,10 @@ item, in order: `{"tx_id", "status": "pending"}` for an admitted one,
 had been submitted alone, in the array's order. An independent client: it
 signs its own transactions and reads the chain through the REST API."""
 
+import json
 import os
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -110,3 +112,177 @@ def test_a_block_being_mined_does_not_hold_back_a_202():
         assert srv.tx(first)["status"] == "pending"
         srv.wait_confirmed(first, timeout=240)
         srv.wait_confirmed(second, timeout=240)
+
+
+# ---- batches are checked off the worker's loop ---------------------------------------------
+# One worker, so that every connection of a test is served by the same loop.
+
+LINE_FLAGS = SERVER_FLAGS + ("--workers", "1")
+JSON = {"Content-Type": "application/json"}
+
+
+def batch_request(txs):
+    return H.http_request("POST", URL, json.dumps(txs).encode(), JSON)
+
+
+def batches(srv, state):
+    """ledgerline_batches{state}: "checking" (on the thread pool) or "waiting"."""
+    value = H.server_metric(srv, "ledgerline_batches", state=state)
+    assert value is not None, "no ledgerline_batches{state=%r} in /metrics" % state
+    return value
+
+
+def funded_keys(srv, n):
+    keys = [H.Key.generate() for _ in range(n)]
+    for grant in [srv.fund(k.address, wait=False) for k in keys]:
+        srv.wait_confirmed(grant)
+    return keys
+
+
+def wait_line_empty(srv):
+    H.wait_until(lambda: batches(srv, "checking") == 0 and batches(srv, "waiting") == 0, 120,
+                 "every batch checked")
+
+
+@H.timeout(240)
+def test_a_single_post_is_answered_while_batches_are_checked():
+    """With one worker, six 1000-item batches in it (one being checked, the
+    others waiting their turn), a single transfer POSTed on another
+    connection is answered 202 before the last batch is: it waits neither
+    for their signature checks nor in their line."""
+    with H.Server(*LINE_FLAGS, name="batch-line-node") as srv:
+        keys = funded_keys(srv, 7)
+        sink = H.random_address()
+        bodies = [batch_request([H.transfer(k, sink, 1, n) for n in range(1000)])
+                  for k in keys[:6]]
+        answered, answers, lock = [], {}, threading.Lock()
+
+        def read_answer(i, conn):
+            try:
+                resp = conn.read_response(timeout=120)
+            except Exception as e:  # reported by the assertions below
+                resp = e
+            with lock:
+                answered.append("batch %d" % i)
+                answers[i] = resp
+
+        conns = [H.RawHttp(srv.port, timeout=120) for _ in bodies]
+        readers = [threading.Thread(target=read_answer, args=(i, c), daemon=True)
+                   for i, c in enumerate(conns)]
+        try:
+            for conn, reader, body in zip(conns, readers, bodies):
+                conn.send(body)
+                reader.start()
+            # Not a sleep: the single goes once a batch waits behind another.
+            H.wait_until(lambda: batches(srv, "waiting") >= 1, 60, "a batch waiting its turn")
+            single = H.transfer(keys[6], sink, 1, 0)
+            r = srv.submit(single)
+            with lock:
+                answered.append("single")
+            H.assert_accepted(r, single)
+            for reader in readers:
+                reader.join(150)
+        finally:
+            for conn in conns:
+                conn.close()
+        assert len(answers) == 6, answered
+        for i, resp in sorted(answers.items()):
+            assert isinstance(resp, H.RawResponse) and resp.status == 200, (i, resp)
+            assert [item.get("status") for item in resp.json()] == ["pending"] * 1000, i
+        assert answered.index("single") < len(answered) - 1, \
+            "the single POST was answered after every batch: %s" % answered
+        wait_line_empty(srv)
+
+
+@H.timeout(300)
+def test_batches_whose_clients_leave_at_once_are_still_judged_and_freed():
+    """Eight clients each send a 1000-item batch and close at once, so each
+    request is orphaned while its batch is checked or waits. Every batch
+    received in full is still admitted (as a single transaction is), once:
+    all 8000 commit, and the worker's line empties. A use after free or a
+    double answer would show in the sanitizers' report at the stop."""
+    with H.Server(*LINE_FLAGS, name="batch-leave-node") as srv:
+        keys = funded_keys(srv, 8)
+        committed = srv.metrics()["ledgerline_transactions_committed_total"]
+        sink = H.random_address()
+        lasts = []
+        for key in keys:
+            txs = [H.transfer(key, sink, 1, n) for n in range(1000)]
+            with H.RawHttp(srv.port) as conn:
+                conn.send(batch_request(txs))
+            lasts.append(H.tx_id_of(txs[-1]))
+        wait_line_empty(srv)
+        for tx_id in lasts:
+            srv.wait_confirmed(tx_id, timeout=120)
+        H.wait_until(lambda: srv.metrics()["ledgerline_mempool_transactions"] == 0, 60,
+                     "an empty mempool")
+        assert srv.metrics()["ledgerline_transactions_committed_total"] == committed + 8000
+        assert srv.balance(sink) == 8000
+        # and the node goes on judging batches
+        more = [H.transfer(keys[0], sink, 1, 1000 + n) for n in range(10)]
+        r = srv.post(URL, json=more)
+        assert r.status_code == 200, r.text[:500]
+        assert [item.get("status") for item in r.json()] == ["pending"] * 10
+
+
+@H.timeout(180)
+def test_a_node_stopped_while_batches_are_checked_exits_cleanly():
+    """SIGTERM while one batch is being checked and others wait: the node
+    exits 0 with its sanitizers silent (a check that outlives its worker
+    frees its request without touching the worker), and each client gets a
+    whole answer (200, or 503 shutting_down) or a closed connection. The
+    senders hold no coin, so the stop has nothing to commit and reaches the
+    workers while they still check."""
+    srv = H.Server(*LINE_FLAGS, name="batch-stop-node")
+    with srv:
+        sink = H.random_address()
+        conns = []
+        try:
+            for _ in range(6):
+                key = H.Key.generate()
+                conns.append(H.RawHttp(srv.port, timeout=60))
+                conns[-1].send(batch_request([H.transfer(key, sink, 1, n) for n in range(1000)]))
+            H.wait_until(lambda: batches(srv, "waiting") >= 1, 60, "a batch waiting its turn")
+            srv.stop()  # asserts exit code 0 and no sanitizer report
+            for conn in conns:
+                try:
+                    resp = conn.read_response(timeout=30)
+                except (H.PeerClosed, ConnectionResetError):
+                    continue
+                assert resp.status in (200, 503), resp
+                if resp.status == 503:
+                    assert resp.error() == "shutting_down", resp
+        finally:
+            for conn in conns:
+                conn.close()
+
+
+@H.timeout(240)
+def test_a_batch_beyond_the_workers_line_is_429_and_admits_nothing():
+    """One worker checks one batch and lets 8 wait: of twelve batches sent
+    at once (4 MB over loopback, against three checks of a thousand
+    signatures each), the ninth's successors find the line full. Each is
+    answered 429 rate_limited with Retry-After and admits nothing; the nine
+    in line are all judged."""
+    with H.Server(*LINE_FLAGS, name="batch-full-node") as srv:
+        keys = funded_keys(srv, 12)
+        sink = H.random_address()
+        batches_txs = [[H.transfer(k, sink, 1, n) for n in range(1000)] for k in keys]
+        conns = [H.RawHttp(srv.port, timeout=120) for _ in batches_txs]
+        try:
+            for conn, txs in zip(conns, batches_txs):
+                conn.send(batch_request(txs))
+            answers = [conn.read_response(timeout=120) for conn in conns]
+        finally:
+            for conn in conns:
+                conn.close()
+        judged = [i for i, resp in enumerate(answers) if resp.status == 200]
+        full = [i for i, resp in enumerate(answers) if resp.status != 200]
+        assert len(judged) >= 9 and full, [resp.status for resp in answers]
+        for i in judged:
+            assert [item.get("status") for item in answers[i].json()] == ["pending"] * 1000, i
+        for i in full:
+            assert answers[i].status == 429 and answers[i].error() == "rate_limited", answers[i]
+            assert answers[i].headers.get("retry-after") == "1", answers[i].headers
+            assert srv.tx(H.tx_id_of(batches_txs[i][0])) is None
+        wait_line_empty(srv)
