@@ -14,9 +14,11 @@
 #include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
+#include <uv.h>
 
 static void on_signal(uv_signal_t *sig, int signum)
 {
@@ -170,11 +172,25 @@ static int run_node(ll_config_t *cfg)
     ll_server_stop_accepting(server);
     ll_ledger_stop(ledger);
     ll_server_stop(server);
-    ll_ledger_free(ledger); /* only now can no worker post to it */
+    ll_ledger_free(ledger);   /* only now can no worker post to it */
     ll_custody_free(custody); /* after the server: its thread pool jobs seal with it */
     ll_hub_free(hub);
     LL_INFO("stopped cleanly");
     return 0;
+}
+
+/* libuv's thread pool (4 threads unless UV_THREADPOOL_SIZE says) runs each
+ * worker's batch check (one at a time per worker), the block job and
+ * password hashing. Sized before its first use so that the block job and a
+ * login never wait behind every worker's batch; an operator's setting wins. */
+static void size_thread_pool(const ll_config_t *config)
+{
+    char n[16];
+    unsigned workers = config->workers ? config->workers : uv_available_parallelism();
+    if (getenv("UV_THREADPOOL_SIZE"))
+        return;
+    snprintf(n, sizeof n, "%u", workers + 3 > 4 ? workers + 3 : 4);
+    setenv("UV_THREADPOOL_SIZE", n, 0);
 }
 
 static int serve(int argc, char **argv, int first)
@@ -189,13 +205,13 @@ static int serve(int argc, char **argv, int first)
     }
     ll_log_set_level_name(config.log_level);
     raise_fd_limit();
+    size_thread_pool(&config);
     signals_t sig;
     signals_start(&sig);
     int rc = run_node(&config);
     signals_stop(&sig);
     return rc;
 }
-
 
 int main(int argc, char **argv)
 {

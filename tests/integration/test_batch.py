@@ -259,13 +259,13 @@ def test_a_node_stopped_while_batches_are_checked_exits_cleanly():
 
 @H.timeout(240)
 def test_a_batch_beyond_the_workers_line_is_429_and_admits_nothing():
-    """One worker checks one batch and lets 8 wait: of twelve batches sent
-    at once (4 MB over loopback, against three checks of a thousand
+    """One worker checks one batch and lets 8 wait: of sixteen batches sent
+    at once (5 MB over loopback, against three checks of a thousand
     signatures each), the ninth's successors find the line full. Each is
     answered 429 rate_limited with Retry-After and admits nothing; the nine
     in line are all judged."""
     with H.Server(*LINE_FLAGS, name="batch-full-node") as srv:
-        keys = funded_keys(srv, 12)
+        keys = funded_keys(srv, 16)
         sink = H.random_address()
         batches_txs = [[H.transfer(k, sink, 1, n) for n in range(1000)] for k in keys]
         conns = [H.RawHttp(srv.port, timeout=120) for _ in batches_txs]
