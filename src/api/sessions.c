@@ -21,6 +21,7 @@
 #include "auth/password.h"
 #include "auth/session.h"
 #include "net/server.h"
+#include "util/bulk.h"
 #include "util/clock.h"
 #include "util/err.h"
 
@@ -175,6 +176,7 @@ static void ask_store(auth_job_t *job, ll_ledger_store_fn fn, void *arg)
 static void on_work(uv_work_t *w)
 {
     auth_job_t *job = w->data;
+    ll_bulk_thread();
     if (job->kind == JOB_REGISTER) {
         job->rc = ll_auth_user_new(job->custody, job->user.username, job->password,
                                    job->password_len, &job->user);

@@ -7,6 +7,7 @@
 #include "auth/limits.h"
 #include "net/server.h"
 #include "store/contracts.h"
+#include "util/bulk.h"
 #include "util/err.h"
 #include "util/hex.h"
 
@@ -97,6 +98,7 @@ out:
 static void on_check(uv_work_t *w)
 {
     ll_api_batch_t *b = w->data;
+    ll_bulk_thread();
     b->rc = check_batch(b->body, b->len, b->lr, b->why);
 }
 

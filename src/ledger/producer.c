@@ -20,6 +20,7 @@
 #include "ledger/block.h"
 #include "ledger/commit.h"
 #include "ledger/internal.h"
+#include "util/bulk.h"
 #include "util/clock.h"
 #include "util/log.h"
 
@@ -241,6 +242,7 @@ static void on_block_timer(uv_timer_t *t);
 static void job_work(uv_work_t *w)
 {
     ll_ledger_t *l = w->data;
+    ll_bulk_thread();
     run_job(l, &l->job);
 }
 
