@@ -51,6 +51,8 @@ struct ll_ledger {
     ll_tx_t **kept;
     json_t **receipts; /* kept[i]'s receipt, or NULL */
     ll_tx_t **dropped;
+    ll_tx_t **graveyard; /* the last committed block's, freed by the next job */
+    size_t ngraveyard;
     size_t inflight;
     ll_hmap_t *inflight_ids; /* tx_id -> batch[i] while it is produced */
     ll_block_job_t job;
@@ -109,6 +111,9 @@ int ll_ledger_produce_block_now(ll_ledger_t *l);
  * publishes its events (genesis and the block job). */
 int ll_ledger_commit_block(ll_ledger_t *l, ll_block_hdr_t *b, ll_tx_t *const *txs,
                            json_t *const *receipts, size_t n);
+
+/* Frees the last committed block's transactions (the block job; the stop). */
+void ll_ledger_free_graveyard(ll_ledger_t *l);
 
 /* Milliseconds left of sender's contract-run penalty (any thread). */
 uint64_t ll_ledger_penalty_left(ll_ledger_t *l, const char *sender, uint64_t now_ms);

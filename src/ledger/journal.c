@@ -1,6 +1,6 @@
 /* ledger/journal.c: the group commit of ledger/journal.h. */
+#include "store/journal.h"
 #include "ledger/internal.h"
-#include "store/pending.h"
 #include "util/err.h"
 #include "util/log.h"
 
@@ -13,10 +13,14 @@ static void on_timer(uv_timer_t *t)
     ll_journal_flush(t->data);
 }
 
-void ll_journal_init(ll_ledger_t *l)
+int ll_journal_init(ll_ledger_t *l)
 {
+    uint64_t last = 0;
+    int rc = ll_store_journal_last_pos(l->jst, &last);
     uv_timer_init(&l->loop, &l->journal.timer);
     l->journal.timer.data = l;
+    l->journal.next_pos = last + 1;
+    return rc;
 }
 
 static void arm(ll_ledger_t *l, uint64_t after_ms)
@@ -47,9 +51,10 @@ int ll_journal_reserve(ll_ledger_t *l)
     return ensure((void **)&j->admitted, &j->admitted_cap, j->nadmitted + 1, sizeof *j->admitted);
 }
 
-void ll_journal_admitted(ll_ledger_t *l, const ll_tx_t *tx, ll_ledger_req_t *reply)
+void ll_journal_admitted(ll_ledger_t *l, ll_tx_t *tx, ll_ledger_req_t *reply)
 {
     ll_journal_t *j = &l->journal;
+    tx->journal_pos = j->next_pos++;
     j->admitted[j->nadmitted++] = (ll_journal_entry_t){tx, reply};
     if (reply)
         reply->held = 1;
@@ -79,31 +84,32 @@ void ll_journal_dropped(ll_ledger_t *l, ll_tx_t *tx)
     arm(l, 0);
 }
 
-void ll_journal_committed(ll_ledger_t *l, ll_tx_t *tx)
+void ll_journal_committed(ll_ledger_t *l)
 {
     ll_journal_t *j = &l->journal;
-    if (ensure((void **)&j->forget, &j->forget_cap, j->nforget + 1, sizeof *j->forget) == 0) {
-        memcpy(j->forget[j->nforget++], tx->tx_id, sizeof *j->forget);
-        arm(l, 0);
-    } /* else its row stays: the next start finds it in the chain and skips it */
-    ll_tx_free(tx);
+    uint64_t least = ll_mempool_min_journal_pos(l->mempool);
+    for (size_t i = 0; i < l->inflight; i++)
+        if (l->batch[i]->journal_pos && l->batch[i]->journal_pos < least)
+            least = l->batch[i]->journal_pos;
+    j->forget_before = least == UINT64_MAX ? j->next_pos : least;
+    arm(l, 0);
 }
 
-/* Part 1, journal.db: drops first (a dropped transaction submitted again
- * since has a new row to write), then the committed, then the admitted. */
+/* Part 1, journal.db: the dropped rows and the committed prefix go, the
+ * admitted ones are appended. */
 static int write_rows(ll_ledger_t *l)
 {
     ll_journal_t *j = &l->journal;
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < j->ndropped; i++)
-        rc = ll_store_forget_pending(l->jst, j->dropped[i]->tx_id);
-    for (size_t i = 0; rc == 0 && i < j->nforget; i++)
-        rc = ll_store_forget_pending(l->jst, j->forget[i]);
+        if (j->dropped[i]->journal_pos)
+            rc = ll_store_journal_forget(l->jst, j->dropped[i]->journal_pos);
+    if (rc == 0 && j->forget_before)
+        rc = ll_store_journal_forget_before(l->jst, j->forget_before);
     for (size_t i = 0; rc == 0 && i < j->nadmitted; i++) {
         const ll_tx_t *tx = j->admitted[i].tx;
-        if (!tx)
-            continue;
-        rc = ll_store_save_pending(l->jst, tx->tx_id, tx->origin, ll_tx_text(tx));
+        if (tx)
+            rc = ll_store_journal_append(l->jst, tx->journal_pos, tx->origin, ll_tx_text(tx));
     }
     return rc;
 }
@@ -127,14 +133,15 @@ static void rows_done(ll_ledger_t *l)
     for (size_t i = 0; i < j->nadmitted; i++)
         if (j->admitted[i].reply)
             ll_ledger_send_reply(j->admitted[i].reply);
-    j->nadmitted = j->ndropped = j->nforget = 0;
+    j->nadmitted = j->ndropped = 0;
+    j->forget_before = 0;
 }
 
 static int flush_rows(ll_ledger_t *l)
 {
     ll_journal_t *j = &l->journal;
     int rc;
-    if (j->nadmitted + j->ndropped + j->nforget == 0)
+    if (j->nadmitted + j->ndropped == 0 && !j->forget_before)
         return 0;
     /* Room for what rows_done moves, made before the rows are written: a
      * row written twice would be refused. */
@@ -148,8 +155,8 @@ static int flush_rows(ll_ledger_t *l)
         return 0;
     }
     ll_store_rollback(l->jst);
-    LL_ERROR("ledger: %zu admissions, %zu drops and %zu commits not journaled (%s); retrying",
-             j->nadmitted, j->ndropped, j->nforget, ll_err_name(rc));
+    LL_ERROR("ledger: %zu admissions and %zu drops not journaled (%s); retrying", j->nadmitted,
+             j->ndropped, ll_err_name(rc));
     return rc;
 }
 
@@ -229,7 +236,6 @@ void ll_journal_free(ll_ledger_t *l)
         ll_tx_free(j->msgs_dropped[i]);
     free(j->admitted);
     free(j->dropped);
-    free(j->forget);
     free(j->msgs_pending);
     free(j->msgs_dropped);
     memset(j, 0, sizeof *j);

@@ -33,7 +33,7 @@ typedef struct ll_ledger ll_ledger_t;
 typedef struct ll_ledger_req ll_ledger_req_t;
 
 typedef struct ll_journal_entry {
-    const ll_tx_t *tx;      /* in the mempool until the flush; NULL: a held reply only */
+    ll_tx_t *tx;            /* in the mempool until the flush; NULL: a held reply only */
     ll_ledger_req_t *reply; /* sent after the flush; NULL: nobody waits */
 } ll_journal_entry_t;
 
@@ -42,8 +42,8 @@ typedef struct ll_journal {
     size_t nadmitted, admitted_cap;
     ll_tx_t **dropped;
     size_t ndropped, dropped_cap;
-    char (*forget)[LL_TX_ID_HEX + 1]; /* committed: their rows go */
-    size_t nforget, forget_cap;
+    uint64_t next_pos;      /* the next row's position */
+    uint64_t forget_before; /* rows before it go at the next flush; 0: none */
     /* journaled, their events not yet in the log */
     const ll_tx_t **msgs_pending;
     size_t nmsgs_pending, msgs_pending_cap;
@@ -52,15 +52,17 @@ typedef struct ll_journal {
     uv_timer_t timer; /* a flush at the end of this loop turn, or a retry */
 } ll_journal_t;
 
-/* Initialises j's timer on the ledger's loop. */
-void ll_journal_init(ll_ledger_t *l);
+/* Initialises j's timer on the ledger's loop and reads where journal.db
+ * ends. Returns 0 or the store's error. */
+int ll_journal_init(ll_ledger_t *l);
 
 /* Makes room for one more admission. Returns 0 or LL_ENOMEM. */
 int ll_journal_reserve(ll_ledger_t *l);
 
-/* Remembers tx, just added to the mempool, for the next flush (after
- * ll_journal_reserve); reply (may be NULL) is held until then. */
-void ll_journal_admitted(ll_ledger_t *l, const ll_tx_t *tx, ll_ledger_req_t *reply);
+/* Gives tx, just added to the mempool, the next position and remembers it
+ * for the next flush (after ll_journal_reserve); reply (may be NULL) is
+ * held until then. */
+void ll_journal_admitted(ll_ledger_t *l, ll_tx_t *tx, ll_ledger_req_t *reply);
 
 /* Holds reply until the next flush, with no transaction of its own (a
  * batch whose items were journaled with no reply each). Returns 0 or
@@ -70,8 +72,9 @@ int ll_journal_hold(ll_ledger_t *l, ll_ledger_req_t *reply);
 /* Takes tx (owned), out of the mempool for good, for the next flush. */
 void ll_journal_dropped(ll_ledger_t *l, ll_tx_t *tx);
 
-/* Takes tx (owned), committed in a block: its row goes at the next flush. */
-void ll_journal_committed(ll_ledger_t *l, ll_tx_t *tx);
+/* A block committed: the rows before the oldest transaction still pending
+ * (in the mempool or the block being produced) go at the next flush. */
+void ll_journal_committed(ll_ledger_t *l);
 
 /* Writes the waiting rows in one journal.db transaction and sends the held
  * replies; then, unless a block job holds the writer, appends the waiting

@@ -171,6 +171,9 @@ static void free_ledger(ll_ledger_t *l)
     free(l->kept);
     free(l->receipts);
     free(l->dropped);
+    if (l->graveyard)
+        ll_ledger_free_graveyard(l);
+    free(l->graveyard);
     if (l->penalty_ready)
         uv_mutex_destroy(&l->penalty_lock);
     ll_journal_free(l);
@@ -222,10 +225,11 @@ int ll_ledger_start(const ll_ledger_opts_t *opts, ll_ledger_t **out)
     l->kept = calloc(opts->max_block_txs, sizeof *l->kept);
     l->receipts = calloc(opts->max_block_txs, sizeof *l->receipts);
     l->dropped = calloc(opts->max_block_txs, sizeof *l->dropped);
+    l->graveyard = calloc(opts->max_block_txs, sizeof *l->graveyard);
     l->events = ll_events_new(l->st);
     l->inflight_ids = ll_hmap_new();
     if (!l->mempool || !l->admission || !l->building || !l->batch || !l->kept || !l->receipts ||
-        !l->dropped || !l->events || !l->inflight_ids)
+        !l->dropped || !l->graveyard || !l->events || !l->inflight_ids)
         goto fail;
     if (uv_mutex_init(&l->penalty_lock) != 0)
         goto fail;
@@ -244,7 +248,8 @@ int ll_ledger_start(const ll_ledger_opts_t *opts, ll_ledger_t **out)
     inbox_ready = 1;
     ll_producer_init(l);
     ll_ledger_batches_init(l);
-    ll_journal_init(l);
+    if ((rc = ll_journal_init(l)) < 0)
+        goto fail;
     l->stop_task.run = on_stop;
     ll_vm_interrupt_clear(); /* a ledger stopped earlier in this process set it */
     ll_vm_set_time_limit(l->opts.contract_time_limit_ms);

@@ -56,6 +56,10 @@ size_t ll_mempool_take(ll_mempool_t *mp, ll_tx_t **out, const ll_mempool_limits_
  * block that failed to commit). Takes ownership; never fails for them. */
 void ll_mempool_untake(ll_mempool_t *mp, ll_tx_t **txs, size_t n);
 
+/* The smallest journal_pos of a pending transaction that has one, or
+ * UINT64_MAX. */
+uint64_t ll_mempool_min_journal_pos(const ll_mempool_t *mp);
+
 /* Calls cb for each pending transaction in order. */
 typedef void (*ll_mempool_each_cb)(const ll_tx_t *tx, void *arg);
 void ll_mempool_each(const ll_mempool_t *mp, ll_mempool_each_cb cb, void *arg);

@@ -13,8 +13,10 @@
  * the transactions and lets the next block start.
  *
  * While a job runs it alone touches: the writer connection (l->st), the
- * building view, the event log (l->events), l->kept, l->receipts and
- * l->dropped; it only reads l->batch[0, taken), l->tip and l->opts. The
+ * building view, the event log (l->events), l->kept, l->receipts,
+ * l->dropped and l->graveyard (the previous block's transactions, which it
+ * frees: a block's worth of frees is milliseconds the ledger thread would
+ * otherwise spend while submitters wait); it only reads l->batch[0, taken), l->tip and l->opts. The
  * ledger thread touches none of those until after_job, except that it
  * reads l->batch to rebuild the admission view. */
 #include "ledger/block.h"
@@ -131,6 +133,7 @@ static void run_job(ll_ledger_t *l, ll_block_job_t *job)
 {
     ll_block_hdr_t *b = &job->b;
     const char **ids = NULL;
+    ll_ledger_free_graveyard(l);
     start_header(l, b);
     apply_block(l, job);
     if (job->canceled) {
@@ -205,7 +208,13 @@ static int after_job(ll_ledger_t *l, ll_block_job_t *job)
     int ran_contracts = 0;
     for (size_t i = 0; rc == 0 && i < kept; i++) {
         ran_contracts |= ll_mempool_gas(l->kept[i]) > 0;
-        ll_journal_committed(l, l->kept[i]); /* takes it */
+        l->graveyard[i] = l->kept[i];
+    }
+    if (rc == 0) {
+        /* Freed by the next job, off this thread: nothing here points at
+         * them any more (the lookup map was cleared above). */
+        l->ngraveyard = kept;
+        ll_journal_committed(l);
     }
     /* The admission view holds absolute values (committed + all pending), so
      * committing a prefix of the pending sequence leaves it right. It needs
@@ -221,6 +230,13 @@ static int after_job(ll_ledger_t *l, ll_block_job_t *job)
     }
     ll_ledger_publish_stats(l);
     return rc;
+}
+
+void ll_ledger_free_graveyard(ll_ledger_t *l)
+{
+    for (size_t i = 0; i < l->ngraveyard; i++)
+        ll_tx_free(l->graveyard[i]);
+    l->ngraveyard = 0;
 }
 
 /* ---- on the ledger thread, for the stop --------------------------------------- */

@@ -3,6 +3,7 @@
  * state's own; a transaction's lookup; the dev faucet; store calls; and, at
  * start, admitting again the mempool the last stop saved. */
 #include "ledger/internal.h"
+#include "store/journal.h"
 #include "store/pending.h"
 #include "util/clock.h"
 #include "util/hex.h"
@@ -377,27 +378,34 @@ typedef struct reload {
     size_t admitted, refused, committed;
 } reload_t;
 
-static int reload_one(const char *body, int origin, void *arg)
+/* One journaled transaction: pos is its row in journal.db, 0 for a row of
+ * ledger.db's old journal (admitted, then journaled anew). */
+static int reload_one(uint64_t pos, const char *body, int origin, void *arg)
 {
     reload_t *rl = arg;
     ll_ledger_req_t r = {0};
     ll_store_tx_t row;
     ll_tx_t *tx = NULL;
+    ll_origin_t from = origin == FROM_FAUCET    ? FROM_FAUCET
+                       : origin == FROM_SESSION ? FROM_SESSION
+                                                : FROM_CLIENT;
     /* Journaled after its signature was verified: not verified again. */
     if (ll_tx_parse_own(body, strlen(body), &tx, r.why) < 0) {
-        LL_ERROR("ledger: a journaled transaction does not parse (%s); it stays journaled", r.why);
+        LL_ERROR("ledger: a journaled transaction does not parse (%s); skipped", r.why);
         rl->refused++;
-    } else if (ll_store_get_tx(rl->l->reader, tx->tx_id, &row) == 0) {
-        /* Its block committed before the journal forgot it. */
-        ll_journal_committed(rl->l, tx);
+        return 0;
+    }
+    if (ll_store_get_tx(rl->l->reader, tx->tx_id, &row) == 0) {
+        ll_tx_free(tx); /* its block committed before the journal forgot it */
         rl->committed++;
-    } else if (ll_mempool_find(rl->l->mempool, tx->tx_id)) {
+        return 0;
+    }
+    if (ll_mempool_find(rl->l->mempool, tx->tx_id)) {
         ll_tx_free(tx); /* journaled twice: in ledger.db by an older binary too */
-    } else if (admit(rl->l, &r, tx,
-                     origin == FROM_FAUCET    ? FROM_FAUCET
-                     : origin == FROM_SESSION ? FROM_SESSION
-                                              : FROM_CLIENT,
-                     rl->mode) == 0) {
+        return 0;
+    }
+    tx->journal_pos = pos;
+    if (admit(rl->l, &r, tx, from, rl->mode) == 0) {
         rl->admitted++;
     } else {
         LL_ERROR("ledger: journaled transaction %s no longer applies (%s); dropped", tx->tx_id,
@@ -406,6 +414,11 @@ static int reload_one(const char *body, int origin, void *arg)
     }
     json_decref(r.result);
     return 0;
+}
+
+static int reload_legacy_one(const char *body, int origin, void *arg)
+{
+    return reload_one(0, body, origin, arg);
 }
 
 static int forget_legacy(const char *body, int origin, void *arg)
@@ -426,7 +439,7 @@ static int forget_legacy(const char *body, int origin, void *arg)
 static int reload_legacy(ll_ledger_t *l, reload_t *rl)
 {
     rl->mode = ADMIT_MOVED;
-    int rc = ll_store_load_pending(l->st, reload_one, rl);
+    int rc = ll_store_load_pending(l->st, reload_legacy_one, rl);
     rl->mode = ADMIT_RELOADED;
     if (rc < 0 || rl->admitted + rl->refused + rl->committed == 0)
         return rc;
@@ -446,10 +459,14 @@ static int reload_legacy(ll_ledger_t *l, reload_t *rl)
 int ll_ledger_reload_mempool(ll_ledger_t *l)
 {
     reload_t rl = {l, ADMIT_RELOADED, 0, 0, 0};
-    int rc = reload_legacy(l, &rl);
+    /* journal.db first: the moved rows get positions after its own. */
+    int rc = ll_store_journal_load(l->jst, reload_one, &rl);
     if (rc == 0)
-        rc = ll_store_load_pending(l->jst, reload_one, &rl);
+        rc = reload_legacy(l, &rl);
     if (rc < 0)
+        return rc;
+    ll_journal_committed(l); /* rows of committed or unreadable transactions go */
+    if ((rc = ll_journal_flush(l)) < 0)
         return rc;
     if (rl.admitted + rl.refused + rl.committed > 0)
         LL_INFO("ledger: %zu journaled transactions pending again, %zu dropped, %zu already "

@@ -42,8 +42,9 @@ typedef struct ll_tx {
     char sender[LL_ADDRESS_HEX + 1]; /* chain address of sender_pk */
     uint64_t nonce;
     int64_t timestamp_ms;
-    int64_t fee; /* units, >= 0 */
-    int origin;  /* who submitted it: the ledger's code, kept with a saved mempool */
+    int64_t fee;          /* units, >= 0 */
+    int origin;           /* who submitted it: the ledger's code, kept with a saved mempool */
+    uint64_t journal_pos; /* its row in journal.db; 0 until it is journaled */
     char recipient[LL_ADDRESS_HEX + 1]; /* transfer, message; "" otherwise */
     int64_t amount;                     /* transfer: units moved (> 0);
                                            create: units issued (> 0);

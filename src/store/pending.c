@@ -3,16 +3,6 @@
 #include "store/internal.h"
 #include "store/sql.h"
 
-int ll_store_save_pending(ll_store_t *st, const char *tx_id, int origin, const char *body)
-{
-    sqlite3_stmt *q = ll_sql_stmt(st, LL_SQL_SAVE_PENDING);
-
-    ll_sql_bind_text(q, 1, tx_id);
-    ll_sql_bind_int(q, 2, origin);
-    ll_sql_bind_text(q, 3, body);
-    return ll_sql_exec(st, q, "save pending");
-}
-
 int ll_store_load_pending(ll_store_t *st, ll_store_pending_cb cb, void *arg)
 {
     sqlite3_stmt *q = ll_sql_stmt(st, LL_SQL_LOAD_PENDING);

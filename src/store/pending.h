@@ -1,23 +1,15 @@
-/* store/pending.h: the journal of pending transactions: every transaction
- * answered 202 and not yet in a block or dropped, written before its 202
- * (ledger/journal.h, group commit) to journal.db (LL_STORE_JOURNAL), and
- * forgotten at the journal's flush after the block that commits it (or the
- * flush that drops it), so that any start, after a clean stop or a kill -9,
- * admits them again in order. ledger.db keeps a table of the same shape
- * that older binaries wrote to; a start moves its rows to journal.db.
+/* store/pending.h: ledger.db's old journal of pending transactions
+ * (pending_txs, schema version 4), which older versions wrote before each
+ * 202. The journal now lives in journal.db (store/journal.h); a start reads
+ * what an older binary left here, moves it there, and forgets it here.
  * Owns:    nothing; its statements are the connection's (sql.h).
- * Threads: the connection's thread (the ledger's). */
+ * Threads: the writer connection's thread (the ledger's, at start). */
 #ifndef LL_STORE_PENDING_H
 #define LL_STORE_PENDING_H
 
 #include "store/store.h"
 
 #include <stddef.h>
-
-/* Appends one transaction (its signed JSON, and the ledger's code for who
- * submitted it) after the saved ones; the caller holds the store's
- * transaction open. */
-int ll_store_save_pending(ll_store_t *st, const char *tx_id, int origin, const char *body);
 
 /* Calls cb for each saved transaction in the order saved; body is valid
  * during the call. A non-zero cb result stops the walk and is returned. */

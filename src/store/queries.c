@@ -55,10 +55,14 @@ const char *const ll_sql_text[LL_SQL_COUNT] = {
         "WHERE seq > ?1 ORDER BY seq LIMIT ?2",
 
     /* ---- pending.c: the mempool a clean stop leaves ---- */
-    [LL_SQL_SAVE_PENDING] = "INSERT INTO pending_txs(pos, tx_id, origin, body) "
-                            "VALUES((SELECT IFNULL(MAX(pos), 0) + 1 FROM pending_txs), ?1, ?2, ?3)",
     [LL_SQL_LOAD_PENDING] = "SELECT body, origin FROM pending_txs ORDER BY pos",
     [LL_SQL_FORGET_PENDING] = "DELETE FROM pending_txs WHERE tx_id = ?1",
+    /* ---- journal.c: journal.db's one table ---- */
+    [LL_SQL_JOURNAL_APPEND] = "INSERT INTO journal(pos, origin, body) VALUES(?1, ?2, ?3)",
+    [LL_SQL_JOURNAL_FORGET] = "DELETE FROM journal WHERE pos = ?1",
+    [LL_SQL_JOURNAL_FORGET_BEFORE] = "DELETE FROM journal WHERE pos < ?1",
+    [LL_SQL_JOURNAL_LOAD] = "SELECT pos, body, origin FROM journal ORDER BY pos",
+    [LL_SQL_JOURNAL_LAST_POS] = "SELECT IFNULL(MAX(pos), 0) FROM journal",
 
     /* ---- users.c: users, sessions, message history ---- */
     [LL_SQL_PUT_USER] = "INSERT INTO users(username, address, password_hash, sealed_seed, "

@@ -118,12 +118,13 @@ static const char *const migrations[] = {
     "  body TEXT NOT NULL);",
 };
 
-/* journal.db: the same table, in its own file, so that the ledger thread
- * makes admissions durable while a block commits to ledger.db. */
+/* journal.db, its own file so that the ledger thread makes admissions
+ * durable while a block commits to ledger.db. Rows are keyed by their
+ * position alone (no index on tx_id to keep up): a committed prefix goes
+ * in one range delete (store/journal.h). */
 #define JOURNAL_TABLE                                                                              \
-    "CREATE TABLE IF NOT EXISTS pending_txs ("                                                     \
+    "CREATE TABLE IF NOT EXISTS journal ("                                                         \
     "  pos INTEGER PRIMARY KEY,"                                                                   \
-    "  tx_id TEXT UNIQUE NOT NULL,"                                                                \
     "  origin INTEGER NOT NULL,"                                                                   \
     "  body TEXT NOT NULL);"
 

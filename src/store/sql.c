@@ -10,13 +10,14 @@
 #include <string.h>
 
 /* journal.db holds one table: its connection prepares the statements of
- * store.c's transaction and of pending.c, and nothing else. */
+ * store.c's transaction and of journal.c, and nothing else; the other
+ * connections prepare everything but journal.c's. */
 static int prepared_on(const ll_store_t *st, int id)
 {
     if (st->mode != LL_STORE_JOURNAL)
-        return 1;
+        return id < LL_SQL_JOURNAL_APPEND || id > LL_SQL_JOURNAL_LAST_POS;
     return id == LL_SQL_BEGIN || id == LL_SQL_COMMIT || id == LL_SQL_ROLLBACK ||
-           id == LL_SQL_SAVE_PENDING || id == LL_SQL_LOAD_PENDING || id == LL_SQL_FORGET_PENDING;
+           (id >= LL_SQL_JOURNAL_APPEND && id <= LL_SQL_JOURNAL_LAST_POS);
 }
 
 int ll_sql_prepare_all(ll_store_t *st)

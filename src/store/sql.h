@@ -62,10 +62,15 @@ typedef enum {
     LL_SQL_ASSET_EXISTS,
     /* history.c */
     LL_SQL_EVENTS_AFTER,
-    /* pending.c */
-    LL_SQL_SAVE_PENDING,
+    /* pending.c: ledger.db's old journal */
     LL_SQL_LOAD_PENDING,
     LL_SQL_FORGET_PENDING,
+    /* journal.c: journal.db */
+    LL_SQL_JOURNAL_APPEND,
+    LL_SQL_JOURNAL_FORGET,
+    LL_SQL_JOURNAL_FORGET_BEFORE,
+    LL_SQL_JOURNAL_LOAD,
+    LL_SQL_JOURNAL_LAST_POS,
     /* users.c */
     LL_SQL_PUT_USER,
     LL_SQL_GET_USER,

@@ -4,7 +4,10 @@ as committed, nor any transaction answered 202, and leaves a chain whose
 every link and hash checks out.
 Each test starts its own node(s) on its own data directory."""
 
+import contextlib
+import json
 import os
+import sqlite3
 import sys
 import threading
 
@@ -309,3 +312,73 @@ def test_regress_sigterm_during_startup_is_a_clean_stop():
             proc.wait()
         import shutil
         shutil.rmtree(data, ignore_errors=True)
+
+
+def journal_rows(data_dir):
+    with contextlib.closing(sqlite3.connect(os.path.join(data_dir, "journal.db"))) as db:
+        return db.execute("SELECT pos, origin, body FROM journal ORDER BY pos").fetchall()
+
+
+def journal_text(tx):
+    """A signed transaction as the node journals it: compact, sorted keys."""
+    return json.dumps(tx, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+@H.timeout(120)
+def test_the_journal_of_an_older_version_in_ledger_db_is_admitted_and_moved():
+    """Older versions journaled 202s in ledger.db's pending_txs. A start
+    admits what they left there (in order), journals it in journal.db and
+    empties the old table; the transactions are then committed."""
+    with H.Server(*FAST, name="legacy-journal-node") as srv:
+        alice = srv.funded_key(5_000_000)
+        bob = H.random_address()
+        nonce = srv.account(alice.address)["nonce"]
+        txs = [H.transfer(alice, bob, 1000 + i, nonce + i) for i in range(3)]
+        srv.stop()
+        with contextlib.closing(sqlite3.connect(os.path.join(srv.data_dir, "ledger.db"))) as db:
+            db.executemany("INSERT INTO pending_txs(pos, tx_id, origin, body) VALUES(?, ?, 0, ?)",
+                           [(i + 1, H.tx_id_of(tx), journal_text(tx)) for i, tx in enumerate(txs)])
+            db.commit()
+        srv.start()
+        for tx in txs:
+            srv.wait_confirmed(H.tx_id_of(tx))
+        assert srv.account(bob)["balances"], srv.account(bob)
+        with contextlib.closing(sqlite3.connect(os.path.join(srv.data_dir, "ledger.db"))) as db:
+            assert db.execute("SELECT COUNT(*) FROM pending_txs").fetchone() == (0,)
+
+
+@H.timeout(120)
+def test_a_journal_row_of_a_committed_transaction_is_skipped_not_dropped():
+    """A kill -9 between a block's commit and the journal forgetting its
+    transactions leaves rows of committed transactions in journal.db. The
+    next start skips them: they are not admitted again, and no "dropped"
+    event follows their "confirmed" one."""
+    with H.Server(*FAST, name="committed-row-node") as srv:
+        alice = srv.funded_key(5_000_000)
+        bob = H.random_address()
+        nonce = srv.account(alice.address)["nonce"]
+        msg = sign(alice, H.message_body(alice, bob, "already in a block", nonce))
+        srv.wait_confirmed(srv.submit_ok(msg))
+        srv.stop()
+        with contextlib.closing(sqlite3.connect(os.path.join(srv.data_dir, "journal.db"))) as db:
+            db.execute("INSERT INTO journal(pos, origin, body) VALUES(1000000, 0, ?)",
+                       (journal_text(msg),))
+            db.commit()
+        srv.start()
+        H.wait_until(lambda: not journal_rows(srv.data_dir), what="the stale row forgotten")
+        assert srv.tx(H.tx_id_of(msg))["status"] == "confirmed"
+        assert H.server_metric(srv, "ledgerline_mempool_transactions") == 0
+        # A marker after the restart: once its events arrive, a "dropped"
+        # event for the old message would have arrived before them.
+        marker = srv.submit_ok(sign(alice, H.message_body(alice, bob, "marker", nonce + 1)))
+        H.register_user(srv, "reader", "a long enough password")
+        token = H.login(srv, "reader", "a long enough password")
+        stream = H.SseStream(srv.port, "/api/stream?types=message", cookie=token,
+                             headers={"Last-Event-ID": "0"})
+        try:
+            stream.wait_for(lambda s: any(marker in e.data and '"confirmed"' in e.data
+                                          for e in s.events), what="the marker confirmed")
+            about_old = [json.loads(e.data) for e in stream.events if H.tx_id_of(msg) in e.data]
+        finally:
+            stream.close()
+        assert [e["msg"]["status"] for e in about_old] == ["pending", "confirmed"], about_old
