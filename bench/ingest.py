@@ -264,6 +264,25 @@ def subscriber(port, cookie, ready, target, results):
     results.put(("subscriber", seen, last_at, blocks, dropped))
 
 
+def first_write_buckets(srv):
+    """[(upper bound in s, cumulative count)] of the node's
+    ledgerline_event_first_write_seconds histogram."""
+    samples = harness.parse_metric_samples(srv.get("/metrics").text)
+    return sorted((float("inf") if l["le"] == "+Inf" else float(l["le"]), v)
+                  for n, l, v in samples if n == "ledgerline_event_first_write_seconds_bucket")
+
+
+def histogram_quantile(before, after, q):
+    """The upper bound of the bucket holding quantile q of the observations
+    made between two snapshots, and how many there were."""
+    counts = [(le, a - b) for (le, a), (_, b) in zip(after, before)]
+    total = counts[-1][1] if counts else 0
+    for le, cumulative in counts:
+        if total and cumulative >= q * total:
+            return le, total
+    return float("nan"), total
+
+
 def end_to_end(ceiling, max_block_txs):
     sink = harness.Key.generate().address
     flags = ("--dev", "--difficulty", "4", "--max-block-txs", str(max_block_txs),
@@ -300,6 +319,7 @@ def end_to_end(ceiling, max_block_txs):
         for p in procs[1:]:
             p.start()
         node_cpu0 = sched_by_thread(srv.proc.pid)
+        hist0 = first_write_buckets(srv)
         t0 = time.time()
         go.set()
         admitted = refused = posters_done = 0
@@ -318,6 +338,7 @@ def end_to_end(ceiling, max_block_txs):
         _, latencies, probe_admitted, probe_other = got["probe"]
         _, seen, last_at, blocks, dropped = got["subscriber"]
         node_cpu1 = sched_by_thread(srv.proc.pid)
+        hist1 = first_write_buckets(srv)
         for p in procs:
             p.join()
         client_cpu = (rusage_cpu(resource.RUSAGE_CHILDREN) - cpu_children0
@@ -342,6 +363,11 @@ def end_to_end(ceiling, max_block_txs):
               "-> first byte: it includes applying, proof of work and the fsync'd commit): "
               "p50 %.1f ms, p99 %.1f ms" % (len(gaps), percentile(gaps, 50),
                                             percentile(gaps, 99)))
+        (p50, n), (p99, _) = (histogram_quantile(hist0, hist1, 0.5),
+                              histogram_quantile(hist0, hist1, 0.99))
+        print("  commit -> first byte to a subscriber (the node's histogram "
+              "ledgerline_event_first_write_seconds, %d batches; bucket upper bounds): "
+              "p50 <= %.2f ms, p99 <= %.2f ms" % (n, p50 * 1000, p99 * 1000))
         print("  client CPU (posters, probe, subscriber, this process): %.2f s over %.2f s "
               "= %.0f%% of one core" % (client_cpu, span, 100 * client_cpu / span))
         names = thread_names(node_cpu1, srv.proc.pid, workers)

@@ -2,7 +2,23 @@
 #include "api/api.h"
 
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
+
+/* Appends to text[*n, cap); once it is full, further text is cut (the
+ * buffer is sized for every metric, so that would be a bug, not an
+ * overflow). */
+static void put(char *text, size_t *n, size_t cap, const char *fmt, ...)
+{
+    va_list ap;
+    if (*n + 1 >= cap)
+        return;
+    va_start(ap, fmt);
+    int k = vsnprintf(text + *n, cap - *n, fmt, ap);
+    va_end(ap);
+    if (k > 0)
+        *n = *n + (size_t)k < cap ? *n + (size_t)k : cap - 1;
+}
 
 /* Appends the stream metrics, summed over workers, to text (room cap);
  * returns the new length. */
@@ -19,15 +35,13 @@ static size_t stream_metrics(const ll_stream_stats_t *stats, char *text, size_t 
         {LL_WIRE_WS_VALID_TX, "valid_tx"},
         {LL_WIRE_WS_VALID_TXS, "valid_transactions"},
     };
-    n += (size_t)snprintf(text + n, cap - n,
-                          "# HELP ledgerline_stream_subscribers Open stream connections.\n"
-                          "# TYPE ledgerline_stream_subscribers gauge\n");
+    put(text, &n, cap,
+        "# HELP ledgerline_stream_subscribers Open stream connections.\n"
+        "# TYPE ledgerline_stream_subscribers gauge\n");
     for (size_t i = 0; i < sizeof streams / sizeof streams[0]; i++)
-        n += (size_t)snprintf(text + n, cap - n,
-                              "ledgerline_stream_subscribers{stream=\"%s\"} %" PRId64 "\n",
-                              streams[i].name, st.subscribers[streams[i].wire]);
-    n += (size_t)snprintf(
-        text + n, cap - n,
+        put(text, &n, cap, "ledgerline_stream_subscribers{stream=\"%s\"} %" PRId64 "\n",
+            streams[i].name, st.subscribers[streams[i].wire]);
+    put(text, &n, cap,
         "# HELP ledgerline_stream_events_sent_total Events handed to subscribers' sockets.\n"
         "# TYPE ledgerline_stream_events_sent_total counter\n"
         "ledgerline_stream_events_sent_total %" PRIu64 "\n"
@@ -38,17 +52,36 @@ static size_t stream_metrics(const ll_stream_stats_t *stats, char *text, size_t 
         "# TYPE ledgerline_stream_queue_high_water gauge\n"
         "ledgerline_stream_queue_high_water %" PRIu64 "\n",
         st.sent, st.dropped, st.queue_hwm);
+    put(text, &n, cap,
+        "# HELP ledgerline_event_first_write_seconds From a batch of events' "
+        "commit to the first subscriber socket write holding it, per worker.\n"
+        "# TYPE ledgerline_event_first_write_seconds histogram\n");
+    uint64_t cumulative = 0;
+    for (int i = 0; i <= LL_FIRST_WRITE_BUCKETS; i++) {
+        char le[32];
+        cumulative += st.first_write[i];
+        if (i < LL_FIRST_WRITE_BUCKETS)
+            snprintf(le, sizeof le, "%g", ll_first_write_le[i]);
+        else
+            snprintf(le, sizeof le, "+Inf");
+        put(text, &n, cap, "ledgerline_event_first_write_seconds_bucket{le=\"%s\"} %" PRIu64 "\n",
+            le, cumulative);
+    }
+    put(text, &n, cap,
+        "ledgerline_event_first_write_seconds_sum %.6f\n"
+        "ledgerline_event_first_write_seconds_count %" PRIu64 "\n",
+        (double)st.first_write_ns / 1e9, cumulative);
     return n;
 }
 
 void ll_api_metrics(ll_api_worker_t *ctx, ll_req_t *req, const char *param)
 {
     ll_ledger_stats_t s;
-    char text[4096];
+    char text[8192];
     (void)param;
     ll_ledger_stats(ctx->app->ledger, &s);
-    int n = snprintf(
-        text, sizeof text,
+    size_t n = 0;
+    put(text, &n, sizeof text,
         "# HELP ledgerline_block_height Height of the chain's tip.\n"
         "# TYPE ledgerline_block_height gauge\n"
         "ledgerline_block_height %" PRIu64 "\n"
@@ -70,14 +103,13 @@ void ll_api_metrics(ll_api_worker_t *ctx, ll_req_t *req, const char *param)
         "ledgerline_http_requests_total %" PRIu64 "\n",
         s.height, s.mempool, s.blocks_produced, s.txs_committed, s.contract_time_limits,
         (uint64_t)atomic_load(&ctx->app->requests));
-    n +=
-        snprintf(text + n, sizeof text - (size_t)n,
-                 "# HELP ledgerline_batches Batch submissions being checked on the thread pool, "
-                 "and waiting their turn.\n"
-                 "# TYPE ledgerline_batches gauge\n"
-                 "ledgerline_batches{state=\"checking\"} %" PRId64 "\n"
-                 "ledgerline_batches{state=\"waiting\"} %" PRId64 "\n",
-                 atomic_load(&ctx->app->batches_checking), atomic_load(&ctx->app->batches_waiting));
-    size_t len = stream_metrics(&ctx->app->streams, text, (size_t)n, sizeof text);
+    put(text, &n, sizeof text,
+        "# HELP ledgerline_batches Batch submissions being checked on the thread pool, "
+        "and waiting their turn.\n"
+        "# TYPE ledgerline_batches gauge\n"
+        "ledgerline_batches{state=\"checking\"} %" PRId64 "\n"
+        "ledgerline_batches{state=\"waiting\"} %" PRId64 "\n",
+        atomic_load(&ctx->app->batches_checking), atomic_load(&ctx->app->batches_waiting));
+    size_t len = stream_metrics(&ctx->app->streams, text, n, sizeof text);
     ll_req_respond(req, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
 }

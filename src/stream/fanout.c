@@ -368,11 +368,15 @@ void ll_fanout_deliver(const ll_batch_t *b, void *arg)
                 offer(s, ev, &touched);
         }
     }
+    int first = 1;
     while (touched) {
         ll_sub_t *s = touched;
         touched = s->fan.next_touched;
         s->fan.touched = 0;
         ll_sub_flush(s);
+        if (first && b->published_ns) /* a batch made outside the hub has no time */
+            ll_stream_counts_first_write(&fo->counts, uv_hrtime() - b->published_ns);
+        first = 0;
     }
     publish(fo);
 }

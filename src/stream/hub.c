@@ -108,6 +108,7 @@ void ll_hub_publish(ll_hub_t *hub, ll_batch_t *b)
 {
     if (b->n > 0)
         atomic_store(&hub->last_seq, b->events[b->n - 1]->seq);
+    b->published_ns = uv_hrtime(); /* before any worker can see b */
     uv_mutex_lock(&hub->lock);
     for (ll_hub_sink_t *s = hub->sinks; s; s = s->next) {
         delivery_t *d = malloc(sizeof *d);

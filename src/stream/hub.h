@@ -22,6 +22,7 @@
 
 typedef struct ll_batch {
     _Atomic uint32_t refs;
+    uint64_t published_ns; /* uv_hrtime() when ll_hub_publish handed it out */
     size_t n;
     ll_event_t *events[]; /* one reference each, released with the batch */
 } ll_batch_t;

@@ -5,6 +5,19 @@
 
 #include <string.h>
 
+const double ll_first_write_le[LL_FIRST_WRITE_BUCKETS] = {
+    0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
+};
+
+void ll_stream_counts_first_write(ll_stream_counts_t *c, uint64_t ns)
+{
+    int i = 0;
+    while (i < LL_FIRST_WRITE_BUCKETS && (double)ns > ll_first_write_le[i] * 1e9)
+        i++;
+    c->first_write[i]++;
+    c->first_write_ns += ns;
+}
+
 ll_stream_slot_t *ll_stream_stats_claim(ll_stream_stats_t *st)
 {
     uint32_t i = atomic_fetch_add(&st->claimed, 1);
@@ -18,6 +31,9 @@ void ll_stream_stats_publish(ll_stream_slot_t *slot, const ll_stream_counts_t *c
     atomic_store_explicit(&slot->sent, c->sent, memory_order_relaxed);
     atomic_store_explicit(&slot->dropped, c->dropped, memory_order_relaxed);
     atomic_store_explicit(&slot->queue_hwm, c->queue_hwm, memory_order_relaxed);
+    for (int i = 0; i <= LL_FIRST_WRITE_BUCKETS; i++)
+        atomic_store_explicit(&slot->first_write[i], c->first_write[i], memory_order_relaxed);
+    atomic_store_explicit(&slot->first_write_ns, c->first_write_ns, memory_order_relaxed);
 }
 
 void ll_stream_stats_sum(const ll_stream_stats_t *st, ll_stream_counts_t *out)
@@ -35,5 +51,8 @@ void ll_stream_stats_sum(const ll_stream_stats_t *st, ll_stream_counts_t *out)
         uint64_t hwm = atomic_load_explicit(&s->queue_hwm, memory_order_relaxed);
         if (hwm > out->queue_hwm)
             out->queue_hwm = hwm;
+        for (int b = 0; b <= LL_FIRST_WRITE_BUCKETS; b++)
+            out->first_write[b] += atomic_load_explicit(&s->first_write[b], memory_order_relaxed);
+        out->first_write_ns += atomic_load_explicit(&s->first_write_ns, memory_order_relaxed);
     }
 }

@@ -134,6 +134,39 @@ def test_metrics_count_subscribers_per_stream_and_events_sent(srv):
                          "the %s subscribers to be gone after close" % s)
 
 
+def first_write_histogram(srv):
+    """{le: cumulative count} of ledgerline_event_first_write_seconds, and
+    its _count and _sum."""
+    samples = H.parse_metric_samples(srv.get("/metrics").text)
+    buckets = {l["le"]: v for n, l, v in samples
+               if n == "ledgerline_event_first_write_seconds_bucket"}
+    return (buckets, H.metric_sum(samples, "ledgerline_event_first_write_seconds_count"),
+            H.metric_sum(samples, "ledgerline_event_first_write_seconds_sum"))
+
+
+def test_metrics_time_each_batch_from_commit_to_its_first_socket_write(srv):
+    """ledgerline_event_first_write_seconds is a Prometheus histogram: one
+    observation per batch of events a worker writes to at least one
+    subscriber, cumulative buckets ending in +Inf, equal to _count."""
+    buckets0, count0, _ = first_write_histogram(srv)
+    assert buckets0 and "+Inf" in buckets0, buckets0
+    with H.LoopThread() as lt:
+        reader = H.WsReader(lt, ws_uri(srv, "valid_tx"))
+        H.wait_until(lambda: subscribers(srv, "valid_tx") >= 1, 10, "the subscriber")
+        tx_id = srv.fund(H.random_address(), 1000)
+        reader.wait_for(lambda r: any(f.get("txid") == tx_id for f in frames(r)), 10,
+                        "the grant's frame")
+        reader.close()
+    H.wait_until(lambda: first_write_histogram(srv)[1] > count0, 10,
+                 "a first write counted for the grant's block")
+    buckets, count, total = first_write_histogram(srv)
+    bounds = sorted((float(le), v) for le, v in buckets.items() if le != "+Inf")
+    values = [v for _, v in bounds] + [buckets["+Inf"]]
+    assert values == sorted(values), buckets  # cumulative
+    assert buckets["+Inf"] == count and total >= 0, (buckets, count, total)
+    assert [b for b, _ in bounds][-1] >= 1.0, bounds
+
+
 # --------------------------------------------------------------------------
 # valid_tx and valid_transactions
 # --------------------------------------------------------------------------
