@@ -87,10 +87,9 @@ void ll_journal_dropped(ll_ledger_t *l, ll_tx_t *tx)
 void ll_journal_committed(ll_ledger_t *l)
 {
     ll_journal_t *j = &l->journal;
-    uint64_t least = ll_mempool_min_journal_pos(l->mempool);
-    for (size_t i = 0; i < l->inflight; i++)
-        if (l->batch[i]->journal_pos && l->batch[i]->journal_pos < least)
-            least = l->batch[i]->journal_pos;
+    /* The block being produced, if any, holds the oldest (taken first). */
+    uint64_t least =
+        l->inflight ? l->batch[0]->journal_pos : ll_mempool_oldest_journal_pos(l->mempool);
     j->forget_before = least == UINT64_MAX ? j->next_pos : least;
     arm(l, 0);
 }

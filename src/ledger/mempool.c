@@ -148,15 +148,9 @@ void ll_mempool_untake(ll_mempool_t *mp, ll_tx_t **txs, size_t n)
     }
 }
 
-uint64_t ll_mempool_min_journal_pos(const ll_mempool_t *mp)
+uint64_t ll_mempool_oldest_journal_pos(const ll_mempool_t *mp)
 {
-    uint64_t least = UINT64_MAX;
-    for (size_t i = 0; i < mp->count; i++) {
-        uint64_t pos = mp->ring[(mp->head + i) % mp->capacity]->journal_pos;
-        if (pos && pos < least)
-            least = pos;
-    }
-    return least;
+    return mp->count ? mp->ring[mp->head]->journal_pos : UINT64_MAX;
 }
 
 void ll_mempool_each(const ll_mempool_t *mp, ll_mempool_each_cb cb, void *arg)

@@ -56,9 +56,12 @@ size_t ll_mempool_take(ll_mempool_t *mp, ll_tx_t **out, const ll_mempool_limits_
  * block that failed to commit). Takes ownership; never fails for them. */
 void ll_mempool_untake(ll_mempool_t *mp, ll_tx_t **txs, size_t n);
 
-/* The smallest journal_pos of a pending transaction that has one, or
- * UINT64_MAX. */
-uint64_t ll_mempool_min_journal_pos(const ll_mempool_t *mp);
+/* The journal_pos of the oldest pending transaction, or UINT64_MAX when
+ * none is pending. It is the smallest of all: transactions are added at the
+ * back in journal order (ledger/journal.c numbers them as they are added,
+ * and a start re-admits the journal in its order) and put back at the front
+ * only by ll_mempool_untake, in the order they were taken. */
+uint64_t ll_mempool_oldest_journal_pos(const ll_mempool_t *mp);
 
 /* Calls cb for each pending transaction in order. */
 typedef void (*ll_mempool_each_cb)(const ll_tx_t *tx, void *arg);

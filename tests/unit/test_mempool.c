@@ -185,6 +185,33 @@ static void test_mempool_untake_before_later_arrivals_across_ring_wrap(void **st
     ll_mempool_free(mp);
 }
 
+/* The journal forgets every row before the oldest pending transaction's,
+ * so the oldest must be the smallest position through take and untake. */
+static void test_mempool_oldest_journal_pos_is_the_smallest_pending(void **state)
+{
+    (void)state;
+    ll_mempool_t *mp = ll_mempool_new(8);
+    ll_tx_t *out[8];
+    assert_true(ll_mempool_oldest_journal_pos(mp) == UINT64_MAX);
+    for (unsigned i = 0; i < 5; i++) {
+        ll_tx_t *tx = make_tx(i, 1);
+        tx->journal_pos = 10 + i;
+        assert_int_equal(ll_mempool_add(mp, tx), 0);
+    }
+    assert_int_equal(ll_mempool_oldest_journal_pos(mp), 10);
+    assert_int_equal(take(mp, out, 2), 2);
+    assert_int_equal(ll_mempool_oldest_journal_pos(mp), 12);
+    ll_tx_t *later = make_tx(9, 1);
+    later->journal_pos = 15;
+    assert_int_equal(ll_mempool_add(mp, later), 0);
+    ll_mempool_untake(mp, out, 2); /* a block that failed */
+    assert_int_equal(ll_mempool_oldest_journal_pos(mp), 10);
+    assert_int_equal(take(mp, out, 6), 6);
+    assert_true(ll_mempool_oldest_journal_pos(mp) == UINT64_MAX);
+    free_all(out, 6);
+    ll_mempool_free(mp);
+}
+
 static void test_mempool_find_returns_the_held_tx_by_id(void **state)
 {
     (void)state;
@@ -326,6 +353,7 @@ int main(void)
         cmocka_unit_test(test_mempool_counts_pending_per_sender_through_take_and_untake),
         cmocka_unit_test(test_mempool_take_stops_at_the_gas_budget_but_always_takes_one),
         cmocka_unit_test(test_mempool_counts_bytes_and_a_block_takes_at_most_its_byte_limit),
+        cmocka_unit_test(test_mempool_oldest_journal_pos_is_the_smallest_pending),
     };
     if (sodium_init() < 0)
         return 1;
