@@ -20,7 +20,13 @@ int ll_journal_init(ll_ledger_t *l)
     uv_timer_init(&l->loop, &l->journal.timer);
     l->journal.timer.data = l;
     l->journal.next_pos = last + 1;
+    l->journal.gone_before = last + 1; /* until the start has read the journal */
     return rc;
+}
+
+void ll_journal_gone_before(ll_ledger_t *l, uint64_t pos)
+{
+    l->journal.gone_before = pos;
 }
 
 static void arm(ll_ledger_t *l, uint64_t after_ms)
@@ -94,8 +100,17 @@ void ll_journal_committed(ll_ledger_t *l)
     arm(l, 0);
 }
 
-/* Part 1, journal.db: the dropped rows and the committed prefix go, the
- * admitted ones are appended. */
+/* Where this flush's slice of the committed prefix ends; 0: no slice. */
+static uint64_t forget_upto(const ll_journal_t *j)
+{
+    if (j->forget_before <= j->gone_before)
+        return 0;
+    uint64_t room = j->forget_before - j->gone_before;
+    return j->gone_before + (room < LL_JOURNAL_FORGET_SLICE ? room : LL_JOURNAL_FORGET_SLICE);
+}
+
+/* Part 1, journal.db: the dropped rows and a slice of the committed prefix
+ * go, the admitted ones are appended. */
 static int write_rows(ll_ledger_t *l)
 {
     ll_journal_t *j = &l->journal;
@@ -103,8 +118,9 @@ static int write_rows(ll_ledger_t *l)
     for (size_t i = 0; rc == 0 && i < j->ndropped; i++)
         if (j->dropped[i]->journal_pos)
             rc = ll_store_journal_forget(l->jst, j->dropped[i]->journal_pos);
-    if (rc == 0 && j->forget_before)
-        rc = ll_store_journal_forget_before(l->jst, j->forget_before);
+    uint64_t upto = forget_upto(j);
+    if (rc == 0 && upto)
+        rc = ll_store_journal_forget_before(l->jst, upto);
     for (size_t i = 0; rc == 0 && i < j->nadmitted; i++) {
         const ll_tx_t *tx = j->admitted[i].tx;
         if (tx)
@@ -133,14 +149,19 @@ static void rows_done(ll_ledger_t *l)
         if (j->admitted[i].reply)
             ll_ledger_send_reply(j->admitted[i].reply);
     j->nadmitted = j->ndropped = 0;
-    j->forget_before = 0;
+    uint64_t upto = forget_upto(j);
+    if (upto) {
+        j->gone_before = upto;
+        if (upto < j->forget_before)
+            arm(l, 1); /* the next slice, after the next turn's admissions */
+    }
 }
 
 static int flush_rows(ll_ledger_t *l)
 {
     ll_journal_t *j = &l->journal;
     int rc;
-    if (j->nadmitted + j->ndropped == 0 && !j->forget_before)
+    if (j->nadmitted + j->ndropped == 0 && !forget_upto(j))
         return 0;
     /* Room for what rows_done moves, made before the rows are written: a
      * row written twice would be refused. */

@@ -43,7 +43,8 @@ typedef struct ll_journal {
     ll_tx_t **dropped;
     size_t ndropped, dropped_cap;
     uint64_t next_pos;      /* the next row's position */
-    uint64_t forget_before; /* rows before it go at the next flush; 0: none */
+    uint64_t forget_before; /* rows before it are to go; 0: none */
+    uint64_t gone_before;   /* rows before it are gone */
     /* journaled, their events not yet in the log */
     const ll_tx_t **msgs_pending;
     size_t nmsgs_pending, msgs_pending_cap;
@@ -73,8 +74,15 @@ int ll_journal_hold(ll_ledger_t *l, ll_ledger_req_t *reply);
 void ll_journal_dropped(ll_ledger_t *l, ll_tx_t *tx);
 
 /* A block committed: the rows before the oldest transaction still pending
- * (in the mempool or the block being produced) go at the next flush. */
+ * (in the mempool or the block being produced) are to go, at most
+ * LL_JOURNAL_FORGET_SLICE positions per flush, so that deleting a block's
+ * rows never holds up the admissions of one loop turn. */
 void ll_journal_committed(ll_ledger_t *l);
+#define LL_JOURNAL_FORGET_SLICE 1024
+
+/* Where the journal starts: rows before pos are gone (a start, once it has
+ * read the journal). */
+void ll_journal_gone_before(ll_ledger_t *l, uint64_t pos);
 
 /* Writes the waiting rows in one journal.db transaction and sends the held
  * replies; then, unless a block job holds the writer, appends the waiting

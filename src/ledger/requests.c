@@ -376,6 +376,7 @@ typedef struct reload {
     ll_ledger_t *l;
     admit_mode_t mode;
     size_t admitted, refused, committed;
+    uint64_t first_pos; /* journal.db's first row; 0 until one is read */
 } reload_t;
 
 /* One journaled transaction: pos is its row in journal.db, 0 for a row of
@@ -386,6 +387,10 @@ static int reload_one(uint64_t pos, const char *body, int origin, void *arg)
     ll_ledger_req_t r = {0};
     ll_store_tx_t row;
     ll_tx_t *tx = NULL;
+    if (pos && !rl->first_pos) {
+        rl->first_pos = pos;
+        ll_journal_gone_before(rl->l, pos);
+    }
     ll_origin_t from = origin == FROM_FAUCET    ? FROM_FAUCET
                        : origin == FROM_SESSION ? FROM_SESSION
                                                 : FROM_CLIENT;
@@ -458,7 +463,7 @@ static int reload_legacy(ll_ledger_t *l, reload_t *rl)
  * is forgotten. */
 int ll_ledger_reload_mempool(ll_ledger_t *l)
 {
-    reload_t rl = {l, ADMIT_RELOADED, 0, 0, 0};
+    reload_t rl = {l, ADMIT_RELOADED, 0, 0, 0, 0};
     /* journal.db first: the moved rows get positions after its own. */
     int rc = ll_store_journal_load(l->jst, reload_one, &rl);
     if (rc == 0)
