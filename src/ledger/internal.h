@@ -58,6 +58,7 @@ struct ll_ledger {
     ll_block_job_t job;
     uv_work_t job_work;
     int job_running; /* the job is on the thread pool */
+    int block_due;   /* a block was due while its transactions were not on disk */
     /* Store calls (users, sessions) write ledger.db: they wait here while
      * a job holds the writer (requests.c). */
     ll_ledger_req_t *deferred_head, *deferred_tail;
@@ -104,7 +105,8 @@ void ll_ledger_schedule_block(ll_ledger_t *l);
 void ll_producer_init(ll_ledger_t *l);
 
 /* Takes, produces and commits one block on this thread (the stop's).
- * Returns 0 (also when nothing was pending) or the error. */
+ * Returns 1 when a block was committed, 0 when none could be taken, or
+ * the error. */
 int ll_ledger_produce_block_now(ll_ledger_t *l);
 
 /* Commits b with its transactions in one ledger.db transaction and

@@ -37,25 +37,50 @@ typedef struct ll_journal_entry {
     ll_ledger_req_t *reply; /* sent after the flush; NULL: nobody waits */
 } ll_journal_entry_t;
 
-typedef struct ll_journal {
+/* One group commit: what one journal.db transaction writes. */
+typedef struct ll_journal_group {
     ll_journal_entry_t *admitted;
     size_t nadmitted, admitted_cap;
-    ll_tx_t **dropped;
+    ll_tx_t **dropped; /* owned */
     size_t ndropped, dropped_cap;
-    uint64_t next_pos;      /* the next row's position */
-    uint64_t forget_before; /* rows before it are to go; 0: none */
-    uint64_t gone_before;   /* rows before it are gone */
+    uint64_t upto;    /* rows before it go (a slice of the committed prefix); 0: none */
+    uint64_t end_pos; /* next_pos when the group was formed */
+} ll_journal_group_t;
+
+typedef struct ll_journal {
+    /* The ledger thread's: */
+    ll_journal_group_t fill; /* what the next group commit writes */
+    ll_journal_group_t fly;  /* the group being written (flying) */
+    int flying;              /* fly is the writer's until its done task */
+    int failed;              /* fly failed: written again after a pause */
+    uint64_t next_pos;       /* the next row's position */
+    uint64_t durable_before; /* every row before it is on disk */
+    uint64_t forget_before;  /* rows before it are to go; 0: none */
+    uint64_t gone_before;    /* rows before it are gone */
     /* journaled, their events not yet in the log */
     const ll_tx_t **msgs_pending;
     size_t nmsgs_pending, msgs_pending_cap;
     ll_tx_t **msgs_dropped;
     size_t nmsgs_dropped, msgs_dropped_cap;
-    uv_timer_t timer; /* a flush at the end of this loop turn, or a retry */
+    uv_timer_t timer; /* a group at the end of this loop turn, or a retry */
+    /* The writer thread writes fly between a signal and its done task: */
+    uv_thread_t writer;
+    int writer_started;
+    uv_mutex_t lock; /* guards the four fields below */
+    uv_cond_t cond;
+    int work, quit, done, rc;
+    int task_queued;     /* done_task is in the inbox: not posted twice */
+    ll_task_t done_task; /* posted to the ledger's inbox when fly is written */
+    int closed;          /* the ledger thread's: no group starts any more */
 } ll_journal_t;
 
-/* Initialises j's timer on the ledger's loop and reads where journal.db
- * ends. Returns 0 or the store's error. */
+/* Initialises j's timer on the ledger's loop, reads where journal.db ends
+ * and starts the writer thread. Returns 0 or an error. */
 int ll_journal_init(ll_ledger_t *l);
+
+/* Waits until everything journaled so far is on disk and its events are
+ * in the log (the start, the stop). Returns 0 or the store's error. */
+int ll_journal_sync(ll_ledger_t *l);
 
 /* Makes room for one more admission. Returns 0 or LL_ENOMEM. */
 int ll_journal_reserve(ll_ledger_t *l);
@@ -84,18 +109,20 @@ void ll_journal_committed(ll_ledger_t *l);
  * read the journal). */
 void ll_journal_gone_before(ll_ledger_t *l, uint64_t pos);
 
-/* Writes the waiting rows in one journal.db transaction and sends the held
- * replies; then, unless a block job holds the writer, appends the waiting
- * events to the log and publishes them. Returns 0, or the store's error:
- * then what failed stays waiting and a retry is scheduled; no block may be
- * built until a flush succeeds. */
+/* Hands what waits to the writer thread as one group commit (unless a
+ * group is being written: the next starts when it is done, with everything
+ * admitted meanwhile), and, unless a block job holds ledger.db's writer,
+ * appends the events of what is on disk to the log and publishes them.
+ * Returns 0, or the event log's error (then a retry is scheduled). A block
+ * takes only transactions before durable_before, after a flush. */
 int ll_journal_flush(ll_ledger_t *l);
 
 /* Answers every held reply with err (the ledger stops and could not make
  * them durable). */
 void ll_journal_fail_held(ll_ledger_t *l, int err, const char *why);
 
-/* Closes the timer and frees what is left (the ledger is stopping). */
+/* Stops the writer thread, closes the timer and frees what is left (the
+ * ledger is stopping; call ll_journal_sync first). */
 void ll_journal_close(ll_ledger_t *l, uv_close_cb on_closed);
 void ll_journal_free(ll_ledger_t *l);
 

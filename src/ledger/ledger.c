@@ -131,17 +131,18 @@ static void on_stop_after_block(ll_ledger_t *l)
 {
     uint64_t until = uv_hrtime() + (uint64_t)STOP_BLOCKS_MS * 1000000;
     ll_ledger_run_deferred(l);
-    if (ll_journal_flush(l) < 0)
+    if (ll_journal_sync(l) < 0)
         ll_journal_fail_held(l, LL_ESHUTDOWN,
                              "the node stopped before the transaction was on disk");
     /* A stop must end within 2 s whatever is pending: commit blocks for a
      * while (a contract run was interrupted by ll_ledger_stop and fails
      * them); the journal keeps the rest for the next start. */
     while (ll_mempool_count(l->mempool) > 0 && uv_hrtime() < until) {
-        if (ll_ledger_produce_block_now(l) < 0)
+        if (ll_ledger_produce_block_now(l) <= 0)
             break;
     }
-    ll_journal_flush(l); /* what the last blocks dropped */
+    if (ll_journal_sync(l) < 0) /* what the last blocks dropped */
+        ll_journal_fail_held(l, LL_ESHUTDOWN, "the node stopped before the journal was on disk");
     if (ll_mempool_count(l->mempool) > 0)
         LL_INFO("ledger: %zu pending transactions stay in the journal for the next start",
                 ll_mempool_count(l->mempool));

@@ -112,6 +112,8 @@ size_t ll_mempool_take(ll_mempool_t *mp, ll_tx_t **out, const ll_mempool_limits_
     uint64_t gas = 0;
     while (n < lim->txs && mp->count > 0) {
         ll_tx_t *tx = mp->ring[mp->head];
+        if (lim->before_pos && tx->journal_pos >= lim->before_pos)
+            break; /* not yet on disk */
         uint64_t g = ll_mempool_gas(tx);
         size_t b = ll_mempool_tx_bytes(tx);
         if (n > 0 && (gas + g > lim->gas || bytes + b > lim->bytes))
@@ -151,6 +153,11 @@ void ll_mempool_untake(ll_mempool_t *mp, ll_tx_t **txs, size_t n)
 uint64_t ll_mempool_oldest_journal_pos(const ll_mempool_t *mp)
 {
     return mp->count ? mp->ring[mp->head]->journal_pos : UINT64_MAX;
+}
+
+uint64_t ll_mempool_nth_journal_pos(const ll_mempool_t *mp, size_t i)
+{
+    return mp->ring[(mp->head + i) % mp->capacity]->journal_pos;
 }
 
 void ll_mempool_each(const ll_mempool_t *mp, ll_mempool_each_cb cb, void *arg)

@@ -42,14 +42,15 @@ size_t ll_mempool_bytes(const ll_mempool_t *mp);
 
 /* What one block may take. */
 typedef struct ll_mempool_limits {
-    size_t txs;   /* transactions */
-    uint64_t gas; /* sum of ll_mempool_gas */
-    size_t bytes; /* sum of ll_mempool_tx_bytes */
+    size_t txs;          /* transactions */
+    uint64_t gas;        /* sum of ll_mempool_gas */
+    size_t bytes;        /* sum of ll_mempool_tx_bytes */
+    uint64_t before_pos; /* only transactions with a journal_pos before it; 0: any */
 } ll_mempool_limits_t;
 
 /* Moves the oldest transactions into out (caller owns them) while they fit
- * every limit of lim; the first always fits (admission refuses what no block
- * could hold). Returns how many. */
+ * every limit of lim; the first always fits the sums (admission refuses
+ * what no block could hold), not before_pos. Returns how many. */
 size_t ll_mempool_take(ll_mempool_t *mp, ll_tx_t **out, const ll_mempool_limits_t *lim);
 
 /* Puts transactions taken by ll_mempool_take back in front, in order (a
@@ -62,6 +63,9 @@ void ll_mempool_untake(ll_mempool_t *mp, ll_tx_t **txs, size_t n);
  * and a start re-admits the journal in its order) and put back at the front
  * only by ll_mempool_untake, in the order they were taken. */
 uint64_t ll_mempool_oldest_journal_pos(const ll_mempool_t *mp);
+
+/* The journal_pos of the i-th oldest pending transaction (i < count). */
+uint64_t ll_mempool_nth_journal_pos(const ll_mempool_t *mp, size_t i);
 
 /* Calls cb for each pending transaction in order. */
 typedef void (*ll_mempool_each_cb)(const ll_tx_t *tx, void *arg);

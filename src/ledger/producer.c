@@ -155,17 +155,29 @@ static void run_job(ll_ledger_t *l, ll_block_job_t *job)
         job->rc = ll_ledger_commit_block(l, b, l->kept, l->receipts, job->kept);
 }
 
-/* Takes the next block's transactions out of the mempool into l->batch,
- * once the journal has written every admission and its events (the block
- * forgets their journal rows, and "pending" must precede "confirmed").
- * Returns how many, or an error. */
+/* Takes the next block's transactions out of the mempool into l->batch:
+ * the oldest, among those the journal has on disk with their events
+ * written ("pending" must precede "confirmed"). Returns how many, or an
+ * error. */
 static int take_block(ll_ledger_t *l, ll_block_job_t *job)
 {
     int rc;
     memset(job, 0, sizeof *job);
     if ((rc = ll_journal_flush(l)) < 0)
         return rc;
-    ll_mempool_limits_t lim = {l->opts.max_block_txs, l->opts.block_gas_limit, LL_BLOCK_MAX_BYTES};
+    /* A block's worth not yet on disk waits for its group commit (the
+     * journal's done task takes the block then), rather than a block
+     * taking fewer than --max-block-txs while more are pending. */
+    size_t n = ll_mempool_count(l->mempool);
+    size_t want = n < l->opts.max_block_txs ? n : l->opts.max_block_txs;
+    if (want && ll_mempool_nth_journal_pos(l->mempool, want - 1) >= l->journal.durable_before) {
+        l->block_due = 1;
+        return 0;
+    }
+    /* Only what is on disk: a block must not commit a transaction whose
+     * journal row, and "pending" event, could still be lost. */
+    ll_mempool_limits_t lim = {l->opts.max_block_txs, l->opts.block_gas_limit, LL_BLOCK_MAX_BYTES,
+                               l->journal.durable_before};
     job->taken = ll_mempool_take(l->mempool, l->batch, &lim);
     l->inflight = job->taken;
     return (int)job->taken;
@@ -248,7 +260,8 @@ int ll_ledger_produce_block_now(ll_ledger_t *l)
     if (rc <= 0)
         return rc;
     run_job(l, job);
-    return after_job(l, job);
+    rc = after_job(l, job);
+    return rc < 0 ? rc : 1;
 }
 
 /* ---- the pipeline: the job on the thread pool ------------------------------- */
@@ -291,7 +304,7 @@ void ll_ledger_schedule_block(ll_ledger_t *l)
     size_t n = ll_mempool_count(l->mempool);
     if (l->job_running || l->stopping)
         return; /* job_done schedules the next */
-    if (n >= l->opts.max_block_txs)
+    if (n >= l->opts.max_block_txs || (n > 0 && l->block_due))
         uv_timer_start(&l->block_timer, on_block_timer, 0, 0);
     else if (n > 0 && !uv_is_active((uv_handle_t *)&l->block_timer))
         uv_timer_start(&l->block_timer, on_block_timer, l->opts.block_interval_ms, 0);
@@ -309,6 +322,7 @@ static void on_block_timer(uv_timer_t *t)
     }
     if (rc == 0)
         return;
+    l->block_due = 0;
     l->job_running = 1;
     l->job_work.data = l;
     if (index_inflight(l, l->job.taken) < 0 ||

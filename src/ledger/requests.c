@@ -257,7 +257,7 @@ static int admit_batch_slice(ll_ledger_t *l, ll_ledger_req_t *r, size_t most)
         r->result = r->batch_results;
         r->batch_results = NULL;
     }
-    if (r->batch_admitted && ll_journal_hold(l, r) < 0 && ll_journal_flush(l) < 0)
+    if (r->batch_admitted && ll_journal_hold(l, r) < 0 && ll_journal_sync(l) < 0)
         fail(r, LL_ENOMEM, "out of memory: the batch's admissions are not yet on disk");
     if (!r->held)
         ll_ledger_send_reply(r);
@@ -448,7 +448,7 @@ static int reload_legacy(ll_ledger_t *l, reload_t *rl)
     rl->mode = ADMIT_RELOADED;
     if (rc < 0 || rl->admitted + rl->refused + rl->committed == 0)
         return rc;
-    if ((rc = ll_journal_flush(l)) < 0 || (rc = ll_store_begin(l->st)) < 0)
+    if ((rc = ll_journal_sync(l)) < 0 || (rc = ll_store_begin(l->st)) < 0)
         return rc;
     if ((rc = ll_store_load_pending(l->st, forget_legacy, l)) == 0 &&
         (rc = ll_store_commit(l->st)) == 0)
