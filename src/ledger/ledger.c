@@ -228,7 +228,7 @@ int ll_ledger_start(const ll_ledger_opts_t *opts, ll_ledger_t **out)
     l->dropped = calloc(opts->max_block_txs, sizeof *l->dropped);
     l->graveyard = calloc(opts->max_block_txs, sizeof *l->graveyard);
     l->events = ll_events_new(l->st);
-    l->inflight_ids = ll_hmap_new();
+    l->inflight_ids = ll_hmap_new_borrowed(); /* keyed by batch[i]->tx_id */
     if (!l->mempool || !l->admission || !l->building || !l->batch || !l->kept || !l->receipts ||
         !l->dropped || !l->graveyard || !l->events || !l->inflight_ids)
         goto fail;

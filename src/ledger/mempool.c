@@ -54,7 +54,7 @@ ll_mempool_t *ll_mempool_new(size_t capacity)
         return NULL;
     mp->capacity = capacity;
     mp->ring = calloc(capacity, sizeof *mp->ring);
-    mp->by_id = ll_hmap_new();
+    mp->by_id = ll_hmap_new_borrowed(); /* keyed by each held tx's own tx_id */
     mp->by_sender = ll_hmap_new();
     if (!mp->ring || !mp->by_id || !mp->by_sender) {
         ll_mempool_free(mp);

@@ -18,6 +18,7 @@ struct ll_hmap {
     slot_t *slots;
     size_t cap; /* power of two */
     size_t count;
+    int borrowed; /* keys are the caller's: never copied or freed */
 };
 
 /* Written once under key_once (any thread may create the first map), then
@@ -54,10 +55,19 @@ ll_hmap_t *ll_hmap_new(void)
     return m;
 }
 
+ll_hmap_t *ll_hmap_new_borrowed(void)
+{
+    ll_hmap_t *m = ll_hmap_new();
+    if (m)
+        m->borrowed = 1;
+    return m;
+}
+
 void ll_hmap_clear(ll_hmap_t *m)
 {
     for (size_t i = 0; i < m->cap; i++) {
-        free(m->slots[i].key);
+        if (!m->borrowed)
+            free(m->slots[i].key);
         m->slots[i].key = NULL;
     }
     m->count = 0;
@@ -120,7 +130,9 @@ int ll_hmap_put(ll_hmap_t *m, const char *key, void *value)
             return LL_ENOMEM;
         i = find_slot(m, key, h);
     }
-    char *copy = strdup(key);
+    /* A borrowed key is never written through: the cast only lets one
+     * slot type hold both kinds. */
+    char *copy = m->borrowed ? (char *)key : strdup(key);
     if (!copy)
         return LL_ENOMEM;
     m->slots[i] = (slot_t){copy, value, h};
@@ -134,7 +146,8 @@ void *ll_hmap_remove(ll_hmap_t *m, const char *key)
     if (!m->slots[i].key)
         return NULL;
     void *value = m->slots[i].value;
-    free(m->slots[i].key);
+    if (!m->borrowed)
+        free(m->slots[i].key);
     m->slots[i].key = NULL;
     m->count--;
     /* Backward shift: pull later members of the probe run into the hole so

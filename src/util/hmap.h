@@ -1,6 +1,7 @@
 /* util/hmap.h: a string-keyed hash map of void pointers.
- * Owns:    copies of its keys; not the values (the caller frees them, e.g. in
- *          an ll_hmap_each pass before ll_hmap_free).
+ * Owns:    copies of its keys (unless made by ll_hmap_new_borrowed); not the
+ *          values (the caller frees them, e.g. in an ll_hmap_each pass before
+ *          ll_hmap_free).
  * Threads: one thread at a time, like any plain struct.
  *
  * Open addressing with linear probing and backward-shift deletion, so there
@@ -15,6 +16,12 @@
 typedef struct ll_hmap ll_hmap_t;
 
 ll_hmap_t *ll_hmap_new(void);
+
+/* A map that keeps the caller's key pointers instead of copies, for keys
+ * that live in the value itself (a transaction's tx_id): each key must stay
+ * unchanged and allocated until its entry is removed. It saves a copy and
+ * a free per entry where a block's worth of entries comes and goes. */
+ll_hmap_t *ll_hmap_new_borrowed(void);
 void ll_hmap_free(ll_hmap_t *m);
 
 /* The value under key, or NULL. */

@@ -18,6 +18,33 @@
 /* Values are pointers into this array, so a wrong value is easy to spot. */
 static int vals[4096];
 
+/* A borrowed-key map keeps the caller's pointer: entries resolve by the
+ * key's text while it lives, and clearing or freeing never frees it (ASan
+ * would report a double free of the caller's buffer). */
+static void test_hmap_borrowed_keys_are_the_callers(void **state)
+{
+    (void)state;
+    ll_hmap_t *m = ll_hmap_new_borrowed();
+    char *keys[100];
+    assert_non_null(m);
+    for (int i = 0; i < 100; i++) {
+        keys[i] = malloc(16);
+        assert_non_null(keys[i]);
+        snprintf(keys[i], 16, "key-%d", i);
+        assert_int_equal(ll_hmap_put(m, keys[i], keys[i]), 0);
+    }
+    assert_int_equal(ll_hmap_count(m), 100);
+    assert_ptr_equal(ll_hmap_get(m, "key-42"), keys[42]);
+    assert_ptr_equal(ll_hmap_remove(m, "key-7"), keys[7]);
+    assert_null(ll_hmap_get(m, "key-7"));
+    ll_hmap_clear(m);
+    assert_int_equal(ll_hmap_count(m), 0);
+    assert_int_equal(ll_hmap_put(m, keys[3], keys[3]), 0);
+    ll_hmap_free(m);
+    for (int i = 0; i < 100; i++)
+        free(keys[i]);
+}
+
 static void test_hmap_new_map_is_empty(void **state)
 {
     (void)state;
@@ -356,6 +383,7 @@ int main(void)
         cmocka_unit_test(test_hmap_clear_removes_every_entry_and_map_stays_usable),
         cmocka_unit_test(test_hmap_matches_array_reference_while_growing_and_shrinking),
         cmocka_unit_test(test_hmap_matches_array_reference_in_a_small_dense_map),
+        cmocka_unit_test(test_hmap_borrowed_keys_are_the_callers),
     };
     if (sodium_init() < 0)
         return 1;
