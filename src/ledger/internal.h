@@ -57,8 +57,10 @@ struct ll_ledger {
     ll_hmap_t *inflight_ids; /* tx_id -> batch[i] while it is produced */
     ll_block_job_t job;
     uv_work_t job_work;
-    int job_running; /* the job is on the thread pool */
-    int block_due;   /* a block was due while its transactions were not on disk */
+    int job_running;          /* the job is on the thread pool */
+    int block_due;            /* a block was due while its transactions were not on disk */
+    int taking;               /* the next block is being taken, a slice per loop turn */
+    ll_mempool_limits_t take; /* its limits and what it holds so far */
     /* Store calls (users, sessions) write ledger.db: they wait here while
      * a job holds the writer (requests.c). */
     ll_ledger_req_t *deferred_head, *deferred_tail;
@@ -103,6 +105,12 @@ void ll_ledger_schedule_block(ll_ledger_t *l);
 
 /* Initialises the block timer on the ledger's loop. */
 void ll_producer_init(ll_ledger_t *l);
+
+/* Transactions taken by a block per loop turn: a few milliseconds. */
+#define LL_TAKE_SLICE 1024
+
+/* Gives back what a block being taken holds (the stop). */
+void ll_ledger_abandon_take(ll_ledger_t *l);
 
 /* Takes, produces and commits one block on this thread (the stop's).
  * Returns 1 when a block was committed, 0 when none could be taken, or

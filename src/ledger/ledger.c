@@ -110,6 +110,7 @@ static void on_stop(ll_task_t *task)
     ll_ledger_t *l = (ll_ledger_t *)((char *)task - offsetof(ll_ledger_t, stop_task));
     l->stopping = 1;
     uv_timer_stop(&l->block_timer);
+    ll_ledger_abandon_take(l);  /* the stop's blocks take it again */
     ll_ledger_batches_drain(l); /* what was accepted for admission is answered */
     if (!l->job_running)        /* else ll_ledger_block_done goes on with the stop */
         on_stop_after_block(l);

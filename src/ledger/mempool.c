@@ -106,20 +106,20 @@ uint64_t ll_mempool_gas(const ll_tx_t *tx)
     return tx->kind == LL_TX_DEPLOY || tx->kind == LL_TX_CALL ? tx->gas_limit : 0;
 }
 
-size_t ll_mempool_take(ll_mempool_t *mp, ll_tx_t **out, const ll_mempool_limits_t *lim)
+size_t ll_mempool_take(ll_mempool_t *mp, ll_tx_t **out, ll_mempool_limits_t *lim)
 {
-    size_t n = 0, bytes = 0;
-    uint64_t gas = 0;
-    while (n < lim->txs && mp->count > 0) {
+    size_t n = 0;
+    while (lim->held_txs < lim->txs && (!lim->most || n < lim->most) && mp->count > 0) {
         ll_tx_t *tx = mp->ring[mp->head];
         if (lim->before_pos && tx->journal_pos >= lim->before_pos)
             break; /* not yet on disk */
         uint64_t g = ll_mempool_gas(tx);
         size_t b = ll_mempool_tx_bytes(tx);
-        if (n > 0 && (gas + g > lim->gas || bytes + b > lim->bytes))
+        if (lim->held_txs > 0 && (lim->held_gas + g > lim->gas || lim->held_bytes + b > lim->bytes))
             break; /* sums of a block's worth: far from overflowing */
-        gas += g;
-        bytes += b;
+        lim->held_txs++;
+        lim->held_gas += g;
+        lim->held_bytes += b;
         mp->bytes -= b;
         out[n++] = tx;
         ll_hmap_remove(mp->by_id, tx->tx_id);

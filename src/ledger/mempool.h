@@ -40,18 +40,24 @@ size_t ll_mempool_tx_bytes(const ll_tx_t *tx);
 /* Bytes of every pending transaction. */
 size_t ll_mempool_bytes(const ll_mempool_t *mp);
 
-/* What one block may take. */
+/* What one block may take. A block may be taken in slices: held_* say
+ * what earlier slices took, and most bounds this slice (0: no bound). */
 typedef struct ll_mempool_limits {
     size_t txs;          /* transactions */
     uint64_t gas;        /* sum of ll_mempool_gas */
     size_t bytes;        /* sum of ll_mempool_tx_bytes */
     uint64_t before_pos; /* only transactions with a journal_pos before it; 0: any */
+    size_t held_txs;
+    uint64_t held_gas;
+    size_t held_bytes;
+    size_t most;
 } ll_mempool_limits_t;
 
 /* Moves the oldest transactions into out (caller owns them) while they fit
- * every limit of lim; the first always fits the sums (admission refuses
- * what no block could hold), not before_pos. Returns how many. */
-size_t ll_mempool_take(ll_mempool_t *mp, ll_tx_t **out, const ll_mempool_limits_t *lim);
+ * every limit of lim, and adds what it took to lim's held_* sums; a
+ * block's first transaction always fits the sums (admission refuses what
+ * no block could hold), not before_pos. Returns how many. */
+size_t ll_mempool_take(ll_mempool_t *mp, ll_tx_t **out, ll_mempool_limits_t *lim);
 
 /* Puts transactions taken by ll_mempool_take back in front, in order (a
  * block that failed to commit). Takes ownership; never fails for them. */

@@ -155,14 +155,15 @@ static void run_job(ll_ledger_t *l, ll_block_job_t *job)
         job->rc = ll_ledger_commit_block(l, b, l->kept, l->receipts, job->kept);
 }
 
-/* Takes the next block's transactions out of the mempool into l->batch:
- * the oldest, among those the journal has on disk with their events
- * written ("pending" must precede "confirmed"). Returns how many, or an
- * error. */
-static int take_block(ll_ledger_t *l, ll_block_job_t *job)
+/* Starts taking the next block: once the journal is flushed (its
+ * "pending" events written: they must precede "confirmed"), and once a
+ * block's worth is on disk. Returns 1 when taking may start, 0 when
+ * nothing (yet) can be taken, or an error. */
+static int start_take(ll_ledger_t *l, ll_block_job_t *job)
 {
     int rc;
     memset(job, 0, sizeof *job);
+    memset(&l->take, 0, sizeof l->take);
     if ((rc = ll_journal_flush(l)) < 0)
         return rc;
     /* A block's worth not yet on disk waits for its group commit (the
@@ -170,16 +171,59 @@ static int take_block(ll_ledger_t *l, ll_block_job_t *job)
      * taking fewer than --max-block-txs while more are pending. */
     size_t n = ll_mempool_count(l->mempool);
     size_t want = n < l->opts.max_block_txs ? n : l->opts.max_block_txs;
-    if (want && ll_mempool_nth_journal_pos(l->mempool, want - 1) >= l->journal.durable_before) {
+    if (want == 0)
+        return 0;
+    if (ll_mempool_nth_journal_pos(l->mempool, want - 1) >= l->journal.durable_before) {
         l->block_due = 1;
         return 0;
     }
     /* Only what is on disk: a block must not commit a transaction whose
      * journal row, and "pending" event, could still be lost. */
-    ll_mempool_limits_t lim = {l->opts.max_block_txs, l->opts.block_gas_limit, LL_BLOCK_MAX_BYTES,
-                               l->journal.durable_before};
-    job->taken = ll_mempool_take(l->mempool, l->batch, &lim);
+    l->take = (ll_mempool_limits_t){.txs = l->opts.max_block_txs,
+                                    .gas = l->opts.block_gas_limit,
+                                    .bytes = LL_BLOCK_MAX_BYTES,
+                                    .before_pos = l->journal.durable_before,
+                                    .most = LL_TAKE_SLICE};
+    return 1;
+}
+
+/* Takes up to LL_TAKE_SLICE more transactions into l->batch and indexes
+ * them. Returns 1 when the block is whole, 0 when more may follow, or
+ * LL_ENOMEM. */
+static int take_slice(ll_ledger_t *l, ll_block_job_t *job)
+{
+    size_t got = ll_mempool_take(l->mempool, l->batch + job->taken, &l->take);
+    for (size_t i = job->taken; i < job->taken + got; i++)
+        if (ll_hmap_put(l->inflight_ids, l->batch[i]->tx_id, l->batch[i]) < 0) {
+            job->taken += got;
+            l->inflight = job->taken;
+            return LL_ENOMEM;
+        }
+    job->taken += got;
     l->inflight = job->taken;
+    return got < LL_TAKE_SLICE || job->taken == l->opts.max_block_txs;
+}
+
+/* Gives the taken transactions back (a take that failed or a stop). */
+static void untake_all(ll_ledger_t *l, ll_block_job_t *job)
+{
+    ll_hmap_clear(l->inflight_ids);
+    ll_mempool_untake(l->mempool, l->batch, job->taken);
+    job->taken = 0;
+    l->inflight = 0;
+    l->taking = 0;
+}
+
+/* The whole take at once (the stop's blocks). */
+static int take_block(ll_ledger_t *l, ll_block_job_t *job)
+{
+    int rc = start_take(l, job);
+    while (rc == 1 && (rc = take_slice(l, job)) == 0)
+        ;
+    if (rc < 0) {
+        untake_all(l, job);
+        return rc;
+    }
     return (int)job->taken;
 }
 
@@ -287,50 +331,59 @@ static void job_done(uv_work_t *w, int status)
     ll_ledger_block_done(l);
 }
 
-/* Indexes the block's transactions by tx_id, so that a lookup while it is
- * produced costs one probe, not a scan of up to --max-block-txs. */
-static int index_inflight(ll_ledger_t *l, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (ll_hmap_put(l->inflight_ids, l->batch[i]->tx_id, l->batch[i]) < 0) {
-            ll_hmap_clear(l->inflight_ids);
-            return LL_ENOMEM;
-        }
-    return 0;
-}
-
 void ll_ledger_schedule_block(ll_ledger_t *l)
 {
     size_t n = ll_mempool_count(l->mempool);
-    if (l->job_running || l->stopping)
-        return; /* job_done schedules the next */
+    if (l->job_running || l->stopping || l->taking)
+        return; /* job_done schedules the next; a take goes on by itself */
     if (n >= l->opts.max_block_txs || (n > 0 && l->block_due))
         uv_timer_start(&l->block_timer, on_block_timer, 0, 0);
     else if (n > 0 && !uv_is_active((uv_handle_t *)&l->block_timer))
         uv_timer_start(&l->block_timer, on_block_timer, l->opts.block_interval_ms, 0);
 }
 
+/* Takes the block a slice per loop turn, so admissions interleave with it,
+ * then hands it to the thread pool. */
 static void on_block_timer(uv_timer_t *t)
 {
     ll_ledger_t *l = t->data;
+    int rc;
     if (l->job_running || l->stopping)
         return;
-    int rc = take_block(l, &l->job);
-    if (rc < 0) {
-        uv_timer_start(&l->block_timer, on_block_timer, l->opts.block_interval_ms, 0);
+    if (!l->taking) {
+        if ((rc = start_take(l, &l->job)) <= 0) {
+            if (rc < 0)
+                uv_timer_start(&l->block_timer, on_block_timer, l->opts.block_interval_ms, 0);
+            return;
+        }
+        l->taking = 1;
+    }
+    if ((rc = take_slice(l, &l->job)) <= 0) {
+        if (rc < 0) { /* out of memory: all pending again, and a pause */
+            untake_all(l, &l->job);
+            uv_timer_start(&l->block_timer, on_block_timer, l->opts.block_interval_ms, 0);
+        } else {
+            uv_timer_start(&l->block_timer, on_block_timer, 0, 0); /* the next slice */
+        }
         return;
     }
-    if (rc == 0)
+    l->taking = 0;
+    if (l->job.taken == 0)
         return;
     l->block_due = 0;
     l->job_running = 1;
     l->job_work.data = l;
-    if (index_inflight(l, l->job.taken) < 0 ||
-        uv_queue_work(&l->loop, &l->job_work, job_work, job_done) < 0) {
+    if (uv_queue_work(&l->loop, &l->job_work, job_work, job_done) < 0) {
         /* No thread pool: produce it here rather than not at all. */
         run_job(l, &l->job);
         job_done(&l->job_work, 0);
     }
+}
+
+void ll_ledger_abandon_take(ll_ledger_t *l)
+{
+    if (l->taking)
+        untake_all(l, &l->job);
 }
 
 void ll_producer_init(ll_ledger_t *l)

@@ -332,10 +332,40 @@ static void test_mempool_counts_bytes_and_a_block_takes_at_most_its_byte_limit(v
     assert_int_equal(ll_mempool_bytes(mp), 500);
     ll_mempool_untake(mp, out, 1);
     assert_int_equal(ll_mempool_bytes(mp), 600);
-    lim.bytes = 50; /* below the first's size: it still goes, alone */
+    lim = (ll_mempool_limits_t){.txs = 8, .gas = UINT64_MAX, .bytes = 50};
+    /* below the first's size: it still goes, alone */
     assert_int_equal(ll_mempool_take(mp, out, &lim), 1);
     ll_tx_free(out[0]);
     assert_int_equal(ll_mempool_bytes(mp), 500);
+    ll_mempool_free(mp);
+}
+
+/* A block taken in slices holds what one take would: each slice goes on
+ * from the sums the earlier ones left, so the first transaction of a later
+ * slice is held to the limits like any other. */
+static void test_mempool_a_block_taken_in_slices_keeps_its_limits(void **state)
+{
+    ll_mempool_t *mp = ll_mempool_new(16);
+    ll_tx_t *out[16];
+    ll_mempool_limits_t lim = {.txs = 10, .gas = UINT64_MAX, .bytes = 550, .most = 2};
+    size_t n = 0, got;
+    (void)state;
+    for (unsigned i = 0; i < 8; i++) {
+        ll_tx_t *tx = make_tx(i, 0);
+        tx->signing_len = 100;
+        assert_int_equal(ll_mempool_add(mp, tx), 0);
+    }
+    while ((got = ll_mempool_take(mp, out + n, &lim)) > 0) {
+        assert_true(got <= 2);
+        n += got;
+    }
+    assert_int_equal(n, 5); /* 5 x 100 fit 550; the sixth would not */
+    assert_int_equal(lim.held_txs, 5);
+    assert_int_equal(lim.held_bytes, 500);
+    for (unsigned i = 0; i < 5; i++)
+        assert_int_equal(out[i]->nonce, i);
+    assert_int_equal(ll_mempool_count(mp), 3);
+    free_all(out, n);
     ll_mempool_free(mp);
 }
 
@@ -354,6 +384,7 @@ int main(void)
         cmocka_unit_test(test_mempool_take_stops_at_the_gas_budget_but_always_takes_one),
         cmocka_unit_test(test_mempool_counts_bytes_and_a_block_takes_at_most_its_byte_limit),
         cmocka_unit_test(test_mempool_oldest_journal_pos_is_the_smallest_pending),
+        cmocka_unit_test(test_mempool_a_block_taken_in_slices_keeps_its_limits),
     };
     if (sodium_init() < 0)
         return 1;
