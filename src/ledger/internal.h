@@ -155,8 +155,9 @@ int ll_ledger_reload_mempool(ll_ledger_t *l);
 /* Runs the store calls that waited for a block job (requests.c). */
 void ll_ledger_run_deferred(ll_ledger_t *l);
 
-/* Batch items admitted per loop turn: about a millisecond of work. */
-#define LL_BATCH_SLICE 64
+/* Batch items admitted per loop turn: well under a millisecond of work, so
+ * a single submission arriving meanwhile waits for little more than that. */
+#define LL_BATCH_SLICE 16
 
 /* Initialises the batch pump on the ledger's loop (requests.c). */
 void ll_ledger_batches_init(ll_ledger_t *l);
