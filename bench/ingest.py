@@ -99,13 +99,21 @@ def sched_by_thread(pid):
 
 
 def thread_names(tids, pid, workers):
-    """Names by creation order: the main thread is pid, then main.c starts
-    the ledger thread, then the HTTP workers; later ones are libuv's pool
-    (password hashing for the login)."""
-    names, rest = {pid: "main"}, sorted(t for t in tids if t != pid)
-    for i, tid in enumerate(rest):
-        names[tid] = ("ledger" if i == 0 else "worker %d" % i if i <= workers
-                      else "libuv pool")
+    """Names as the node sets them (ll-ledger, ll-journal, ll-worker, ll-pool:
+    util/thread.h), read from /proc; the main thread is pid. Workers are
+    numbered by creation order."""
+    names, n = {pid: "main"}, 0
+    for tid in sorted(t for t in tids if t != pid):
+        try:
+            with open("/proc/%d/task/%d/comm" % (pid, tid)) as f:
+                comm = f.read().strip()
+        except OSError:
+            comm = "?"
+        if comm == "ll-worker":
+            n += 1
+            comm = "worker %d" % n
+        names[tid] = {"ll-ledger": "ledger", "ll-journal": "journal writer",
+                      "ll-pool": "libuv pool"}.get(comm, comm)
     return names
 
 

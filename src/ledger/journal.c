@@ -12,6 +12,7 @@
 #include "ledger/internal.h"
 #include "util/err.h"
 #include "util/log.h"
+#include "util/thread.h"
 
 #include <stddef.h>
 #include <stdio.h>
@@ -71,6 +72,7 @@ static void writer_main(void *arg)
 {
     ll_ledger_t *l = arg;
     ll_journal_t *j = &l->journal;
+    ll_thread_name("ll-journal");
     uv_mutex_lock(&j->lock);
     for (;;) {
         while (!j->work && !j->quit)

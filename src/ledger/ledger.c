@@ -9,6 +9,7 @@
 #include "ledger/internal.h"
 #include "util/clock.h"
 #include "util/log.h"
+#include "util/thread.h"
 #include "vm/vm.h"
 
 #include <inttypes.h>
@@ -156,6 +157,7 @@ static void on_stop_after_block(ll_ledger_t *l)
 static void run_loop(void *arg)
 {
     ll_ledger_t *l = arg;
+    ll_thread_name("ll-ledger");
     uv_run(&l->loop, UV_RUN_DEFAULT);
 }
 

@@ -11,6 +11,7 @@
 #include "net/worker.h"
 #include "util/err.h"
 #include "util/log.h"
+#include "util/thread.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -258,6 +259,7 @@ static void worker_main(void *arg)
 {
     ll_worker_t *w = arg;
     const ll_server_opts_t *o = w->opts;
+    ll_thread_name("ll-worker");
     int rc = worker_open(w);
     if (rc == 0 && o->worker_init)
         w->ctx = o->worker_init(w, o->arg);

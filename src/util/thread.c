@@ -1,0 +1,12 @@
+/* util/thread.c: see thread.h. */
+#include "util/thread.h"
+
+#include <stdio.h>
+#include <sys/prctl.h>
+
+void ll_thread_name(const char *name)
+{
+    char cut[16];
+    snprintf(cut, sizeof cut, "%s", name);
+    (void)prctl(PR_SET_NAME, cut, 0, 0, 0);
+}

@@ -1,0 +1,12 @@
+/* util/thread.h: names the calling thread, so that top, perf and
+ * /proc/<pid>/task/<tid>/comm (which make bench reads) tell the node's
+ * threads apart.
+ * Owns:    nothing.
+ * Threads: any; it names the calling thread only. */
+#ifndef LL_UTIL_THREAD_H
+#define LL_UTIL_THREAD_H
+
+/* name: at most 15 bytes (the kernel's limit); longer is cut. */
+void ll_thread_name(const char *name);
+
+#endif
