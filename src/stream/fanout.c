@@ -348,10 +348,26 @@ static void offer(ll_sub_t *s, ll_event_t *ev, ll_sub_t **touched)
     }
 }
 
+/* Writes every touched subscriber's queue, one write each; the first
+ * write of a batch is timed from its publication (stats.h). */
+static void flush_touched(ll_fanout_t *fo, ll_sub_t **touched, const ll_batch_t *b, int *timed)
+{
+    while (*touched) {
+        ll_sub_t *s = *touched;
+        *touched = s->fan.next_touched;
+        s->fan.touched = 0;
+        ll_sub_flush(s);
+        if (!*timed && b->published_ns) /* a batch made outside the hub has no time */
+            ll_stream_counts_first_write(&fo->counts, uv_hrtime() - b->published_ns);
+        *timed = 1;
+    }
+}
+
 void ll_fanout_deliver(const ll_batch_t *b, void *arg)
 {
     ll_fanout_t *fo = arg;
     ll_sub_t *touched = NULL;
+    int timed = 0;
     for (size_t i = 0; i < b->n; i++) {
         ll_event_t *ev = b->events[i];
         for (ll_sub_t *s = fo->unfiltered; s; s = s->fan.next)
@@ -367,16 +383,11 @@ void ll_fanout_deliver(const ll_batch_t *b, void *arg)
             for (ll_sub_t *s = ll_hmap_get(fo->by_addr, ev->addr[a]); s; s = s->fan.next)
                 offer(s, ev, &touched);
         }
+        /* A block of thousands is written as it is queued, so its first
+         * events leave before its last are matched. */
+        if ((i + 1) % LL_FANOUT_WRITE_EVERY == 0)
+            flush_touched(fo, &touched, b, &timed);
     }
-    int first = 1;
-    while (touched) {
-        ll_sub_t *s = touched;
-        touched = s->fan.next_touched;
-        s->fan.touched = 0;
-        ll_sub_flush(s);
-        if (first && b->published_ns) /* a batch made outside the hub has no time */
-            ll_stream_counts_first_write(&fo->counts, uv_hrtime() - b->published_ns);
-        first = 0;
-    }
+    flush_touched(fo, &touched, b, &timed);
     publish(fo);
 }

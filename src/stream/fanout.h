@@ -38,6 +38,11 @@ typedef struct ll_fanout ll_fanout_t;
  * them within about this long. */
 #define LL_FANOUT_SESSION_CHECK_MS 1000
 
+/* Events of one batch matched before the touched subscribers are written:
+ * one write per subscriber per batch, or per this many events of a larger
+ * batch. */
+#define LL_FANOUT_WRITE_EVERY 256
+
 /* reader: the worker's store connection, for history and for re-reading
  * sessions (may be NULL: then resuming starts live, and only expiry ends
  * session-bound streams). stats: shared by every worker; the fan-out claims

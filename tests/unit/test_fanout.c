@@ -182,6 +182,21 @@ static void test_fanout_stats_count_subscribers_and_queue_depth(void **state)
     assert_range(s1, 1, 8);
 }
 
+/* A batch larger than LL_FANOUT_WRITE_EVERY is written as it is matched:
+ * no subscriber queues more than that many of it before its first write,
+ * and every event still arrives once, in order. */
+static void test_fanout_writes_a_large_batch_as_it_goes(void **state)
+{
+    fx_t *fx = *state;
+    ll_sub_opts_t o = sse_opts(1024);
+    conn_t *c = conn_open(fx, 1 << 20, &o);
+    deliver_range(fx, 1, 3 * LL_FANOUT_WRITE_EVERY + 10, 0);
+    assert_int_equal(stats_of(fx).queue_hwm, LL_FANOUT_WRITE_EVERY);
+    assert_int_equal(stats_of(fx).dropped, 0);
+    pump_tokens(fx, c, 3 * LL_FANOUT_WRITE_EVERY + 10);
+    assert_range(c, 1, 3 * LL_FANOUT_WRITE_EVERY + 10);
+}
+
 /* ---- sessions ----------------------------------------------------------- */
 
 #define SESSION_A "aa000000000000000000000000000000000000000000000000000000000000aa"
@@ -322,6 +337,7 @@ int main(void)
         T(test_sub_resume_beyond_the_log_replays_nothing_and_skips_nothing),
         T(test_sub_without_resume_starts_after_the_log),
         T(test_fanout_stats_count_subscribers_and_queue_depth),
+        T(test_fanout_writes_a_large_batch_as_it_goes),
         T(test_session_stream_ends_when_its_session_expires),
         T(test_session_stream_ends_after_its_logout_is_announced),
         T(test_session_streams_are_checked_by_a_timer),
