@@ -2,7 +2,9 @@
  * exists under another method is a 405 with Allow, anything else a 404. */
 #include "api/api.h"
 #include "net/server.h"
+#include "util/bulk.h"
 #include "util/err.h"
+#include "util/json.h"
 #include "util/log.h"
 
 #include <sodium.h>
@@ -128,7 +130,15 @@ typedef struct ledger_call {
     ll_ledger_req_t lr; /* first: the reply task points into it */
     ll_req_t *req;
     int success_status;
+    uv_loop_t *loop; /* the worker's: a batch's answer is encoded on its pool */
+    uv_work_t work;
+    char *text; /* that encoding */
 } ledger_call_t;
+
+/* A batch's answer holds up to 1000 results: encoding it would hold the
+ * worker's loop for milliseconds, during which its other connections (a
+ * single POST, a stream) wait, so it is encoded on the thread pool. */
+#define POOL_ENCODE_MIN_ITEMS 64
 
 /* What a request may still hold once answered. */
 static void release(ll_ledger_req_t *lr)
@@ -142,10 +152,39 @@ static void release(ll_ledger_req_t *lr)
     json_decref(lr->batch_results);
 }
 
+static void on_encode(uv_work_t *w)
+{
+    ledger_call_t *call = w->data;
+    ll_bulk_thread();
+    call->text = json_dumps(call->lr.result, LL_JSON_FLAGS);
+    json_decref(call->lr.result); /* the ledger handed it over whole: nobody shares it */
+    call->lr.result = NULL;
+}
+
+/* Touches the request and the call only, never the worker's context: it
+ * may run while the worker stops, and then answers an orphan. */
+static void on_encoded(uv_work_t *w, int status)
+{
+    ledger_call_t *call = w->data;
+    if (status == 0 && call->text)
+        ll_req_respond(call->req, call->success_status, "application/json", call->text,
+                       strlen(call->text));
+    else
+        ll_req_respond_error(call->req, LL_EINTERNAL, "response could not be encoded");
+    free(call->text);
+    release(&call->lr);
+    free(call);
+}
+
 static void on_ledger_reply(ll_task_t *task)
 {
     ll_ledger_req_t *lr = (ll_ledger_req_t *)((char *)task - offsetof(ll_ledger_req_t, reply));
     ledger_call_t *call = (ledger_call_t *)lr;
+    if (lr->rc == 0 && call->loop && json_array_size(lr->result) >= POOL_ENCODE_MIN_ITEMS) {
+        call->work.data = call;
+        if (uv_queue_work(call->loop, &call->work, on_encode, on_encoded) == 0)
+            return;
+    }
     if (lr->rc < 0)
         ll_req_respond_error(call->req, lr->rc, "%s", lr->why);
     else
@@ -180,6 +219,7 @@ void ll_api_ask_ledger(ll_api_worker_t *ctx, ll_ledger_req_t *lr)
 {
     ledger_call_t *call = (ledger_call_t *)lr;
     lr->reply_q = ll_worker_taskq(ctx->worker);
+    call->loop = ll_worker_loop(ctx->worker);
     if (ll_ledger_post(ctx->app->ledger, lr) < 0) {
         ll_req_respond_error(call->req, LL_ESHUTDOWN, "the node is shutting down");
         release(lr);
