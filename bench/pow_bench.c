@@ -35,16 +35,6 @@ static double mono_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static int meets(const uint8_t digest[32], uint32_t difficulty)
-{
-    for (uint32_t i = 0; i < difficulty; i++) {
-        uint8_t nibble = i % 2 == 0 ? digest[i / 2] >> 4 : digest[i / 2] & 0x0f;
-        if (nibble)
-            return 0;
-    }
-    return 1;
-}
-
 /* ll_block_mine as it was before OpenSSL: the header's canonical bytes with
  * nonce 0 split around the nonce, libsodium's state after the prefix copied
  * per attempt, the digits printed per attempt. */
@@ -82,7 +72,7 @@ static int old_mine(ll_block_hdr_t *b)
         crypto_hash_sha256_update(&st, (const uint8_t *)digits, (size_t)n);
         crypto_hash_sha256_update(&st, (const uint8_t *)suffix, suffix_len);
         crypto_hash_sha256_final(&st, digest);
-        if (meets(digest, b->difficulty)) {
+        if (ll_block_meets(digest, b->difficulty)) {
             b->nonce = nonce;
             ll_hex_encode(digest, sizeof digest, b->hash);
             break;

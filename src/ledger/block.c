@@ -52,7 +52,7 @@ static int canonical_header(const ll_block_hdr_t *b, uint64_t nonce, char **out,
     return rc;
 }
 
-static int meets(const uint8_t digest[32], uint32_t difficulty)
+int ll_block_meets(const uint8_t digest[32], uint32_t difficulty)
 {
     for (uint32_t i = 0; i < difficulty; i++) {
         uint8_t nibble = i % 2 == 0 ? digest[i / 2] >> 4 : digest[i / 2] & 0x0f;
@@ -88,7 +88,7 @@ int ll_block_pow_ok(const ll_block_hdr_t *b)
         return 0;
     if (ll_hex_decode(hash, digest, sizeof digest) < 0)
         return 0;
-    return meets(digest, b->difficulty);
+    return ll_block_meets(digest, b->difficulty);
 }
 
 /* A nonce's decimal digits, the bytes "%" PRIu64 prints, counted up in place
@@ -163,7 +163,7 @@ int ll_block_mine(ll_block_hdr_t *b)
     for (uint64_t nonce = 0;; nonce++) {
         if ((rc = attempt(st, prefix_state, &digits, suffix, suffix_len, digest)) < 0)
             goto out;
-        if (meets(digest, b->difficulty)) {
+        if (ll_block_meets(digest, b->difficulty)) {
             b->nonce = nonce;
             ll_hex_encode(digest, sizeof digest, b->hash);
             break;

@@ -26,6 +26,9 @@ int ll_block_tx_root(const char *const *tx_ids, size_t n, char out[65]);
  * LL_EINTERNAL when OpenSSL fails. */
 int ll_block_hash(const ll_block_hdr_t *b, char out[65]);
 
+/* Whether a header digest has difficulty leading zero hex digits. */
+int ll_block_meets(const uint8_t digest[32], uint32_t difficulty);
+
 /* Searches nonces from 0 until the hash meets b->difficulty; sets b->nonce
  * and b->hash. Returns 0, LL_ENOMEM, or LL_EINTERNAL when OpenSSL fails;
  * after a failure b->nonce and b->hash are unchanged. */
