@@ -56,8 +56,13 @@ struct ll_ledger {
     size_t inflight;
     ll_hmap_t *inflight_ids; /* tx_id -> batch[i] while it is produced */
     ll_block_job_t job;
-    uv_work_t job_work;
-    int job_running;          /* the job is on the thread pool */
+    int job_running; /* the producer thread has the job */
+    ll_task_t job_done_task;
+    uv_thread_t producer;
+    int producer_started;
+    uv_mutex_t prod_lock; /* guards prod_work and prod_quit */
+    uv_cond_t prod_cond;
+    int prod_work, prod_quit;
     int block_due;            /* a block was due while its transactions were not on disk */
     int taking;               /* the next block is being taken, a slice per loop turn */
     ll_mempool_limits_t take; /* its limits and what it holds so far */
@@ -103,8 +108,15 @@ void ll_ledger_publish_stats(ll_ledger_t *l);
 /* Arms the block timer for what is pending, unless a job runs. */
 void ll_ledger_schedule_block(ll_ledger_t *l);
 
-/* Initialises the block timer on the ledger's loop. */
-void ll_producer_init(ll_ledger_t *l);
+/* Initialises the block timer on the ledger's loop and starts the producer
+ * thread. Returns 0 or LL_EINTERNAL. */
+int ll_producer_init(ll_ledger_t *l);
+
+/* Stops and joins the producer thread (no job may be running). */
+void ll_producer_close(ll_ledger_t *l);
+
+/* The producer thread's nice value (util/bulk.h: the pool's is 10). */
+#define LL_PRODUCER_NICE 5
 
 /* Transactions taken by a block per loop turn: a few milliseconds. */
 #define LL_TAKE_SLICE 1024

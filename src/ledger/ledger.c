@@ -150,6 +150,7 @@ static void on_stop_after_block(ll_ledger_t *l)
                 ll_mempool_count(l->mempool));
     uv_close((uv_handle_t *)&l->block_timer, on_closed);
     uv_close((uv_handle_t *)&l->batch_pump, on_closed);
+    ll_producer_close(l);
     ll_journal_close(l, on_closed);
     ll_taskq_close(&l->inbox, NULL);
 }
@@ -180,6 +181,7 @@ static void free_ledger(ll_ledger_t *l)
     free(l->graveyard);
     if (l->penalty_ready)
         uv_mutex_destroy(&l->penalty_lock);
+    ll_producer_close(l); /* a start that failed after the thread started */
     ll_journal_free(l);
     sodium_memzero(&l->node_key, sizeof l->node_key);
     sodium_memzero(&l->faucet_key, sizeof l->faucet_key);
@@ -250,7 +252,8 @@ int ll_ledger_start(const ll_ledger_opts_t *opts, ll_ledger_t **out)
     if (ll_taskq_init(&l->inbox, &l->loop) < 0)
         goto fail;
     inbox_ready = 1;
-    ll_producer_init(l);
+    if ((rc = ll_producer_init(l)) < 0)
+        goto fail;
     ll_ledger_batches_init(l);
     if ((rc = ll_journal_init(l)) < 0)
         goto fail;

@@ -1,30 +1,30 @@
 /* ledger/producer.c: block production as a pipeline beside admission.
  *
  * The ledger thread takes the oldest pending transactions out of the
- * mempool (after the journal has made every admission durable and written
- * the "pending" events) and hands them to one block job on the libuv thread
- * pool. The job applies them to the building view (contracts run there),
- * computes the tx root, does the proof of work, commits the block to
- * ledger.db on the writer connection and publishes its events. Meanwhile
- * the ledger thread goes on admitting: the journal lives in journal.db, the
- * admission view and lookups read through the ledger's own reader, so
- * nothing it does for a submitter waits for the block. The job's result
- * comes back to the ledger thread (after_job), which frees or re-queues
- * the transactions and lets the next block start.
+ * mempool (after the journal has made them durable and written the
+ * "pending" events), a slice per loop turn, and hands them to one block job
+ * on the producer thread. The job applies them to the building view
+ * (contracts run there), computes the tx root, does the proof of work,
+ * commits the block to ledger.db on the writer connection and publishes its
+ * events. Meanwhile the ledger thread goes on admitting: the journal lives
+ * in journal.db, the admission view and lookups read through the ledger's
+ * own reader, so nothing it does for a submitter waits for the block. The
+ * job's result comes back to the ledger thread (after_job), which frees or
+ * re-queues the transactions and lets the next block start.
  *
  * While a job runs it alone touches: the writer connection (l->st), the
  * building view, the event log (l->events), l->kept, l->receipts,
  * l->dropped and l->graveyard (the previous block's transactions, which it
  * frees: a block's worth of frees is milliseconds the ledger thread would
- * otherwise spend while submitters wait); it only reads l->batch[0, taken), l->tip and l->opts. The
- * ledger thread touches none of those until after_job, except that it
- * reads l->batch to rebuild the admission view. */
+ * otherwise spend while submitters wait); it only reads l->batch[0, taken),
+ * l->tip and l->opts. The ledger thread touches none of those until
+ * after_job, except that it reads l->batch to rebuild the admission view. */
 #include "ledger/block.h"
 #include "ledger/commit.h"
 #include "ledger/internal.h"
-#include "util/bulk.h"
 #include "util/clock.h"
 #include "util/log.h"
+#include "util/thread.h"
 
 #include <inttypes.h>
 #include <stdatomic.h>
@@ -128,7 +128,7 @@ static void apply_block(ll_ledger_t *l, ll_block_job_t *job)
 }
 
 /* The job, whole: apply, tx root, proof of work, commit and publish. Runs
- * on the thread pool, or on the ledger thread for the stop's blocks. */
+ * on the producer thread, or on the ledger thread for the stop's blocks. */
 static void run_job(ll_ledger_t *l, ll_block_job_t *job)
 {
     ll_block_hdr_t *b = &job->b;
@@ -308,27 +308,81 @@ int ll_ledger_produce_block_now(ll_ledger_t *l)
     return rc < 0 ? rc : 1;
 }
 
-/* ---- the pipeline: the job on the thread pool ------------------------------- */
+/* ---- the pipeline: the job on the producer thread ---------------------------- */
 
 static void on_block_timer(uv_timer_t *t);
 
-static void job_work(uv_work_t *w)
+/* Back on the ledger thread once the producer has run the job. */
+static void on_job_done(ll_task_t *task)
 {
-    ll_ledger_t *l = w->data;
-    ll_bulk_thread();
-    run_job(l, &l->job);
-}
-
-static void job_done(uv_work_t *w, int status)
-{
-    ll_ledger_t *l = w->data;
-    if (status != 0) /* cancelled before it ran: nothing of it happened */
-        l->job.rc = LL_EINTERNAL, l->job.rest = 0;
+    ll_ledger_t *l = (ll_ledger_t *)((char *)task - offsetof(ll_ledger_t, job_done_task));
     l->job_running = 0;
     int rc = after_job(l, &l->job);
     if (rc < 0 && !l->stopping) /* retry after an interval rather than spin on a failing disk */
         uv_timer_start(&l->block_timer, on_block_timer, l->opts.block_interval_ms, 0);
     ll_ledger_block_done(l);
+}
+
+/* The producer thread: one job at a time, handed over under prod_lock. It
+ * runs at LL_PRODUCER_NICE: behind the threads someone waits for (workers,
+ * the ledger, the journal's writer), ahead of the thread pool's bulk work,
+ * since a block is the pipeline's last stage: every transaction waits for
+ * it, however early it was verified. */
+static void producer_main(void *arg)
+{
+    ll_ledger_t *l = arg;
+    ll_thread_name("ll-producer");
+    ll_thread_nice(LL_PRODUCER_NICE);
+    uv_mutex_lock(&l->prod_lock);
+    for (;;) {
+        while (!l->prod_work && !l->prod_quit)
+            uv_cond_wait(&l->prod_cond, &l->prod_lock);
+        if (!l->prod_work)
+            break;
+        l->prod_work = 0;
+        uv_mutex_unlock(&l->prod_lock);
+        run_job(l, &l->job);
+        /* The inbox closes only once no job runs (the stop waits for
+         * this task), so the post is never refused. */
+        if (ll_taskq_post(&l->inbox, &l->job_done_task) < 0)
+            LL_ERROR("ledger: a block job finished after the stop");
+        uv_mutex_lock(&l->prod_lock);
+    }
+    uv_mutex_unlock(&l->prod_lock);
+}
+
+int ll_producer_init(ll_ledger_t *l)
+{
+    uv_timer_init(&l->loop, &l->block_timer);
+    l->block_timer.data = l;
+    l->job_done_task.run = on_job_done;
+    if (uv_mutex_init(&l->prod_lock) != 0)
+        return LL_EINTERNAL;
+    if (uv_cond_init(&l->prod_cond) != 0) {
+        uv_mutex_destroy(&l->prod_lock);
+        return LL_EINTERNAL;
+    }
+    if (uv_thread_create(&l->producer, producer_main, l) != 0) {
+        uv_cond_destroy(&l->prod_cond);
+        uv_mutex_destroy(&l->prod_lock);
+        return LL_EINTERNAL;
+    }
+    l->producer_started = 1;
+    return 0;
+}
+
+void ll_producer_close(ll_ledger_t *l)
+{
+    if (!l->producer_started)
+        return;
+    uv_mutex_lock(&l->prod_lock);
+    l->prod_quit = 1;
+    uv_cond_signal(&l->prod_cond);
+    uv_mutex_unlock(&l->prod_lock);
+    uv_thread_join(&l->producer);
+    uv_cond_destroy(&l->prod_cond);
+    uv_mutex_destroy(&l->prod_lock);
+    l->producer_started = 0;
 }
 
 void ll_ledger_schedule_block(ll_ledger_t *l)
@@ -343,7 +397,7 @@ void ll_ledger_schedule_block(ll_ledger_t *l)
 }
 
 /* Takes the block a slice per loop turn, so admissions interleave with it,
- * then hands it to the thread pool. */
+ * then hands it to the producer thread. */
 static void on_block_timer(uv_timer_t *t)
 {
     ll_ledger_t *l = t->data;
@@ -372,22 +426,14 @@ static void on_block_timer(uv_timer_t *t)
         return;
     l->block_due = 0;
     l->job_running = 1;
-    l->job_work.data = l;
-    if (uv_queue_work(&l->loop, &l->job_work, job_work, job_done) < 0) {
-        /* No thread pool: produce it here rather than not at all. */
-        run_job(l, &l->job);
-        job_done(&l->job_work, 0);
-    }
+    uv_mutex_lock(&l->prod_lock);
+    l->prod_work = 1;
+    uv_cond_signal(&l->prod_cond);
+    uv_mutex_unlock(&l->prod_lock);
 }
 
 void ll_ledger_abandon_take(ll_ledger_t *l)
 {
     if (l->taking)
         untake_all(l, &l->job);
-}
-
-void ll_producer_init(ll_ledger_t *l)
-{
-    uv_timer_init(&l->loop, &l->block_timer);
-    l->block_timer.data = l;
 }

@@ -1,11 +1,6 @@
-/* util/bulk.c: see bulk.h. On Linux, setpriority(PRIO_PROCESS, tid)
- * applies to one thread, not the whole process. */
+/* util/bulk.c: see bulk.h. */
 #include "util/bulk.h"
 #include "util/thread.h"
-
-#include <sys/resource.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 void ll_bulk_thread(void)
 {
@@ -14,5 +9,5 @@ void ll_bulk_thread(void)
         return;
     done = 1;
     ll_thread_name("ll-pool");
-    (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), LL_BULK_NICE);
+    ll_thread_nice(LL_BULK_NICE);
 }

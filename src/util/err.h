@@ -51,7 +51,7 @@
     X(LL_EFORBIDDEN, -40, "forbidden", 403)                                                        \
     X(LL_EBADUSERNAME, -41, "bad_username", 400)                                                   \
     X(LL_EBADPASSWORD, -42, "bad_password", 400)                                                   \
-    X(LL_EUNKNOWNUSER, -43, "unknown_recipient", 422)                                             \
+    X(LL_EUNKNOWNUSER, -43, "unknown_recipient", 422)                                              \
     X(LL_EBADARGS, -44, "bad_args", 400)                                                           \
     X(LL_EGASLIMIT, -45, "bad_gas_limit", 422)                                                     \
     X(LL_EUNKNOWNCONTRACT, -46, "unknown_contract", 422)                                           \
