@@ -99,7 +99,7 @@ def sched_by_thread(pid):
 
 
 def thread_names(tids, pid, workers):
-    """Names as the node sets them (ll-ledger, ll-journal, ll-worker, ll-pool:
+    """Names as the node sets them (ll-ledger, ll-journal, ll-producer, ll-worker, ll-pool:
     util/thread.h), read from /proc; the main thread is pid. Workers are
     numbered by creation order."""
     names, n = {pid: "main"}, 0
@@ -113,7 +113,7 @@ def thread_names(tids, pid, workers):
             n += 1
             comm = "worker %d" % n
         names[tid] = {"ll-ledger": "ledger", "ll-journal": "journal writer",
-                      "ll-pool": "libuv pool"}.get(comm, comm)
+                      "ll-producer": "block producer", "ll-pool": "libuv pool"}.get(comm, comm)
     return names
 
 

@@ -180,9 +180,9 @@ static int run_node(ll_config_t *cfg)
 }
 
 /* libuv's thread pool (4 threads unless UV_THREADPOOL_SIZE says) runs each
- * worker's batch check (one at a time per worker), the block job and
- * password hashing. Sized before its first use so that the block job and a
- * login never wait behind every worker's batch; an operator's setting wins. */
+ * worker's batch check (one at a time per worker), the encoding of batch
+ * answers and password hashing. Sized before its first use so that a login
+ * never waits behind every worker's batch; an operator's setting wins. */
 static void size_thread_pool(const ll_config_t *config)
 {
     char n[16];
