@@ -20,6 +20,28 @@ static void put(char *text, size_t *n, size_t cap, const char *fmt, ...)
         *n = *n + (size_t)k < cap ? *n + (size_t)k : cap - 1;
 }
 
+/* Appends one labelled series of a histogram: its cumulative buckets
+ * (util/histo.h's bounds, then +Inf), _sum and _count. */
+static void put_histogram(char *text, size_t *n, size_t cap, const char *name, const char *label,
+                          const char *value, const uint64_t *counts, uint64_t sum_ns)
+{
+    uint64_t cumulative = 0;
+    for (int i = 0; i <= LL_HISTO_BUCKETS; i++) {
+        char le[32];
+        cumulative += counts[i];
+        if (i < LL_HISTO_BUCKETS)
+            snprintf(le, sizeof le, "%g", ll_histo_le[i]);
+        else
+            snprintf(le, sizeof le, "+Inf");
+        put(text, n, cap, "%s_bucket{%s=\"%s\",le=\"%s\"} %" PRIu64 "\n", name, label, value, le,
+            cumulative);
+    }
+    put(text, n, cap,
+        "%s_sum{%s=\"%s\"} %.6f\n"
+        "%s_count{%s=\"%s\"} %" PRIu64 "\n",
+        name, label, value, (double)sum_ns / 1e9, name, label, value, cumulative);
+}
+
 /* Appends the stream metrics, summed over workers, to text (room cap);
  * returns the new length. */
 static size_t stream_metrics(const ll_stream_stats_t *stats, char *text, size_t n, size_t cap)
@@ -45,39 +67,30 @@ static size_t stream_metrics(const ll_stream_stats_t *stats, char *text, size_t 
         "# HELP ledgerline_stream_events_sent_total Events handed to subscribers' sockets.\n"
         "# TYPE ledgerline_stream_events_sent_total counter\n"
         "ledgerline_stream_events_sent_total %" PRIu64 "\n"
-        "# HELP ledgerline_stream_events_dropped_total Events dropped for full client queues.\n"
-        "# TYPE ledgerline_stream_events_dropped_total counter\n"
-        "ledgerline_stream_events_dropped_total %" PRIu64 "\n"
         "# HELP ledgerline_stream_queue_high_water Deepest any client queue has been.\n"
         "# TYPE ledgerline_stream_queue_high_water gauge\n"
-        "ledgerline_stream_queue_high_water %" PRIu64 "\n",
-        st.sent, st.dropped, st.queue_hwm);
+        "ledgerline_stream_queue_high_water %" PRIu64 "\n"
+        "# HELP ledgerline_stream_events_dropped_total Events dropped for full client queues.\n"
+        "# TYPE ledgerline_stream_events_dropped_total counter\n",
+        st.sent, st.queue_hwm);
+    for (size_t i = 0; i < sizeof streams / sizeof streams[0]; i++)
+        put(text, &n, cap, "ledgerline_stream_events_dropped_total{stream=\"%s\"} %" PRIu64 "\n",
+            streams[i].name, st.dropped_by[streams[i].wire]);
     put(text, &n, cap,
-        "# HELP ledgerline_event_first_write_seconds From a batch of events' "
-        "commit to the first subscriber socket write holding it, per worker.\n"
+        "# HELP ledgerline_event_first_write_seconds From a batch of events' commit to the first "
+        "write holding it to a subscriber of the stream, per worker.\n"
         "# TYPE ledgerline_event_first_write_seconds histogram\n");
-    uint64_t cumulative = 0;
-    for (int i = 0; i <= LL_FIRST_WRITE_BUCKETS; i++) {
-        char le[32];
-        cumulative += st.first_write[i];
-        if (i < LL_FIRST_WRITE_BUCKETS)
-            snprintf(le, sizeof le, "%g", ll_first_write_le[i]);
-        else
-            snprintf(le, sizeof le, "+Inf");
-        put(text, &n, cap, "ledgerline_event_first_write_seconds_bucket{le=\"%s\"} %" PRIu64 "\n",
-            le, cumulative);
-    }
-    put(text, &n, cap,
-        "ledgerline_event_first_write_seconds_sum %.6f\n"
-        "ledgerline_event_first_write_seconds_count %" PRIu64 "\n",
-        (double)st.first_write_ns / 1e9, cumulative);
+    for (size_t i = 0; i < sizeof streams / sizeof streams[0]; i++)
+        put_histogram(text, &n, cap, "ledgerline_event_first_write_seconds", "stream",
+                      streams[i].name, st.first_write[streams[i].wire],
+                      st.first_write_ns[streams[i].wire]);
     return n;
 }
 
 void ll_api_metrics(ll_api_worker_t *ctx, ll_req_t *req, const char *param)
 {
     ll_ledger_stats_t s;
-    char text[8192];
+    char text[32768];
     (void)param;
     ll_ledger_stats(ctx->app->ledger, &s);
     size_t n = 0;
@@ -110,6 +123,15 @@ void ll_api_metrics(ll_api_worker_t *ctx, ll_req_t *req, const char *param)
         "ledgerline_batches{state=\"checking\"} %" PRId64 "\n"
         "ledgerline_batches{state=\"waiting\"} %" PRId64 "\n",
         atomic_load(&ctx->app->batches_checking), atomic_load(&ctx->app->batches_waiting));
+    static const char *const phases[LL_BLOCK_PHASES] = {"apply", "mine", "commit"};
+    put(text, &n, sizeof text,
+        "# HELP ledgerline_block_seconds Time this process spent producing each block, per phase "
+        "(apply: its transactions and contracts; mine: tx root and proof of work; commit: the "
+        "SQLite transaction with its re-read and events, published).\n"
+        "# TYPE ledgerline_block_seconds histogram\n");
+    for (int p = 0; p < LL_BLOCK_PHASES; p++)
+        put_histogram(text, &n, sizeof text, "ledgerline_block_seconds", "phase", phases[p],
+                      s.phase[p], s.phase_ns[p]);
     size_t len = stream_metrics(&ctx->app->streams, text, n, sizeof text);
     ll_req_respond(req, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
 }

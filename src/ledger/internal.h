@@ -87,6 +87,9 @@ struct ll_ledger {
     _Atomic uint64_t stat_blocks;
     _Atomic uint64_t stat_txs;
     _Atomic uint64_t stat_time_limits;
+    /* Written by the producer (one writer), read by workers. */
+    _Atomic uint64_t stat_phase[LL_BLOCK_PHASES][LL_HISTO_BUCKETS + 1];
+    _Atomic uint64_t stat_phase_ns[LL_BLOCK_PHASES];
     ll_penalties_t penalties; /* senders refused deploys and calls for a while */
     uv_mutex_t penalty_lock;  /* admission and the block job both read it */
     int penalty_ready;        /* penalty_lock is initialised */

@@ -323,4 +323,9 @@ void ll_ledger_stats(const ll_ledger_t *l, ll_ledger_stats_t *out)
     out->blocks_produced = atomic_load(&l->stat_blocks);
     out->txs_committed = atomic_load(&l->stat_txs);
     out->contract_time_limits = atomic_load(&l->stat_time_limits);
+    for (int p = 0; p < LL_BLOCK_PHASES; p++) {
+        for (int i = 0; i <= LL_HISTO_BUCKETS; i++)
+            out->phase[p][i] = atomic_load_explicit(&l->stat_phase[p][i], memory_order_relaxed);
+        out->phase_ns[p] = atomic_load_explicit(&l->stat_phase_ns[p], memory_order_relaxed);
+    }
 }

@@ -20,6 +20,7 @@
 #include "store/store.h"
 #include "stream/hub.h"
 #include "util/err.h"
+#include "util/histo.h"
 #include "util/taskq.h"
 
 #include <jansson.h>
@@ -130,12 +131,23 @@ int ll_ledger_post(ll_ledger_t *l, ll_ledger_req_t *req);
 const char *ll_ledger_miner(const ll_ledger_t *l);
 const char *ll_ledger_faucet_address(const ll_ledger_t *l);
 
+/* The phases of producing a block that /metrics times. */
+typedef enum {
+    LL_BLOCK_APPLY,  /* its transactions applied (contracts run) */
+    LL_BLOCK_MINE,   /* tx root and proof of work */
+    LL_BLOCK_COMMIT, /* the SQLite transaction, its re-read and events, published */
+    LL_BLOCK_PHASES
+} ll_block_phase_t;
+
 typedef struct ll_ledger_stats {
     uint64_t height;               /* of the tip */
     uint64_t mempool;              /* transactions pending */
     uint64_t blocks_produced;      /* since start */
     uint64_t txs_committed;        /* since start */
     uint64_t contract_time_limits; /* runs stopped by the time limit, since start */
+    /* per phase, util/histo.h's buckets (not cumulative) and their sum */
+    uint64_t phase[LL_BLOCK_PHASES][LL_HISTO_BUCKETS + 1];
+    uint64_t phase_ns[LL_BLOCK_PHASES];
 } ll_ledger_stats_t;
 
 /* A consistent-enough snapshot for /metrics (each field atomic). */

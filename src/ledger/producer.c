@@ -129,13 +129,23 @@ static void apply_block(ll_ledger_t *l, ll_block_job_t *job)
 
 /* The job, whole: apply, tx root, proof of work, commit and publish. Runs
  * on the producer thread, or on the ledger thread for the stop's blocks. */
+/* Counts one phase of a block in /metrics' histograms; since, its start. */
+static void observe(ll_ledger_t *l, ll_block_phase_t phase, uint64_t since)
+{
+    uint64_t ns = uv_hrtime() - since;
+    atomic_fetch_add_explicit(&l->stat_phase[phase][ll_histo_bucket(ns)], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&l->stat_phase_ns[phase], ns, memory_order_relaxed);
+}
+
 static void run_job(ll_ledger_t *l, ll_block_job_t *job)
 {
     ll_block_hdr_t *b = &job->b;
     const char **ids = NULL;
     ll_ledger_free_graveyard(l);
     start_header(l, b);
+    uint64_t t = uv_hrtime();
     apply_block(l, job);
+    observe(l, LL_BLOCK_APPLY, t);
     if (job->canceled) {
         job->rc = LL_ECANCELED;
         return;
@@ -147,12 +157,17 @@ static void run_job(ll_ledger_t *l, ll_block_job_t *job)
     for (size_t i = 0; i < job->kept; i++)
         ids[i] = l->kept[i]->tx_id;
     b->tx_count = (uint32_t)job->kept;
+    t = uv_hrtime();
     job->rc = ll_block_tx_root(ids, job->kept, b->tx_root);
     free(ids);
     if (job->rc == 0)
         job->rc = ll_block_mine(b);
+    observe(l, LL_BLOCK_MINE, t);
+    t = uv_hrtime();
     if (job->rc == 0)
         job->rc = ll_ledger_commit_block(l, b, l->kept, l->receipts, job->kept);
+    if (job->rc == 0)
+        observe(l, LL_BLOCK_COMMIT, t);
 }
 
 /* Starts taking the next block: once the journal is flushed (its

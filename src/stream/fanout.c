@@ -349,17 +349,19 @@ static void offer(ll_sub_t *s, ll_event_t *ev, ll_sub_t **touched)
 }
 
 /* Writes every touched subscriber's queue, one write each; the first
- * write of a batch is timed from its publication (stats.h). */
-static void flush_touched(ll_fanout_t *fo, ll_sub_t **touched, const ll_batch_t *b, int *timed)
+ * write of a batch to each wire format is timed from its publication
+ * (stats.h). */
+static void flush_touched(ll_fanout_t *fo, ll_sub_t **touched, const ll_batch_t *b, unsigned *timed)
 {
     while (*touched) {
         ll_sub_t *s = *touched;
         *touched = s->fan.next_touched;
         s->fan.touched = 0;
         ll_sub_flush(s);
-        if (!*timed && b->published_ns) /* a batch made outside the hub has no time */
-            ll_stream_counts_first_write(&fo->counts, uv_hrtime() - b->published_ns);
-        *timed = 1;
+        /* a batch made outside the hub has no time */
+        if (!(*timed & (1u << s->wire)) && b->published_ns)
+            ll_stream_counts_first_write(&fo->counts, s->wire, uv_hrtime() - b->published_ns);
+        *timed |= 1u << s->wire;
     }
 }
 
@@ -367,7 +369,7 @@ void ll_fanout_deliver(const ll_batch_t *b, void *arg)
 {
     ll_fanout_t *fo = arg;
     ll_sub_t *touched = NULL;
-    int timed = 0;
+    unsigned timed = 0; /* a bit per wire format */
     for (size_t i = 0; i < b->n; i++) {
         ll_event_t *ev = b->events[i];
         for (ll_sub_t *s = fo->unfiltered; s; s = s->fan.next)

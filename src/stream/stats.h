@@ -16,6 +16,7 @@
 #define LL_STREAM_STATS_H
 
 #include "stream/event.h"
+#include "util/histo.h"
 
 #include <stdatomic.h>
 #include <stdint.h>
@@ -23,28 +24,29 @@
 /* One slot per worker: config.c caps --workers at 256. */
 #define LL_STREAM_STATS_SLOTS 256
 
-/* The histogram of commit -> first write: for each batch of events a
- * worker delivers to at least one subscriber, the time from its publication
- * (right after its COMMIT) to the first subscriber socket write that holds
- * it. Upper bounds in seconds; one more bucket counts what exceeds them. */
-#define LL_FIRST_WRITE_BUCKETS 12
-extern const double ll_first_write_le[LL_FIRST_WRITE_BUCKETS];
+/* The histograms of commit -> first write, per wire format: for each batch
+ * of events a worker writes to at least one subscriber of a format, the
+ * time from its publication (right after its COMMIT) to the first such
+ * subscriber's socket write that holds it (util/histo.h's buckets). */
 
 /* A worker's counts (plain: its own thread's), or their sum over workers. */
 typedef struct ll_stream_counts {
     int64_t subscribers[LL_WIRE_COUNT]; /* open, per wire format */
     uint64_t sent;                      /* events handed to sockets */
     uint64_t dropped;                   /* events dropped for full queues */
+    uint64_t dropped_by[LL_WIRE_COUNT]; /* the same, per wire format */
     uint64_t queue_hwm; /* deepest any queue has been (the sum: the deepest of all) */
-    uint64_t first_write[LL_FIRST_WRITE_BUCKETS + 1]; /* per bucket, not cumulative */
-    uint64_t first_write_ns;                          /* their sum */
+    uint64_t first_write[LL_WIRE_COUNT][LL_HISTO_BUCKETS + 1]; /* per bucket */
+    uint64_t first_write_ns[LL_WIRE_COUNT];                    /* their sum */
 } ll_stream_counts_t;
 
 /* A worker's published counts: written by that worker only. */
 typedef struct ll_stream_slot {
     _Atomic int64_t subscribers[LL_WIRE_COUNT];
     _Atomic uint64_t sent, dropped, queue_hwm;
-    _Atomic uint64_t first_write[LL_FIRST_WRITE_BUCKETS + 1], first_write_ns;
+    _Atomic uint64_t dropped_by[LL_WIRE_COUNT];
+    _Atomic uint64_t first_write[LL_WIRE_COUNT][LL_HISTO_BUCKETS + 1];
+    _Atomic uint64_t first_write_ns[LL_WIRE_COUNT];
 } ll_stream_slot_t;
 
 typedef struct ll_stream_stats {
@@ -59,8 +61,8 @@ ll_stream_slot_t *ll_stream_stats_claim(ll_stream_stats_t *st);
 /* Copies a worker's counts into its slot; the slot's worker only. */
 void ll_stream_stats_publish(ll_stream_slot_t *slot, const ll_stream_counts_t *c);
 
-/* Counts one commit -> first write of ns nanoseconds in c. */
-void ll_stream_counts_first_write(ll_stream_counts_t *c, uint64_t ns);
+/* Counts one commit -> first write of ns nanoseconds to wire in c. */
+void ll_stream_counts_first_write(ll_stream_counts_t *c, ll_wire_t wire, uint64_t ns);
 
 /* Sums every claimed slot into *out (queue_hwm: the largest); any thread. */
 void ll_stream_stats_sum(const ll_stream_stats_t *st, ll_stream_counts_t *out);

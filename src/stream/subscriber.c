@@ -83,6 +83,7 @@ static void queue_event(ll_sub_t *s, ll_event_t *ev)
     if (s->count >= s->cap) {
         s->dropped_unreported++;
         s->counts->dropped++;
+        s->counts->dropped_by[s->wire]++;
         return;
     }
     enqueue(s, ll_event_ref(ev));

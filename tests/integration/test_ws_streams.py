@@ -134,22 +134,32 @@ def test_metrics_count_subscribers_per_stream_and_events_sent(srv):
                          "the %s subscribers to be gone after close" % s)
 
 
-def first_write_histogram(srv):
-    """{le: cumulative count} of ledgerline_event_first_write_seconds, and
-    its _count and _sum."""
+def histogram(srv, name, **labels):
+    """{le: cumulative count} of one labelled series of a histogram, and its
+    _count and _sum."""
     samples = H.parse_metric_samples(srv.get("/metrics").text)
-    buckets = {l["le"]: v for n, l, v in samples
-               if n == "ledgerline_event_first_write_seconds_bucket"}
-    return (buckets, H.metric_sum(samples, "ledgerline_event_first_write_seconds_count"),
-            H.metric_sum(samples, "ledgerline_event_first_write_seconds_sum"))
+    buckets = {l["le"]: v for n, l, v in samples if n == name + "_bucket"
+               and all(l.get(k) == v2 for k, v2 in labels.items())}
+    return (buckets, H.metric_sum(samples, name + "_count", **labels),
+            H.metric_sum(samples, name + "_sum", **labels))
+
+
+def check_histogram(buckets, count, total):
+    """Cumulative buckets up to +Inf, which equals _count; a 10 s bound."""
+    bounds = sorted((float(le), v) for le, v in buckets.items() if le != "+Inf")
+    values = [v for _, v in bounds] + [buckets["+Inf"]]
+    assert values == sorted(values), buckets  # cumulative
+    assert buckets["+Inf"] == count and total >= 0, (buckets, count, total)
+    assert bounds[-1][0] >= 10.0, bounds
 
 
 def test_metrics_time_each_batch_from_commit_to_its_first_socket_write(srv):
-    """ledgerline_event_first_write_seconds is a Prometheus histogram: one
-    observation per batch of events a worker writes to at least one
-    subscriber, cumulative buckets ending in +Inf, equal to _count."""
-    buckets0, count0, _ = first_write_histogram(srv)
-    assert buckets0 and "+Inf" in buckets0, buckets0
+    """ledgerline_event_first_write_seconds{stream=…} is a Prometheus
+    histogram: one observation per batch of events a worker writes to at
+    least one subscriber of that stream."""
+    name = "ledgerline_event_first_write_seconds"
+    _, count0, _ = histogram(srv, name, stream="valid_tx")
+    _, other0, _ = histogram(srv, name, stream="valid_transactions")
     with H.LoopThread() as lt:
         reader = H.WsReader(lt, ws_uri(srv, "valid_tx"))
         H.wait_until(lambda: subscribers(srv, "valid_tx") >= 1, 10, "the subscriber")
@@ -157,14 +167,26 @@ def test_metrics_time_each_batch_from_commit_to_its_first_socket_write(srv):
         reader.wait_for(lambda r: any(f.get("txid") == tx_id for f in frames(r)), 10,
                         "the grant's frame")
         reader.close()
-    H.wait_until(lambda: first_write_histogram(srv)[1] > count0, 10,
+    H.wait_until(lambda: histogram(srv, name, stream="valid_tx")[1] > count0, 10,
                  "a first write counted for the grant's block")
-    buckets, count, total = first_write_histogram(srv)
-    bounds = sorted((float(le), v) for le, v in buckets.items() if le != "+Inf")
-    values = [v for _, v in bounds] + [buckets["+Inf"]]
-    assert values == sorted(values), buckets  # cumulative
-    assert buckets["+Inf"] == count and total >= 0, (buckets, count, total)
-    assert [b for b, _ in bounds][-1] >= 1.0, bounds
+    check_histogram(*histogram(srv, name, stream="valid_tx"))
+    # nobody subscribed to valid_transactions: nothing observed there
+    assert histogram(srv, name, stream="valid_transactions")[1] == other0
+
+
+def test_metrics_time_each_phase_of_a_block(srv):
+    """ledgerline_block_seconds{phase="apply"|"mine"|"commit"}: one
+    observation per block this process produced, in each phase."""
+    name = "ledgerline_block_seconds"
+    before = {p: histogram(srv, name, phase=p)[1] for p in ("apply", "mine", "commit")}
+    blocks0 = H.server_metric(srv, "ledgerline_blocks_produced_total")
+    srv.tx(srv.fund(H.random_address(), 1000))
+    H.wait_until(lambda: H.server_metric(srv, "ledgerline_blocks_produced_total") > blocks0, 10,
+                 "a block")
+    for p in ("apply", "mine", "commit"):
+        buckets, count, total = histogram(srv, name, phase=p)
+        assert count > before[p], (p, before[p], count)
+        check_histogram(buckets, count, total)
 
 
 # --------------------------------------------------------------------------
