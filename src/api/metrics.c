@@ -70,9 +70,13 @@ static size_t stream_metrics(const ll_stream_stats_t *stats, char *text, size_t 
         "# HELP ledgerline_stream_queue_high_water Deepest any client queue has been.\n"
         "# TYPE ledgerline_stream_queue_high_water gauge\n"
         "ledgerline_stream_queue_high_water %" PRIu64 "\n"
+        "# HELP ledgerline_stream_subscribers_lagging Open subscribers holding more than half "
+        "their --client-queue in events their socket has not taken.\n"
+        "# TYPE ledgerline_stream_subscribers_lagging gauge\n"
+        "ledgerline_stream_subscribers_lagging %" PRId64 "\n"
         "# HELP ledgerline_stream_events_dropped_total Events dropped for full client queues.\n"
         "# TYPE ledgerline_stream_events_dropped_total counter\n",
-        st.sent, st.queue_hwm);
+        st.sent, st.queue_hwm, st.lagging);
     for (size_t i = 0; i < sizeof streams / sizeof streams[0]; i++)
         put(text, &n, cap, "ledgerline_stream_events_dropped_total{stream=\"%s\"} %" PRIu64 "\n",
             streams[i].name, st.dropped_by[streams[i].wire]);

@@ -279,8 +279,9 @@ void ll_sub_close(ll_sub_t *s)
     sessions_unlink(fo, s);
     remove_ready(fo, s);
     fo->counts.subscribers[s->wire]--;
+    int freeable = ll_sub_shut(s); /* first: it also leaves the lagging count */
     publish(fo);
-    if (ll_sub_shut(s)) {
+    if (freeable) {
         s->fan.next_dead = fo->dead;
         fo->dead = s;
         wake(fo);

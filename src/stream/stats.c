@@ -26,6 +26,7 @@ void ll_stream_stats_publish(ll_stream_slot_t *slot, const ll_stream_counts_t *c
     atomic_store_explicit(&slot->sent, c->sent, memory_order_relaxed);
     atomic_store_explicit(&slot->dropped, c->dropped, memory_order_relaxed);
     atomic_store_explicit(&slot->queue_hwm, c->queue_hwm, memory_order_relaxed);
+    atomic_store_explicit(&slot->lagging, c->lagging, memory_order_relaxed);
     for (int w = 0; w < LL_WIRE_COUNT; w++) {
         for (int i = 0; i <= LL_HISTO_BUCKETS; i++)
             atomic_store_explicit(&slot->first_write[w][i], c->first_write[w][i],
@@ -48,6 +49,7 @@ void ll_stream_stats_sum(const ll_stream_stats_t *st, ll_stream_counts_t *out)
         }
         out->sent += atomic_load_explicit(&s->sent, memory_order_relaxed);
         out->dropped += atomic_load_explicit(&s->dropped, memory_order_relaxed);
+        out->lagging += atomic_load_explicit(&s->lagging, memory_order_relaxed);
         uint64_t hwm = atomic_load_explicit(&s->queue_hwm, memory_order_relaxed);
         if (hwm > out->queue_hwm)
             out->queue_hwm = hwm;

@@ -36,6 +36,7 @@ typedef struct ll_stream_counts {
     uint64_t dropped;                   /* events dropped for full queues */
     uint64_t dropped_by[LL_WIRE_COUNT]; /* the same, per wire format */
     uint64_t queue_hwm; /* deepest any queue has been (the sum: the deepest of all) */
+    int64_t lagging;    /* open subscribers more than half their queue behind */
     uint64_t first_write[LL_WIRE_COUNT][LL_HISTO_BUCKETS + 1]; /* per bucket */
     uint64_t first_write_ns[LL_WIRE_COUNT];                    /* their sum */
 } ll_stream_counts_t;
@@ -44,6 +45,7 @@ typedef struct ll_stream_counts {
 typedef struct ll_stream_slot {
     _Atomic int64_t subscribers[LL_WIRE_COUNT];
     _Atomic uint64_t sent, dropped, queue_hwm;
+    _Atomic int64_t lagging;
     _Atomic uint64_t dropped_by[LL_WIRE_COUNT];
     _Atomic uint64_t first_write[LL_WIRE_COUNT][LL_HISTO_BUCKETS + 1];
     _Atomic uint64_t first_write_ns[LL_WIRE_COUNT];

@@ -57,11 +57,25 @@ int ll_sub_wants_page(const ll_sub_t *s)
     return !s->closed && s->catching_up && !s->writing;
 }
 
+/* A subscriber lags while more than half its queue (--client-queue) holds
+ * events its socket has not taken: queued, or in a write not yet done. The
+ * fan-out's count follows each change, so a scrape costs nothing per
+ * subscriber. */
+static void note_lag(ll_sub_t *s)
+{
+    int now = !s->closed && s->count + s->ninflight > s->cap / 2;
+    if (now != s->lagging) {
+        s->lagging = now;
+        s->counts->lagging += now ? 1 : -1;
+    }
+}
+
 static void enqueue(ll_sub_t *s, ll_event_t *ev)
 {
     *slot(s, s->count) = ev;
     s->count++;
     s->drain_told = 0;
+    note_lag(s);
 }
 
 /* Drops every queued event. */
@@ -70,6 +84,7 @@ static void discard(ll_sub_t *s)
     for (uint32_t i = 0; i < s->count; i++)
         ll_event_unref(*slot(s, i));
     s->count = 0;
+    note_lag(s);
 }
 
 /* Queues a matching event (one new reference), writing through first when
@@ -136,6 +151,7 @@ static void on_write(uv_write_t *wr, int status)
         ll_sub_free(s); /* ll_sub_close left the memory to this callback */
         return;
     }
+    note_lag(s);
     if (status < 0) {
         s->hooks->on_write_error(s->owner, status);
         return;
@@ -188,6 +204,7 @@ void ll_sub_flush(ll_sub_t *s)
     s->head = (s->head + done) % ring_size(s);
     s->count -= done;
     s->counts->sent += sent;
+    note_lag(s);
     if (i == nb) {
         report_drops(s);
         drained(s);
@@ -203,7 +220,7 @@ void ll_sub_flush(ll_sub_t *s)
         s->inflight[k] = *slot(s, k);
     s->ninflight = m;
     s->head = (s->head + m) % ring_size(s);
-    s->count = 0;
+    s->count = 0; /* still lagging as much: the events are in flight */
     s->wr.data = s;
     s->writing = 1;
     rc = uv_write(&s->wr, s->out, s->bufs, rest, on_write);
@@ -212,6 +229,7 @@ void ll_sub_flush(ll_sub_t *s)
         for (uint32_t k = 0; k < m; k++)
             ll_event_unref(s->inflight[k]);
         s->ninflight = 0;
+        note_lag(s);
         s->hooks->on_write_error(s->owner, rc);
     }
 }
@@ -343,7 +361,7 @@ ll_sub_t *ll_sub_alloc(uv_stream_t *out, const ll_sub_opts_t *o, uint64_t log_la
 int ll_sub_shut(ll_sub_t *s)
 {
     s->closed = 1;
-    discard(s);
+    discard(s); /* and, closed, it lags no more */
     return !s->writing;
 }
 

@@ -59,6 +59,7 @@ struct ll_sub {
     uv_write_t wr;
     uint64_t cursor; /* newest seq queued or skipped; older live events are not sent */
     uint64_t dropped_unreported;
+    int lagging; /* counted in counts->lagging (subscriber.c:note_lag) */
 };
 
 /* Allocates a subscriber with its ring and buffers; NULL on ENOMEM.

@@ -93,6 +93,20 @@ static void test_sub_ws_clients_get_only_their_frame_shape(void **state)
 
 /* ---- backpressure -------------------------------------------------------- */
 
+/* A lagging subscriber that closes is not left in the gauge. */
+static void test_subq_lagging_subscriber_leaves_the_gauge_when_it_closes(void **state)
+{
+    fx_t *fx = *state;
+    ll_sub_opts_t o = sse_opts(4);
+    conn_t *c = conn_open(fx, SMALL_BUF, &o);
+    c->reading = 0;
+    deliver_range(fx, 1, 300, 150);
+    assert_int_equal(stats_of(fx).lagging, 1);
+    conn_close(c);
+    settle(fx);
+    assert_int_equal(stats_of(fx).lagging, 0);
+}
+
 static void test_subq_drops_newest_and_counts_when_full(void **state)
 {
     fx_t *fx = *state;
@@ -109,6 +123,7 @@ static void test_subq_drops_newest_and_counts_when_full(void **state)
     assert_int_equal(ll_sub_queued(c->sub), CAP);
     assert_true(stats_of(fx).queue_hwm >= CAP);
     assert_int_equal(c->dropped_calls, 0); /* reported only when there is room again */
+    assert_int_equal(stats_of(fx).lagging, 1); /* its whole queue waits for the socket */
 
     /* A second batch while the socket is still full: all of it dropped. */
     deliver_range(fx, N + 1, N + 10, 150);
@@ -124,6 +139,7 @@ static void test_subq_drops_newest_and_counts_when_full(void **state)
     assert_int_equal(c->dropped_calls, 1);
     assert_int_equal(c->dropped_n, dropped + 10);
     assert_int_equal(stats_of(fx).sent, (uint64_t)got);
+    assert_int_equal(stats_of(fx).lagging, 0); /* caught up */
 
     /* Later events flow again. */
     deliver_range(fx, N + 11, N + 13, 150);
@@ -418,6 +434,7 @@ int main(void)
         T(test_sub_writes_once_per_batch),
         T(test_sub_ws_clients_get_only_their_frame_shape),
         T(test_subq_drops_newest_and_counts_when_full),
+        T(test_subq_lagging_subscriber_leaves_the_gauge_when_it_closes),
         T(test_subq_keeps_order_across_partial_write),
         T(test_subq_writes_a_big_batch_through_without_drops),
         T(test_sub_send_raw_follows_queued_events),
