@@ -1,9 +1,9 @@
 /* api/accounts.c: GET /api/v1/accounts/{address} from committed state. */
 #include "api/api.h"
 #include "ledger/tx.h"
+#include "store/contracts.h"
 #include "util/err.h"
 #include "util/hex.h"
-#include "store/contracts.h"
 
 static int add_balance(const char *asset_id, int64_t units, void *arg)
 {

@@ -23,6 +23,11 @@
 
 #include <stdatomic.h>
 
+/* Room for the router's table (router.c checks it) and the statuses the
+ * node answers with (router.c: statuses). */
+#define LL_API_ROUTES_MAX 32
+#define LL_API_STATUS_KINDS 22
+
 typedef struct ll_api {
     const ll_config_t *config;
     ll_ledger_t *ledger;
@@ -30,6 +35,9 @@ typedef struct ll_api {
     ll_hub_t *hub;               /* the ledger publishes event batches here */
     ll_stream_stats_t streams;   /* a slot per worker's fan-out (stream/stats.h) */
     _Atomic uint64_t requests;   /* every worker counts here, for /metrics */
+    /* Responses by route (router.c's table, then "unmatched") and status
+     * (router.c's list, then "other"), for /metrics. */
+    _Atomic uint64_t responses[LL_API_ROUTES_MAX + 1][LL_API_STATUS_KINDS + 1];
     /* Batch submissions over every worker, for /metrics (api/transactions.c):
      * being checked on the thread pool, and waiting in a worker's line. */
     _Atomic int64_t batches_checking;
@@ -63,6 +71,13 @@ void ll_api_batches_close(ll_api_worker_t *ctx);
 
 /* server_opts.handler: routes one request. */
 void ll_api_handle(ll_req_t *req);
+
+/* For /metrics: how many routes there are, route i's label ("POST
+ * /api/v1/transactions"; i == that count: "unmatched"), and status kind
+ * k's label ("202"; k == LL_API_STATUS_KINDS: "other"). */
+size_t ll_api_route_count(void);
+const char *ll_api_route_label(size_t i, char *buf, size_t cap);
+const char *ll_api_status_label(int k, char *buf, size_t cap);
 
 /* ---- route handlers (one file per group) ---------------------------------- */
 /* param is the path segment matched by '*' in the route, or NULL. */

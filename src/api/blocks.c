@@ -45,7 +45,8 @@ void ll_api_block_get(ll_api_worker_t *ctx, ll_req_t *req, const char *which)
         rc = ll_store_block_by_height(ctx->reader, height, &b);
     }
     if (rc < 0) {
-        ll_req_respond_error(req, rc, rc == LL_ENOTFOUND ? "no block at that height" : "store error");
+        ll_req_respond_error(req, rc,
+                             rc == LL_ENOTFOUND ? "no block at that height" : "store error");
         return;
     }
     if (!(obj = ll_block_json(&b)) || !(txs = json_array()) ||

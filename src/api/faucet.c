@@ -17,13 +17,15 @@ void ll_api_faucet(ll_api_worker_t *ctx, ll_req_t *req, const char *param)
     json_int_t units = FAUCET_DEFAULT_UNITS;
     (void)param;
     if (!ctx->app->config->dev) {
-        ll_req_respond_error(req, LL_ENOTFOUND, "the faucet exists only on a node started with --dev");
+        ll_req_respond_error(req, LL_ENOTFOUND,
+                             "the faucet exists only on a node started with --dev");
         return;
     }
     /* A page elsewhere can POST text/plain here without a preflight. */
     if (!ll_api_origin_same_site(ctx, req)) {
-        ll_req_respond_error(req, LL_EFORBIDDEN, "the faucet takes requests only from this node's "
-                                                 "own pages or an --allowed-origins entry");
+        ll_req_respond_error(req, LL_EFORBIDDEN,
+                             "the faucet takes requests only from this node's "
+                             "own pages or an --allowed-origins entry");
         return;
     }
     if (!(body = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr))) {
@@ -43,7 +45,8 @@ void ll_api_faucet(ll_api_worker_t *ctx, ll_req_t *req, const char *param)
     }
     address = json_string_value(json_object_get(body, "address"));
     if (!address || !ll_hex_is_lower(address, LL_ADDRESS_HEX)) {
-        ll_req_respond_error(req, LL_EBADADDRESS, "field 'address' must be 32 lowercase hex digits");
+        ll_req_respond_error(req, LL_EBADADDRESS,
+                             "field 'address' must be 32 lowercase hex digits");
         goto out;
     }
     if ((amount = json_object_get(body, "amount"))) {

@@ -94,7 +94,7 @@ static size_t stream_metrics(const ll_stream_stats_t *stats, char *text, size_t 
 void ll_api_metrics(ll_api_worker_t *ctx, ll_req_t *req, const char *param)
 {
     ll_ledger_stats_t s;
-    char text[32768];
+    static _Thread_local char text[65536]; /* each worker's own, not its stack */
     (void)param;
     ll_ledger_stats(ctx->app->ledger, &s);
     size_t n = 0;
@@ -136,6 +136,21 @@ void ll_api_metrics(ll_api_worker_t *ctx, ll_req_t *req, const char *param)
     for (int p = 0; p < LL_BLOCK_PHASES; p++)
         put_histogram(text, &n, sizeof text, "ledgerline_block_seconds", "phase", phases[p],
                       s.phase[p], s.phase_ns[p]);
+    put(text, &n, sizeof text,
+        "# HELP ledgerline_http_responses_total Responses by route (method and pattern, or "
+        "unmatched) and status, for the requests the router saw.\n"
+        "# TYPE ledgerline_http_responses_total counter\n");
+    for (size_t r = 0; r <= ll_api_route_count(); r++) {
+        for (int k = 0; k <= LL_API_STATUS_KINDS; k++) {
+            uint64_t v = atomic_load_explicit(&ctx->app->responses[r][k], memory_order_relaxed);
+            char route[96], status[16];
+            if (v)
+                put(text, &n, sizeof text,
+                    "ledgerline_http_responses_total{route=\"%s\",status=\"%s\"} %" PRIu64 "\n",
+                    ll_api_route_label(r, route, sizeof route),
+                    ll_api_status_label(k, status, sizeof status), v);
+        }
+    }
     size_t len = stream_metrics(&ctx->app->streams, text, n, sizeof text);
     ll_req_respond(req, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
 }

@@ -8,6 +8,7 @@
 #include "util/log.h"
 
 #include <sodium.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,6 +42,47 @@ static const route_t routes[] = {
     {HTTP_GET, "/*", ll_api_static}, /* web/ files; last, so the API wins */
 };
 
+#define N_ROUTES (sizeof routes / sizeof routes[0])
+_Static_assert(N_ROUTES <= LL_API_ROUTES_MAX, "LL_API_ROUTES_MAX is too small");
+
+/* The statuses /metrics tells apart; any other counts as "other". */
+static const int statuses[LL_API_STATUS_KINDS] = {
+    101, 200, 201, 202, 204, 304, 400, 401, 403, 404, 405,
+    406, 408, 409, 413, 415, 422, 426, 429, 431, 500, 503,
+};
+
+size_t ll_api_route_count(void)
+{
+    return N_ROUTES;
+}
+
+const char *ll_api_route_label(size_t i, char *buf, size_t cap)
+{
+    if (i >= N_ROUTES)
+        snprintf(buf, cap, "unmatched");
+    else
+        snprintf(buf, cap, "%s %s", http_method_str(routes[i].method), routes[i].pattern);
+    return buf;
+}
+
+const char *ll_api_status_label(int k, char *buf, size_t cap)
+{
+    if (k < 0 || k >= LL_API_STATUS_KINDS)
+        snprintf(buf, cap, "other");
+    else
+        snprintf(buf, cap, "%d", statuses[k]);
+    return buf;
+}
+
+/* The response's status, counted in its route's row (ll_req_on_status). */
+static void count_status(void *row, int status)
+{
+    int k = 0;
+    while (k < LL_API_STATUS_KINDS && statuses[k] != status)
+        k++;
+    atomic_fetch_add_explicit(&((_Atomic uint64_t *)row)[k], 1, memory_order_relaxed);
+}
+
 /* Matches path against pattern; on a '*' the segment is copied to param. */
 static int match(const char *pattern, const char *path, char *param, size_t cap)
 {
@@ -70,10 +112,11 @@ void ll_api_handle(ll_req_t *req)
     atomic_fetch_add(&ctx->app->requests, 1);
     if (m == HTTP_HEAD)
         m = HTTP_GET; /* the network layer sends HEAD's headers only */
-    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+    for (size_t i = 0; i < N_ROUTES; i++) {
         if (!match(routes[i].pattern, path, param, sizeof param))
             continue;
         if (routes[i].method == m) {
+            ll_req_on_status(req, count_status, ctx->app->responses[i]);
             routes[i].cb(ctx, req, strchr(routes[i].pattern, '*') ? param : NULL);
             return;
         }
@@ -83,6 +126,7 @@ void ll_api_handle(ll_req_t *req)
             snprintf(allow + len, sizeof allow - len, "%s%s", len ? ", " : "", name);
         }
     }
+    ll_req_on_status(req, count_status, ctx->app->responses[N_ROUTES]);
     if (*allow) {
         ll_req_add_header(req, "Allow", allow);
         ll_req_respond_error(req, LL_EMETHOD, "%s is not allowed on %s (allowed: %s)",

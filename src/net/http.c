@@ -502,11 +502,25 @@ static int answered_or_orphan(ll_req_t *r)
  * out as it is when body_kept (the request owns it, or it is constant data
  * of the program), and as one copy in the arena otherwise. The caller has
  * made sure req is neither answered nor an orphan. */
+void ll_req_on_status(ll_req_t *req, void (*cb)(void *arg, int status), void *arg)
+{
+    req->status_cb = cb;
+    req->status_arg = arg;
+}
+
+void ll_req_note_status(ll_req_t *req, int status)
+{
+    if (req->status_cb)
+        req->status_cb(req->status_arg, status);
+    req->status_cb = NULL; /* once */
+}
+
 static void respond(ll_req_t *req, int status, const char *content_type, const char *body,
                     size_t len, int body_kept)
 {
     if (status < 100 || status > 999)
         status = 500;
+    ll_req_note_status(req, status);
     if (content_type && strpbrk(content_type, "\r\n")) {
         LL_ERROR("http: content type refused (CR or LF in it)");
         content_type = NULL;

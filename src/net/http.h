@@ -72,6 +72,14 @@ void ll_req_respond_static(ll_req_t *req, int status, const char *content_type, 
 /* Answers with body as compact JSON (steals the reference). */
 void ll_req_respond_json(ll_req_t *req, int status, json_t *body);
 
+/* cb(arg, status) runs once, with the status of req's response, when its
+ * head is written (by a respond call, or by a stream taking the connection
+ * over: ll_req_note_status). For counting: it must not touch req. */
+void ll_req_on_status(ll_req_t *req, void (*cb)(void *arg, int status), void *arg);
+
+/* A stream that writes its own head (101, or 200 for SSE) reports it. */
+void ll_req_note_status(ll_req_t *req, int status);
+
 /* Answers {"error":{"code": ll_err_code(err), "message": <fmt…>}} with
  * ll_err_status(err). */
 void ll_req_respond_error(ll_req_t *req, int err, const char *fmt, ...)

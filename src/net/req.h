@@ -59,6 +59,8 @@ struct ll_req {
     const char *why; /* static text: why the head was refused (RFC 9112) */
     int head_done;   /* head parsed and checked; path/query/headers valid */
     int responded;
+    void (*status_cb)(void *arg, int status); /* ll_req_on_status */
+    void *status_arg;
     int last_cb; /* parse state: which header callback ran last */
     /* Request line and headers, NUL-separated: URL, name, value, …, then the
      * path and query copies and any combined header values. */

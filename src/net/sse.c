@@ -95,6 +95,7 @@ int ll_sse_start(ll_req_t *req, ll_fanout_t *fo, const ll_sub_opts_t *opts, uint
         ll_req_respond_error(req, LL_ENOMEM, "out of memory");
         return LL_ENOMEM;
     }
+    ll_req_note_status(req, 200); /* now: the take-over ends the request */
     sse->conn = ll_stream_conn_take_over(req, head, sizeof head - 1, fo, &chunked, &hooks,
                                          &stream_cbs, sse);
     if (!sse->conn) {

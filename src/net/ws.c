@@ -429,6 +429,7 @@ int ll_ws_start(ll_req_t *req, const char *head, size_t len, ll_fanout_t *fo,
     }
     wslay_event_config_set_max_recv_msg_length(ws->ctx, LL_WS_MAX_MESSAGE);
     ws->idle_ms = (uint64_t)idle_timeout_s * 1000;
+    ll_req_note_status(req, 101); /* now: the take-over ends the request */
     ws->conn = ll_stream_conn_take_over(req, head, len, fo, sub_opts, &hooks, &stream_cbs, ws);
     if (!ws->conn) {
         ws_free(ws);

@@ -94,6 +94,36 @@ def test_metrics_expose_block_height_and_mempool_size_in_prometheus_text(srv):
     H.wait_until(caught_up, 10, "metrics to show height %d and an empty mempool" % tip)
 
 
+def test_metrics_count_responses_by_route_and_status(srv):
+    """ledgerline_http_responses_total{route, status}: the route is the
+    method and pattern that matched, or "unmatched"; each response counts
+    once, under the status it was sent with."""
+    name = "ledgerline_http_responses_total"
+
+    def count(route, status):
+        return H.server_metric(srv, name, route=route, status=status) or 0
+
+    key = srv.funded_key()
+    accepted0 = count("POST /api/v1/transactions", "202")
+    bad0 = count("POST /api/v1/transactions", "400")
+    missing0 = count("unmatched", "404")
+    wrong0 = count("unmatched", "405")
+    healthz0 = count("GET /healthz", "200")
+    nonce = srv.account(key.address)["nonce"]
+    for i in range(3):
+        srv.submit_ok(H.transfer(key, H.random_address(), 1, nonce + i))
+    assert srv.post("/api/v1/transactions", data=b"{not json").status_code == 400
+    for _ in range(2):
+        assert srv.get("/no/such/route").status_code == 404
+    assert srv.request("DELETE", "/healthz").status_code == 405
+    assert srv.get("/healthz").status_code == 200
+    assert count("POST /api/v1/transactions", "202") == accepted0 + 3
+    assert count("POST /api/v1/transactions", "400") == bad0 + 1
+    assert count("unmatched", "404") == missing0 + 2
+    assert count("unmatched", "405") == wrong0 + 1
+    assert count("GET /healthz", "200") == healthz0 + 1
+
+
 def test_unknown_path_is_404_not_found_json(srv):
     for path in ("/nope", "/api/v1/nope", "/api/v2/", "/api/v1/transactions/%s/x" % ("0" * 64)):
         assert_error(srv.get(path), 404, "not_found")

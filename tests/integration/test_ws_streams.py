@@ -158,6 +158,8 @@ def test_metrics_time_each_batch_from_commit_to_its_first_socket_write(srv):
     histogram: one observation per batch of events a worker writes to at
     least one subscriber of that stream."""
     name = "ledgerline_event_first_write_seconds"
+    upgrades0 = H.server_metric(srv, "ledgerline_http_responses_total",
+                                route="GET /api/v1/streams/*", status="101") or 0
     _, count0, _ = histogram(srv, name, stream="valid_tx")
     _, other0, _ = histogram(srv, name, stream="valid_transactions")
     with H.LoopThread() as lt:
@@ -170,6 +172,8 @@ def test_metrics_time_each_batch_from_commit_to_its_first_socket_write(srv):
     H.wait_until(lambda: histogram(srv, name, stream="valid_tx")[1] > count0, 10,
                  "a first write counted for the grant's block")
     check_histogram(*histogram(srv, name, stream="valid_tx"))
+    assert H.server_metric(srv, "ledgerline_http_responses_total",
+                           route="GET /api/v1/streams/*", status="101") == upgrades0 + 1
     # nobody subscribed to valid_transactions: nothing observed there
     assert histogram(srv, name, stream="valid_transactions")[1] == other0
 
