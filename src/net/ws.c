@@ -5,9 +5,11 @@
 #include "net/ws.h"
 #include "net/stream_conn.h"
 #include "util/err.h"
+#include "util/json.h"
 #include "util/list.h"
 #include "util/log.h"
 
+#include <jansson.h>
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 #include <stdio.h>
@@ -23,6 +25,10 @@
 #define WS_HDR_MAX 10
 /* Control frames and the text "pong" are all wslay ever sends here. */
 #define WS_FRAME_MAX (WS_HDR_MAX + 125)
+
+/* The dropped notice's JSON at most: {"type":"dropped","count":<20 digits>}
+ * is 47 bytes. */
+#define WS_NOTICE_MAX 64
 
 /* Client bytes handed to wslay per recv callback: each call is a chance to
  * see that its answers have reached LL_WS_MAX_QUEUED (6-byte empty pings:
@@ -45,6 +51,7 @@ typedef struct ll_ws {
     unsigned ended : 1;   /* ll_stream_conn_end called: nothing more in or out */
     unsigned busy : 1;    /* inside wslay: the drained hook must not re-enter it */
     unsigned again : 1;   /* the subscriber drained while busy: look once more */
+    unsigned notify : 1;  /* the events stream: dropped events are announced in-band */
 } ll_ws_t;
 
 /* ---- handshake ------------------------------------------------------------- */
@@ -409,6 +416,33 @@ static void on_write_error(void *owner, int status)
     end(owner);
 }
 
+/* n events were dropped for this client and its queue has room again
+ * (stream/subscriber.h): the events stream says so in a text frame
+ * {"type":"dropped","count":n} (docs/API.md §4.1), as SSE does in a comment.
+ * valid_tx and valid_transactions say nothing: their clients know only the
+ * seed's one frame shape. Nothing follows our close frame (RFC 6455 §5.5.1),
+ * and a client being closed has no use for it. */
+static void on_dropped(void *owner, uint64_t n)
+{
+    ll_ws_t *ws = owner;
+    uint8_t frame[WS_HDR_MAX + WS_NOTICE_MAX];
+    if (!ws->notify || ws->closing || ws->goodbye || ws->ended)
+        return;
+    json_t *notice = json_pack("{s:s, s:I}", "type", "dropped", "count", (json_int_t)n);
+    char *text = notice ? json_dumps(notice, LL_JSON_FLAGS) : NULL;
+    size_t len = text ? strlen(text) : 0;
+    json_decref(notice);
+    if (text && len <= WS_NOTICE_MAX) {
+        /* Framed like the broadcast frames (stream/event.h). The subscriber
+         * calls this only below its queue_cap, so the frame has room: like
+         * sse.c, a refusal (out of memory) loses the notice, not the stream. */
+        size_t h = ll_ws_frame_header(0x1, len, frame);
+        memcpy(frame + h, text, len);
+        ll_sub_send_raw(ws->sub, (const char *)frame, h + len);
+    }
+    free(text);
+}
+
 /* The stream's login session was logged out or expired (stream/fanout.h). */
 static void on_session_end(void *owner)
 {
@@ -416,7 +450,7 @@ static void on_session_end(void *owner)
 }
 
 static const ll_stream_conn_cbs_t stream_cbs = {on_data, on_closed, on_shutdown};
-static const ll_sub_hooks_t hooks = {NULL, on_write_error, on_drained, on_session_end};
+static const ll_sub_hooks_t hooks = {on_dropped, on_write_error, on_drained, on_session_end};
 
 int ll_ws_start(ll_req_t *req, const char *head, size_t len, ll_fanout_t *fo,
                 const ll_sub_opts_t *sub_opts, uint32_t idle_timeout_s)
@@ -429,6 +463,7 @@ int ll_ws_start(ll_req_t *req, const char *head, size_t len, ll_fanout_t *fo,
     }
     wslay_event_config_set_max_recv_msg_length(ws->ctx, LL_WS_MAX_MESSAGE);
     ws->idle_ms = (uint64_t)idle_timeout_s * 1000;
+    ws->notify = sub_opts->wire == LL_WIRE_WS_EVENTS;
     ll_req_note_status(req, 101); /* now: the take-over ends the request */
     ws->conn = ll_stream_conn_take_over(req, head, len, fo, sub_opts, &hooks, &stream_cbs, ws);
     if (!ws->conn) {

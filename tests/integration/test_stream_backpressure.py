@@ -1,15 +1,18 @@
-"""Backpressure (docs/API.md §5): a client that keeps up never loses an
-event, even when a block of 1000 transactions commits at once; a client that
-stops reading loses events alone (counted in /metrics, announced on SSE with
-`: dropped N events` once it has room again) while 100 others get every
-event, and the node's memory stays bounded.
+"""Backpressure (docs/API.md §4.1, §5): a client that keeps up never loses
+an event, even when a block of 1000 transactions commits at once; a client
+that stops reading loses events alone (counted in /metrics, announced once it
+has room again: on SSE with `: dropped N events`, on the events WebSocket
+with `{"type":"dropped","count":N}`, on valid_tx not at all) while 100 others
+get every event, and the node's memory stays bounded.
 
 The node runs with --max-block-txs 1000 --block-interval-ms 60000, so that
 exactly one block forms as soon as 1000 transactions are pending, and with
 --client-queue 64. Its senders are funded first on fast blocks."""
 
+import json
 import os
 import re
+import socket
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -37,18 +40,24 @@ ROUND_BYTES = 2 * N * 1200  # what one block of N such messages sends an SSE cli
 ASAN_OPTIONS = ":".join(filter(None, [os.environ.get("ASAN_OPTIONS"), "quarantine_size_mb=16"]))
 
 
-def rounds_needed():
-    """Blocks of N messages that the stalled reader needs before the node's
-    queue must overflow: more than the largest kernel send buffer can hold
+# One valid_tx frame: a 4-byte header and {"txid","assetid","blockid"} with
+# three 64-hex values (229 bytes of JSON).
+VTX_FRAME = 233
+
+
+def rounds_needed(round_bytes=ROUND_BYTES, frame_bytes=2000, most=6):
+    """Blocks of N transactions (round_bytes each to the stalled reader, in
+    frames of up to frame_bytes) that it needs before the node's queue must
+    overflow: more than the largest kernel send buffer can hold
     (net.ipv4.tcp_wmem's maximum) plus the client queue."""
     try:
         with open("/proc/sys/net/ipv4/tcp_wmem") as f:
             wmem_max = int(f.read().split()[2])
     except (OSError, ValueError, IndexError):
         wmem_max = 4 * 2 ** 20
-    need = wmem_max + QUEUE * 2000
-    rounds = -(-need // ROUND_BYTES) + 1
-    assert rounds <= 6, "tcp_wmem max %d needs %d blocks: too slow for this test" % (
+    need = wmem_max + QUEUE * frame_bytes
+    rounds = -(-need // round_bytes) + 1
+    assert rounds <= most, "tcp_wmem max %d needs %d blocks: too slow for this test" % (
         wmem_max, rounds)
     return rounds
 
@@ -99,6 +108,33 @@ class Node:
         with ThreadPoolExecutor(SENDERS) as pool:
             return [t for ids in pool.map(post_chain, list(batch.values())) for t in ids]
 
+    def submit_array(self, batch):
+        """Posts the whole batch as one array (docs/API.md §7), each
+        sender's chain in order; returns the tx_ids."""
+        txs = [tx for chain in batch.values() for tx in chain]
+        r = H.new_session().post(self.srv.url + "/api/v1/transactions", json=txs)
+        assert r.status_code == 200, r.text[:500]
+        items = r.json()
+        assert [i.get("status") for i in items] == ["pending"] * len(txs), \
+            [i for i in items if i.get("status") != "pending"][:3]
+        return [i["tx_id"] for i in items]
+
+    def settle(self):
+        """Tops up what an earlier test left pending (its last message) to a
+        full block and waits for that block, so that the next N transactions
+        form a block of their own."""
+        pending = int(H.server_metric(self.srv, "ledgerline_mempool_transactions") or 0)
+        if pending == 0:
+            return
+        fill = {k.address: [] for k in self.senders}
+        for i in range(N - pending):
+            k = self.senders[i % SENDERS]
+            nonce = self.nonces[k.address] + len(fill[k.address])
+            fill[k.address].append(sign(k, H.transfer_body(k, H.random_address(), 1, nonce, fee=1)))
+        for k in self.senders:
+            self.nonces[k.address] += len(fill[k.address])
+        self.srv.wait_confirmed(self.submit_array(fill)[-1], timeout=40)
+
     def the_block_of(self, tx_ids):
         """Waits for the one block that holds all of tx_ids; returns it."""
         last = self.srv.wait_confirmed(tx_ids[-1], timeout=40)
@@ -114,8 +150,10 @@ def node(shared_node):
     return shared_node(Node)
 
 
-def dropped_total(srv):
-    return H.server_metric(srv, "ledgerline_stream_events_dropped_total") or 0
+def dropped_total(srv, stream=None):
+    """Events dropped for full client queues: all, or those of one stream."""
+    labels = {"stream": stream} if stream else {}
+    return H.server_metric(srv, "ledgerline_stream_events_dropped_total", **labels) or 0
 
 
 def dropped_notices(sse):
@@ -126,6 +164,104 @@ def dropped_notices(sse):
         if m:
             out.append(int(m.group(1)))
     return out
+
+
+class StalledWebSocket(H._Waiting):
+    """A WebSocket client with a small receive buffer that reads its 101 and
+    then nothing until .start(); from then on a thread reads every frame
+    into .frames as (opcode, payload), and each text frame but "pong" into
+    .messages as JSON."""
+
+    def __init__(self, port, path, headers=None):
+        self.raw = H.RawWebSocket(port, rcvbuf=STALLED_RCVBUF)
+        self.raw.handshake(path, headers)
+        self.path = path
+        self.frames = []
+        self.messages = []
+        self.closed = False
+        self.error = None
+        self.cond = threading.Condition()
+        self._stop = threading.Event()
+        self._thread = None
+
+    def start(self):
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        # Frames are parsed only once whole, so a slow segment loses nothing.
+        buf, sock = self.raw.buf, self.raw.sock
+        sock.settimeout(0.2)
+        try:
+            while not self._stop.is_set():
+                try:
+                    chunk = sock.recv(65536)
+                except socket.timeout:
+                    continue
+                if not chunk:
+                    break
+                buf += chunk
+                frames, at = [], 0
+                while len(buf) - at >= 2:
+                    n, h = buf[at + 1] & 0x7F, 2
+                    assert not buf[at + 1] & 0x80, "the server masked a frame"
+                    if n >= 126:
+                        h += 2 if n == 126 else 8
+                        if len(buf) - at < h:
+                            break
+                        n = int.from_bytes(buf[at + 2:at + h], "big")
+                    if len(buf) - at < h + n:
+                        break
+                    frames.append((buf[at] & 0x0F, buf[at + h:at + h + n]))
+                    at += h + n
+                buf = buf[at:]
+                msgs = [json.loads(p) for op, p in frames if op == 0x1 and p != b"pong"]
+                with self.cond:
+                    self.frames += frames
+                    self.messages += msgs
+                    self.cond.notify_all()
+        except Exception as e:  # reported by wait_for
+            self.error = "%s: %r" % (self.path, e)
+        finally:
+            with self.cond:
+                self.closed = True
+                self.cond.notify_all()
+
+    def _failure(self):
+        return self.error
+
+    def _state(self):
+        return "on %s: %d frames, last: %r" % (self.path, len(self.frames), self.frames[-3:])
+
+    def _closed_while(self, what):
+        return "%s closed while waiting for %s" % (self.path, what)
+
+    def texts(self):
+        """.messages; asserts that every frame was a text frame."""
+        with self.cond:
+            ops = {op for op, _ in self.frames}
+            assert ops <= {0x1}, "frames with opcodes %s" % ops
+            return list(self.messages)
+
+    def drain(self, what):
+        """Reads everything queued for it: the node answers a text "ping"
+        after all it queued before."""
+        def pongs(s):
+            return sum(1 for op, p in s.frames if p == b"pong")
+        before = pongs(self)
+        self.raw.send_text("ping")
+        self.wait_for(lambda s: pongs(s) > before, 30, "the pong behind %s" % what)
+
+    def close(self):
+        self._stop.set()
+        if self._thread:
+            self._thread.join(5)
+        self.raw.close()
+
+
+def is_subsequence(part, whole):
+    it = iter(whole)
+    return all(x in it for x in part)
 
 
 @H.timeout(90)
@@ -226,3 +362,79 @@ def test_a_stalled_subscriber_loses_events_alone_while_100_readers_get_all(node)
         finally:
             stalled_sse.close()
             stalled_ws.close()
+
+
+@H.timeout(150)
+def test_a_stalled_events_websocket_is_told_what_it_lost_and_valid_tx_keeps_the_seed_shape(node):
+    srv = node.srv
+    cookie = H.login(srv, "dev", "devdevdev")
+    bob = H.random_address()
+    # Enough blocks to overflow the smaller stream, valid_tx; every tx
+    # envelope is larger than its valid_tx frame, so events overflows too.
+    rounds = rounds_needed(N * VTX_FRAME, VTX_FRAME, most=24)
+
+    def transfers():
+        return node.batch(lambda k, nonce, i: H.transfer_body(k, bob, 1 + i, nonce, fee=1))
+
+    node.settle()
+    events = StalledWebSocket(srv.port, "/api/v1/streams/events",
+                              {"Cookie": "session=" + cookie})
+    vtx = StalledWebSocket(srv.port, "/api/v1/streams/valid_tx")
+    try:
+        dropped0 = dropped_total(srv)
+        by_stream0 = {k: dropped_total(srv, k) for k in ("events", "valid_tx", "sse")}
+        want, order = [], []  # what the events and the valid_tx streams carried
+        for _ in range(rounds):
+            block = node.the_block_of(node.submit_array(transfers()))
+            want += [("block", block["height"])] + [("tx", t) for t in block["transactions"]]
+            order += block["transactions"]
+        H.wait_until(lambda: dropped_total(srv) > dropped0, 10,
+                     "ledgerline_stream_events_dropped_total to count the stalled readers")
+
+        # They read again: events hears of its loss once it has room again.
+        events.start()
+        vtx.start()
+        events.drain("the backlog")
+        events.wait_for(lambda s: any(m.get("type") == "dropped" for m in s.messages), 20,
+                        '{"type":"dropped"}')
+        vtx.drain("the backlog")
+        # One more block, which both now read whole.
+        last = transfers()
+        last_ids = {H.tx_id_of(tx) for chain in last.values() for tx in chain}
+        block = node.the_block_of(node.submit_array(last))
+        want += [("block", block["height"])] + [("tx", t) for t in block["transactions"]]
+        order += block["transactions"]
+
+        def has_last_block(key):
+            return lambda s: last_ids <= {key(m) for m in s.messages}
+        events.wait_for(has_last_block(lambda m: m.get("tx", {}).get("tx_id")), 30,
+                        "the last block's tx events")
+        vtx.wait_for(has_last_block(lambda m: m.get("txid")), 30, "the last block's frames")
+
+        msgs = events.texts()
+        notices = [m for m in msgs if m.get("type") == "dropped"]
+        assert notices and all(set(m) == {"type", "count"} and isinstance(m["count"], int)
+                               and m["count"] >= 1 for m in notices), notices
+        got = [("block", m["block"]["height"]) if m["type"] == "block" else
+               ("tx", m["tx"]["tx_id"]) for m in msgs if m.get("type") != "dropped"]
+        assert is_subsequence(got, want), "events out of order or not sent"
+        assert got[-(N + 1):] == want[-(N + 1):], "the block after the drops is not whole"
+        missing = len(want) - len(got)
+        counts = [m["count"] for m in notices]
+        assert missing > 0 and sum(counts) == missing, "lost %d events, announced %s" % (
+            missing, counts)
+        # the drops counted per stream: this client's on "events", none on sse
+        assert dropped_total(srv, "events") - by_stream0["events"] == missing
+        assert dropped_total(srv, "sse") == by_stream0["sse"]
+
+        # valid_tx lost frames too, and heard nothing but the seed's shape.
+        frames = vtx.texts()
+        assert all(set(f) == {"txid", "assetid", "blockid"} for f in frames), \
+            [f for f in frames if set(f) != {"txid", "assetid", "blockid"}][:3]
+        txids = [f["txid"] for f in frames]
+        assert is_subsequence(txids, order), "valid_tx frames out of order or not sent"
+        assert len(txids) < len(order), "valid_tx lost nothing: the test did not overflow it"
+        assert dropped_total(srv, "valid_tx") - by_stream0["valid_tx"] == len(order) - len(txids)
+    finally:
+        events.close()
+        vtx.close()
