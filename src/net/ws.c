@@ -52,6 +52,7 @@ typedef struct ll_ws {
     unsigned busy : 1;    /* inside wslay: the drained hook must not re-enter it */
     unsigned again : 1;   /* the subscriber drained while busy: look once more */
     unsigned notify : 1;  /* the events stream: dropped events are announced in-band */
+    unsigned lazy : 1;    /* no wslay context yet: the client has sent nothing */
 } ll_ws_t;
 
 /* ---- handshake ------------------------------------------------------------- */
@@ -254,11 +255,30 @@ static void protocol_error(ll_ws_t *ws)
     maybe_end(ws);
 }
 
-/* 1 while client bytes mean something: wslay reads, and no close went out
- * (after ours, RFC 6455 §5.5.1: discard). */
+/* The wslay context (its buffers are most of an idle connection's memory)
+ * is made when the client first sends something, or when we first send a
+ * frame wslay makes (a close): a subscriber that only listens never has
+ * one. Returns 0, or -1 out of memory. */
+static int ensure_ctx(ll_ws_t *ws)
+{
+    if (!ws->lazy)
+        return 0;
+    if (wslay_event_context_server_init(&ws->ctx, &wslay_cbs, ws) != 0) {
+        ws->ctx = NULL;
+        return -1;
+    }
+    wslay_event_config_set_max_recv_msg_length(ws->ctx, LL_WS_MAX_MESSAGE);
+    ws->lazy = 0;
+    return 0;
+}
+
+/* 1 while client bytes mean something: wslay reads (or will, once made),
+ * and no close went out (after ours, RFC 6455 §5.5.1: discard). */
 static int reading(const ll_ws_t *ws)
 {
-    return ws->ctx && !ws->closing && !ws->ended && wslay_event_get_read_enabled(ws->ctx);
+    if (ws->closing || ws->ended)
+        return 0;
+    return ws->lazy || (ws->ctx && wslay_event_get_read_enabled(ws->ctx));
 }
 
 /* Hands data to wslay and wslay's answers to the subscriber, for as long as
@@ -267,6 +287,10 @@ static int reading(const ll_ws_t *ws)
 static size_t consume(ll_ws_t *ws, const char *data, size_t len)
 {
     size_t used = 0;
+    if (ensure_ctx(ws) < 0) {
+        end(ws); /* out of memory: nobody could answer this client */
+        return len;
+    }
     ws->busy = 1;
     do {
         ws->again = 0;
@@ -370,8 +394,12 @@ static void start_goodbye(ll_ws_t *ws)
 
 static void close_with(ll_ws_t *ws, uint16_t code, const char *reason)
 {
-    if (ws->closing || ws->ended || !ws->ctx)
+    if (ws->closing || ws->ended || (!ws->ctx && !ws->lazy))
         return;
+    if (ensure_ctx(ws) < 0) {
+        end(ws);
+        return;
+    }
     wslay_event_queue_close(ws->ctx, code, (const uint8_t *)reason, strlen(reason));
     start_goodbye(ws);
     if (!ws->busy) {
@@ -456,12 +484,11 @@ int ll_ws_start(ll_req_t *req, const char *head, size_t len, ll_fanout_t *fo,
                 const ll_sub_opts_t *sub_opts, uint32_t idle_timeout_s)
 {
     ll_ws_t *ws = calloc(1, sizeof *ws);
-    if (!ws || wslay_event_context_server_init(&ws->ctx, &wslay_cbs, ws) != 0) {
-        free(ws);
+    if (!ws) {
         ll_req_respond_error(req, LL_ENOMEM, "out of memory");
         return LL_ENOMEM;
     }
-    wslay_event_config_set_max_recv_msg_length(ws->ctx, LL_WS_MAX_MESSAGE);
+    ws->lazy = 1; /* ensure_ctx */
     ws->idle_ms = (uint64_t)idle_timeout_s * 1000;
     ws->notify = sub_opts->wire == LL_WIRE_WS_EVENTS;
     ll_req_note_status(req, 101); /* now: the take-over ends the request */
