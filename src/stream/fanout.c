@@ -91,6 +91,7 @@ void ll_fanout_close(ll_fanout_t *fo)
     }
     if (fo->unfiltered || ll_hmap_count(fo->by_addr))
         LL_ERROR("stream: fan-out closed with subscribers still open");
+    ll_sub_thread_release();
     ll_hmap_free(fo->by_addr);
     uv_close((uv_handle_t *)&fo->idle, on_handle_closed);
     uv_close((uv_handle_t *)&fo->session_timer, on_handle_closed);

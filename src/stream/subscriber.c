@@ -17,6 +17,31 @@ static uint32_t ring_size(const ll_sub_t *s)
     return s->cap + LL_SUB_RAW_RESERVE;
 }
 
+/* The iovecs of one flush: a flush fills them, writes, and is done with
+ * them (uv_write copies the array), so each worker thread shares one
+ * array among all its subscribers instead of each holding its own. */
+static _Thread_local uv_buf_t *scratch;
+static _Thread_local uint32_t scratch_cap;
+
+static uv_buf_t *flush_bufs(uint32_t need)
+{
+    if (need > scratch_cap) {
+        uv_buf_t *grown = realloc(scratch, need * sizeof *grown);
+        if (!grown)
+            return NULL;
+        scratch = grown;
+        scratch_cap = need;
+    }
+    return scratch;
+}
+
+void ll_sub_thread_release(void)
+{
+    free(scratch);
+    scratch = NULL;
+    scratch_cap = 0;
+}
+
 static ll_event_t **slot(ll_sub_t *s, uint32_t i)
 {
     return &s->ring[(s->head + i) % ring_size(s)];
@@ -145,6 +170,8 @@ static void on_write(uv_write_t *wr, int status)
         sent += s->inflight[i]->seq != 0;
         ll_event_unref(s->inflight[i]);
     }
+    free(s->inflight);
+    s->inflight = NULL;
     s->ninflight = 0;
     s->writing = 0;
     if (s->closed) {
@@ -171,10 +198,15 @@ void ll_sub_flush(ll_sub_t *s)
     size_t total = 0;
     if (s->closed || s->writing || n == 0)
         return;
+    uv_buf_t *bufs = flush_bufs(n + 2); /* + chunk head and trailer */
+    if (!bufs) {
+        s->hooks->on_write_error(s->owner, UV_ENOMEM);
+        return;
+    }
     for (uint32_t k = 0; k < n; k++) {
         ll_event_t *ev = *slot(s, k);
         ll_wire_t w = wire_of(s, ev);
-        s->bufs[first + k] = uv_buf_init((char *)ev->wire[w].bytes, (unsigned)ev->wire[w].len);
+        bufs[first + k] = uv_buf_init((char *)ev->wire[w].bytes, (unsigned)ev->wire[w].len);
         total += ev->wire[w].len;
     }
     nb = first + n;
@@ -182,17 +214,17 @@ void ll_sub_flush(ll_sub_t *s)
         /* One HTTP/1.1 chunk per flush (RFC 9112 §7.1): the header and the
          * trailer are this subscriber's few bytes, the events stay shared. */
         int h = snprintf(s->chunk_head, sizeof s->chunk_head, "%zx\r\n", total);
-        s->bufs[0] = uv_buf_init(s->chunk_head, (unsigned)h);
-        s->bufs[nb++] = uv_buf_init((char *)"\r\n", 2);
+        bufs[0] = uv_buf_init(s->chunk_head, (unsigned)h);
+        bufs[nb++] = uv_buf_init((char *)"\r\n", 2);
     }
-    int rc = uv_try_write(s->out, s->bufs, nb);
+    int rc = uv_try_write(s->out, bufs, nb);
     if (rc < 0 && rc != UV_EAGAIN) {
         s->hooks->on_write_error(s->owner, rc);
         return;
     }
     size_t written = rc > 0 ? (size_t)rc : 0;
-    while (i < nb && written >= s->bufs[i].len) {
-        written -= s->bufs[i].len;
+    while (i < nb && written >= bufs[i].len) {
+        written -= bufs[i].len;
         if (i >= first && i < first + n) { /* an event, not chunk framing */
             ll_event_t *ev = *slot(s, done);
             sent += ev->seq != 0;
@@ -213,9 +245,15 @@ void ll_sub_flush(ll_sub_t *s)
     /* The socket is full: the rest goes out in one uv_write, starting
      * part-way into the buffer the kernel took some of. */
     uint32_t m = s->count, rest = nb - i;
-    memmove(s->bufs, s->bufs + i, rest * sizeof s->bufs[0]);
-    s->bufs[0].base += written;
-    s->bufs[0].len -= written;
+    /* The events stay referenced until the write completes: in an array
+     * of their own, made only for a client the socket holds back. */
+    if (!(s->inflight = malloc(m * sizeof *s->inflight))) {
+        s->hooks->on_write_error(s->owner, UV_ENOMEM);
+        return;
+    }
+    bufs += i;
+    bufs[0].base += written;
+    bufs[0].len -= written;
     for (uint32_t k = 0; k < m; k++)
         s->inflight[k] = *slot(s, k);
     s->ninflight = m;
@@ -223,11 +261,13 @@ void ll_sub_flush(ll_sub_t *s)
     s->count = 0; /* still lagging as much: the events are in flight */
     s->wr.data = s;
     s->writing = 1;
-    rc = uv_write(&s->wr, s->out, s->bufs, rest, on_write);
+    rc = uv_write(&s->wr, s->out, bufs, rest, on_write);
     if (rc < 0) {
         s->writing = 0;
         for (uint32_t k = 0; k < m; k++)
             ll_event_unref(s->inflight[k]);
+        free(s->inflight);
+        s->inflight = NULL;
         s->ninflight = 0;
         note_lag(s);
         s->hooks->on_write_error(s->owner, rc);
@@ -340,10 +380,8 @@ ll_sub_t *ll_sub_alloc(uv_stream_t *out, const ll_sub_opts_t *o, uint64_t log_la
         snprintf(s->address, sizeof s->address, "%s", o->address);
     s->cap = o->queue_cap ? o->queue_cap : 1;
     s->ring = calloc(ring_size(s), sizeof *s->ring);
-    s->inflight = calloc(ring_size(s), sizeof *s->inflight);
-    s->bufs = calloc(ring_size(s) + 2, sizeof *s->bufs); /* + chunk head and trailer */
     s->chunked = o->chunked;
-    if (!s->ring || !s->inflight || !s->bufs) {
+    if (!s->ring) {
         ll_sub_free(s);
         return NULL;
     }
@@ -373,6 +411,5 @@ void ll_sub_free(ll_sub_t *s)
         discard(s);
     free(s->ring);
     free(s->inflight);
-    free(s->bufs);
     free(s);
 }

@@ -55,7 +55,6 @@ struct ll_sub {
      * part-way into its event's bytes). */
     ll_event_t **inflight;
     uint32_t ninflight;
-    uv_buf_t *bufs;
     uv_write_t wr;
     uint64_t cursor; /* newest seq queued or skipped; older live events are not sent */
     uint64_t dropped_unreported;
@@ -102,5 +101,9 @@ int ll_sub_fill_history(ll_sub_t *s, ll_store_t *reader);
 
 /* s replays no more of the log (its session ended: it is out of the index). */
 void ll_sub_stop_replay(ll_sub_t *s);
+
+/* Frees the calling thread's flush scratch (subscriber.c), which every
+ * subscriber of that thread shares; the fan-out calls it as it closes. */
+void ll_sub_thread_release(void);
 
 #endif
