@@ -68,9 +68,11 @@ async def run(srv, n):
     print("fan-out: %d SSE subscribers x %d events (one block of %d): last subscriber done "
           "%.0f ms after the first byte; %.0f events/s delivered"
           % (n, want, BLOCK, span * 1000, total / span))
-    m = harness.parse_metrics(srv.get("/metrics").text)
-    print("  dropped %d, deepest queue %d" % (m.get("ledgerline_stream_events_dropped_total", -1),
-                                             m.get("ledgerline_stream_queue_high_water", -1)))
+    samples = harness.parse_metric_samples(srv.get("/metrics").text)
+    dropped = harness.metric_sum(samples, "ledgerline_stream_events_dropped_total")
+    deepest = harness.metric_sum(samples, "ledgerline_stream_queue_high_water")
+    print("  dropped %d, deepest queue %d" % (-1 if dropped is None else dropped,
+                                             -1 if deepest is None else deepest))
 
 
 def raise_fd_limit(n):
