@@ -37,6 +37,7 @@ bench: deps
 	/usr/bin/python3 bench/run.py build-bench/ledgerline
 	/usr/bin/python3 bench/ingest.py build-bench/ledgerline
 	/usr/bin/python3 bench/fanout.py build-bench/ledgerline 1000
+	/usr/bin/python3 bench/idle.py build-bench/ledgerline
 	/usr/bin/python3 bench/worst_contract.py build-bench/ledgerline
 	/usr/bin/python3 bench/hostile.py build-bench/ledgerline
 	/usr/bin/python3 bench/hostile_net.py build-bench/ledgerline
