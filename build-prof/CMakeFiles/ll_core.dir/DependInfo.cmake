@@ -1,0 +1,96 @@
+
+# Consider dependencies only in project.
+set(CMAKE_DEPENDS_IN_PROJECT_ONLY OFF)
+
+# The set of languages for which implicit dependencies are needed:
+set(CMAKE_DEPENDS_LANGUAGES
+  )
+
+# The set of dependency files which are needed:
+set(CMAKE_DEPENDS_DEPENDENCY_FILES
+  "/work/main/src/api/accounts.c" "CMakeFiles/ll_core.dir/src/api/accounts.c.o" "gcc" "CMakeFiles/ll_core.dir/src/api/accounts.c.o.d"
+  "/work/main/src/api/blocks.c" "CMakeFiles/ll_core.dir/src/api/blocks.c.o" "gcc" "CMakeFiles/ll_core.dir/src/api/blocks.c.o.d"
+  "/work/main/src/api/faucet.c" "CMakeFiles/ll_core.dir/src/api/faucet.c.o" "gcc" "CMakeFiles/ll_core.dir/src/api/faucet.c.o.d"
+  "/work/main/src/api/messages.c" "CMakeFiles/ll_core.dir/src/api/messages.c.o" "gcc" "CMakeFiles/ll_core.dir/src/api/messages.c.o.d"
+  "/work/main/src/api/metrics.c" "CMakeFiles/ll_core.dir/src/api/metrics.c.o" "gcc" "CMakeFiles/ll_core.dir/src/api/metrics.c.o.d"
+  "/work/main/src/api/origin.c" "CMakeFiles/ll_core.dir/src/api/origin.c.o" "gcc" "CMakeFiles/ll_core.dir/src/api/origin.c.o.d"
+  "/work/main/src/api/root.c" "CMakeFiles/ll_core.dir/src/api/root.c.o" "gcc" "CMakeFiles/ll_core.dir/src/api/root.c.o.d"
+  "/work/main/src/api/router.c" "CMakeFiles/ll_core.dir/src/api/router.c.o" "gcc" "CMakeFiles/ll_core.dir/src/api/router.c.o.d"
+  "/work/main/src/api/sessions.c" "CMakeFiles/ll_core.dir/src/api/sessions.c.o" "gcc" "CMakeFiles/ll_core.dir/src/api/sessions.c.o.d"
+  "/work/main/src/api/streams.c" "CMakeFiles/ll_core.dir/src/api/streams.c.o" "gcc" "CMakeFiles/ll_core.dir/src/api/streams.c.o.d"
+  "/work/main/src/api/transactions.c" "CMakeFiles/ll_core.dir/src/api/transactions.c.o" "gcc" "CMakeFiles/ll_core.dir/src/api/transactions.c.o.d"
+  "/work/main/src/auth/account.c" "CMakeFiles/ll_core.dir/src/auth/account.c.o" "gcc" "CMakeFiles/ll_core.dir/src/auth/account.c.o.d"
+  "/work/main/src/auth/custody.c" "CMakeFiles/ll_core.dir/src/auth/custody.c.o" "gcc" "CMakeFiles/ll_core.dir/src/auth/custody.c.o.d"
+  "/work/main/src/auth/dev.c" "CMakeFiles/ll_core.dir/src/auth/dev.c.o" "gcc" "CMakeFiles/ll_core.dir/src/auth/dev.c.o.d"
+  "/work/main/src/auth/hashgate.c" "CMakeFiles/ll_core.dir/src/auth/hashgate.c.o" "gcc" "CMakeFiles/ll_core.dir/src/auth/hashgate.c.o.d"
+  "/work/main/src/auth/limits.c" "CMakeFiles/ll_core.dir/src/auth/limits.c.o" "gcc" "CMakeFiles/ll_core.dir/src/auth/limits.c.o.d"
+  "/work/main/src/auth/password.c" "CMakeFiles/ll_core.dir/src/auth/password.c.o" "gcc" "CMakeFiles/ll_core.dir/src/auth/password.c.o.d"
+  "/work/main/src/auth/ratelimit.c" "CMakeFiles/ll_core.dir/src/auth/ratelimit.c.o" "gcc" "CMakeFiles/ll_core.dir/src/auth/ratelimit.c.o.d"
+  "/work/main/src/auth/session.c" "CMakeFiles/ll_core.dir/src/auth/session.c.o" "gcc" "CMakeFiles/ll_core.dir/src/auth/session.c.o.d"
+  "/work/main/src/cli/cli.c" "CMakeFiles/ll_core.dir/src/cli/cli.c.o" "gcc" "CMakeFiles/ll_core.dir/src/cli/cli.c.o.d"
+  "/work/main/src/cli/http_client.c" "CMakeFiles/ll_core.dir/src/cli/http_client.c.o" "gcc" "CMakeFiles/ll_core.dir/src/cli/http_client.c.o.d"
+  "/work/main/src/config.c" "CMakeFiles/ll_core.dir/src/config.c.o" "gcc" "CMakeFiles/ll_core.dir/src/config.c.o.d"
+  "/work/main/src/ledger/block.c" "CMakeFiles/ll_core.dir/src/ledger/block.c.o" "gcc" "CMakeFiles/ll_core.dir/src/ledger/block.c.o.d"
+  "/work/main/src/ledger/commit.c" "CMakeFiles/ll_core.dir/src/ledger/commit.c.o" "gcc" "CMakeFiles/ll_core.dir/src/ledger/commit.c.o.d"
+  "/work/main/src/ledger/dedupe.c" "CMakeFiles/ll_core.dir/src/ledger/dedupe.c.o" "gcc" "CMakeFiles/ll_core.dir/src/ledger/dedupe.c.o.d"
+  "/work/main/src/ledger/events.c" "CMakeFiles/ll_core.dir/src/ledger/events.c.o" "gcc" "CMakeFiles/ll_core.dir/src/ledger/events.c.o.d"
+  "/work/main/src/ledger/journal.c" "CMakeFiles/ll_core.dir/src/ledger/journal.c.o" "gcc" "CMakeFiles/ll_core.dir/src/ledger/journal.c.o.d"
+  "/work/main/src/ledger/keys.c" "CMakeFiles/ll_core.dir/src/ledger/keys.c.o" "gcc" "CMakeFiles/ll_core.dir/src/ledger/keys.c.o.d"
+  "/work/main/src/ledger/ledger.c" "CMakeFiles/ll_core.dir/src/ledger/ledger.c.o" "gcc" "CMakeFiles/ll_core.dir/src/ledger/ledger.c.o.d"
+  "/work/main/src/ledger/mempool.c" "CMakeFiles/ll_core.dir/src/ledger/mempool.c.o" "gcc" "CMakeFiles/ll_core.dir/src/ledger/mempool.c.o.d"
+  "/work/main/src/ledger/penalty.c" "CMakeFiles/ll_core.dir/src/ledger/penalty.c.o" "gcc" "CMakeFiles/ll_core.dir/src/ledger/penalty.c.o.d"
+  "/work/main/src/ledger/producer.c" "CMakeFiles/ll_core.dir/src/ledger/producer.c.o" "gcc" "CMakeFiles/ll_core.dir/src/ledger/producer.c.o.d"
+  "/work/main/src/ledger/requests.c" "CMakeFiles/ll_core.dir/src/ledger/requests.c.o" "gcc" "CMakeFiles/ll_core.dir/src/ledger/requests.c.o.d"
+  "/work/main/src/ledger/state.c" "CMakeFiles/ll_core.dir/src/ledger/state.c.o" "gcc" "CMakeFiles/ll_core.dir/src/ledger/state.c.o.d"
+  "/work/main/src/ledger/tx.c" "CMakeFiles/ll_core.dir/src/ledger/tx.c.o" "gcc" "CMakeFiles/ll_core.dir/src/ledger/tx.c.o.d"
+  "/work/main/src/net/arena.c" "CMakeFiles/ll_core.dir/src/net/arena.c.o" "gcc" "CMakeFiles/ll_core.dir/src/net/arena.c.o.d"
+  "/work/main/src/net/conn.c" "CMakeFiles/ll_core.dir/src/net/conn.c.o" "gcc" "CMakeFiles/ll_core.dir/src/net/conn.c.o.d"
+  "/work/main/src/net/http.c" "CMakeFiles/ll_core.dir/src/net/http.c.o" "gcc" "CMakeFiles/ll_core.dir/src/net/http.c.o.d"
+  "/work/main/src/net/parse.c" "CMakeFiles/ll_core.dir/src/net/parse.c.o" "gcc" "CMakeFiles/ll_core.dir/src/net/parse.c.o.d"
+  "/work/main/src/net/server.c" "CMakeFiles/ll_core.dir/src/net/server.c.o" "gcc" "CMakeFiles/ll_core.dir/src/net/server.c.o.d"
+  "/work/main/src/net/sse.c" "CMakeFiles/ll_core.dir/src/net/sse.c.o" "gcc" "CMakeFiles/ll_core.dir/src/net/sse.c.o.d"
+  "/work/main/src/net/stream_conn.c" "CMakeFiles/ll_core.dir/src/net/stream_conn.c.o" "gcc" "CMakeFiles/ll_core.dir/src/net/stream_conn.c.o.d"
+  "/work/main/src/net/ws.c" "CMakeFiles/ll_core.dir/src/net/ws.c.o" "gcc" "CMakeFiles/ll_core.dir/src/net/ws.c.o.d"
+  "/work/main/src/store/accounts.c" "CMakeFiles/ll_core.dir/src/store/accounts.c.o" "gcc" "CMakeFiles/ll_core.dir/src/store/accounts.c.o.d"
+  "/work/main/src/store/chain.c" "CMakeFiles/ll_core.dir/src/store/chain.c.o" "gcc" "CMakeFiles/ll_core.dir/src/store/chain.c.o.d"
+  "/work/main/src/store/contracts.c" "CMakeFiles/ll_core.dir/src/store/contracts.c.o" "gcc" "CMakeFiles/ll_core.dir/src/store/contracts.c.o.d"
+  "/work/main/src/store/history.c" "CMakeFiles/ll_core.dir/src/store/history.c.o" "gcc" "CMakeFiles/ll_core.dir/src/store/history.c.o.d"
+  "/work/main/src/store/journal.c" "CMakeFiles/ll_core.dir/src/store/journal.c.o" "gcc" "CMakeFiles/ll_core.dir/src/store/journal.c.o.d"
+  "/work/main/src/store/pending.c" "CMakeFiles/ll_core.dir/src/store/pending.c.o" "gcc" "CMakeFiles/ll_core.dir/src/store/pending.c.o.d"
+  "/work/main/src/store/queries.c" "CMakeFiles/ll_core.dir/src/store/queries.c.o" "gcc" "CMakeFiles/ll_core.dir/src/store/queries.c.o.d"
+  "/work/main/src/store/schema.c" "CMakeFiles/ll_core.dir/src/store/schema.c.o" "gcc" "CMakeFiles/ll_core.dir/src/store/schema.c.o.d"
+  "/work/main/src/store/sql.c" "CMakeFiles/ll_core.dir/src/store/sql.c.o" "gcc" "CMakeFiles/ll_core.dir/src/store/sql.c.o.d"
+  "/work/main/src/store/store.c" "CMakeFiles/ll_core.dir/src/store/store.c.o" "gcc" "CMakeFiles/ll_core.dir/src/store/store.c.o.d"
+  "/work/main/src/store/users.c" "CMakeFiles/ll_core.dir/src/store/users.c.o" "gcc" "CMakeFiles/ll_core.dir/src/store/users.c.o.d"
+  "/work/main/src/stream/event.c" "CMakeFiles/ll_core.dir/src/stream/event.c.o" "gcc" "CMakeFiles/ll_core.dir/src/stream/event.c.o.d"
+  "/work/main/src/stream/fanout.c" "CMakeFiles/ll_core.dir/src/stream/fanout.c.o" "gcc" "CMakeFiles/ll_core.dir/src/stream/fanout.c.o.d"
+  "/work/main/src/stream/hub.c" "CMakeFiles/ll_core.dir/src/stream/hub.c.o" "gcc" "CMakeFiles/ll_core.dir/src/stream/hub.c.o.d"
+  "/work/main/src/stream/stats.c" "CMakeFiles/ll_core.dir/src/stream/stats.c.o" "gcc" "CMakeFiles/ll_core.dir/src/stream/stats.c.o.d"
+  "/work/main/src/stream/subscriber.c" "CMakeFiles/ll_core.dir/src/stream/subscriber.c.o" "gcc" "CMakeFiles/ll_core.dir/src/stream/subscriber.c.o.d"
+  "/work/main/src/util/bulk.c" "CMakeFiles/ll_core.dir/src/util/bulk.c.o" "gcc" "CMakeFiles/ll_core.dir/src/util/bulk.c.o.d"
+  "/work/main/src/util/clock.c" "CMakeFiles/ll_core.dir/src/util/clock.c.o" "gcc" "CMakeFiles/ll_core.dir/src/util/clock.c.o.d"
+  "/work/main/src/util/err.c" "CMakeFiles/ll_core.dir/src/util/err.c.o" "gcc" "CMakeFiles/ll_core.dir/src/util/err.c.o.d"
+  "/work/main/src/util/hex.c" "CMakeFiles/ll_core.dir/src/util/hex.c.o" "gcc" "CMakeFiles/ll_core.dir/src/util/hex.c.o.d"
+  "/work/main/src/util/histo.c" "CMakeFiles/ll_core.dir/src/util/histo.c.o" "gcc" "CMakeFiles/ll_core.dir/src/util/histo.c.o.d"
+  "/work/main/src/util/hmap.c" "CMakeFiles/ll_core.dir/src/util/hmap.c.o" "gcc" "CMakeFiles/ll_core.dir/src/util/hmap.c.o.d"
+  "/work/main/src/util/list.c" "CMakeFiles/ll_core.dir/src/util/list.c.o" "gcc" "CMakeFiles/ll_core.dir/src/util/list.c.o.d"
+  "/work/main/src/util/log.c" "CMakeFiles/ll_core.dir/src/util/log.c.o" "gcc" "CMakeFiles/ll_core.dir/src/util/log.c.o.d"
+  "/work/main/src/util/taskq.c" "CMakeFiles/ll_core.dir/src/util/taskq.c.o" "gcc" "CMakeFiles/ll_core.dir/src/util/taskq.c.o.d"
+  "/work/main/src/util/thread.c" "CMakeFiles/ll_core.dir/src/util/thread.c.o" "gcc" "CMakeFiles/ll_core.dir/src/util/thread.c.o.d"
+  "/work/main/src/vm/meter.c" "CMakeFiles/ll_core.dir/src/vm/meter.c.o" "gcc" "CMakeFiles/ll_core.dir/src/vm/meter.c.o.d"
+  "/work/main/src/vm/opcode.c" "CMakeFiles/ll_core.dir/src/vm/opcode.c.o" "gcc" "CMakeFiles/ll_core.dir/src/vm/opcode.c.o.d"
+  "/work/main/src/vm/pairs.c" "CMakeFiles/ll_core.dir/src/vm/pairs.c.o" "gcc" "CMakeFiles/ll_core.dir/src/vm/pairs.c.o.d"
+  "/work/main/src/vm/pattern.c" "CMakeFiles/ll_core.dir/src/vm/pattern.c.o" "gcc" "CMakeFiles/ll_core.dir/src/vm/pattern.c.o.d"
+  "/work/main/src/vm/sandbox.c" "CMakeFiles/ll_core.dir/src/vm/sandbox.c.o" "gcc" "CMakeFiles/ll_core.dir/src/vm/sandbox.c.o.d"
+  "/work/main/src/vm/strlib.c" "CMakeFiles/ll_core.dir/src/vm/strlib.c.o" "gcc" "CMakeFiles/ll_core.dir/src/vm/strlib.c.o.d"
+  "/work/main/src/vm/tablib.c" "CMakeFiles/ll_core.dir/src/vm/tablib.c.o" "gcc" "CMakeFiles/ll_core.dir/src/vm/tablib.c.o.d"
+  "/work/main/src/vm/vm.c" "CMakeFiles/ll_core.dir/src/vm/vm.c.o" "gcc" "CMakeFiles/ll_core.dir/src/vm/vm.c.o.d"
+  "/work/main/build-prof/web_assets.c" "CMakeFiles/ll_core.dir/web_assets.c.o" "gcc" "CMakeFiles/ll_core.dir/web_assets.c.o.d"
+  )
+
+# Targets to which this target links.
+set(CMAKE_TARGET_LINKED_INFO_FILES
+  )
+
+# Fortran module output directory.
+set(CMAKE_Fortran_TARGET_MODULE_DIR "")

@@ -1,0 +1,21 @@
+
+# Consider dependencies only in project.
+set(CMAKE_DEPENDS_IN_PROJECT_ONLY OFF)
+
+# The set of languages for which implicit dependencies are needed:
+set(CMAKE_DEPENDS_LANGUAGES
+  )
+
+# The set of dependency files which are needed:
+set(CMAKE_DEPENDS_DEPENDENCY_FILES
+  "/work/main/fuzz/replay.c" "fuzz/CMakeFiles/fuzz_replay_vm.dir/replay.c.o" "gcc" "fuzz/CMakeFiles/fuzz_replay_vm.dir/replay.c.o.d"
+  "/work/main/fuzz/vm.c" "fuzz/CMakeFiles/fuzz_replay_vm.dir/vm.c.o" "gcc" "fuzz/CMakeFiles/fuzz_replay_vm.dir/vm.c.o.d"
+  )
+
+# Targets to which this target links.
+set(CMAKE_TARGET_LINKED_INFO_FILES
+  "/work/main/build-prof/CMakeFiles/ll_core.dir/DependInfo.cmake"
+  )
+
+# Fortran module output directory.
+set(CMAKE_Fortran_TARGET_MODULE_DIR "")
