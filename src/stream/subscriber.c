@@ -12,9 +12,39 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The ring as allocated: it starts small and doubles as the queue fills,
+ * up to cap + LL_SUB_RAW_RESERVE, so a subscriber that is never behind
+ * (or never matched) holds a few pointers, not a whole queue's worth. */
 static uint32_t ring_size(const ll_sub_t *s)
 {
+    return s->ring_cap;
+}
+
+static uint32_t ring_max(const ll_sub_t *s)
+{
     return s->cap + LL_SUB_RAW_RESERVE;
+}
+
+#define RING_FIRST 8
+
+/* Makes room for one more queued pointer. Returns 0 or LL_ENOMEM. */
+static int ring_room(ll_sub_t *s)
+{
+    if (s->count < s->ring_cap)
+        return 0;
+    uint32_t n = s->ring_cap * 2 < ring_max(s) ? s->ring_cap * 2 : ring_max(s);
+    if (n <= s->ring_cap)
+        return LL_ENOMEM; /* full: callers check before */
+    ll_event_t **grown = malloc(n * sizeof *grown);
+    if (!grown)
+        return LL_ENOMEM;
+    for (uint32_t i = 0; i < s->count; i++) /* in order, from the head */
+        grown[i] = s->ring[(s->head + i) % s->ring_cap];
+    free(s->ring);
+    s->ring = grown;
+    s->ring_cap = n;
+    s->head = 0;
+    return 0;
 }
 
 /* The iovecs of one flush: a flush fills them, writes, and is done with
@@ -95,12 +125,24 @@ static void note_lag(ll_sub_t *s)
     }
 }
 
-static void enqueue(ll_sub_t *s, ll_event_t *ev)
+/* Queues ev (the caller's reference). Returns 0, or LL_ENOMEM: then ev
+ * is released and counted as dropped. */
+static int enqueue(ll_sub_t *s, ll_event_t *ev)
 {
+    if (ring_room(s) < 0) {
+        if (ev->seq) { /* an event lost; raw bytes are the caller's to report */
+            s->dropped_unreported++;
+            s->counts->dropped++;
+            s->counts->dropped_by[s->wire]++;
+        }
+        ll_event_unref(ev);
+        return LL_ENOMEM;
+    }
     *slot(s, s->count) = ev;
     s->count++;
     s->drain_told = 0;
     note_lag(s);
+    return 0;
 }
 
 /* Drops every queued event. */
@@ -276,12 +318,13 @@ void ll_sub_flush(ll_sub_t *s)
 
 static int send_raw(ll_sub_t *s, const char *bytes, size_t len)
 {
-    if (s->count >= ring_size(s))
+    if (s->count >= ring_max(s))
         return LL_EBUSY;
     ll_event_t *ev = ll_event_raw(bytes, len);
     if (!ev)
         return LL_ENOMEM;
-    enqueue(s, ev);
+    if (enqueue(s, ev) < 0)
+        return LL_ENOMEM;
     ll_sub_flush(s);
     return 0;
 }
@@ -379,7 +422,8 @@ ll_sub_t *ll_sub_alloc(uv_stream_t *out, const ll_sub_opts_t *o, uint64_t log_la
     if (o->address)
         snprintf(s->address, sizeof s->address, "%s", o->address);
     s->cap = o->queue_cap ? o->queue_cap : 1;
-    s->ring = calloc(ring_size(s), sizeof *s->ring);
+    s->ring_cap = ring_max(s) < RING_FIRST ? ring_max(s) : RING_FIRST;
+    s->ring = calloc(s->ring_cap, sizeof *s->ring);
     s->chunked = o->chunked;
     if (!s->ring) {
         ll_sub_free(s);

@@ -48,9 +48,10 @@ struct ll_sub {
     unsigned catching_up : 1, closed : 1, writing : 1, chunked : 1, drain_told : 1;
     unsigned ending : 1; /* ll_sub_end_body was called: nothing more is queued */
     char chunk_head[20]; /* "<hex length>\r\n" of the write in flight */
-    /* Queue: ring[head..head+count), capacity cap + LL_SUB_RAW_RESERVE. */
+    /* Queue: ring[head..head+count) modulo ring_cap, which grows as needed
+     * up to cap + LL_SUB_RAW_RESERVE (subscriber.c: ring_room). */
     ll_event_t **ring;
-    uint32_t cap, head, count;
+    uint32_t cap, head, count, ring_cap;
     /* The write in flight: its events, and its buffers (first may start
      * part-way into its event's bytes). */
     ll_event_t **inflight;
