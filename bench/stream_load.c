@@ -110,7 +110,9 @@ static int64_t find_marker(const char *s, size_t len)
             continue;
         int64_t v = 0;
         size_t j = i + 2, digits = 0;
-        while (j < len && s[j] >= '0' && s[j] <= '9' && digits < 18) {
+        while (j < len && s[j] >= '0' && s[j] <= '9') {
+            if (v > (INT64_MAX - 9) / 10)
+                return -1; /* not a CLOCK_REALTIME reading in ns */
             v = v * 10 + (s[j] - '0');
             j++;
             digits++;
