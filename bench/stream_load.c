@@ -15,17 +15,15 @@
  * open, on SIGINT/SIGTERM, or after S seconds, and prints one line to stdout:
  * established= failed= expected= received= missing= p50_us= p99_us= max_us=
  *
- * It is libc only (the brief of this tool: no library to install on a
- * machine that runs it against a foreign server), so the little HTTP it
- * needs is read here: the status line, Transfer-Encoding, and the chunk
- * framing. Every buffer is bounded; a server that breaks the framing fails
- * that connection, never the client. */
-#ifndef _GNU_SOURCE /* memmem; CMake defines it for the whole project */
-#define _GNU_SOURCE
-#endif
+ * http-parser (the project's HTTP/1.1 parser) reads each response: the
+ * status line, the headers, and the chunked transfer coding, so this file
+ * only reads SSE lines out of the body bytes it hands over. Every buffer is
+ * bounded (http-parser caps the head at HTTP_MAX_HEADER_SIZE); a server
+ * that breaks the framing fails that connection, never the client. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <http_parser.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -33,14 +31,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
-#define HEAD_MAX 16384      /* a response head larger than this fails the connection */
 #define LINE_MAX_B 65536    /* an SSE line is kept up to this; the rest is skipped */
 #define REQ_MAX 8192        /* the request we send */
 #define CONNECTING_MAX 128  /* handshakes in flight: stay under the listen backlog */
@@ -48,18 +44,12 @@
 #define MAX_HEADERS 16
 
 enum conn_state { C_IDLE, C_CONNECTING, C_HEAD, C_BODY, C_DONE, C_FAILED, C_CLOSED };
-enum chunk_state { K_SIZE, K_EXT, K_DATA, K_DATA_END, K_TRAILER, K_TRAILER_LINE };
 
 struct conn {
     int fd;
     enum conn_state state;
-    size_t sent; /* bytes of the request written */
-    char head[HEAD_MAX];
-    size_t head_len;
-    int chunked;
-    enum chunk_state ks;
-    uint64_t chunk_left;
-    int chunk_digits;
+    size_t sent;        /* bytes of the request written */
+    http_parser parser; /* parser.data points back here */
     char line[LINE_MAX_B];
     size_t line_len;
     int event_has_data; /* the current event block has a data: line */
@@ -165,83 +155,6 @@ static void feed_sse(struct conn *c, const char *p, size_t n)
     }
 }
 
-static int hexval(char ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
-
-/* Undoes chunked transfer coding (RFC 9112 §7.1). Returns 0, 1 when the
- * body ended (the last chunk and its trailers), -1 on a framing error. */
-static int feed_chunked(struct conn *c, const char *p, size_t n)
-{
-    size_t i = 0;
-    while (i < n) {
-        char ch = p[i];
-        switch (c->ks) {
-        case K_SIZE: {
-            int h = hexval(ch);
-            if (h >= 0) {
-                if (++c->chunk_digits > 15) /* more than 2^60 bytes: not a chunk size */
-                    return -1;
-                c->chunk_left = c->chunk_left * 16 + (uint64_t)h;
-            } else if (c->chunk_digits == 0) {
-                return -1;
-            } else if (ch == '\n') {
-                c->ks = c->chunk_left ? K_DATA : K_TRAILER;
-            } else {
-                c->ks = K_EXT; /* `;ext`, blanks or the CR before LF */
-            }
-            i++;
-            break;
-        }
-        case K_EXT:
-            if (ch == '\n')
-                c->ks = c->chunk_left ? K_DATA : K_TRAILER;
-            i++;
-            break;
-        case K_DATA: {
-            size_t take = n - i;
-            if (take > c->chunk_left)
-                take = (size_t)c->chunk_left;
-            feed_sse(c, p + i, take);
-            c->chunk_left -= take;
-            i += take;
-            if (c->chunk_left == 0)
-                c->ks = K_DATA_END;
-            break;
-        }
-        case K_DATA_END: /* the CRLF after a chunk's data */
-            if (ch == '\n') {
-                c->ks = K_SIZE;
-                c->chunk_digits = 0;
-            } else if (ch != '\r') {
-                return -1;
-            }
-            i++;
-            break;
-        case K_TRAILER: /* at the start of a trailer line; an empty one ends the body */
-            if (ch == '\n')
-                return 1;
-            if (ch != '\r')
-                c->ks = K_TRAILER_LINE;
-            i++;
-            break;
-        case K_TRAILER_LINE:
-            if (ch == '\n')
-                c->ks = K_TRAILER;
-            i++;
-            break;
-        }
-    }
-    return 0;
-}
-
 static void close_conn(struct conn *c, enum conn_state st)
 {
     if (c->fd >= 0)
@@ -278,42 +191,38 @@ static int open_conn(struct conn *c, int ep, const struct sockaddr_in *sa)
     return 0;
 }
 
-/* The head is complete in c->head[0..end): status 200, and chunked or not. */
-static int parse_head(struct conn *c, size_t end)
+static int on_headers_complete(http_parser *p)
 {
-    if (end < 12 || memcmp(c->head, "HTTP/1.", 7) != 0 || memcmp(c->head + 8, " 200", 4) != 0)
-        return -1;
-    const char *p = c->head, *stop = c->head + end;
-    while (p < stop) {
-        const char *eol = memchr(p, '\n', (size_t)(stop - p));
-        if (!eol)
-            break;
-        static const char te[] = "transfer-encoding:";
-        if ((size_t)(eol - p) > sizeof te - 1 && strncasecmp(p, te, sizeof te - 1) == 0) {
-            const char *v = p + sizeof te - 1;
-            for (; v + 7 <= eol; v++)
-                if (strncasecmp(v, "chunked", 7) == 0)
-                    c->chunked = 1;
-        }
-        p = eol + 1;
+    struct conn *c = p->data;
+    if (p->status_code != 200) {
+        close_conn(c, C_FAILED);
+        return -1; /* stop parsing: on_readable sees the closed fd */
     }
+    c->state = C_BODY;
+    connecting--;
+    established++;
     return 0;
 }
 
-static void body_bytes(struct conn *c, const char *p, size_t n)
+static int on_body(http_parser *p, const char *at, size_t len)
 {
-    if (!c->chunked) {
-        feed_sse(c, p, n);
-        return;
-    }
-    int rc = feed_chunked(c, p, n);
-    if (rc < 0) {
-        fprintf(stderr, "stream_load: bad chunk framing; connection dropped\n");
-        close_conn(c, C_CLOSED);
-    } else if (rc > 0) {
-        close_conn(c, C_CLOSED);
-    }
+    feed_sse(p->data, at, len);
+    return 0;
 }
+
+/* The stream ended (last chunk, or EOF on a body without framing). */
+static int on_message_complete(http_parser *p)
+{
+    close_conn(p->data, C_CLOSED);
+    http_parser_pause(p, 1); /* whatever follows belongs to no stream we read */
+    return 0;
+}
+
+static const http_parser_settings parser_settings = {
+    .on_headers_complete = on_headers_complete,
+    .on_body = on_body,
+    .on_message_complete = on_message_complete,
+};
 
 static void on_readable(struct conn *c)
 {
@@ -324,42 +233,25 @@ static void on_readable(struct conn *c)
             continue;
         if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
             return;
+        if (r == 0 && c->state == C_BODY) /* EOF ends a body without framing */
+            http_parser_execute(&c->parser, &parser_settings, NULL, 0);
         if (r <= 0) {
+            if (c->fd >= 0)
+                close_conn(c, c->state == C_HEAD ? C_FAILED : C_CLOSED);
+            return;
+        }
+        if (c->state == C_DONE)
+            continue; /* all its events are in; the rest is not counted */
+        http_parser_execute(&c->parser, &parser_settings, buf, (size_t)r);
+        if (c->fd < 0)
+            return; /* a callback closed it: not 200, or the stream ended */
+        if (HTTP_PARSER_ERRNO(&c->parser) != HPE_OK) {
+            fprintf(stderr, "stream_load: bad HTTP response (%s); connection dropped\n",
+                    http_errno_description(HTTP_PARSER_ERRNO(&c->parser)));
             close_conn(c, c->state == C_HEAD ? C_FAILED : C_CLOSED);
             return;
         }
-        const char *p = buf;
-        size_t n = (size_t)r;
-        if (c->state == C_HEAD) {
-            size_t room = sizeof c->head - c->head_len;
-            size_t take = n < room ? n : room;
-            memcpy(c->head + c->head_len, p, take);
-            size_t old = c->head_len;
-            c->head_len += take;
-            void *end = memmem(c->head, c->head_len, "\r\n\r\n", 4);
-            if (!end) {
-                if (c->head_len == sizeof c->head) {
-                    close_conn(c, C_FAILED);
-                    return;
-                }
-                continue;
-            }
-            size_t head_end = (size_t)((char *)end - c->head) + 4;
-            if (parse_head(c, head_end) < 0) {
-                close_conn(c, C_FAILED);
-                return;
-            }
-            c->state = C_BODY;
-            connecting--;
-            established++;
-            p += head_end - old; /* the body's first bytes came with the head */
-            n -= head_end - old;
-        }
-        if (c->state == C_BODY && n > 0)
-            body_bytes(c, p, n);
-        if (c->state != C_BODY)
-            return;
-        if (c->events >= expect) {
+        if (c->state == C_BODY && c->events >= expect) {
             c->state = C_DONE; /* stays open: closing would be work the server measures */
             return;
         }
@@ -376,6 +268,8 @@ static void on_writable(struct conn *c, int ep)
             return;
         }
         c->state = C_HEAD;
+        http_parser_init(&c->parser, HTTP_RESPONSE);
+        c->parser.data = c;
     }
     while (c->sent < request_len) {
         ssize_t w = write(c->fd, request + c->sent, request_len - c->sent);
