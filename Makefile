@@ -6,7 +6,7 @@ RUN_FLAGS ?= --dev
 
 FUZZ_S ?= 60
 
-.PHONY: all deps build run test test-build bench fuzz fuzz-build clean format
+.PHONY: all deps build run test test-build bench bench-deps fuzz fuzz-build clean format
 
 all: build
 
@@ -31,12 +31,19 @@ test-build: deps
 test: build test-build
 	cd build-test && ctest --output-on-failure -j $(JOBS) --timeout 600
 
-bench: deps
+# bench-deps adds nginx and its Nchan module for bench/vs_nchan.py; `make run`
+# and `make test` never need them.
+bench-deps:
+	@./scripts/install-deps.sh bench
+
+bench: bench-deps
 	@cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release >/dev/null
-	@cmake --build build-bench -j $(JOBS) --target ledgerline ll_vm_bench ll_verify_bench ll_pow_bench
+	@cmake --build build-bench -j $(JOBS) --target ledgerline ll_vm_bench ll_verify_bench ll_pow_bench \
+	       ll_stream_load
 	/usr/bin/python3 bench/run.py build-bench/ledgerline
 	/usr/bin/python3 bench/ingest.py build-bench/ledgerline
 	/usr/bin/python3 bench/fanout.py build-bench/ledgerline 1000
+	/usr/bin/python3 bench/vs_nchan.py build-bench/ledgerline
 	/usr/bin/python3 bench/idle.py build-bench/ledgerline
 	/usr/bin/python3 bench/worst_contract.py build-bench/ledgerline
 	/usr/bin/python3 bench/hostile.py build-bench/ledgerline

@@ -4,6 +4,10 @@
 # `install-deps.sh fuzz` adds what `make fuzz` needs: clang and libFuzzer's
 # runtime (Debian 12's clang 14 ships it in libclang-rt-14-dev, which clang
 # only recommends). `make test` needs neither: it replays the corpora with gcc.
+# `install-deps.sh bench` adds nginx with the Nchan module, which
+# bench/vs_nchan.py (`make bench`) runs side by side with the node. It starts
+# its own nginx with its own config; a system nginx service that the package
+# may start is neither used nor disturbed. `make run`/`make test` need neither.
 set -eu
 
 PACKAGES="
@@ -15,6 +19,9 @@ wrk chromium
 "
 if [ "${1:-}" = fuzz ]; then
     PACKAGES="$PACKAGES clang libclang-rt-14-dev"
+fi
+if [ "${1:-}" = bench ]; then
+    PACKAGES="$PACKAGES nginx libnginx-mod-nchan"
 fi
 
 missing=""
