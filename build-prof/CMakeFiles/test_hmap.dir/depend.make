@@ -1,2 +1,0 @@
-# Empty dependencies file for test_hmap.
-# This may be replaced when dependencies are built.
