@@ -19,13 +19,18 @@ typedef struct opt {
     const char *name;
     opt_type_t type;
     size_t offset;
-    size_t size; /* OPT_STR: capacity */
+    size_t size;       /* OPT_STR: capacity */
     uint32_t min, max; /* OPT_UINT */
 } opt_t;
 
-#define U(name, field, lo, hi) {name, OPT_UINT, offsetof(ll_config_t, field), 0, lo, hi}
+#define U(name, field, lo, hi)                                                                     \
+    {                                                                                              \
+        name, OPT_UINT, offsetof(ll_config_t, field), 0, lo, hi                                    \
+    }
 #define S(name, field)                                                                             \
-    {name, OPT_STR, offsetof(ll_config_t, field), sizeof(((ll_config_t *)0)->field), 0, 0}
+    {                                                                                              \
+        name, OPT_STR, offsetof(ll_config_t, field), sizeof(((ll_config_t *)0)->field), 0, 0       \
+    }
 
 static const opt_t opts[] = {
     {"listen", OPT_LISTEN, 0, 0, 0, 0},
@@ -37,6 +42,7 @@ static const opt_t opts[] = {
     U("sse-heartbeat-s", sse_heartbeat_s, 1, 86400),
     U("ws-idle-timeout-s", ws_idle_timeout_s, 1, 86400),
     U("client-queue", client_queue, 1, 65536),
+    U("stream-flush-ms", stream_flush_ms, 0, 1000),
     S("public-url", public_url),
     U("workers", workers, 0, 256),
     {"dev", OPT_BOOL, offsetof(ll_config_t, dev), 0, 0, 0},
@@ -141,8 +147,7 @@ int ll_config_set(ll_config_t *c, const char *name, const char *value, char *why
     case OPT_BOOL:
         if (strcmp(value, "1") == 0 || strcmp(value, "true") == 0 || strcmp(value, "yes") == 0)
             *(int *)(void *)field = 1;
-        else if (strcmp(value, "0") == 0 || strcmp(value, "false") == 0 ||
-                 strcmp(value, "no") == 0)
+        else if (strcmp(value, "0") == 0 || strcmp(value, "false") == 0 || strcmp(value, "no") == 0)
             *(int *)(void *)field = 0;
         else {
             snprintf(why, LL_ERRMSG_MAX, "--%s wants true or false, got '%s'", name, value);
@@ -253,7 +258,8 @@ int ll_config_load(ll_config_t *c, int argc, char **argv, int first, char *why)
     for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++) {
         env_name(opts[i].name, name, sizeof name);
         const char *v = getenv(name);
-        if (v && strcmp(opts[i].name, "config") != 0 && (rc = ll_config_set(c, opts[i].name, v, why)) < 0)
+        if (v && strcmp(opts[i].name, "config") != 0 &&
+            (rc = ll_config_set(c, opts[i].name, v, why)) < 0)
             return rc;
     }
     for (int i = first; i < argc; i++) {
@@ -297,6 +303,7 @@ const char *ll_config_usage(void)
     return "usage: ledgerline [serve] [--listen HOST:PORT] [--data DIR] [--config FILE]\n"
            "                  [--block-interval-ms N] [--max-block-txs N] [--difficulty N]\n"
            "                  [--sse-heartbeat-s N] [--ws-idle-timeout-s N] [--client-queue N]\n"
+           "                  [--stream-flush-ms N]\n"
            "                  [--public-url URL] [--workers N] [--dev] [--log-level LEVEL]\n"
            "                  [--allowed-origins ORIGIN,…] [--gas-price N] [--block-gas-limit N]\n"
            "                  [--max-pending-per-sender N] [--auth-attempts-per-ip N]\n"
@@ -311,7 +318,8 @@ const char *ll_config_usage(void)
            "and from the config file as 'flag-name = value'; flag > environment > file.\n"
            "Defaults: --listen 127.0.0.1:9984 --data ./data --block-interval-ms 1000\n"
            "--max-block-txs 1000 --difficulty 4 --sse-heartbeat-s 30 --ws-idle-timeout-s 180\n"
-           "--client-queue 64 --workers <cores> --gas-price 1 --block-gas-limit 20000000\n"
+           "--client-queue 64 --stream-flush-ms 0 --workers <cores> --gas-price 1 "
+           "--block-gas-limit 20000000\n"
            "--max-pending-per-sender 1000 --auth-attempts-per-ip 100 --login-failures-per-user 5\n"
            "--messages-per-user 300 --messages-per-ip 1200 --session-max-age-s 2592000\n";
 }

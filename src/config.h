@@ -20,6 +20,7 @@ typedef struct ll_config {
     uint32_t sse_heartbeat_s;
     uint32_t ws_idle_timeout_s;
     uint32_t client_queue;
+    uint32_t stream_flush_ms; /* 0: write at once (stream/fanout.h) */
     char public_url[LL_CONFIG_STR_MAX];
     uint32_t workers; /* 0 in a source means "number of cores" */
     int dev;

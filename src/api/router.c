@@ -151,6 +151,8 @@ void *ll_api_worker_init(ll_worker_t *w, void *app)
     }
     ctx->fanout = ll_fanout_new(ll_worker_loop(w), ctx->reader, &ctx->app->streams);
     if (ctx->fanout)
+        ll_fanout_set_flush_ms(ctx->fanout, ctx->app->config->stream_flush_ms);
+    if (ctx->fanout)
         ctx->sink =
             ll_hub_attach(ctx->app->hub, ll_worker_taskq(w), ll_fanout_deliver, ctx->fanout);
     if (!ctx->fanout || !ctx->sink)

@@ -34,7 +34,12 @@ struct ll_fanout {
     ll_sub_t *sessions;        /* bound to a session (sprev/snext) */
     uv_timer_t session_timer;  /* runs while sessions is non-empty */
     uint64_t revoked_seen;     /* sessions_revoked when this fan-out last re-read */
-    int open_handles;          /* idle and timer: fo is freed when both closed */
+    int open_handles;          /* its three handles: fo is freed when all are closed */
+    /* --stream-flush-ms: touched subscribers wait for flush_timer. */
+    uint32_t flush_ms;
+    uv_timer_t flush_timer;
+    ll_sub_t *pending;      /* touched, not yet written (next_touched) */
+    uint64_t pending_since; /* publication of the window's first batch */
 };
 
 static void on_idle(uv_idle_t *idle);
@@ -69,8 +74,15 @@ ll_fanout_t *ll_fanout_new(uv_loop_t *loop, ll_store_t *reader, ll_stream_stats_
     uv_timer_init(loop, &fo->session_timer);
     fo->session_timer.data = fo;
     uv_unref((uv_handle_t *)&fo->session_timer); /* a check alone keeps no loop alive */
-    fo->open_handles = 2;
+    uv_timer_init(loop, &fo->flush_timer);
+    fo->flush_timer.data = fo;
+    fo->open_handles = 3;
     return fo;
+}
+
+void ll_fanout_set_flush_ms(ll_fanout_t *fo, uint32_t ms)
+{
+    fo->flush_ms = ms;
 }
 
 static void on_handle_closed(uv_handle_t *h)
@@ -95,6 +107,7 @@ void ll_fanout_close(ll_fanout_t *fo)
     ll_hmap_free(fo->by_addr);
     uv_close((uv_handle_t *)&fo->idle, on_handle_closed);
     uv_close((uv_handle_t *)&fo->session_timer, on_handle_closed);
+    uv_close((uv_handle_t *)&fo->flush_timer, on_handle_closed);
 }
 
 /* Once per batch: after a delivery, a completed write, a history pass, an
@@ -270,6 +283,18 @@ static void remove_ready(ll_fanout_t *fo, ll_sub_t *s)
     }
 }
 
+/* A closing subscriber leaves the flush window's list, which outlives the
+ * loop turn (and the subscriber's memory may go before the timer). */
+static void unlink_pending(ll_fanout_t *fo, ll_sub_t *s)
+{
+    for (ll_sub_t **p = &fo->pending; *p; p = &(*p)->fan.next_touched)
+        if (*p == s) {
+            *p = s->fan.next_touched;
+            s->fan.touched = 0;
+            return;
+        }
+}
+
 void ll_sub_close(ll_sub_t *s)
 {
     if (!s || s->closed)
@@ -280,6 +305,8 @@ void ll_sub_close(ll_sub_t *s)
     sessions_unlink(fo, s);
     remove_ready(fo, s);
     fo->counts.subscribers[s->wire]--;
+    if (fo->pending)
+        unlink_pending(fo, s);
     int freeable = ll_sub_shut(s); /* first: it also leaves the lagging count */
     publish(fo);
     if (freeable) {
@@ -353,7 +380,8 @@ static void offer(ll_sub_t *s, ll_event_t *ev, ll_sub_t **touched)
 /* Writes every touched subscriber's queue, one write each; the first
  * write of a batch to each wire format is timed from its publication
  * (stats.h). */
-static void flush_touched(ll_fanout_t *fo, ll_sub_t **touched, const ll_batch_t *b, unsigned *timed)
+static void flush_touched(ll_fanout_t *fo, ll_sub_t **touched, uint64_t published_ns,
+                          unsigned *timed)
 {
     while (*touched) {
         ll_sub_t *s = *touched;
@@ -361,17 +389,30 @@ static void flush_touched(ll_fanout_t *fo, ll_sub_t **touched, const ll_batch_t 
         s->fan.touched = 0;
         ll_sub_flush(s);
         /* a batch made outside the hub has no time */
-        if (!(*timed & (1u << s->wire)) && b->published_ns)
-            ll_stream_counts_first_write(&fo->counts, s->wire, uv_hrtime() - b->published_ns);
+        if (!(*timed & (1u << s->wire)) && published_ns)
+            ll_stream_counts_first_write(&fo->counts, s->wire, uv_hrtime() - published_ns);
         *timed |= 1u << s->wire;
     }
+}
+
+/* The flush window is over: every subscriber touched since is written. */
+static void on_flush_timer(uv_timer_t *t)
+{
+    ll_fanout_t *fo = t->data;
+    unsigned timed = 0;
+    ll_sub_t *touched = fo->pending;
+    fo->pending = NULL;
+    flush_touched(fo, &touched, fo->pending_since, &timed);
+    publish(fo);
 }
 
 void ll_fanout_deliver(const ll_batch_t *b, void *arg)
 {
     ll_fanout_t *fo = arg;
-    ll_sub_t *touched = NULL;
-    unsigned timed = 0; /* a bit per wire format */
+    ll_sub_t *touched = fo->pending; /* NULL unless a flush window is open */
+    unsigned timed = 0;              /* a bit per wire format */
+    if (!touched)
+        fo->pending_since = b->published_ns;
     for (size_t i = 0; i < b->n; i++) {
         ll_event_t *ev = b->events[i];
         for (ll_sub_t *s = fo->unfiltered; s; s = s->fan.next)
@@ -390,8 +431,15 @@ void ll_fanout_deliver(const ll_batch_t *b, void *arg)
         /* A block of thousands is written as it is queued, so its first
          * events leave before its last are matched. */
         if ((i + 1) % LL_FANOUT_WRITE_EVERY == 0)
-            flush_touched(fo, &touched, b, &timed);
+            flush_touched(fo, &touched, fo->pending_since, &timed);
     }
-    flush_touched(fo, &touched, b, &timed);
+    if (fo->flush_ms && touched) {
+        fo->pending = touched;
+        if (!uv_is_active((uv_handle_t *)&fo->flush_timer))
+            uv_timer_start(&fo->flush_timer, on_flush_timer, fo->flush_ms, 0);
+    } else {
+        fo->pending = NULL;
+        flush_touched(fo, &touched, fo->pending_since, &timed);
+    }
     publish(fo);
 }

@@ -50,6 +50,12 @@ typedef struct ll_fanout ll_fanout_t;
  * memory or out of slots. */
 ll_fanout_t *ll_fanout_new(uv_loop_t *loop, ll_store_t *reader, ll_stream_stats_t *stats);
 
+/* With ms > 0, the subscribers a delivery touches are written ms after the
+ * first event of the window rather than at once (--stream-flush-ms): fewer
+ * writes, each of more events, for that much more latency. 0 (the
+ * default): every delivery is written at once. */
+void ll_fanout_set_flush_ms(ll_fanout_t *fo, uint32_t ms);
+
 /* Frees fo once its handles are closed; every subscriber must be closed
  * first. */
 void ll_fanout_close(ll_fanout_t *fo);

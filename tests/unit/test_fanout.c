@@ -197,6 +197,34 @@ static void test_fanout_writes_a_large_batch_as_it_goes(void **state)
     assert_range(c, 1, 3 * LL_FANOUT_WRITE_EVERY + 10);
 }
 
+/* --stream-flush-ms: three deliveries inside one window are written as one
+ * write when the window ends, not one each at once; a subscriber closed
+ * inside the window leaves it (ASan would see its memory used after the
+ * idle handler freed it). */
+static void test_fanout_flush_window_writes_deliveries_together(void **state)
+{
+    fx_t *fx = *state;
+    fx->sock_type = SOCK_SEQPACKET; /* one record per write */
+    ll_fanout_set_flush_ms(fx->fo, 50);
+    ll_sub_opts_t o = sse_opts(64);
+    conn_t *c = conn_open(fx, 0, &o);
+    conn_t *gone = conn_open(fx, 0, &o);
+    pump_tokens(fx, c, 0);
+    settle(fx);
+    int before = c->records;
+    deliver_range(fx, 1, 1, 0);
+    deliver_range(fx, 2, 2, 0);
+    conn_close(gone); /* in the window's list */
+    for (int i = 0; i < 5; i++) /* let the idle handler free it */
+        uv_run(&fx->loop, UV_RUN_NOWAIT);
+    deliver_range(fx, 3, 3, 0);
+    read_all(fx);
+    assert_int_equal(c->records, before); /* nothing yet: the window is open */
+    pump_tokens(fx, c, 3);
+    assert_range(c, 1, 3);
+    assert_int_equal(c->records, before + 1); /* the three in one write */
+}
+
 /* ---- sessions ----------------------------------------------------------- */
 
 #define SESSION_A "aa000000000000000000000000000000000000000000000000000000000000aa"
@@ -338,6 +366,7 @@ int main(void)
         T(test_sub_without_resume_starts_after_the_log),
         T(test_fanout_stats_count_subscribers_and_queue_depth),
         T(test_fanout_writes_a_large_batch_as_it_goes),
+        T(test_fanout_flush_window_writes_deliveries_together),
         T(test_session_stream_ends_when_its_session_expires),
         T(test_session_stream_ends_after_its_logout_is_announced),
         T(test_session_streams_are_checked_by_a_timer),
