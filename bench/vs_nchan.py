@@ -19,7 +19,10 @@ the ratios Ledgerline/Nchan. Figures only, never pass/fail.
   Nchan: nginx with bench/nchan.conf.in on a free port, its own tmpdir,
       logs and pid file; POST /pub, EventSource subscribers on /sub (E = M).
 
-    /usr/bin/python3 bench/vs_nchan.py build-bench/ledgerline [N]
+    /usr/bin/python3 bench/vs_nchan.py build-bench/ledgerline [N] [W,W,...]
+
+W: --stream-flush-ms values to run the node with (default 0; `make bench`
+runs 0,5,10: the flush window's trade of latency for CPU).
 
 Needs `./scripts/install-deps.sh bench` (nginx, libnginx-mod-nchan) and
 ll_stream_load next to the node binary. A system nginx service, if any, is
@@ -164,9 +167,10 @@ def measure(side, server_pids, client, publish, n):
     return row
 
 
-def run_ledgerline(loader, n):
+def run_ledgerline(loader, n, flush_ms=0):
     flags = ("--dev", "--block-interval-ms", "600000", "--max-block-txs", str(10 * M),
-             "--messages-per-user", "0", "--messages-per-ip", "0")
+             "--messages-per-user", "0", "--messages-per-ip", "0",
+             "--stream-flush-ms", str(flush_ms))
     with harness.Server(*flags) as srv:
         cookie = harness.login(srv, "dev", "devdevdev")
         time.sleep(0.5)  # let start-up settle before the memory baseline
@@ -301,6 +305,7 @@ def main():
         raise SystemExit(__doc__)
     os.environ["LEDGERLINE_BIN"] = os.path.abspath(sys.argv[1])
     n = int(sys.argv[2]) if len(sys.argv) > 2 else 1000
+    windows = [int(w) for w in sys.argv[3].split(",")] if len(sys.argv) > 3 else [0]
     loader = os.path.join(os.path.dirname(os.path.abspath(sys.argv[1])), "ll_stream_load")
     if not os.access(loader, os.X_OK):
         raise SystemExit("vs_nchan: no %s (cmake --build ... --target ll_stream_load)" % loader)
@@ -308,16 +313,19 @@ def main():
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, 2 * n + 1024)), hard))
     print("fan-out vs Nchan: %d SSE streams, %d messages at %d/s per side; one event per "
           "message (Ledgerline: the `pending` message event, blocks held back)" % (n, M, RATE))
-    ll = run_ledgerline(loader, n)
-    print_row(ll, n)
     nc = run_nchan(loader, n)
     print_row(nc, n)
-    print("Ledgerline/Nchan: CPU per event %s, RSS per stream %s, PSS per stream %s, "
-          "p50 latency %s, p99 latency %s" % (
-              ratio(ll["cpu_per_event_us"], nc["cpu_per_event_us"]),
-              ratio(ll["rss_per_conn_kib"], nc["rss_per_conn_kib"]),
-              ratio(ll["pss_per_conn_kib"], nc["pss_per_conn_kib"]),
-              ratio(ll["p50_us"], nc["p50_us"]), ratio(ll["p99_us"], nc["p99_us"])))
+    for w in windows:
+        ll = run_ledgerline(loader, n, w)
+        if w:
+            print("(--stream-flush-ms %d)" % w)
+        print_row(ll, n)
+        print("Ledgerline/Nchan: CPU per event %s, RSS per stream %s, PSS per stream %s, "
+              "p50 latency %s, p99 latency %s" % (
+                  ratio(ll["cpu_per_event_us"], nc["cpu_per_event_us"]),
+                  ratio(ll["rss_per_conn_kib"], nc["rss_per_conn_kib"]),
+                  ratio(ll["pss_per_conn_kib"], nc["pss_per_conn_kib"]),
+                  ratio(ll["p50_us"], nc["p50_us"]), ratio(ll["p99_us"], nc["p99_us"])))
 
 
 if __name__ == "__main__":
