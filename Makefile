@@ -45,6 +45,7 @@ bench: bench-deps
 	/usr/bin/python3 bench/fanout.py build-bench/ledgerline 1000
 	/usr/bin/python3 bench/vs_nchan.py build-bench/ledgerline 1000 0,5,10
 	/usr/bin/python3 bench/idle.py build-bench/ledgerline
+	/usr/bin/python3 bench/hold.py build-bench/ledgerline
 	/usr/bin/python3 bench/worst_contract.py build-bench/ledgerline
 	/usr/bin/python3 bench/hostile.py build-bench/ledgerline
 	/usr/bin/python3 bench/hostile_net.py build-bench/ledgerline
