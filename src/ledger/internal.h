@@ -72,6 +72,7 @@ struct ll_ledger {
     /* Batches waiting to be admitted, LL_BATCH_SLICE items per loop turn,
      * so a single submission never waits behind thousands (requests.c). */
     ll_ledger_req_t *batches_head, *batches_tail;
+    size_t nbatches; /* queued there; at most LL_BATCHES_QUEUED_MAX */
     uv_idle_t batch_pump;
     ll_events_t *events;
     ll_journal_t journal; /* admissions and drops awaiting their fsync */
@@ -173,6 +174,10 @@ void ll_ledger_run_deferred(ll_ledger_t *l);
 /* Batch items admitted per loop turn: well under a millisecond of work, so
  * a single submission arriving meanwhile waits for little more than that. */
 #define LL_BATCH_SLICE 16
+
+/* Batches waiting for admission on the ledger thread at most (64,000
+ * items, within the mempool's 100,000); more are answered 429. */
+#define LL_BATCHES_QUEUED_MAX 64
 
 /* Initialises the batch pump on the ledger's loop (requests.c). */
 void ll_ledger_batches_init(ll_ledger_t *l);

@@ -409,20 +409,26 @@ void ll_journal_fail_held(ll_ledger_t *l, int err, const char *why)
     fail_group(&j->fill, err, why);
 }
 
+/* Lets the writer finish what it holds, then joins it (once). */
+static void stop_writer(ll_journal_t *j)
+{
+    if (!j->writer_started)
+        return;
+    uv_mutex_lock(&j->lock);
+    j->quit = 1;
+    uv_cond_signal(&j->cond);
+    uv_mutex_unlock(&j->lock);
+    uv_thread_join(&j->writer);
+    j->writer_started = 0;
+    uv_cond_destroy(&j->cond);
+    uv_mutex_destroy(&j->lock);
+}
+
 void ll_journal_close(ll_ledger_t *l, uv_close_cb on_closed)
 {
     ll_journal_t *j = &l->journal;
     j->closed = 1;
-    if (j->writer_started) {
-        uv_mutex_lock(&j->lock);
-        j->quit = 1;
-        uv_cond_signal(&j->cond);
-        uv_mutex_unlock(&j->lock);
-        uv_thread_join(&j->writer);
-        j->writer_started = 0;
-        uv_cond_destroy(&j->cond);
-        uv_mutex_destroy(&j->lock);
-    }
+    stop_writer(j);
     uv_close((uv_handle_t *)&j->timer, on_closed);
 }
 
@@ -437,15 +443,7 @@ static void free_group(ll_journal_group_t *g)
 void ll_journal_free(ll_ledger_t *l)
 {
     ll_journal_t *j = &l->journal;
-    if (j->writer_started) { /* a start that failed after init */
-        uv_mutex_lock(&j->lock);
-        j->quit = 1;
-        uv_cond_signal(&j->cond);
-        uv_mutex_unlock(&j->lock);
-        uv_thread_join(&j->writer);
-        uv_cond_destroy(&j->cond);
-        uv_mutex_destroy(&j->lock);
-    }
+    stop_writer(j); /* a start that failed after init left it running */
     free_group(&j->fill);
     free_group(&j->fly);
     for (size_t i = 0; i < j->nmsgs_dropped; i++)

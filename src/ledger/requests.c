@@ -273,10 +273,13 @@ static void on_batch_pump(uv_idle_t *h)
         uv_idle_stop(h);
         return;
     }
+    /* Read first: a batch answered here may be freed by its worker at once. */
+    ll_ledger_req_t *next = (ll_ledger_req_t *)r->task.next;
     if (admit_batch_slice(l, r, LL_BATCH_SLICE)) {
-        l->batches_head = (ll_ledger_req_t *)r->task.next;
-        if (!l->batches_head)
+        l->batches_head = next;
+        if (!next)
             l->batches_tail = NULL;
+        l->nbatches--;
     }
 }
 
@@ -297,6 +300,14 @@ void ll_ledger_batches_drain(ll_ledger_t *l)
  * request, so task.next links requests). */
 static void queue_batch(ll_ledger_t *l, ll_ledger_req_t *r)
 {
+    if (l->nbatches >= LL_BATCHES_QUEUED_MAX) {
+        /* Checked faster than admitted: what waits is bounded, the client
+         * sends it again. */
+        fail(r, LL_ERATELIMIT, "too many batches are waiting for admission; retry shortly");
+        ll_ledger_send_reply(r);
+        return;
+    }
+    l->nbatches++;
     r->batch_next = r->batch_admitted = 0;
     r->task.next = NULL;
     if (l->batches_tail)
