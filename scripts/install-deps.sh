@@ -13,7 +13,7 @@ set -eu
 PACKAGES="
 build-essential cmake pkg-config
 libuv1-dev libhttp-parser-dev libwslay-dev libssl-dev libsodium-dev
-libjansson-dev libsqlite3-dev liblua5.4-dev libcmocka-dev
+libjansson-dev libsqlite3-dev liblua5.4-dev libcmocka-dev libnats-dev nats-server
 python3 python3-pytest python3-requests python3-websockets python3-nacl
 wrk chromium
 "
