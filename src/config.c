@@ -57,6 +57,9 @@ static const opt_t opts[] = {
     U("messages-per-user", messages_per_user, 0, 1000000),
     U("messages-per-ip", messages_per_ip, 0, 1000000),
     U("session-max-age-s", session_max_age_s, 1, 31536000),
+    S("nats", nats_urls),
+    S("nats-stream", nats_stream),
+    U("nats-replicas", nats_replicas, 1, 5),
 };
 
 void ll_config_defaults(ll_config_t *c)
@@ -76,6 +79,8 @@ void ll_config_defaults(ll_config_t *c)
     c->block_gas_limit = 20000000;
     c->max_pending_per_sender = 1000;
     c->contract_time_limit_ms = 450;
+    snprintf(c->nats_stream, sizeof c->nats_stream, "LEDGERLINE");
+    c->nats_replicas = 1;
     c->auth_attempts_per_ip = 100;
     c->login_failures_per_user = 5;
     c->messages_per_user = 300;
@@ -309,6 +314,8 @@ const char *ll_config_usage(void)
            "                  [--max-pending-per-sender N] [--auth-attempts-per-ip N]\n"
            "                  [--login-failures-per-user N] [--messages-per-user N]\n"
            "                  [--messages-per-ip N] [--session-max-age-s N]\n"
+           "                  [--nats nats://HOST:PORT,…] [--nats-stream NAME] [--nats-replicas "
+           "N]\n"
            "       ledgerline keygen\n"
            "       ledgerline sign --key FILE < body.json\n"
            "       ledgerline submit --key FILE [--url URL] < body.json\n"
@@ -321,5 +328,6 @@ const char *ll_config_usage(void)
            "--client-queue 64 --stream-flush-ms 0 --workers <cores> --gas-price 1 "
            "--block-gas-limit 20000000\n"
            "--max-pending-per-sender 1000 --auth-attempts-per-ip 100 --login-failures-per-user 5\n"
-           "--messages-per-user 300 --messages-per-ip 1200 --session-max-age-s 2592000\n";
+           "--messages-per-user 300 --messages-per-ip 1200 --session-max-age-s 2592000\n"
+           "--nats-stream LEDGERLINE --nats-replicas 1 (no --nats: no JetStream feed)\n";
 }

@@ -41,6 +41,11 @@ typedef struct ll_config {
     uint32_t messages_per_user;       /* POST /api/messages per user */
     uint32_t messages_per_ip;         /* POST /api/messages per client address */
     uint32_t session_max_age_s;       /* a login session's life */
+    /* Relays (nats/): the JetStream stream the node feeds; urls empty:
+     * none. A stream name is at most 64 bytes (nats/natsconn.h). */
+    char nats_urls[LL_CONFIG_STR_MAX];
+    char nats_stream[65];
+    uint32_t nats_replicas;
 } ll_config_t;
 
 /* Sets every default of API.md §1. */

@@ -6,6 +6,8 @@
 #include "cli/cli.h"
 #include "config.h"
 #include "ledger/ledger.h"
+#include "nats/feed.h"
+#include "nats/natsconn.h"
 #include "net/server.h"
 #include "util/err.h"
 #include "util/log.h"
@@ -96,6 +98,7 @@ static int run_node(ll_config_t *cfg)
     ll_custody_t *custody = NULL;
     ll_server_t *server = NULL;
     ll_hub_t *hub = NULL;
+    ll_nats_feed_t *feed = NULL;
     ll_api_t app;
     ll_server_opts_t opts;
 
@@ -140,11 +143,29 @@ static int run_node(ll_config_t *cfg)
         return 1;
     }
 
+    /* With --nats the log is also fed to JetStream for relays; NATS being
+     * away never stops the node (nats/feed.h). */
+    if (config.nats_urls[0]) {
+        ll_nats_feed_opts_t fo = {.urls = config.nats_urls,
+                                  .stream = config.nats_stream,
+                                  .replicas = config.nats_replicas,
+                                  .data_dir = config.data_dir,
+                                  .hub = hub};
+        if (ll_nats_feed_start(&fo, &feed) < 0) {
+            LL_ERROR("--nats: cannot start the JetStream feed (check the URLs)");
+            ll_ledger_free(ledger);
+            ll_custody_free(custody);
+            ll_hub_free(hub);
+            return 1;
+        }
+    }
+
     memset(&app, 0, sizeof app);
     app.config = &config;
     app.ledger = ledger;
     app.custody = custody;
     app.hub = hub;
+    app.nats_feed = feed;
     ll_server_opts_defaults(&opts);
     opts.host = config.listen_host;
     opts.port = config.listen_port;
@@ -154,6 +175,7 @@ static int run_node(ll_config_t *cfg)
     opts.worker_fini = ll_api_worker_fini;
     opts.arg = &app;
     if (ll_server_start(&opts, &server) < 0) {
+        ll_nats_feed_stop(feed);
         ll_ledger_free(ledger);
         ll_custody_free(custody);
         ll_hub_free(hub);
@@ -172,6 +194,9 @@ static int run_node(ll_config_t *cfg)
     ll_server_stop_accepting(server);
     ll_ledger_stop(ledger);
     ll_server_stop(server);
+    ll_nats_feed_stop(feed); /* what it has not published waits in the log */
+    if (feed)
+        ll_nats_release();
     ll_ledger_free(ledger);   /* only now can no worker post to it */
     ll_custody_free(custody); /* after the server: its thread pool jobs seal with it */
     ll_hub_free(hub);

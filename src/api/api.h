@@ -16,6 +16,7 @@
 #include "auth/custody.h"
 #include "config.h"
 #include "ledger/ledger.h"
+#include "nats/feed.h"
 #include "net/http.h"
 #include "store/store.h"
 #include "stream/fanout.h"
@@ -33,6 +34,7 @@ typedef struct ll_api {
     ll_ledger_t *ledger;
     const ll_custody_t *custody; /* seals the messenger's keys (auth/custody.h) */
     ll_hub_t *hub;               /* the ledger publishes event batches here */
+    ll_nats_feed_t *nats_feed;   /* NULL without --nats (nats/feed.h) */
     ll_stream_stats_t streams;   /* a slot per worker's fan-out (stream/stats.h) */
     _Atomic uint64_t requests;   /* every worker counts here, for /metrics */
     /* Responses by route (router.c's table, then "unmatched") and status

@@ -127,6 +127,26 @@ void ll_api_metrics(ll_api_worker_t *ctx, ll_req_t *req, const char *param)
         "ledgerline_batches{state=\"checking\"} %" PRId64 "\n"
         "ledgerline_batches{state=\"waiting\"} %" PRId64 "\n",
         atomic_load(&ctx->app->batches_checking), atomic_load(&ctx->app->batches_waiting));
+    if (ctx->app->nats_feed) {
+        ll_nats_feed_stats_t nf;
+        ll_nats_feed_stats(ctx->app->nats_feed, &nf);
+        put(text, &n, sizeof text,
+            "# HELP ledgerline_nats_connected 1 while the connection to NATS (--nats) is up.\n"
+            "# TYPE ledgerline_nats_connected gauge\n"
+            "ledgerline_nats_connected %d\n"
+            "# HELP ledgerline_nats_stream_seq The last event id the JetStream stream holds.\n"
+            "# TYPE ledgerline_nats_stream_seq gauge\n"
+            "ledgerline_nats_stream_seq %" PRIu64 "\n"
+            "# HELP ledgerline_nats_published_total Events JetStream acknowledged from this "
+            "process.\n"
+            "# TYPE ledgerline_nats_published_total counter\n"
+            "ledgerline_nats_published_total %" PRIu64 "\n"
+            "# HELP ledgerline_nats_failures_total Publishes or stream reads that failed and "
+            "were retried.\n"
+            "# TYPE ledgerline_nats_failures_total counter\n"
+            "ledgerline_nats_failures_total %" PRIu64 "\n",
+            nf.connected, nf.acked_seq, nf.published, nf.failures);
+    }
     static const char *const phases[LL_BLOCK_PHASES] = {"apply", "mine", "commit"};
     put(text, &n, sizeof text,
         "# HELP ledgerline_block_seconds Time this process spent producing each block, per phase "

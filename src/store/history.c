@@ -20,6 +20,8 @@ int ll_store_events_after(ll_store_t *st, uint64_t after, size_t limit, ll_store
             .tx_id = (const char *)sqlite3_column_text(q, 3),
             .addresses = (const char *)sqlite3_column_text(q, 4),
             .payload = (const char *)sqlite3_column_text(q, 5),
+            .asset_id = (const char *)sqlite3_column_text(q, 6),
+            .block_hash = (const char *)sqlite3_column_text(q, 7),
         };
         visited++;
         if (!ev.type || !ev.tx_id || !ev.addresses || !ev.payload) {

@@ -1,5 +1,5 @@
 /* store/history.h: reading the event log (the events table) back, for
- * subscribers that resume from a Last-Event-ID.
+ * subscribers that resume from a Last-Event-ID and for the JetStream feed.
  * Owns:    nothing; its statement is the connection's (sql.h).
  * Threads: the thread that owns the connection (a worker's reader). */
 #ifndef LL_STORE_HISTORY_H
@@ -17,6 +17,10 @@ typedef struct ll_store_event {
     const char *tx_id; /* "" when none */
     const char *addresses;
     const char *payload;
+    /* A committed transaction's (a tx, or a confirmed message): its asset
+     * and its block's hash; NULL for every other row. */
+    const char *asset_id;
+    const char *block_hash;
 } ll_store_event_t;
 
 /* Calls cb for each event with seq > after, in order, at most limit of

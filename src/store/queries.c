@@ -50,9 +50,17 @@ const char *const ll_sql_text[LL_SQL_COUNT] = {
 
     /* ---- history.c: the event log read back; the seq primary key makes each
      * page one index range scan ---- */
+    /* A tx or message row whose transaction sits in the block of the row's
+     * height is a committed transaction: it gets its asset and block hash
+     * (the seed's valid_tx shapes). A pending message's row has the tip
+     * before its block, so it joins nothing. */
     [LL_SQL_EVENTS_AFTER] =
-        "SELECT seq, height, type, COALESCE(tx_id, ''), addresses, payload FROM events "
-        "WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+        "SELECT e.seq, e.height, e.type, COALESCE(e.tx_id, ''), e.addresses, e.payload, "
+        "t.asset_id, b.hash FROM events e "
+        "LEFT JOIN txs t ON e.type IN ('tx', 'message') AND t.tx_id = e.tx_id "
+        "AND t.height = e.height "
+        "LEFT JOIN blocks b ON t.tx_id IS NOT NULL AND b.height = e.height "
+        "WHERE e.seq > ?1 ORDER BY e.seq LIMIT ?2",
 
     /* ---- pending.c: the mempool a clean stop leaves ---- */
     [LL_SQL_LOAD_PENDING] = "SELECT body, origin FROM pending_txs ORDER BY pos",
