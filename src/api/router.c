@@ -2,6 +2,7 @@
  * exists under another method is a 405 with Allow, anything else a 404. */
 #include "api/api.h"
 #include "net/server.h"
+#include "stream/log_backend.h"
 #include "util/bulk.h"
 #include "util/err.h"
 #include "util/json.h"
@@ -149,7 +150,8 @@ void *ll_api_worker_init(ll_worker_t *w, void *app)
         LL_ERROR("api: worker %d cannot open a database reader", ll_worker_index(w));
         ctx->reader = NULL;
     }
-    ctx->fanout = ll_fanout_new(ll_worker_loop(w), ctx->reader, &ctx->app->streams);
+    ll_stream_backend_t backend = ll_log_backend(ctx->reader);
+    ctx->fanout = ll_fanout_new(ll_worker_loop(w), &backend, &ctx->app->streams);
     if (ctx->fanout)
         ll_fanout_set_flush_ms(ctx->fanout, ctx->app->config->stream_flush_ms);
     if (ctx->fanout)

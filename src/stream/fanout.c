@@ -23,18 +23,18 @@ static _Atomic uint64_t sessions_revoked;
 
 struct ll_fanout {
     uv_loop_t *loop;
-    ll_store_t *reader;
-    ll_stream_counts_t counts; /* this worker's: plain, published once per batch */
-    ll_stream_slot_t *slot;    /* where they are published, for /metrics */
-    ll_sub_t *unfiltered;      /* doubly linked through prev/next */
-    ll_hmap_t *by_addr;        /* address -> first ll_sub_t of its bucket */
-    ll_sub_t *ready;           /* catching up, free to read a page (next_ready) */
-    ll_sub_t *dead;            /* closed and not writing (next_dead) */
-    uv_idle_t idle;            /* runs while ready or dead is non-empty */
-    ll_sub_t *sessions;        /* bound to a session (sprev/snext) */
-    uv_timer_t session_timer;  /* runs while sessions is non-empty */
-    uint64_t revoked_seen;     /* sessions_revoked when this fan-out last re-read */
-    int open_handles;          /* its three handles: fo is freed when all are closed */
+    ll_stream_backend_t backend; /* history, the newest seq, sessions */
+    ll_stream_counts_t counts;   /* this worker's: plain, published once per batch */
+    ll_stream_slot_t *slot;      /* where they are published, for /metrics */
+    ll_sub_t *unfiltered;        /* doubly linked through prev/next */
+    ll_hmap_t *by_addr;          /* address -> first ll_sub_t of its bucket */
+    ll_sub_t *ready;             /* catching up, free to read a page (next_ready) */
+    ll_sub_t *dead;              /* closed and not writing (next_dead) */
+    uv_idle_t idle;              /* runs while ready or dead is non-empty */
+    ll_sub_t *sessions;          /* bound to a session (sprev/snext) */
+    uv_timer_t session_timer;    /* runs while sessions is non-empty */
+    uint64_t revoked_seen;       /* sessions_revoked when this fan-out last re-read */
+    int open_handles;            /* its three handles: fo is freed when all are closed */
     /* --stream-flush-ms: touched subscribers wait for flush_timer. */
     uint32_t flush_ms;
     uv_timer_t flush_timer;
@@ -51,7 +51,8 @@ static void wake(ll_fanout_t *fo)
         uv_idle_start(&fo->idle, on_idle);
 }
 
-ll_fanout_t *ll_fanout_new(uv_loop_t *loop, ll_store_t *reader, ll_stream_stats_t *stats)
+ll_fanout_t *ll_fanout_new(uv_loop_t *loop, const ll_stream_backend_t *backend,
+                           ll_stream_stats_t *stats)
 {
     ll_fanout_t *fo = calloc(1, sizeof *fo);
     if (!fo)
@@ -67,7 +68,7 @@ ll_fanout_t *ll_fanout_new(uv_loop_t *loop, ll_store_t *reader, ll_stream_stats_
         return NULL;
     }
     fo->loop = loop;
-    fo->reader = reader;
+    fo->backend = *backend;
     fo->revoked_seen = atomic_load(&sessions_revoked);
     uv_idle_init(loop, &fo->idle);
     fo->idle.data = fo;
@@ -212,18 +213,16 @@ void ll_fanout_session_revoked(void)
 
 void ll_fanout_check_sessions(ll_fanout_t *fo, int64_t now_ms)
 {
-    char username[LL_USERNAME_MAX + 1], address[33];
     /* Loaded before the reads: a logout committed during them moves the
      * count again, and the next check reads once more. */
     uint64_t revoked = atomic_load(&sessions_revoked);
-    int reread = revoked != fo->revoked_seen && fo->reader, failed = 0;
+    int reread = revoked != fo->revoked_seen, failed = 0;
     ll_sub_t *next;
     for (ll_sub_t *s = fo->sessions; s; s = next) {
         next = s->fan.snext;
         if (reread && s->fan.session_expires_ms > now_ms) {
             int64_t expires_ms;
-            int rc =
-                ll_store_get_session(fo->reader, s->fan.session, username, address, &expires_ms);
+            int rc = fo->backend.session_expiry(fo->backend.ctx, s->fan.session, &expires_ms);
             if (rc == LL_ENOTFOUND)
                 s->fan.session_expires_ms = INT64_MIN;
             else if (rc == 0)
@@ -249,9 +248,7 @@ static void on_session_timer(uv_timer_t *t)
 ll_sub_t *ll_sub_open(ll_fanout_t *fo, uv_stream_t *out, const ll_sub_opts_t *o,
                       const ll_sub_hooks_t *hooks, void *owner)
 {
-    uint64_t last = 0;
-    if (fo->reader)
-        ll_store_last_event_seq(fo->reader, &last);
+    uint64_t last = fo->backend.last_seq(fo->backend.ctx);
     ll_sub_t *s = ll_sub_alloc(out, o, last, hooks, owner, &fo->counts, on_written);
     if (!s)
         return NULL;
@@ -348,7 +345,7 @@ static void on_idle(uv_idle_t *idle)
         ll_sub_t *s = ready;
         ready = s->fan.next_ready;
         s->fan.next_ready = NULL;
-        ll_sub_fill_history(s, fo->reader);
+        ll_sub_fill_history(s, &fo->backend);
         ll_sub_flush(s);
         if (ll_sub_wants_page(s))
             schedule_page(fo, s); /* the socket took it all: next page next turn */

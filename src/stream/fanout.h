@@ -24,7 +24,7 @@
 #ifndef LL_STREAM_FANOUT_H
 #define LL_STREAM_FANOUT_H
 
-#include "store/store.h"
+#include "stream/backend.h"
 #include "stream/hub.h"
 #include "stream/stats.h"
 #include "stream/subscriber.h"
@@ -43,12 +43,12 @@ typedef struct ll_fanout ll_fanout_t;
  * batch. */
 #define LL_FANOUT_WRITE_EVERY 256
 
-/* reader: the worker's store connection, for history and for re-reading
- * sessions (may be NULL: then resuming starts live, and only expiry ends
- * session-bound streams). stats: shared by every worker; the fan-out claims
+/* backend: where history, the newest seq and sessions are read (copied;
+ * its ctx must outlive the fan-out). stats: shared by every worker; the fan-out claims
  * one slot of it and publishes its counts there (stats.h). NULL when out of
  * memory or out of slots. */
-ll_fanout_t *ll_fanout_new(uv_loop_t *loop, ll_store_t *reader, ll_stream_stats_t *stats);
+ll_fanout_t *ll_fanout_new(uv_loop_t *loop, const ll_stream_backend_t *backend,
+                           ll_stream_stats_t *stats);
 
 /* With ms > 0, the subscribers a delivery touches are written ms after the
  * first event of the window rather than at once (--stream-flush-ms): fewer

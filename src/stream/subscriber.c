@@ -3,7 +3,6 @@
  * the uv_buf_t array it is given, and the bytes are the events' own.
  * Counting an event is a plain add to the worker's counts (stats.h). */
 #include "stream/subscriber.h"
-#include "store/history.h"
 #include "stream/subscriber_internal.h"
 #include "util/err.h"
 #include "util/log.h"
@@ -356,23 +355,12 @@ int ll_sub_end_body(ll_sub_t *s)
 
 /* ---- history ---------------------------------------------------------------- */
 
-static int history_row(const ll_store_event_t *row, void *arg)
+static int history_event(ll_event_t *ev, void *arg)
 {
     ll_sub_t *s = arg;
-    /* A row read back from the log is text: parse its type and addresses. */
-    ll_event_desc_t d = {
-        .seq = row->seq,
-        .type = ll_ev_type_parse(row->type, strlen(row->type)),
-        .payload = row->payload,
-    };
-    ll_event_desc_parse_addresses(&d, row->addresses);
-    s->cursor = row->seq; /* visited, whether or not it matches */
-    ll_event_t *ev = ll_event_new(&d);
-    if (!ev)
-        return LL_ENOMEM;
+    s->cursor = ev->seq; /* visited, whether or not it matches */
     if (ll_sub_matches(s, ev))
         enqueue(s, ll_event_ref(ev));
-    ll_event_unref(ev);
     return 0;
 }
 
@@ -381,7 +369,7 @@ void ll_sub_stop_replay(ll_sub_t *s)
     s->catching_up = 0;
 }
 
-int ll_sub_fill_history(ll_sub_t *s, ll_store_t *reader)
+int ll_sub_fill_history(ll_sub_t *s, const ll_stream_backend_t *history)
 {
     uint32_t room = s->cap > s->count ? s->cap - s->count : 0;
     if (s->ending || s->closed) {
@@ -390,7 +378,7 @@ int ll_sub_fill_history(ll_sub_t *s, ll_store_t *reader)
     }
     if (room == 0)
         return 0;
-    int rc = reader ? ll_store_events_after(reader, s->cursor, room, history_row, s) : 0;
+    int rc = history->events_after(history->ctx, s->cursor, room, history_event, s);
     if (rc < 0) {
         LL_ERROR("stream: replaying the event log after %" PRIu64 " failed; going live", s->cursor);
         s->catching_up = 0;

@@ -12,8 +12,8 @@
 #ifndef LL_STREAM_SUBSCRIBER_INTERNAL_H
 #define LL_STREAM_SUBSCRIBER_INTERNAL_H
 
-#include "store/store.h"
 #include "store/users.h"
+#include "stream/backend.h"
 #include "stream/stats.h"
 #include "stream/subscriber.h"
 
@@ -95,10 +95,10 @@ void ll_sub_flush(ll_sub_t *s);
  * catching up, and has no write in flight. */
 int ll_sub_wants_page(const ll_sub_t *s);
 
-/* Queues the next page of the log after s's cursor from reader. Returns 1
+/* Queues the next page of history after s's cursor. Returns 1
  * when the log is exhausted (s is live from then on), 0 when more remains,
  * or a negative LL_E* (s then goes live, and says so in the log). */
-int ll_sub_fill_history(ll_sub_t *s, ll_store_t *reader);
+int ll_sub_fill_history(ll_sub_t *s, const ll_stream_backend_t *history);
 
 /* s replays no more of the log (its session ended: it is out of the index). */
 void ll_sub_stop_replay(ll_sub_t *s);

@@ -31,6 +31,7 @@
 #include "stream/event.h"
 #include "stream/fanout.h"
 #include "stream/hub.h"
+#include "stream/log_backend.h"
 
 #include "http_harness.h"
 
@@ -55,7 +56,8 @@ static inline void *stream_worker_init(ll_worker_t *w, void *arg)
     (void)arg;
     stream_worker_t *sw = calloc(1, sizeof *sw);
     CHECK(sw);
-    sw->fo = ll_fanout_new(ll_worker_loop(w), NULL, &stats);
+    ll_stream_backend_t none = ll_log_backend(NULL);
+    sw->fo = ll_fanout_new(ll_worker_loop(w), &none, &stats);
     CHECK(sw->fo);
     sw->sink = ll_hub_attach(hub, ll_worker_taskq(w), ll_fanout_deliver, sw->fo);
     CHECK(sw->sink);

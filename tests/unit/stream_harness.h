@@ -37,6 +37,7 @@
 #include "stream/event.h"
 #include "stream/fanout.h"
 #include "stream/hub.h"
+#include "stream/log_backend.h"
 #include "stream/subscriber.h"
 #include "util/err.h"
 
@@ -373,7 +374,8 @@ static inline int setup(void **state)
     if (!fx || uv_loop_init(&fx->loop) != 0)
         return -1;
     *state = fx;
-    fx->fo = ll_fanout_new(&fx->loop, NULL, &fx->stats);
+    ll_stream_backend_t none = ll_log_backend(NULL);
+    fx->fo = ll_fanout_new(&fx->loop, &none, &fx->stats);
     return fx->fo ? 0 : -1;
 }
 

@@ -7,6 +7,7 @@
  * test_subscriber.c. */
 #include "store/users.h" /* the sessions a stream rides on */
 #include "stream/fanout.h"
+#include "stream/log_backend.h"
 
 #include "stream_harness.h"
 
@@ -94,7 +95,8 @@ static void fx_store(fx_t *fx, uint64_t rows)
     assert_int_equal(ll_store_open(fx->dir, LL_STORE_READER, LL_SYNC_NORMAL, &fx->reader), 0);
     ll_fanout_close(fx->fo); /* replaced by one reading the log */
     uv_run(&fx->loop, UV_RUN_DEFAULT);
-    assert_non_null(fx->fo = ll_fanout_new(&fx->loop, fx->reader, &fx->stats));
+    ll_stream_backend_t backend = ll_log_backend(fx->reader);
+    assert_non_null(fx->fo = ll_fanout_new(&fx->loop, &backend, &fx->stats));
 }
 
 /* ---- resume -------------------------------------------------------------- */
@@ -214,7 +216,7 @@ static void test_fanout_flush_window_writes_deliveries_together(void **state)
     int before = c->records;
     deliver_range(fx, 1, 1, 0);
     deliver_range(fx, 2, 2, 0);
-    conn_close(gone); /* in the window's list */
+    conn_close(gone);           /* in the window's list */
     for (int i = 0; i < 5; i++) /* let the idle handler free it */
         uv_run(&fx->loop, UV_RUN_NOWAIT);
     deliver_range(fx, 3, 3, 0);
