@@ -43,7 +43,7 @@ bench: bench-deps
 	/usr/bin/python3 bench/run.py build-bench/ledgerline
 	/usr/bin/python3 bench/ingest.py build-bench/ledgerline
 	/usr/bin/python3 bench/fanout.py build-bench/ledgerline 1000
-	/usr/bin/python3 bench/vs_nchan.py build-bench/ledgerline 1000 0,5,10
+	/usr/bin/python3 bench/vs_nchan.py build-bench/ledgerline 1000 0,5,10 --transport sse,ws
 	/usr/bin/python3 bench/idle.py build-bench/ledgerline
 	/usr/bin/python3 bench/hold.py build-bench/ledgerline
 	/usr/bin/python3 bench/worst_contract.py build-bench/ledgerline

@@ -1,9 +1,10 @@
 #!/usr/bin/python3
 """Fan-out against nginx + Nchan, side by side, with the same load client.
 
-For each server: ll_stream_load opens N SSE streams; once all are answered
-the driver publishes M messages at RATE/s whose text holds `t=<time_ns>`;
-the client counts the events and their latency (now - t). Printed per side:
+For each server: ll_stream_load opens N streams (SSE, or WebSocket with
+--transport ws); once all are answered the driver publishes M messages at
+RATE/s whose text holds `t=<time_ns>`; the client counts the events and
+their latency (now - t). Printed per side:
 streams, events received/missing, p50/p99/max latency, the server's CPU
 time per delivered event (utime+stime from /proc, over the publishing window
 until the client is done; nginx: master and workers) and its memory growth
@@ -18,11 +19,20 @@ the ratios Ledgerline/Nchan. Figures only, never pass/fail.
       --max-block-txs than M), so each message is one event, as on Nchan.
   Nchan: nginx with bench/nchan.conf.in on a free port, its own tmpdir,
       logs and pid file; POST /pub, EventSource subscribers on /sub (E = M).
+  Over WebSocket (ll_stream_load --ws: one text message is one event), the
+      node's streams are GET /api/v1/streams/events?types=message with the
+      same session (API.md §4.1: the same envelopes, one per frame) and
+      Nchan's are `nchan_subscriber websocket` on /subws; publishing and
+      the figures are the same.
 
     /usr/bin/python3 bench/vs_nchan.py build-bench/ledgerline [N] [W,W,...]
+                                       [--transport sse|ws|sse,ws]
 
 W: --stream-flush-ms values to run the node with (default 0; `make bench`
 runs 0,5,10: the flush window's trade of latency for CPU).
+--transport (anywhere on the line; default sse): the transports to compare,
+one after the other, each with its own Nchan run and node runs (`make bench`
+runs sse,ws).
 
 Needs `./scripts/install-deps.sh bench` (nginx, libnginx-mod-nchan) and
 ll_stream_load next to the node binary. A system nginx service, if any, is
@@ -100,9 +110,16 @@ def mem_kib(pids):
     return rss, pss
 
 
-def start_client(loader, port, path, n, headers=()):
+# Per transport: the node's stream path, Nchan's location, the client's flag.
+NODE_PATH = {"sse": "/api/stream?types=message", "ws": "/api/v1/streams/events?types=message"}
+NCHAN_PATH = {"sse": "/sub", "ws": "/subws"}
+CLIENT_FLAGS = {"sse": [], "ws": ["--ws"]}
+
+
+def start_client(loader, port, path, n, transport, headers=()):
     argv = [loader, "--host", "127.0.0.1", "--port", str(port), "--path", path,
             "--conns", str(n), "--expect", str(M), "--timeout", str(CLIENT_TIMEOUT_S)]
+    argv += CLIENT_FLAGS[transport]
     for h in headers:
         argv += ["--header", h]
     return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -167,14 +184,14 @@ def measure(side, server_pids, client, publish, n):
     return row
 
 
-def run_ledgerline(loader, n, flush_ms=0):
+def run_ledgerline(loader, n, transport, flush_ms=0):
     flags = ("--dev", "--block-interval-ms", "600000", "--max-block-txs", str(10 * M),
              "--messages-per-user", "0", "--messages-per-ip", "0",
              "--stream-flush-ms", str(flush_ms))
     with harness.Server(*flags) as srv:
         cookie = harness.login(srv, "dev", "devdevdev")
         time.sleep(0.5)  # let start-up settle before the memory baseline
-        client = start_client(loader, srv.port, "/api/stream?types=message", n,
+        client = start_client(loader, srv.port, NODE_PATH[transport], n, transport,
                               ["Cookie: session=%s" % cookie])
         try:
             with harness.user_session(srv, cookie) as s:
@@ -231,7 +248,7 @@ def stop_nginx(proc, workers):
             pass
 
 
-def run_nchan(loader, n):
+def run_nchan(loader, n, transport):
     if not os.access(NGINX, os.X_OK):
         raise SystemExit("vs_nchan: no %s (./scripts/install-deps.sh bench)" % NGINX)
     tmp = tempfile.mkdtemp(prefix="ll-vs-nchan-")
@@ -262,7 +279,7 @@ def run_nchan(loader, n):
 
         server_pids()
         time.sleep(0.5)
-        client = start_client(loader, port, "/sub", n)
+        client = start_client(loader, port, NCHAN_PATH[transport], n, transport)
         pub = requests.Session()
         url = "http://127.0.0.1:%d/pub" % port
 
@@ -300,23 +317,36 @@ def ratio(a, b):
     return "n/a" if b <= 0 else "%.2f" % (a / b)
 
 
-def main():
-    if len(sys.argv) < 2:
-        raise SystemExit(__doc__)
-    os.environ["LEDGERLINE_BIN"] = os.path.abspath(sys.argv[1])
-    n = int(sys.argv[2]) if len(sys.argv) > 2 else 1000
-    windows = [int(w) for w in sys.argv[3].split(",")] if len(sys.argv) > 3 else [0]
-    loader = os.path.join(os.path.dirname(os.path.abspath(sys.argv[1])), "ll_stream_load")
-    if not os.access(loader, os.X_OK):
-        raise SystemExit("vs_nchan: no %s (cmake --build ... --target ll_stream_load)" % loader)
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, 2 * n + 1024)), hard))
-    print("fan-out vs Nchan: %d SSE streams, %d messages at %d/s per side; one event per "
-          "message (Ledgerline: the `pending` message event, blocks held back)" % (n, M, RATE))
-    nc = run_nchan(loader, n)
+def parse_args(argv):
+    """(positional arguments, transports): --transport LIST or --transport=LIST
+    may stand anywhere, so the old command lines keep their meaning."""
+    args, transports = [], ["sse"]
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a == "--transport" or a.startswith("--transport="):
+            if a == "--transport":
+                i += 1
+                if i == len(argv):
+                    raise SystemExit(__doc__)
+                a = argv[i]
+            transports = a.split("=", 1)[-1].split(",")
+            if not transports or any(t not in NODE_PATH for t in transports):
+                raise SystemExit("vs_nchan: --transport takes sse, ws or sse,ws\n" + __doc__)
+        else:
+            args.append(a)
+        i += 1
+    return args, transports
+
+
+def compare(loader, n, windows, transport):
+    print("fan-out vs Nchan over %s: %d streams, %d messages at %d/s per side; one event per "
+          "message (Ledgerline: the `pending` message event, blocks held back)" % (
+              transport.upper(), n, M, RATE))
+    nc = run_nchan(loader, n, transport)
     print_row(nc, n)
     for w in windows:
-        ll = run_ledgerline(loader, n, w)
+        ll = run_ledgerline(loader, n, transport, w)
         if w:
             print("(--stream-flush-ms %d)" % w)
         print_row(ll, n)
@@ -326,6 +356,22 @@ def main():
                   ratio(ll["rss_per_conn_kib"], nc["rss_per_conn_kib"]),
                   ratio(ll["pss_per_conn_kib"], nc["pss_per_conn_kib"]),
                   ratio(ll["p50_us"], nc["p50_us"]), ratio(ll["p99_us"], nc["p99_us"])))
+
+
+def main():
+    args, transports = parse_args(sys.argv[1:])
+    if not args:
+        raise SystemExit(__doc__)
+    os.environ["LEDGERLINE_BIN"] = os.path.abspath(args[0])
+    n = int(args[1]) if len(args) > 1 else 1000
+    windows = [int(w) for w in args[2].split(",")] if len(args) > 2 else [0]
+    loader = os.path.join(os.path.dirname(os.path.abspath(args[0])), "ll_stream_load")
+    if not os.access(loader, os.X_OK):
+        raise SystemExit("vs_nchan: no %s (cmake --build ... --target ll_stream_load)" % loader)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, 2 * n + 1024)), hard))
+    for transport in transports:
+        compare(loader, n, windows, transport)
 
 
 if __name__ == "__main__":
