@@ -9,6 +9,7 @@
 #include "nats/feed.h"
 #include "nats/natsconn.h"
 #include "net/server.h"
+#include "relay/relay.h"
 #include "util/err.h"
 #include "util/log.h"
 #include "vm/vm.h"
@@ -218,6 +219,28 @@ static void size_thread_pool(const ll_config_t *config)
     setenv("UV_THREADPOOL_SIZE", n, 0);
 }
 
+/* `ledgerline relay`: the streams only, fed by NATS (relay/relay.h). It
+ * reads the same flags as serve; those of the ledger are unused. */
+static int relay(int argc, char **argv)
+{
+    char why[LL_ERRMSG_MAX];
+    ll_config_t config;
+
+    ll_config_defaults(&config);
+    if (ll_config_load(&config, argc, argv, 2, why) < 0) {
+        fprintf(stderr, "ledgerline: %s\n\n%s", why, ll_config_usage());
+        return 2;
+    }
+    ll_log_set_level_name(config.log_level);
+    raise_fd_limit();
+    size_thread_pool(&config);
+    signals_t sig;
+    signals_start(&sig);
+    int rc = ll_relay_run(&config, signals_wait);
+    signals_stop(&sig);
+    return rc;
+}
+
 static int serve(int argc, char **argv, int first)
 {
     char why[LL_ERRMSG_MAX];
@@ -258,6 +281,8 @@ int main(int argc, char **argv)
         return serve(argc, argv, 2);
     if (strncmp(cmd, "--", 2) == 0)
         return serve(argc, argv, 1);
+    if (strcmp(cmd, "relay") == 0)
+        return relay(argc, argv);
     if (strcmp(cmd, "keygen") == 0)
         return ll_cli_keygen(argc - 2, argv + 2);
     if (strcmp(cmd, "sign") == 0)

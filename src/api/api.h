@@ -18,6 +18,7 @@
 #include "ledger/ledger.h"
 #include "nats/feed.h"
 #include "net/http.h"
+#include "relay/relay.h"
 #include "store/store.h"
 #include "stream/fanout.h"
 #include "stream/hub.h"
@@ -35,6 +36,7 @@ typedef struct ll_api {
     const ll_custody_t *custody; /* seals the messenger's keys (auth/custody.h) */
     ll_hub_t *hub;               /* the ledger publishes event batches here */
     ll_nats_feed_t *nats_feed;   /* NULL without --nats (nats/feed.h) */
+    ll_relay_t *relay;           /* a relay's (relay/relay.h); NULL on the node */
     ll_stream_stats_t streams;   /* a slot per worker's fan-out (stream/stats.h) */
     _Atomic uint64_t requests;   /* every worker counts here, for /metrics */
     /* Responses by route (router.c's table, then "unmatched") and status

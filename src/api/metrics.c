@@ -91,14 +91,44 @@ static size_t stream_metrics(const ll_stream_stats_t *stats, char *text, size_t 
     return n;
 }
 
-void ll_api_metrics(ll_api_worker_t *ctx, ll_req_t *req, const char *param)
+/* A relay's own: its intake from NATS (relay/relay.h). */
+static void relay_metrics(ll_api_worker_t *ctx, char *text, size_t *n, size_t cap)
+{
+    int connected;
+    uint64_t last, received, resets, recent_first;
+    ll_relay_metrics(ctx->app->relay, &connected, &last, &received, &resets, &recent_first);
+    put(text, n, cap,
+        "# HELP ledgerline_http_requests_total HTTP requests routed.\n"
+        "# TYPE ledgerline_http_requests_total counter\n"
+        "ledgerline_http_requests_total %" PRIu64 "\n"
+        "# HELP ledgerline_nats_connected 1 while the connection to NATS (--nats) is up.\n"
+        "# TYPE ledgerline_nats_connected gauge\n"
+        "ledgerline_nats_connected %d\n"
+        "# HELP ledgerline_relay_last_event_id The newest event this relay has read.\n"
+        "# TYPE ledgerline_relay_last_event_id gauge\n"
+        "ledgerline_relay_last_event_id %" PRIu64 "\n"
+        "# HELP ledgerline_relay_events_received_total Events read from the stream.\n"
+        "# TYPE ledgerline_relay_events_received_total counter\n"
+        "ledgerline_relay_events_received_total %" PRIu64 "\n"
+        "# HELP ledgerline_relay_resubscribes_total Times the intake was made again after a "
+        "failure.\n"
+        "# TYPE ledgerline_relay_resubscribes_total counter\n"
+        "ledgerline_relay_resubscribes_total %" PRIu64 "\n"
+        "# HELP ledgerline_relay_memory_first_event_id The oldest event held in memory for "
+        "resuming clients (older ones are read from the stream).\n"
+        "# TYPE ledgerline_relay_memory_first_event_id gauge\n"
+        "ledgerline_relay_memory_first_event_id %" PRIu64 "\n",
+        (uint64_t)atomic_load(&ctx->app->requests), connected, last, received, resets,
+        recent_first);
+}
+
+/* The node's own: its ledger, its batches, its feed to NATS. */
+static void node_metrics(ll_api_worker_t *ctx, char *text, size_t *np, size_t cap)
 {
     ll_ledger_stats_t s;
-    static _Thread_local char text[65536]; /* each worker's own, not its stack */
-    (void)param;
+    size_t n = *np;
     ll_ledger_stats(ctx->app->ledger, &s);
-    size_t n = 0;
-    put(text, &n, sizeof text,
+    put(text, &n, cap,
         "# HELP ledgerline_block_height Height of the chain's tip.\n"
         "# TYPE ledgerline_block_height gauge\n"
         "ledgerline_block_height %" PRIu64 "\n"
@@ -120,7 +150,7 @@ void ll_api_metrics(ll_api_worker_t *ctx, ll_req_t *req, const char *param)
         "ledgerline_http_requests_total %" PRIu64 "\n",
         s.height, s.mempool, s.blocks_produced, s.txs_committed, s.contract_time_limits,
         (uint64_t)atomic_load(&ctx->app->requests));
-    put(text, &n, sizeof text,
+    put(text, &n, cap,
         "# HELP ledgerline_batches Batch submissions being checked on the thread pool, "
         "and waiting their turn.\n"
         "# TYPE ledgerline_batches gauge\n"
@@ -130,7 +160,7 @@ void ll_api_metrics(ll_api_worker_t *ctx, ll_req_t *req, const char *param)
     if (ctx->app->nats_feed) {
         ll_nats_feed_stats_t nf;
         ll_nats_feed_stats(ctx->app->nats_feed, &nf);
-        put(text, &n, sizeof text,
+        put(text, &n, cap,
             "# HELP ledgerline_nats_connected 1 while the connection to NATS (--nats) is up.\n"
             "# TYPE ledgerline_nats_connected gauge\n"
             "ledgerline_nats_connected %d\n"
@@ -148,14 +178,26 @@ void ll_api_metrics(ll_api_worker_t *ctx, ll_req_t *req, const char *param)
             nf.connected, nf.acked_seq, nf.published, nf.failures);
     }
     static const char *const phases[LL_BLOCK_PHASES] = {"apply", "mine", "commit"};
-    put(text, &n, sizeof text,
+    put(text, &n, cap,
         "# HELP ledgerline_block_seconds Time this process spent producing each block, per phase "
         "(apply: its transactions and contracts; mine: tx root and proof of work; commit: the "
         "SQLite transaction with its re-read and events, published).\n"
         "# TYPE ledgerline_block_seconds histogram\n");
     for (int p = 0; p < LL_BLOCK_PHASES; p++)
-        put_histogram(text, &n, sizeof text, "ledgerline_block_seconds", "phase", phases[p],
-                      s.phase[p], s.phase_ns[p]);
+        put_histogram(text, &n, cap, "ledgerline_block_seconds", "phase", phases[p], s.phase[p],
+                      s.phase_ns[p]);
+    *np = n;
+}
+
+void ll_api_metrics(ll_api_worker_t *ctx, ll_req_t *req, const char *param)
+{
+    static _Thread_local char text[65536]; /* each worker's own, not its stack */
+    size_t n = 0;
+    (void)param;
+    if (ctx->app->relay)
+        relay_metrics(ctx, text, &n, sizeof text);
+    else
+        node_metrics(ctx, text, &n, sizeof text);
     put(text, &n, sizeof text,
         "# HELP ledgerline_http_responses_total Responses by route (method and pattern, or "
         "unmatched) and status, for the requests the router saw.\n"

@@ -48,7 +48,7 @@ void ll_api_root(ll_api_worker_t *ctx, ll_req_t *req, const char *param)
     char http[LL_CONFIG_STR_MAX + 16], ws[LL_CONFIG_STR_MAX + 16];
     char api[sizeof http + 16], streams[sizeof ws + 24];
     (void)param;
-    if (strcmp(ll_req_path(req), "/") == 0 && prefers_html(req)) {
+    if (!ctx->app->relay && strcmp(ll_req_path(req), "/") == 0 && prefers_html(req)) {
         const ll_web_asset_t *page = ll_web_asset("index.html");
         if (page) {
             ll_req_respond_static(req, 200, page->content_type, (const char *)page->data,
@@ -59,6 +59,13 @@ void ll_api_root(ll_api_worker_t *ctx, ll_req_t *req, const char *param)
     base_url(ctx, req, http, sizeof http, ws, sizeof ws);
     snprintf(api, sizeof api, "%s/api/v1/", http);
     snprintf(streams, sizeof streams, "%s/api/v1/streams/", ws);
+    if (ctx->app->relay) { /* its streams only: the REST API is the node's */
+        ll_req_respond_json(req, 200,
+                            json_pack("{s:{s:s}, s:s, s:s, s:s}", "_links", "streams_v1", streams,
+                                      "software", "ledgerline", "version", LL_VERSION, "role",
+                                      "relay"));
+        return;
+    }
     ll_req_respond_json(req, 200,
                         json_pack("{s:{s:s, s:s}, s:s, s:s}", "_links", "api_v1", api, "streams_v1",
                                   streams, "software", "ledgerline", "version", LL_VERSION));

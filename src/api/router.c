@@ -17,30 +17,31 @@ typedef struct route {
     enum http_method method;
     const char *pattern; /* '*' matches one non-empty path segment */
     ll_api_route_cb cb;
+    int relay; /* served by a relay too (the rest needs the ledger) */
 } route_t;
 
 static const route_t routes[] = {
-    {HTTP_GET, "/", ll_api_root},
-    {HTTP_GET, "/api/v1", ll_api_root},
-    {HTTP_GET, "/api/v1/", ll_api_root},
-    {HTTP_GET, "/healthz", ll_api_healthz},
-    {HTTP_GET, "/metrics", ll_api_metrics},
-    {HTTP_POST, "/api/v1/transactions", ll_api_tx_submit},
-    {HTTP_POST, "/api/v1/transactions/", ll_api_tx_submit},
-    {HTTP_GET, "/api/v1/transactions/*", ll_api_tx_get},
-    {HTTP_GET, "/api/v1/blocks/*", ll_api_block_get},
-    {HTTP_GET, "/api/v1/accounts/*", ll_api_account_get},
-    {HTTP_GET, "/api/v1/receipts/*", ll_api_receipt_get},
-    {HTTP_POST, "/api/v1/faucet", ll_api_faucet},
-    {HTTP_GET, "/api/v1/streams/*", ll_api_ws_stream},
-    {HTTP_GET, "/api/stream", ll_api_sse_stream},
-    {HTTP_POST, "/api/register", ll_api_register},
-    {HTTP_POST, "/api/login", ll_api_login},
-    {HTTP_POST, "/api/logout", ll_api_logout},
-    {HTTP_GET, "/api/me", ll_api_me},
-    {HTTP_POST, "/api/messages", ll_api_message_post},
-    {HTTP_GET, "/api/messages", ll_api_messages_get},
-    {HTTP_GET, "/*", ll_api_static}, /* web/ files; last, so the API wins */
+    {HTTP_GET, "/", ll_api_root, 1},
+    {HTTP_GET, "/api/v1", ll_api_root, 1},
+    {HTTP_GET, "/api/v1/", ll_api_root, 1},
+    {HTTP_GET, "/healthz", ll_api_healthz, 1},
+    {HTTP_GET, "/metrics", ll_api_metrics, 1},
+    {HTTP_POST, "/api/v1/transactions", ll_api_tx_submit, 0},
+    {HTTP_POST, "/api/v1/transactions/", ll_api_tx_submit, 0},
+    {HTTP_GET, "/api/v1/transactions/*", ll_api_tx_get, 0},
+    {HTTP_GET, "/api/v1/blocks/*", ll_api_block_get, 0},
+    {HTTP_GET, "/api/v1/accounts/*", ll_api_account_get, 0},
+    {HTTP_GET, "/api/v1/receipts/*", ll_api_receipt_get, 0},
+    {HTTP_POST, "/api/v1/faucet", ll_api_faucet, 0},
+    {HTTP_GET, "/api/v1/streams/*", ll_api_ws_stream, 1},
+    {HTTP_GET, "/api/stream", ll_api_sse_stream, 1},
+    {HTTP_POST, "/api/register", ll_api_register, 0},
+    {HTTP_POST, "/api/login", ll_api_login, 0},
+    {HTTP_POST, "/api/logout", ll_api_logout, 0},
+    {HTTP_GET, "/api/me", ll_api_me, 0},
+    {HTTP_POST, "/api/messages", ll_api_message_post, 0},
+    {HTTP_GET, "/api/messages", ll_api_messages_get, 0},
+    {HTTP_GET, "/*", ll_api_static, 0}, /* web/ files; last, so the API wins */
 };
 
 #define N_ROUTES (sizeof routes / sizeof routes[0])
@@ -114,7 +115,8 @@ void ll_api_handle(ll_req_t *req)
     if (m == HTTP_HEAD)
         m = HTTP_GET; /* the network layer sends HEAD's headers only */
     for (size_t i = 0; i < N_ROUTES; i++) {
-        if (!match(routes[i].pattern, path, param, sizeof param))
+        if ((ctx->app->relay && !routes[i].relay) ||
+            !match(routes[i].pattern, path, param, sizeof param))
             continue;
         if (routes[i].method == m) {
             ll_req_on_status(req, count_status, ctx->app->responses[i]);
@@ -144,13 +146,18 @@ void *ll_api_worker_init(ll_worker_t *w, void *app)
         return NULL;
     ctx->app = app;
     ctx->worker = w;
-    /* The ledger created the database before the server started. */
-    if (ll_store_open(ctx->app->config->data_dir, LL_STORE_READER, LL_SYNC_FULL, &ctx->reader) <
-        0) {
-        LL_ERROR("api: worker %d cannot open a database reader", ll_worker_index(w));
-        ctx->reader = NULL;
+    ll_stream_backend_t backend;
+    if (ctx->app->relay) {
+        backend = ll_relay_backend(ctx->app->relay); /* a relay has no database */
+    } else {
+        /* The ledger created the database before the server started. */
+        if (ll_store_open(ctx->app->config->data_dir, LL_STORE_READER, LL_SYNC_FULL, &ctx->reader) <
+            0) {
+            LL_ERROR("api: worker %d cannot open a database reader", ll_worker_index(w));
+            ctx->reader = NULL;
+        }
+        backend = ll_log_backend(ctx->reader);
     }
-    ll_stream_backend_t backend = ll_log_backend(ctx->reader);
     ctx->fanout = ll_fanout_new(ll_worker_loop(w), &backend, &ctx->app->streams);
     if (ctx->fanout)
         ll_fanout_set_flush_ms(ctx->fanout, ctx->app->config->stream_flush_ms);

@@ -88,7 +88,13 @@ static int parse_filters(ll_req_t *req, ll_sub_opts_t *o, char address[LL_EV_ADD
 static int require_session(ll_api_worker_t *ctx, ll_req_t *req, ll_auth_session_t *sess,
                            ll_sub_opts_t *o)
 {
-    int rc = ll_auth_session_get(ctx->reader, req, sess);
+    int rc;
+    if (ctx->app->relay) { /* sessions reach a relay through NATS (relay.h) */
+        ll_stream_backend_t b = ll_relay_backend(ctx->app->relay);
+        rc = ll_auth_session_get_expiry(b.session_expiry, b.ctx, req, sess);
+    } else {
+        rc = ll_auth_session_get(ctx->reader, req, sess);
+    }
     if (rc == LL_EUNAUTHORIZED)
         ll_req_respond_error(req, rc, "this stream needs a session: log in at /api/login");
     else if (rc < 0)
@@ -155,7 +161,7 @@ static int accepts_event_stream(const ll_req_t *req)
 
 /* Last-Event-ID (the header EventSource sends when it reconnects) or the
  * last_event_id query parameter (for clients that cannot set headers). */
-static int resume_point(ll_req_t *req, ll_sub_opts_t *o)
+static int resume_point(ll_api_worker_t *ctx, ll_req_t *req, ll_sub_opts_t *o)
 {
     char value[32];
     const char *id = ll_req_header(req, "Last-Event-ID");
@@ -172,6 +178,12 @@ static int resume_point(ll_req_t *req, ll_sub_opts_t *o)
     }
     o->resume = 1;
     o->resume_after = seq;
+    if (ctx->app->relay && !ll_relay_can_resume(ctx->app->relay, seq)) {
+        ll_req_respond_error(req, LL_EUNAVAILABLE,
+                             "this relay cannot reach the history after %llu right now; retry",
+                             seq);
+        return LL_EUNAVAILABLE;
+    }
     return 0;
 }
 
@@ -196,7 +208,7 @@ void ll_api_sse_stream(ll_api_worker_t *ctx, ll_req_t *req, const char *param)
                              "this is an event stream: send 'Accept: text/event-stream'");
         return;
     }
-    if (parse_filters(req, &o, address) < 0 || resume_point(req, &o) < 0)
+    if (parse_filters(req, &o, address) < 0 || resume_point(ctx, req, &o) < 0)
         return;
     ll_sse_start(req, ctx->fanout, &o, ctx->app->config->sse_heartbeat_s);
 }

@@ -131,6 +131,34 @@ int ll_auth_session_get(ll_store_t *reader, const ll_req_t *req, ll_auth_session
                   out->address, out->token_hash, &out->expires_ms);
 }
 
+int ll_auth_session_get_expiry(ll_session_expiry_fn expiry, void *ctx, const ll_req_t *req,
+                               ll_auth_session_t *out)
+{
+    char value[LL_SESSION_TOKEN_HEX + 1], hash[LL_TOKEN_HASH_HEX + 1];
+    const char *header = ll_req_header(req, "Cookie");
+    int64_t now_ms = ll_clock_wall_ms(), expires_ms;
+    size_t pos = 0;
+    int n, rc;
+
+    memset(out, 0, sizeof *out);
+    if (!header)
+        return LL_EUNAUTHORIZED;
+    while ((n = ll_auth_cookie_next(header, LL_SESSION_COOKIE, &pos, value, sizeof value)) !=
+           LL_ENOTFOUND) {
+        if (n < 0 || ll_auth_token_hash(value, hash) < 0)
+            continue;
+        rc = expiry(ctx, hash, &expires_ms);
+        if (rc == LL_ENOTFOUND || (rc == 0 && expires_ms <= now_ms))
+            continue;
+        if (rc < 0)
+            return rc;
+        memcpy(out->token_hash, hash, sizeof hash);
+        out->expires_ms = expires_ms;
+        return 0;
+    }
+    return LL_EUNAUTHORIZED;
+}
+
 int ll_auth_session_find(ll_store_t *reader, const ll_req_t *req,
                          char username[LL_USERNAME_MAX + 1], char address[33],
                          char token_hash[LL_TOKEN_HASH_HEX + 1])

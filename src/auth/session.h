@@ -73,6 +73,17 @@ typedef struct ll_auth_session {
  * event streams remember both, to end when the session does. */
 int ll_auth_session_get(ll_store_t *reader, const ll_req_t *req, ll_auth_session_t *out);
 
+/* Where a process without the user table (a relay) learns whether the
+ * session stored under key stands: its expiry (wall clock, ms), or
+ * LL_ENOTFOUND. */
+typedef int (*ll_session_expiry_fn)(void *ctx, const char *key, int64_t *expires_ms);
+
+/* Like ll_auth_session_get, through expiry: out gets the key and expiry
+ * only (no username or address). Returns 0, LL_EUNAUTHORIZED, or what
+ * expiry failed with. */
+int ll_auth_session_get_expiry(ll_session_expiry_fn expiry, void *ctx, const ll_req_t *req,
+                               ll_auth_session_t *out);
+
 /* The Set-Cookie value that starts a session of max_age_s seconds (secure:
  * add the Secure attribute, for a node served over https) into out, or
  * that ends one when token is NULL (empty value, Max-Age=0). */

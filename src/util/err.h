@@ -60,7 +60,8 @@
     X(LL_EVERSION, -49, "http_version_not_supported", 505)                                         \
     X(LL_ETOOMANYPENDING, -50, "too_many_pending", 429)                                            \
     X(LL_EFEELOW, -51, "fee_too_low", 422)                                                         \
-    X(LL_ETIMELIMIT, -52, "contract_time_limit", 429)
+    X(LL_ETIMELIMIT, -52, "contract_time_limit", 429)                                              \
+    X(LL_EUNAVAILABLE, -53, "unavailable", 503)
 
 enum {
 #define LL_ERR_ENUM(name, value, api, status) name = value,

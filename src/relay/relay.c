@@ -1,0 +1,143 @@
+/* relay/relay.c: see relay.h. */
+#include "relay/relay.h"
+#include "api/api.h"
+#include "nats/natsconn.h"
+#include "nats/source.h"
+#include "net/server.h"
+#include "relay/recent.h"
+#include "util/err.h"
+#include "util/log.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Events a relay keeps in memory: a client failing over with a recent
+ * Last-Event-ID resumes from here without asking NATS. At about 1 KB per
+ * event in every wire format, 64 Ki events are some 64 MB at most. */
+#define RECENT_EVENTS 65536
+
+struct ll_relay {
+    ll_hub_t *hub;
+    ll_recent_t *recent;
+    ll_nats_source_t *source;
+};
+
+static int events_after(void *ctx, uint64_t after, size_t limit, ll_history_cb cb, void *arg)
+{
+    ll_relay_t *r = ctx;
+    uint64_t first, last;
+    ll_recent_range(r->recent, &first, &last);
+    if (first && after + 1 >= first)
+        return ll_recent_after(r->recent, after, limit, cb, arg);
+    /* Older than the memory: from the stream, up to where the memory starts. */
+    int n = ll_nats_source_history(r->source, after, limit, first, cb, arg);
+    if (n < 0 || (size_t)n == limit || !first || after + (uint64_t)n + 1 < first)
+        return n;
+    int m = ll_recent_after(r->recent, after + (uint64_t)n, limit - (size_t)n, cb, arg);
+    return m < 0 ? m : n + m;
+}
+
+static uint64_t last_seq(void *ctx)
+{
+    ll_relay_t *r = ctx;
+    uint64_t first, last;
+    ll_recent_range(r->recent, &first, &last);
+    return last;
+}
+
+static int session_expiry(void *ctx, const char *key, int64_t *expires_ms)
+{
+    (void)ctx;
+    (void)key;
+    (void)expires_ms;
+    return LL_ENOTFOUND;
+}
+
+ll_stream_backend_t ll_relay_backend(ll_relay_t *r)
+{
+    return (ll_stream_backend_t){events_after, last_seq, session_expiry, r};
+}
+
+int ll_relay_can_resume(ll_relay_t *r, uint64_t after)
+{
+    uint64_t first, last;
+    ll_nats_source_stats_t st;
+    ll_recent_range(r->recent, &first, &last);
+    if (after >= last || (first && after + 1 >= first))
+        return 1;
+    ll_nats_source_stats(r->source, &st);
+    return st.connected;
+}
+
+void ll_relay_metrics(ll_relay_t *r, int *connected, uint64_t *last_seq_out, uint64_t *received,
+                      uint64_t *resets, uint64_t *recent_first)
+{
+    ll_nats_source_stats_t st;
+    uint64_t last;
+    ll_nats_source_stats(r->source, &st);
+    ll_recent_range(r->recent, recent_first, &last);
+    *connected = st.connected;
+    *last_seq_out = st.last_seq;
+    *received = st.received;
+    *resets = st.resets;
+}
+
+int ll_relay_run(const ll_config_t *cfg, void (*wait_for_signal)(void))
+{
+    ll_config_t config = *cfg;
+    ll_relay_t relay = {0};
+    ll_server_t *server = NULL;
+    ll_api_t app;
+    ll_server_opts_t opts;
+    int rc = 1;
+
+    if (!config.nats_urls[0]) {
+        LL_ERROR("relay: --nats nats://HOST:PORT[,…] is required");
+        return 2;
+    }
+    if (config.workers == 0) {
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        config.workers = cores > 0 ? (uint32_t)cores : 1;
+    }
+    if (!(relay.hub = ll_hub_new()) || !(relay.recent = ll_recent_new(RECENT_EVENTS)))
+        goto out;
+    ll_nats_source_opts_t so = {.urls = config.nats_urls,
+                                .stream = config.nats_stream,
+                                .hub = relay.hub,
+                                .recent = relay.recent,
+                                .start_back = RECENT_EVENTS};
+    if (ll_nats_source_start(&so, &relay.source) < 0) {
+        LL_ERROR("relay: cannot read from NATS (check --nats)");
+        goto out;
+    }
+    memset(&app, 0, sizeof app);
+    app.config = &config;
+    app.hub = relay.hub;
+    app.relay = &relay;
+    ll_server_opts_defaults(&opts);
+    opts.host = config.listen_host;
+    opts.port = config.listen_port;
+    opts.workers = (int)config.workers;
+    opts.handler = ll_api_handle;
+    opts.worker_init = ll_api_worker_init;
+    opts.worker_fini = ll_api_worker_fini;
+    opts.arg = &app;
+    if (ll_server_start(&opts, &server) < 0)
+        goto out;
+    LL_INFO("ledgerline %s relay listening on %s:%d with %u workers, stream %s from %s", LL_VERSION,
+            config.listen_host, ll_server_port(server), config.workers, config.nats_stream,
+            config.nats_urls);
+    wait_for_signal();
+    ll_server_stop_accepting(server);
+    ll_server_stop(server);
+    rc = 0;
+out:
+    ll_nats_source_stop(relay.source); /* after the workers: they read history through it */
+    ll_nats_release();
+    ll_recent_free(relay.recent);
+    ll_hub_free(relay.hub);
+    if (rc == 0)
+        LL_INFO("stopped cleanly");
+    return rc;
+}
