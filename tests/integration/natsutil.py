@@ -14,6 +14,10 @@ stream (docs/API.md, Relays); tests read that stream back with these.
                   until every running server sees the JetStream meta leader.
 * dump_stream, stream_info -- run ll_nats_dump and parse its JSON lines;
   create_stream, publish, delete_msg -- its tooling-only modes.
+* Relay        -- `ledgerline relay --nats URLS` on a free port: waits for
+                  /healthz, stop() (SIGTERM: exit 0 and no sanitizer report
+                  checked), kill9(); NatsServer.client_names() tells which
+                  server a relay or the node is connected to.
 
     with natsutil.NatsServer() as nats:
         with H.Server("--dev", "--nats", nats.url) as srv:
@@ -404,6 +408,17 @@ class NatsServer:
         except (requests.RequestException, ValueError):
             return None
 
+    def client_names(self):
+        """The names of its client connections (monitoring /connz): a
+        relay connects as "ledgerline-relay", the node as "ledgerline-node".
+        [] when it does not answer."""
+        try:
+            r = self.session.get(self.monitor_url + "/connz?limit=1024", timeout=2)
+            conns = r.json().get("connections") or [] if r.status_code == 200 else []
+        except (requests.RequestException, ValueError):
+            return []
+        return [c.get("name", "") for c in conns]
+
     def __enter__(self):
         try:
             return self.start()
@@ -550,6 +565,188 @@ class NatsCluster:
                 try:
                     self.stop()
                 except AssertionError as e:
+                    print("  (also, while stopping: %s)" % e, flush=True)
+        finally:
+            self.cleanup()
+        return False
+
+
+# --------------------------------------------------------------------------
+# ledgerline relay
+# --------------------------------------------------------------------------
+
+RELAY_START_DEADLINE_S = H.START_DEADLINE_S
+RELAY_STOP_DEADLINE_S = H.STOP_DEADLINE_S
+
+
+class Relay:
+    """One `ledgerline relay --nats URLS --listen 127.0.0.1:<free port>`
+    process at a time (docs/API.md §7 "Relays"). A context manager: start
+    on enter; stop (checked) on exit.
+
+        with Relay(nats.url, "--sse-heartbeat-s", "1") as relay:
+            relay.url, relay.port, relay.get("/"), relay.metric(name)
+            relay.kill9()   # a crash; relay.start() again on a new port
+
+    start() waits until GET /healthz answers 200, or, with
+    healthy=False, answers at all (a relay whose NATS is not up yet).
+    stop() sends SIGTERM and checks exit code 0 and no sanitizer report;
+    kill9() checks the sanitizers only."""
+
+    def __init__(self, urls, *flags, name="relay", env=None):
+        self.urls = _urls(urls)
+        self.flags = list(flags)
+        self.name = name
+        self.env = dict(env or {})
+        self.root = tempfile.mkdtemp(prefix="ledgerline-relay-")
+        self.proc = None
+        self.port = None
+        self.runs = 0
+        self.stderr_path = None
+        self.session = None
+
+    @property
+    def url(self):
+        return "http://127.0.0.1:%d" % self.port
+
+    def start(self, healthy=True):
+        assert self.proc is None, "%s already running" % self.name
+        last = None
+        for _attempt in range(3):  # a free port can be taken between probe and bind
+            self.runs += 1
+            self.port = H.free_port()
+            self.stderr_path = os.path.join(self.root, "stderr.%d.log" % self.runs)
+            argv = [H.require_binary(), "relay", "--nats", self.urls,
+                    "--listen", "127.0.0.1:%d" % self.port] + self.flags
+            with open(self.stderr_path, "wb") as err:
+                self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=err,
+                                             stderr=err, env=H.child_env(self.env),
+                                             preexec_fn=H._die_with_parent)
+            H._live.add(self.proc)
+            self.session = H.new_session()
+            try:
+                self._wait_ready(healthy)
+                return self
+            except _ExitedEarly as e:
+                last = e
+                H._live.discard(self.proc)
+                self.proc = None
+                if H.sanitizer_findings(self.stderr()):
+                    break
+        raise AssertionError("%s did not start: %s\n%s" % (self.name, last, self.report()))
+
+    def _wait_ready(self, healthy):
+        deadline = time.monotonic() + RELAY_START_DEADLINE_S
+        while True:
+            rc = self.proc.poll()
+            if rc is not None:
+                raise _ExitedEarly("exited with %d before answering /healthz" % rc)
+            try:
+                r = self.session.get(self.url + "/healthz", timeout=2)
+                if r.status_code == 200 or not healthy:
+                    return
+            except requests.RequestException:
+                pass
+            if time.monotonic() >= deadline:
+                self.proc.kill()
+                self.proc.wait()
+                H._live.discard(self.proc)
+                self.proc = None
+                raise AssertionError("%s not ready within %d s\n%s" % (
+                    self.name, RELAY_START_DEADLINE_S, self.report()))
+            time.sleep(0.05)
+
+    def stop(self):
+        """SIGTERM; asserts exit code 0 within the deadline and no
+        sanitizer report."""
+        if self.proc is None:
+            return
+        proc, self.proc = self.proc, None
+        self.session.close()
+        exited_by_itself = proc.poll() is not None
+        killed = False
+        if not exited_by_itself:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=RELAY_STOP_DEADLINE_S)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+                killed = True
+        H._live.discard(proc)
+        if killed:
+            raise AssertionError("%s ignored SIGTERM for %d s (SIGKILLed)\n%s" % (
+                self.name, RELAY_STOP_DEADLINE_S, self.report()))
+        if proc.returncode != 0:
+            raise AssertionError("%s exited with %d %s\n%s" % (
+                self.name, proc.returncode,
+                "before it was stopped" if exited_by_itself else "after SIGTERM",
+                self.report()))
+        self.check_sanitizers()
+
+    def kill9(self):
+        """SIGKILL: a crash. Only the sanitizers' silence is checked."""
+        assert self.proc is not None, "%s not running" % self.name
+        proc, self.proc = self.proc, None
+        self.session.close()
+        proc.kill()
+        proc.wait()
+        H._live.discard(proc)
+        self.check_sanitizers()
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def cleanup(self):
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+            H._live.discard(self.proc)
+            self.proc = None
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def stderr(self):
+        if not self.stderr_path or not os.path.exists(self.stderr_path):
+            return ""
+        with open(self.stderr_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def report(self):
+        text = self.stderr()[-20000:]
+        return "---- %s stderr (run %d) ----\n%s\n---- end of stderr ----" % (self.name,
+                                                                            self.runs, text)
+
+    def check_sanitizers(self):
+        found = H.sanitizer_findings(self.stderr())
+        if found:
+            raise AssertionError("%s: sanitizer report (%s)\n%s" % (self.name, ", ".join(found),
+                                                                   self.report()))
+
+    def get(self, path, **kw):
+        return self.session.get(self.url + path, **kw)
+
+    def request(self, method, path, **kw):
+        return self.session.request(method, self.url + path, **kw)
+
+    def metric(self, name, **labels):
+        """A sample of its /metrics (summed over matching labels), or None."""
+        return H.server_metric(self, name, **labels)
+
+    def __enter__(self):
+        try:
+            return self.start()
+        except BaseException:
+            self.cleanup()
+            raise
+
+    def __exit__(self, exc_type, exc, tb):
+        try:
+            if exc_type is None:
+                self.stop()
+            elif self.proc is not None:
+                try:
+                    self.stop()
+                except AssertionError as e:  # report it, but keep the first failure
                     print("  (also, while stopping: %s)" % e, flush=True)
         finally:
             self.cleanup()
