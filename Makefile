@@ -39,11 +39,12 @@ bench-deps:
 bench: bench-deps
 	@cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release >/dev/null
 	@cmake --build build-bench -j $(JOBS) --target ledgerline ll_vm_bench ll_verify_bench ll_pow_bench \
-	       ll_stream_load
+	       ll_stream_load ll_nats_dump
 	/usr/bin/python3 bench/run.py build-bench/ledgerline
 	/usr/bin/python3 bench/ingest.py build-bench/ledgerline
 	/usr/bin/python3 bench/fanout.py build-bench/ledgerline 1000
 	/usr/bin/python3 bench/vs_nchan.py build-bench/ledgerline 1000 0,5,10 --transport sse,ws
+	/usr/bin/python3 bench/relay.py build-bench/ledgerline 1000 10
 	/usr/bin/python3 bench/idle.py build-bench/ledgerline
 	/usr/bin/python3 bench/hold.py build-bench/ledgerline
 	/usr/bin/python3 bench/worst_contract.py build-bench/ledgerline

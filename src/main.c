@@ -151,7 +151,8 @@ static int run_node(ll_config_t *cfg)
                                   .stream = config.nats_stream,
                                   .replicas = config.nats_replicas,
                                   .data_dir = config.data_dir,
-                                  .hub = hub};
+                                  .hub = hub,
+                                  .session_max_age_s = config.session_max_age_s};
         if (ll_nats_feed_start(&fo, &feed) < 0) {
             LL_ERROR("--nats: cannot start the JetStream feed (check the URLs)");
             ll_ledger_free(ledger);

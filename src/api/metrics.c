@@ -147,9 +147,12 @@ static void node_metrics(ll_api_worker_t *ctx, char *text, size_t *np, size_t ca
         "ledgerline_contract_time_limit_total %" PRIu64 "\n"
         "# HELP ledgerline_http_requests_total HTTP requests routed.\n"
         "# TYPE ledgerline_http_requests_total counter\n"
-        "ledgerline_http_requests_total %" PRIu64 "\n",
+        "ledgerline_http_requests_total %" PRIu64 "\n"
+        "# HELP ledgerline_event_last_id The newest event id handed to the streams.\n"
+        "# TYPE ledgerline_event_last_id gauge\n"
+        "ledgerline_event_last_id %" PRIu64 "\n",
         s.height, s.mempool, s.blocks_produced, s.txs_committed, s.contract_time_limits,
-        (uint64_t)atomic_load(&ctx->app->requests));
+        (uint64_t)atomic_load(&ctx->app->requests), ll_hub_last_seq(ctx->app->hub));
     put(text, &n, cap,
         "# HELP ledgerline_batches Batch submissions being checked on the thread pool, "
         "and waiting their turn.\n"

@@ -14,7 +14,8 @@
  * at most LL_HASHGATE_SLOTS at once, with a short line behind them, so a
  * flood of logins can neither fill the thread pool nor take 64 MiB each.
  * Logout tells the event streams (stream/fanout.h), which end that
- * session's streams within a second. */
+ * session's streams within a second. With --nats, each committed login and
+ * logout is also queued for the relays' session bucket (nats/feed.h). */
 #include "api/api.h"
 #include "auth/account.h"
 #include "auth/limits.h"
@@ -54,6 +55,7 @@ typedef struct auth_job {
     ll_store_user_t user;
     char token[LL_SESSION_TOKEN_HEX + 1];
     char token_hash[LL_TOKEN_HASH_HEX + 1];
+    int64_t expires_ms; /* login: the session's, set by the ledger's half */
 } auth_job_t;
 
 static void job_free(auth_job_t *job)
@@ -111,9 +113,10 @@ static int put_session_fn(ll_store_t *writer, void *arg, json_t **result, char *
     int64_t now = ll_clock_wall_ms();
     int rc;
     (void)why;
+    job->expires_ms = now + (int64_t)job->max_age_s * 1000;
     if ((rc = ll_store_prune_sessions(writer, now)) < 0 ||
         (rc = ll_store_put_session(writer, job->token_hash, job->user.username, now,
-                                   now + (int64_t)job->max_age_s * 1000)) < 0)
+                                   job->expires_ms)) < 0)
         return rc;
     *result = json_pack("{s:s, s:s}", "username", job->user.username, "address", job->user.address);
     return *result ? 0 : LL_ENOMEM;
@@ -142,8 +145,14 @@ static void on_store_reply(ll_task_t *task)
     } else {
         if (job->kind == JOB_REGISTER)
             give_back_name(job);
-        if (job->kind == JOB_LOGOUT)
+        /* Committed by now: the relays' copy follows (a no-op without --nats),
+         * before the client can hold, or stop holding, the cookie. */
+        if (job->kind == JOB_LOGIN)
+            ll_nats_feed_session_put(job->ctx->app->nats_feed, job->token_hash, job->expires_ms);
+        if (job->kind == JOB_LOGOUT) {
             ll_fanout_session_revoked(); /* the row is gone (committed): streams may look */
+            ll_nats_feed_session_delete(job->ctx->app->nats_feed, job->token_hash);
+        }
         if (job->kind != JOB_REGISTER) {
             ll_auth_cookie_header(job->kind == JOB_LOGIN ? job->token : NULL, job->max_age_s,
                                   secure_cookie(job->ctx), cookie, sizeof cookie);

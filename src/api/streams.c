@@ -111,6 +111,60 @@ static void respond_foreign_origin(ll_req_t *req)
     ll_req_respond_error(req, LL_EFORBIDDEN, "this Origin may not open this stream");
 }
 
+/* Last-Event-ID (the header EventSource sends when it reconnects) or the
+ * last_event_id query parameter (for clients that cannot set headers): the
+ * SSE stream and the events WebSocket resume after it. 0 is before the
+ * first event (seqs start at 1): the whole log. Answers req when it is
+ * malformed. */
+static int resume_point(ll_api_worker_t *ctx, ll_req_t *req, ll_sub_opts_t *o)
+{
+    char value[32], *end = NULL;
+    unsigned long long seq = 0;
+    const char *id = ll_req_header(req, "Last-Event-ID");
+    int rc = id ? 0 : ll_req_query_param(req, "last_event_id", value, sizeof value);
+    if (rc == LL_ENOTFOUND)
+        return 0;
+    if (rc >= 0 && !id)
+        id = value;
+    if (id && !*id)
+        return 0; /* empty, as EventSource may send it: live from now */
+    errno = 0;
+    if (id)
+        seq = strtoull(id, &end, 10);
+    /* rc < 0: a value too long for any id, or badly escaped */
+    if (rc < 0 || errno || *end || !isdigit((unsigned char)id[0])) {
+        ll_req_respond_error(req, LL_EBADPARAM, "Last-Event-ID is an event id (an integer)");
+        return LL_EBADPARAM;
+    }
+    o->resume = 1;
+    o->resume_after = seq;
+    if (ctx->app->relay && !ll_relay_can_resume(ctx->app->relay, seq)) {
+        ll_req_respond_error(req, LL_EUNAVAILABLE,
+                             "this relay cannot reach the history after %llu right now; retry",
+                             seq);
+        return LL_EUNAVAILABLE;
+    }
+    return 0;
+}
+
+/* ids=1 on the events WebSocket: each frame carries its event's "id",
+ * the Last-Event-ID to resume from (LL_WIRE_WS_EVENTS_IDS); ids=0 or none
+ * keeps the frames as they are. Answers req for any other value. */
+static int parse_ids(ll_req_t *req, ll_sub_opts_t *o)
+{
+    char value[8];
+    int rc = ll_req_query_param(req, "ids", value, sizeof value);
+    if (rc == LL_ENOTFOUND)
+        return 0;
+    if (rc < 0 || (strcmp(value, "0") != 0 && strcmp(value, "1") != 0)) {
+        ll_req_respond_error(req, LL_EBADPARAM, "ids is 0 or 1");
+        return LL_EBADPARAM;
+    }
+    if (value[0] == '1')
+        o->wire = LL_WIRE_WS_EVENTS_IDS;
+    return 0;
+}
+
 void ll_api_ws_stream(ll_api_worker_t *ctx, ll_req_t *req, const char *name)
 {
     char head[256], why[LL_ERRMSG_MAX], address[LL_EV_ADDR_MAX + 1];
@@ -138,8 +192,10 @@ void ll_api_ws_stream(ll_api_worker_t *ctx, ll_req_t *req, const char *name)
         respond_foreign_origin(req);
         return;
     }
+    /* The seed's shapes (valid_tx, valid_transactions) take no options. */
     if (o.wire == LL_WIRE_WS_EVENTS &&
-        (require_session(ctx, req, &sess, &o) < 0 || parse_filters(req, &o, address) < 0))
+        (require_session(ctx, req, &sess, &o) < 0 || parse_filters(req, &o, address) < 0 ||
+         resume_point(ctx, req, &o) < 0 || parse_ids(req, &o) < 0))
         return;
     if ((rc = ll_ws_handshake(req, head, sizeof head, &len, why)) < 0) {
         if (rc == LL_EUPGRADE)
@@ -157,34 +213,6 @@ static int accepts_event_stream(const ll_req_t *req)
     const char *accept = ll_req_header(req, "Accept");
     return accept && (strstr(accept, "text/event-stream") || strstr(accept, "text/*") ||
                       strstr(accept, "*/*"));
-}
-
-/* Last-Event-ID (the header EventSource sends when it reconnects) or the
- * last_event_id query parameter (for clients that cannot set headers). */
-static int resume_point(ll_api_worker_t *ctx, ll_req_t *req, ll_sub_opts_t *o)
-{
-    char value[32];
-    const char *id = ll_req_header(req, "Last-Event-ID");
-    if (!id && ll_req_query_param(req, "last_event_id", value, sizeof value) >= 0)
-        id = value;
-    if (!id || !*id)
-        return 0;
-    char *end;
-    errno = 0;
-    unsigned long long seq = strtoull(id, &end, 10);
-    if (errno || *end || !isdigit((unsigned char)id[0])) {
-        ll_req_respond_error(req, LL_EBADPARAM, "Last-Event-ID is an event id (an integer)");
-        return LL_EBADPARAM;
-    }
-    o->resume = 1;
-    o->resume_after = seq;
-    if (ctx->app->relay && !ll_relay_can_resume(ctx->app->relay, seq)) {
-        ll_req_respond_error(req, LL_EUNAVAILABLE,
-                             "this relay cannot reach the history after %llu right now; retry",
-                             seq);
-        return LL_EUNAVAILABLE;
-    }
-    return 0;
 }
 
 void ll_api_sse_stream(ll_api_worker_t *ctx, ll_req_t *req, const char *param)

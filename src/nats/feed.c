@@ -1,8 +1,10 @@
 /* nats/feed.c: see feed.h. One loop turn publishes at most one page of the
  * log and waits for JetStream's acknowledgements of that page, so a stop or
- * a hub delivery never waits behind more than one page. */
+ * a hub delivery never waits behind more than one page. The session bucket
+ * takes turns beside it, a bounded step at a time (nats/sessions.c). */
 #include "nats/feed.h"
 #include "nats/natsconn.h"
+#include "nats/sessions.h"
 #include "store/history.h"
 #include "store/store.h"
 #include "util/err.h"
@@ -30,6 +32,13 @@ struct ll_nats_feed {
     uv_idle_t more;   /* publishes the next page on the next loop turn */
     uv_timer_t retry; /* tries again after a failure */
     uv_async_t stop;  /* ll_nats_feed_stop's wake-up */
+    /* The session bucket: a change queued wakes sess_wake; sess_more runs
+     * the next step while one is ready; sess_tick steps every RETRY_MS, to
+     * retry and to notice an outage (after which the bucket is reconciled). */
+    ll_nats_sessions_t *sessions;
+    uv_async_t sess_wake;
+    uv_idle_t sess_more;
+    uv_timer_t sess_tick;
     ll_hub_t *hub;
     ll_hub_sink_t *sink;
     ll_store_t *log; /* read-only: ledger.db's event log */
@@ -104,6 +113,7 @@ static int publish_row(const ll_store_event_t *row, void *arg)
 
 static void on_more(uv_idle_t *h);
 static void on_retry(uv_timer_t *h);
+static void on_sess_more(uv_idle_t *h);
 
 static void arm_retry(ll_nats_feed_t *f)
 {
@@ -183,6 +193,31 @@ static void on_delivery(const ll_batch_t *b, void *arg)
         uv_idle_start(&f->more, on_more);
 }
 
+/* One step of the session bucket's work; the tick tries again after a
+ * failure, and runs the first step. */
+static void run_sessions(ll_nats_feed_t *f)
+{
+    if (ll_nats_sessions_step(f->sessions, f->nc, f->log) > 0)
+        uv_idle_start(&f->sess_more, on_sess_more);
+    else
+        uv_idle_stop(&f->sess_more);
+}
+
+static void on_sess_more(uv_idle_t *h)
+{
+    run_sessions(h->data);
+}
+
+static void on_sess_wake(uv_async_t *h)
+{
+    run_sessions(h->data);
+}
+
+static void on_sess_tick(uv_timer_t *h)
+{
+    run_sessions(h->data);
+}
+
 static void on_stop(uv_async_t *h)
 {
     ll_nats_feed_t *f = h->data;
@@ -192,6 +227,10 @@ static void on_stop(uv_async_t *h)
     uv_close((uv_handle_t *)&f->more, NULL);
     uv_close((uv_handle_t *)&f->retry, NULL);
     uv_close((uv_handle_t *)&f->stop, NULL);
+    ll_nats_sessions_shut(f->sessions); /* no push sends on sess_wake from now on */
+    uv_close((uv_handle_t *)&f->sess_wake, NULL);
+    uv_close((uv_handle_t *)&f->sess_more, NULL);
+    uv_close((uv_handle_t *)&f->sess_tick, NULL);
     ll_taskq_close(&f->q, NULL);
 }
 
@@ -204,6 +243,7 @@ static void feed_thread(void *arg)
 
 static void feed_free(ll_nats_feed_t *f)
 {
+    ll_nats_sessions_free(f->sessions);
     ll_natsconn_free(f->nc);
     ll_store_close(f->log);
     free(f);
@@ -212,19 +252,25 @@ static void feed_free(ll_nats_feed_t *f)
 int ll_nats_feed_start(const ll_nats_feed_opts_t *o, ll_nats_feed_t **out)
 {
     ll_nats_feed_t *f = calloc(1, sizeof *f);
+    char bucket[LL_NATS_BUCKET_MAX + 1];
     int rc;
     *out = NULL;
     if (!f)
         return LL_ENOMEM;
-    if (strlen(o->stream) > LL_NATS_NAME_MAX) {
+    if (strlen(o->stream) > LL_NATS_NAME_MAX || ll_nats_sessions_bucket(o->stream, bucket) < 0) {
         free(f);
         return LL_ECONFIG;
     }
     strcpy(f->stream, o->stream);
     f->replicas = o->replicas;
     f->hub = o->hub;
-    if ((rc = ll_store_open(o->data_dir, LL_STORE_READER, LL_SYNC_FULL, &f->log)) < 0) {
+    if ((rc = ll_nats_sessions_new(bucket, o->replicas, o->session_max_age_s, &f->sess_wake,
+                                   &f->sessions)) < 0) {
         free(f);
+        return rc;
+    }
+    if ((rc = ll_store_open(o->data_dir, LL_STORE_READER, LL_SYNC_FULL, &f->log)) < 0) {
+        feed_free(f);
         return rc;
     }
     if ((rc = ll_natsconn_open(o->urls, "ledgerline-node", on_publish_error, f, &f->nc)) < 0) {
@@ -238,7 +284,11 @@ int ll_nats_feed_start(const ll_nats_feed_opts_t *o, ll_nats_feed_t **out)
     uv_idle_init(&f->loop, &f->more);
     uv_timer_init(&f->loop, &f->retry);
     uv_async_init(&f->loop, &f->stop, on_stop);
+    uv_async_init(&f->loop, &f->sess_wake, on_sess_wake);
+    uv_idle_init(&f->loop, &f->sess_more);
+    uv_timer_init(&f->loop, &f->sess_tick);
     f->more.data = f->retry.data = f->stop.data = f;
+    f->sess_wake.data = f->sess_more.data = f->sess_tick.data = f;
     if (ll_taskq_init(&f->q, &f->loop) != 0 ||
         !(f->sink = ll_hub_attach(f->hub, &f->q, on_delivery, f))) {
         LL_ERROR("nats feed: cannot start");
@@ -252,6 +302,7 @@ int ll_nats_feed_start(const ll_nats_feed_opts_t *o, ll_nats_feed_t **out)
     }
     /* Whatever the log holds that the stream lacks goes out first. */
     uv_idle_start(&f->more, on_more);
+    uv_timer_start(&f->sess_tick, on_sess_tick, 0, RETRY_MS);
     if (uv_thread_create(&f->thread, feed_thread, f) != 0) {
         on_stop(&f->stop);
         uv_run(&f->loop, UV_RUN_DEFAULT);
@@ -286,4 +337,16 @@ void ll_nats_feed_stats(const ll_nats_feed_t *f, ll_nats_feed_stats_t *out)
     out->published = atomic_load(&f->published);
     out->failures = atomic_load(&f->failures);
     out->connected = ll_natsconn_connected(f->nc);
+}
+
+void ll_nats_feed_session_put(ll_nats_feed_t *f, const char *key, int64_t expires_ms)
+{
+    if (f && expires_ms > 0)
+        ll_nats_sessions_push(f->sessions, key, expires_ms);
+}
+
+void ll_nats_feed_session_delete(ll_nats_feed_t *f, const char *key)
+{
+    if (f)
+        ll_nats_sessions_push(f->sessions, key, 0);
 }

@@ -15,7 +15,12 @@
  * holds every id exactly once and in order whatever fails in between. After
  * any failure the cursor is read back from the stream's last message.
  * NATS being down or slow never holds up the ledger: the feed falls behind
- * and catches up from the log. */
+ * and catches up from the log.
+ *
+ * The same thread keeps the session directory relays read, the KV bucket
+ * `<stream>_SESSIONS` (nats/sessions.h): logins and logouts queue their
+ * changes here from any thread, and the bucket is reconciled with the
+ * database when the feed connects and after any failure. */
 #ifndef LL_NATS_FEED_H
 #define LL_NATS_FEED_H
 
@@ -31,6 +36,9 @@ typedef struct ll_nats_feed_opts {
     uint32_t replicas;    /* for a stream the feed creates */
     const char *data_dir; /* the node's: the event log is read from it */
     ll_hub_t *hub;        /* wakes the feed when events are committed */
+    /* --session-max-age-s: the session bucket's MaxAge, so an entry ages
+     * out with its session (0: entries stay until the node deletes them). */
+    uint32_t session_max_age_s;
 } ll_nats_feed_opts_t;
 
 /* What /metrics shows of the feed; any thread. */
@@ -51,5 +59,12 @@ int ll_nats_feed_start(const ll_nats_feed_opts_t *o, ll_nats_feed_t **out);
 void ll_nats_feed_stop(ll_nats_feed_t *f);
 
 void ll_nats_feed_stats(const ll_nats_feed_t *f, ll_nats_feed_stats_t *out);
+
+/* Any thread (a worker, after the login's or logout's store call came back
+ * committed); f may be NULL (no --nats). Queues the session's put (key:
+ * token hash, 64 lowercase hex; expiry in wall-clock ms) or delete for the
+ * feed's thread, never waiting on NATS. */
+void ll_nats_feed_session_put(ll_nats_feed_t *f, const char *key, int64_t expires_ms);
+void ll_nats_feed_session_delete(ll_nats_feed_t *f, const char *key);
 
 #endif

@@ -490,7 +490,7 @@ int ll_ws_start(ll_req_t *req, const char *head, size_t len, ll_fanout_t *fo,
     }
     ws->lazy = 1; /* ensure_ctx */
     ws->idle_ms = (uint64_t)idle_timeout_s * 1000;
-    ws->notify = sub_opts->wire == LL_WIRE_WS_EVENTS;
+    ws->notify = ll_wire_stream(sub_opts->wire) == LL_WIRE_WS_EVENTS; /* ids=1 too */
     ll_req_note_status(req, 101); /* now: the take-over ends the request */
     ws->conn = ll_stream_conn_take_over(req, head, len, fo, sub_opts, &hooks, &stream_cbs, ws);
     if (!ws->conn) {

@@ -2,6 +2,7 @@
 #include "relay/relay.h"
 #include "api/api.h"
 #include "nats/natsconn.h"
+#include "nats/sessions.h"
 #include "nats/source.h"
 #include "net/server.h"
 #include "relay/recent.h"
@@ -21,6 +22,7 @@ struct ll_relay {
     ll_hub_t *hub;
     ll_recent_t *recent;
     ll_nats_source_t *source;
+    ll_session_dir_t *sessions;
 };
 
 static int events_after(void *ctx, uint64_t after, size_t limit, ll_history_cb cb, void *arg)
@@ -48,10 +50,10 @@ static uint64_t last_seq(void *ctx)
 
 static int session_expiry(void *ctx, const char *key, int64_t *expires_ms)
 {
-    (void)ctx;
-    (void)key;
-    (void)expires_ms;
-    return LL_ENOTFOUND;
+    ll_relay_t *r = ctx;
+    int rc = ll_session_dir_expiry(r->sessions, key, expires_ms);
+    /* not read once yet: no cookie can be judged, which is NATS's absence */
+    return rc == LL_ESHUTDOWN ? LL_EUNAVAILABLE : rc;
 }
 
 ll_stream_backend_t ll_relay_backend(ll_relay_t *r)
@@ -111,6 +113,14 @@ int ll_relay_run(const ll_config_t *cfg, void (*wait_for_signal)(void))
         LL_ERROR("relay: cannot read from NATS (check --nats)");
         goto out;
     }
+    char bucket[LL_NATS_BUCKET_MAX + 1];
+    if (ll_nats_sessions_bucket(config.nats_stream, bucket) < 0)
+        goto out;
+    ll_session_dir_opts_t sd = {.urls = config.nats_urls, .bucket = bucket};
+    if (ll_session_dir_start(&sd, &relay.sessions) < 0) {
+        LL_ERROR("relay: cannot watch the session bucket %s", bucket);
+        goto out;
+    }
     memset(&app, 0, sizeof app);
     app.config = &config;
     app.hub = relay.hub;
@@ -134,6 +144,7 @@ int ll_relay_run(const ll_config_t *cfg, void (*wait_for_signal)(void))
     rc = 0;
 out:
     ll_nats_source_stop(relay.source); /* after the workers: they read history through it */
+    ll_session_dir_stop(relay.sessions);
     ll_nats_release();
     ll_recent_free(relay.recent);
     ll_hub_free(relay.hub);

@@ -84,6 +84,14 @@ const char *const ll_sql_text[LL_SQL_COUNT] = {
                            "JOIN users u ON u.username = s.username WHERE s.token_hash = ?1",
     [LL_SQL_DELETE_SESSION] = "DELETE FROM sessions WHERE token_hash = ?1",
     [LL_SQL_PRUNE_SESSIONS] = "DELETE FROM sessions WHERE expires_ms <= ?1",
+    /* In key order, after a key: the JetStream session directory is
+     * reconciled a page at a time (nats/sessions.c), merging these with the
+     * bucket's sorted keys; the primary key serves the order. Every hash
+     * this node writes is 64 hex: nothing else can be a bucket key. */
+    [LL_SQL_LIVE_SESSIONS] =
+        "SELECT token_hash, expires_ms FROM sessions "
+        "WHERE token_hash > ?1 AND expires_ms > ?2 AND length(token_hash) = 64 "
+        "ORDER BY token_hash LIMIT ?3",
     [LL_SQL_TX_POSITION] = "SELECT height, idx FROM txs WHERE tx_id = ?1",
     /* Two halves, each a range scan of its own index (txs_sender,
      * txs_recipient) in chain order; the compound ORDER BY merges them, so

@@ -79,6 +79,7 @@ typedef enum {
     LL_SQL_GET_SESSION,
     LL_SQL_DELETE_SESSION,
     LL_SQL_PRUNE_SESSIONS,
+    LL_SQL_LIVE_SESSIONS,
     LL_SQL_TX_POSITION,
     LL_SQL_MESSAGES,
     /* contracts.c */

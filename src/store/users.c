@@ -112,6 +112,28 @@ int ll_store_prune_sessions(ll_store_t *st, int64_t now_ms)
     return ll_sql_exec(st, q, "prune sessions");
 }
 
+int ll_store_live_sessions(ll_store_t *st, const char *after, int64_t now_ms, size_t limit,
+                           ll_store_session_cb cb, void *arg)
+{
+    sqlite3_stmt *q = ll_sql_stmt(st, LL_SQL_LIVE_SESSIONS);
+    const char *hash;
+    int rc, n = 0;
+
+    if ((rc = ll_sql_walking(q, "ll_store_live_sessions")) < 0)
+        return rc;
+    ll_sql_bind_text(q, 1, after);
+    ll_sql_bind_int(q, 2, now_ms);
+    ll_sql_bind_int(q, 3, (int64_t)limit);
+    while ((rc = ll_sql_step(st, q, "live sessions")) > 0) {
+        if ((rc = ll_sql_column_ptr(st, q, 0, &hash)) < 0 ||
+            (rc = cb(hash, ll_sql_column_int(q, 1), arg)) != 0)
+            break;
+        n++;
+    }
+    ll_sql_done(q);
+    return rc == 0 ? n : rc;
+}
+
 /* The chain position of a committed transaction. */
 static int tx_position(ll_store_t *st, const char *tx_id, int64_t *height, int64_t *idx)
 {

@@ -61,6 +61,20 @@ int ll_store_delete_session(ll_store_t *st, const char *token_hash);
 /* Writer: deletes every session that expired at or before now_ms. */
 int ll_store_prune_sessions(ll_store_t *st, int64_t now_ms);
 
+/* One live session as the JetStream session directory holds it: the hash
+ * and the expiry, nothing that names or unlocks a user. */
+typedef int (*ll_store_session_cb)(const char *token_hash, int64_t expires_ms, void *arg);
+
+/* Calls cb for each session that expires after now_ms and whose token hash
+ * (64 hex: nothing else is a session of this node's) sorts after `after`
+ * ("" for the first), in token hash order, at most
+ * limit of them; token_hash is valid during the call. Returns how many were
+ * visited (fewer than limit: the table ends there), a non-zero cb result
+ * (which stops the walk), or LL_ESTORE. cb must not call into this store.
+ * Any connection: the node's JetStream feed walks its read-only one. */
+int ll_store_live_sessions(ll_store_t *st, const char *after, int64_t now_ms, size_t limit,
+                           ll_store_session_cb cb, void *arg);
+
 /* One committed message transaction, as GET /api/messages shows it. */
 typedef struct ll_store_msg {
     char tx_id[65];

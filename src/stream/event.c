@@ -56,10 +56,20 @@ size_t ll_ws_frame_header(uint8_t opcode, size_t payload_len, uint8_t out[10])
     return 10;
 }
 
+ll_wire_t ll_wire_stream(ll_wire_t wire)
+{
+    return wire == LL_WIRE_WS_EVENTS_IDS ? LL_WIRE_WS_EVENTS : wire;
+}
+
 /* The texts an event is encoded from, before they are laid out. */
 typedef struct parts {
     char sse_head[32]; /* "id: <seq>\ndata: " */
     size_t sse_head_len;
+    /* The events frame with its id: ids_head, then the envelope after its
+     * "{" (ids_rest). ids_head_len 0: the event has no such frame. */
+    char ids_head[32]; /* {"id":<seq>, (no comma before an empty object's "}") */
+    size_t ids_head_len;
+    const char *ids_rest;
     char *valid_tx;  /* JSON or NULL */
     char *valid_txs; /* JSON or NULL */
 } parts_t;
@@ -70,14 +80,36 @@ static size_t frame_size(size_t payload)
     return ll_ws_frame_header(0x1, payload, hdr) + payload;
 }
 
-/* Writes a text frame of payload at p; returns the bytes written. */
-static size_t put_frame(char *p, const char *payload, size_t len)
+/* Writes a text frame whose payload is a then b at p; returns the bytes
+ * written. */
+static size_t put_frame2(char *p, const char *a, size_t alen, const char *b, size_t blen)
 {
     uint8_t hdr[10];
-    size_t h = ll_ws_frame_header(0x1, len, hdr);
+    size_t h = ll_ws_frame_header(0x1, alen + blen, hdr);
     memcpy(p, hdr, h);
-    memcpy(p + h, payload, len);
-    return h + len;
+    memcpy(p + h, a, alen);
+    memcpy(p + h + alen, b, blen);
+    return h + alen + blen;
+}
+
+static size_t put_frame(char *p, const char *payload, size_t len)
+{
+    return put_frame2(p, payload, len, "", 0);
+}
+
+/* The id goes first into the envelope's own object, so a client reads it
+ * like any other key. The envelope is compact JSON (util/json.h), and so
+ * is what goes in front of it. Seq 0 (not in the log) has no id to resume
+ * from, and a payload that is not an object has no place for one. */
+static void build_ids_head(const ll_event_desc_t *d, parts_t *p)
+{
+    if (d->seq == 0 || d->payload[0] != '{')
+        return;
+    const char *rest = d->payload + 1;
+    int empty = rest[strspn(rest, " \t\r\n")] == '}';
+    p->ids_head_len = (size_t)snprintf(p->ids_head, sizeof p->ids_head, "{\"id\":%" PRIu64 "%s",
+                                       d->seq, empty ? "" : ",");
+    p->ids_rest = rest;
 }
 
 static int build_parts(const ll_event_desc_t *d, parts_t *p)
@@ -85,6 +117,7 @@ static int build_parts(const ll_event_desc_t *d, parts_t *p)
     memset(p, 0, sizeof *p);
     p->sse_head_len =
         (size_t)snprintf(p->sse_head, sizeof p->sse_head, "id: %" PRIu64 "\ndata: ", d->seq);
+    build_ids_head(d, p);
     if (!d->tx_id)
         return 0;
     json_t *a = json_pack("{s:s, s:s, s:s}", "txid", d->tx_id, "assetid", d->asset_id, "blockid",
@@ -128,9 +161,11 @@ ll_event_t *ll_event_new(const ll_event_desc_t *d)
         goto out;
     size_t sse_len = parts.sse_head_len + plen + 2;
     size_t ws_len = frame_size(plen);
+    size_t ids_plen = parts.ids_head_len ? parts.ids_head_len + plen - 1 : 0;
+    size_t ids_len = ids_plen ? frame_size(ids_plen) : 0;
     size_t vt_len = parts.valid_tx ? frame_size(strlen(parts.valid_tx)) : 0;
     size_t vts_len = parts.valid_txs ? frame_size(strlen(parts.valid_txs)) : 0;
-    size = sizeof *ev + sse_len + ws_len + vt_len + vts_len;
+    size = sizeof *ev + sse_len + ws_len + ids_len + vt_len + vts_len;
     if (!(ev = calloc(1, size)))
         goto out;
     atomic_init(&ev->refs, 1);
@@ -149,6 +184,12 @@ ll_event_t *ll_event_new(const ll_event_desc_t *d)
     ev->wire[LL_WIRE_WS_EVENTS].bytes = p;
     ev->wire[LL_WIRE_WS_EVENTS].len = put_frame(p, d->payload, plen);
     p += ws_len;
+    if (ids_len) {
+        ev->wire[LL_WIRE_WS_EVENTS_IDS].bytes = p;
+        ev->wire[LL_WIRE_WS_EVENTS_IDS].len =
+            put_frame2(p, parts.ids_head, parts.ids_head_len, parts.ids_rest, plen - 1);
+        p += ids_len;
+    }
     if (parts.valid_tx) {
         ev->wire[LL_WIRE_WS_VALID_TX].bytes = p;
         ev->wire[LL_WIRE_WS_VALID_TX].len = put_frame(p, parts.valid_tx, strlen(parts.valid_tx));

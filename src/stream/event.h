@@ -1,6 +1,9 @@
 /* stream/event.h: one event, encoded once per wire format.
  * Owns:    its encoded bytes (SSE text and each WebSocket frame shape), in
  *          one allocation with the event. Never mutated after creation.
+ *          An event of the log holds its envelope three times (SSE, the
+ *          events frame without and with its id), plus the small valid_tx
+ *          shapes; it lives only while a batch, a queue or a write holds it.
  * Frees:   the last ll_event_unref(); nobody calls free() on an event.
  * Threads: created on the ledger thread (live events) or a worker (history
  *          replay, raw bytes); once published any thread may ref/unref it
@@ -29,13 +32,22 @@ typedef enum {
 #define LL_EV_TYPE_COUNT 4
 
 typedef enum {
-    LL_WIRE_SSE,          /* "id: <seq>\ndata: <envelope>\n\n" */
-    LL_WIRE_WS_EVENTS,    /* a text frame holding the envelope */
+    LL_WIRE_SSE,       /* "id: <seq>\ndata: <envelope>\n\n" */
+    LL_WIRE_WS_EVENTS, /* a text frame holding the envelope */
+    /* A text frame holding {"id":<seq>, then the envelope after its "{":
+     * the events stream with ids=1, whose clients resume from that id. An
+     * event has it when its seq is not 0 and its envelope is an object. */
+    LL_WIRE_WS_EVENTS_IDS,
     LL_WIRE_WS_VALID_TX,  /* {"txid","assetid","blockid"}: committed transactions */
     LL_WIRE_WS_VALID_TXS, /* {"transaction_id","asset_id","block_height"}: likewise */
     LL_WIRE_RAW,          /* one subscriber's own bytes (comments, control frames) */
     LL_WIRE_COUNT
 } ll_wire_t;
+
+/* The stream a wire format serves, for counting (stats.h, /metrics): the
+ * events stream with ids is the events stream; every other format is its
+ * own. */
+ll_wire_t ll_wire_stream(ll_wire_t wire);
 
 #define LL_EV_MAX_ADDRS 3
 #define LL_EV_ADDR_MAX 40 /* hex digits of a contract address; chain addresses have 32 */

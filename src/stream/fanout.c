@@ -257,7 +257,7 @@ ll_sub_t *ll_sub_open(ll_fanout_t *fo, uv_stream_t *out, const ll_sub_opts_t *o,
         ll_sub_free(s);
         return NULL;
     }
-    fo->counts.subscribers[s->wire]++;
+    fo->counts.subscribers[ll_wire_stream(s->wire)]++;
     publish(fo);
     if (o->session && o->session[0]) {
         snprintf(s->fan.session, sizeof s->fan.session, "%s", o->session);
@@ -301,7 +301,7 @@ void ll_sub_close(ll_sub_t *s)
         unlink_sub(fo, s);
     sessions_unlink(fo, s);
     remove_ready(fo, s);
-    fo->counts.subscribers[s->wire]--;
+    fo->counts.subscribers[ll_wire_stream(s->wire)]--;
     if (fo->pending)
         unlink_pending(fo, s);
     int freeable = ll_sub_shut(s); /* first: it also leaves the lagging count */
@@ -375,8 +375,8 @@ static void offer(ll_sub_t *s, ll_event_t *ev, ll_sub_t **touched)
 }
 
 /* Writes every touched subscriber's queue, one write each; the first
- * write of a batch to each wire format is timed from its publication
- * (stats.h). */
+ * write of a batch to each stream (ll_wire_stream) is timed from its
+ * publication (stats.h). */
 static void flush_touched(ll_fanout_t *fo, ll_sub_t **touched, uint64_t published_ns,
                           unsigned *timed)
 {
@@ -384,11 +384,12 @@ static void flush_touched(ll_fanout_t *fo, ll_sub_t **touched, uint64_t publishe
         ll_sub_t *s = *touched;
         *touched = s->fan.next_touched;
         s->fan.touched = 0;
+        ll_wire_t stream = ll_wire_stream(s->wire);
         ll_sub_flush(s);
         /* a batch made outside the hub has no time */
-        if (!(*timed & (1u << s->wire)) && published_ns)
-            ll_stream_counts_first_write(&fo->counts, s->wire, uv_hrtime() - published_ns);
-        *timed |= 1u << s->wire;
+        if (!(*timed & (1u << stream)) && published_ns)
+            ll_stream_counts_first_write(&fo->counts, stream, uv_hrtime() - published_ns);
+        *timed |= 1u << stream;
     }
 }
 
@@ -407,7 +408,7 @@ void ll_fanout_deliver(const ll_batch_t *b, void *arg)
 {
     ll_fanout_t *fo = arg;
     ll_sub_t *touched = fo->pending; /* NULL unless a flush window is open */
-    unsigned timed = 0;              /* a bit per wire format */
+    unsigned timed = 0;              /* a bit per stream (ll_wire_stream) */
     if (!touched)
         fo->pending_since = b->published_ns;
     for (size_t i = 0; i < b->n; i++) {

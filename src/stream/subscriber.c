@@ -132,7 +132,7 @@ static int enqueue(ll_sub_t *s, ll_event_t *ev)
         if (ev->seq) { /* an event lost; raw bytes are the caller's to report */
             s->dropped_unreported++;
             s->counts->dropped++;
-            s->counts->dropped_by[s->wire]++;
+            s->counts->dropped_by[ll_wire_stream(s->wire)]++;
         }
         ll_event_unref(ev);
         return LL_ENOMEM;
@@ -164,7 +164,7 @@ static void queue_event(ll_sub_t *s, ll_event_t *ev)
     if (s->count >= s->cap) {
         s->dropped_unreported++;
         s->counts->dropped++;
-        s->counts->dropped_by[s->wire]++;
+        s->counts->dropped_by[ll_wire_stream(s->wire)]++;
         return;
     }
     enqueue(s, ll_event_ref(ev));

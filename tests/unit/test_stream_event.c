@@ -1,8 +1,9 @@
 /* tests/unit/test_stream_event.c: one event, encoded once per wire format,
  * through event.h: the SSE bytes, the RFC 6455 §5.2 text frames (each length
- * encoding at its boundary), the seed's valid_tx shapes, the addresses (as
- * the ledger hands them over and as a row of the log holds them), the type
- * table, raw bytes, and the atomic reference count shared by several threads
+ * encoding at its boundary), the events frame with its id (ids=1), the
+ * seed's valid_tx shapes, the addresses (as the ledger hands them over and
+ * as a row of the log holds them), the type table, raw bytes, and the
+ * atomic reference count shared by several threads
  * (ASan reports a double free or a leak, so "exactly one free" is checked
  * there). */
 #include "stream/event.h"
@@ -207,6 +208,102 @@ static void test_event_valid_tx_shapes_hold_exactly_their_three_keys(void **stat
     assert_text_frame(ev->wire[LL_WIRE_WS_EVENTS].bytes, ev->wire[LL_WIRE_WS_EVENTS].len,
                       "{\"type\":\"tx\"}", 13, 2);
     ll_event_unref(ev);
+}
+
+/* ---- the events frame with ids (ids=1) -------------------------------------- */
+
+static void test_event_ids_frame_puts_the_id_first_into_the_envelope(void **state)
+{
+    (void)state;
+    const char *payload = "{\"type\":\"tx\",\"tx\":{\"amount\":5}}";
+    ll_event_t *ev = tx_event(42, payload);
+    assert_non_null(ev);
+    const char *want = "{\"id\":42,\"type\":\"tx\",\"tx\":{\"amount\":5}}";
+    assert_text_frame(ev->wire[LL_WIRE_WS_EVENTS_IDS].bytes, ev->wire[LL_WIRE_WS_EVENTS_IDS].len,
+                      want, strlen(want), 2);
+    /* The frame without ids stays the envelope, byte for byte. */
+    assert_text_frame(ev->wire[LL_WIRE_WS_EVENTS].bytes, ev->wire[LL_WIRE_WS_EVENTS].len, payload,
+                      strlen(payload), 2);
+    json_t *j = frame_json(ev, LL_WIRE_WS_EVENTS_IDS);
+    assert_int_equal(json_integer_value(json_object_get(j, "id")), 42);
+    assert_json_str(j, "type", "tx");
+    json_decref(j);
+    ll_event_unref(ev);
+}
+
+static void test_event_ids_frame_of_an_empty_object_and_of_the_largest_seq(void **state)
+{
+    (void)state;
+    ll_event_t *ev = tx_event(7, "{}");
+    assert_non_null(ev);
+    assert_text_frame(ev->wire[LL_WIRE_WS_EVENTS_IDS].bytes, ev->wire[LL_WIRE_WS_EVENTS_IDS].len,
+                      "{\"id\":7}", 8, 2);
+    ll_event_unref(ev);
+
+    ev = tx_event(8, "{ }");
+    assert_non_null(ev);
+    assert_text_frame(ev->wire[LL_WIRE_WS_EVENTS_IDS].bytes, ev->wire[LL_WIRE_WS_EVENTS_IDS].len,
+                      "{\"id\":8 }", 9, 2);
+    ll_event_unref(ev);
+
+    ev = tx_event(UINT64_MAX, "{\"type\":\"tx\"}");
+    assert_non_null(ev);
+    const char *want = "{\"id\":18446744073709551615,\"type\":\"tx\"}";
+    assert_text_frame(ev->wire[LL_WIRE_WS_EVENTS_IDS].bytes, ev->wire[LL_WIRE_WS_EVENTS_IDS].len,
+                      want, strlen(want), 2);
+    ll_event_unref(ev);
+}
+
+/* Seq 0 is no position in the log, and a payload that is not an object has
+ * no place for an id: neither gets the frame, and a subscriber reading it
+ * is not offered the event (its length is 0). */
+static void test_event_ids_frame_needs_a_seq_and_an_object(void **state)
+{
+    (void)state;
+    ll_event_t *ev = tx_event(0, "{\"type\":\"tx\"}");
+    assert_non_null(ev);
+    assert_int_equal(ev->wire[LL_WIRE_WS_EVENTS_IDS].len, 0);
+    assert_true(ev->wire[LL_WIRE_WS_EVENTS].len > 0);
+    ll_event_unref(ev);
+
+    ev = tx_event(3, "[1]");
+    assert_non_null(ev);
+    assert_int_equal(ev->wire[LL_WIRE_WS_EVENTS_IDS].len, 0);
+    ll_event_unref(ev);
+}
+
+/* The id's bytes can push a frame over a length boundary: the header is
+ * that of the frame's own length. */
+static void test_event_ids_frame_length_encoding_at_each_boundary(void **state)
+{
+    (void)state;
+    static const struct {
+        size_t len, hdr;
+    } cases[] = {{116, 2}, {117, 4}, {65526, 4}, {65527, 10}, {70000, 10}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        /* {"id":100, is 10 bytes, and replaces the payload's "{" */
+        char *payload = payload_of_len(cases[i].len);
+        ll_event_t *ev = tx_event(100, payload);
+        assert_non_null(ev);
+        size_t n = cases[i].len + 9;
+        char *want = malloc(n + 1);
+        assert_non_null(want);
+        snprintf(want, n + 1, "{\"id\":100,%s", payload + 1);
+        assert_text_frame(ev->wire[LL_WIRE_WS_EVENTS_IDS].bytes,
+                          ev->wire[LL_WIRE_WS_EVENTS_IDS].len, want, n, cases[i].hdr);
+        free(want);
+        ll_event_unref(ev);
+        free(payload);
+    }
+}
+
+static void test_event_ids_frame_counts_as_the_events_stream(void **state)
+{
+    (void)state;
+    assert_int_equal(ll_wire_stream(LL_WIRE_WS_EVENTS_IDS), LL_WIRE_WS_EVENTS);
+    for (int w = 0; w < LL_WIRE_COUNT; w++)
+        if (w != LL_WIRE_WS_EVENTS_IDS)
+            assert_int_equal(ll_wire_stream((ll_wire_t)w), w);
 }
 
 /* An events-table addresses column, as history replay reads it back. */
@@ -481,6 +578,11 @@ int main(void)
         cmocka_unit_test(test_event_ws_frame_length_encoding_at_each_boundary),
         cmocka_unit_test(test_event_valid_tx_frames_exist_only_with_a_tx_id),
         cmocka_unit_test(test_event_valid_tx_shapes_hold_exactly_their_three_keys),
+        cmocka_unit_test(test_event_ids_frame_puts_the_id_first_into_the_envelope),
+        cmocka_unit_test(test_event_ids_frame_of_an_empty_object_and_of_the_largest_seq),
+        cmocka_unit_test(test_event_ids_frame_needs_a_seq_and_an_object),
+        cmocka_unit_test(test_event_ids_frame_length_encoding_at_each_boundary),
+        cmocka_unit_test(test_event_ids_frame_counts_as_the_events_stream),
         cmocka_unit_test(test_event_parses_up_to_three_addresses),
         cmocka_unit_test(test_event_desc_add_address_keeps_three_that_a_filter_can_name),
         cmocka_unit_test(test_event_new_refuses_an_unknown_type),
