@@ -30,23 +30,48 @@ def cookie_headers(cookie):
 
 
 def open_ws(lt, port, stream, query="", cookie=None):
-    """A WsReader on ws://127.0.0.1:port/api/v1/streams/<stream><query>;
-    a refused upgrade is a failure that says what the endpoint answered."""
+    """A WsReader on ws://127.0.0.1:port/api/v1/streams/<stream><query>.
+    503 unavailable (a relay that cannot judge a cookie yet, §8) is retried
+    as a client would; another refusal is a failure that says what the
+    endpoint answered."""
     uri = "ws://127.0.0.1:%d/api/v1/streams/%s%s" % (port, stream, query)
-    try:
-        return H.WsReader(lt, uri, headers=cookie_headers(cookie))
-    except Exception as e:  # websockets' InvalidStatusCode carries the status
-        raise AssertionError("%s: upgrade refused: %r" % (uri, e))
+
+    def attempt():
+        try:
+            return H.WsReader(lt, uri, headers=cookie_headers(cookie))
+        except Exception as e:  # websockets' InvalidStatusCode carries the status
+            if getattr(e, "status_code", None) == 503:
+                return None
+            raise AssertionError("%s: upgrade refused: %r" % (uri, e))
+    return H.wait_until(attempt, SEEN_WITHIN_S, "%s to answer other than 503" % uri,
+                        interval=0.1)
 
 
 def open_sse(port, path="/api/stream", cookie=None, last_id=None):
-    """An SseStream that must be answered 200."""
+    """An SseStream that must be answered 200 (after 503s: see open_ws)."""
     headers = {} if last_id is None else {"Last-Event-ID": str(last_id)}
-    s = H.SseStream(port, path, cookie=cookie, headers=headers)
-    if s.status != 200:
-        raise AssertionError("GET %s on port %d: %d %r" % (path, port, s.status,
-                                                           s.response.body[:300]))
-    return s
+
+    def attempt():
+        s = H.SseStream(port, path, cookie=cookie, headers=headers)
+        if s.status == 503:
+            return None
+        if s.status != 200:
+            raise AssertionError("GET %s on port %d: %d %r" % (path, port, s.status,
+                                                               s.response.body[:300]))
+        return s
+    return H.wait_until(attempt, SEEN_WITHIN_S, "GET %s on port %d to answer other than 503"
+                        % (path, port), interval=0.1)
+
+
+def wait_caught_up(relay, srv, timeout=SEEN_WITHIN_S):
+    """Waits until relay has read every event the node has handed to its
+    streams or the stream holds (ledgerline_relay_last_event_id,
+    ledgerline_event_last_id, ledgerline_nats_stream_seq; §8)."""
+    def caught_up():
+        last = max(H.server_metric(srv, "ledgerline_event_last_id") or 0,
+                   H.server_metric(srv, "ledgerline_nats_stream_seq") or 0)
+        return (relay.metric("ledgerline_relay_last_event_id") or 0) >= last > 0
+    H.wait_until(caught_up, timeout, "%s to catch up with the node" % relay.name, interval=0.1)
 
 
 def entries(reader):

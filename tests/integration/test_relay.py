@@ -1,30 +1,34 @@
 """Relays over NATS JetStream (docs/API.md §7 "Relays" and "WebSocket
-resume"; issue 13) as an independent client sees them: a node feeding a
-JetStream stream and `ledgerline relay` processes serving the node's
+resume", §8; issue 13) as an independent client sees them: a node feeding
+a JetStream stream and `ledgerline relay` processes serving the node's
 streams from it.
 
 * Clients on two relays get byte-identical events, with the same ids, as a
   client on the node, for blocks of up to 1000 transactions; filters and
   the node's session cookies work on relays; a logout on the node ends that
-  session's streams on every relay and refuses its new requests.
+  session's streams on every relay and refuses its new requests. A new
+  client of a relay gets what comes after it connected, as on the node.
 * A relay killed with SIGKILL in mid-stream: its SSE (Last-Event-ID) and
   WebSocket (events?ids=1&last_event_id=) clients resume on another relay
   with no gap and no duplicate.
 * nats-server killed while blocks keep coming, then restarted: the node
-  goes on serving its own clients, the relays' clients get every event,
-  and the stream holds each event id of the node once, in order, as
-  Nats-Msg-Id.
+  goes on serving its own clients, the relays' clients (their streams kept
+  open, with heartbeats) get every event, and the stream holds each event
+  id of the node once, in order, as Nats-Msg-Id. Likewise after the node's
+  own kill -9.
 * A three-server NATS cluster with replicas 3 loses a server: the relays
   keep serving without a gap.
 * A relay started after 10,000 events resumes a client from id 0.
 * A relay and a node started before NATS is up serve once it comes; a
-  relay's root advertises its own streams and its REST routes are 404.
+  relay's root advertises its own streams, its REST routes are 404, it
+  takes the stream flags of serve; an existing stream is used as it is.
 
 Every comparison is between what clients of the node and of the relays
 received (or the node's own log, replayed from id 0 over SSE, and the
 chain over REST): markers (faucet grants) bracket the traffic of a test,
 so that clients that connected at different moments are compared over the
-same span. Every wait polls an observable state under a deadline.
+same span (relayutil.py). Every wait polls an observable state under a
+deadline.
 
 One NATS server, one node and two relays serve the tests that do not break
 them (the `dep` fixture); the others start their own."""
@@ -44,8 +48,8 @@ from harness import sign  # noqa: E402
 from relayutil import (SEEN_WITHIN_S, Sender, Traffic, assert_public_streams_complete,  # noqa: E402
                        assert_same, assert_stream_holds_the_log, assert_strictly_increasing,
                        between, chain_txs_between, entries, first_difference, index_of, marker,
-                       node_log, open_sse, open_ws, post_batch, public_readers, tx_of, wait_seen,
-                       ws_ids)
+                       node_log, open_sse, open_ws, post_batch, public_readers, tx_of,
+                       wait_caught_up, wait_seen, ws_ids)
 
 FAST = ("--dev", "--block-interval-ms", "100", "--difficulty", "1")
 PASSWORD = "correct horse battery"
@@ -308,6 +312,38 @@ def test_logout_on_the_node_ends_that_sessions_streams_on_every_relay_and_refuse
         assert sse_status(r2.port, kept) == 200
 
 
+@H.timeout(90)
+def test_a_new_client_of_a_relay_that_just_started_gets_only_what_comes_after(dep):
+    """On the node, a stream opened without a last id starts with the next
+    event. So must it on a relay, also on one that is still reading the
+    stream's history into its memory when the client connects."""
+    srv = dep.srv
+    cookie = H.login(srv, *DEV)
+    fresh = N.Relay(dep.nats.url, name="relay-fresh")
+    with contextlib.ExitStack() as stack:
+        stack.callback(fresh.cleanup)
+        on_node = stack.enter_context(open_sse(srv.port, cookie=cookie))
+        sender = Sender(srv)
+        for _ in range(3):
+            sender.batch(BIG)  # history for the new relay to read
+        pre = marker(srv)
+        wait_seen({"node": on_node}, pre)
+        before = entries(on_node)[-1][0]
+        fresh.start()
+        lt = stack.enter_context(H.LoopThread())
+        readers = {"valid_tx": open_ws(lt, fresh.port, "valid_tx"),
+                   "sse": stack.enter_context(open_sse(fresh.port, cookie=cookie))}
+        live = marker(srv)
+        wait_seen(readers, live)
+        got = [tx_of(e) for e in entries(readers["valid_tx"])]
+        old = [i for i, _ in entries(readers["sse"]) if i <= before]
+        assert got == [live] and not old, \
+            "new clients got events of before they connected: valid_tx %d frames of older " \
+            "blocks, SSE (no Last-Event-ID) %d events with ids %s..%s (the node was at %d)" % (
+                len(got) - 1, len(old), old[:1], old[-1:], before)
+        fresh.stop()
+
+
 @H.timeout(150)
 def test_relay_killed_mid_stream_its_clients_resume_on_the_other_relay_without_gap_or_dup(dep):
     """Needs sessions on relays and WebSocket resume (ids=1, last_event_id)."""
@@ -318,6 +354,9 @@ def test_relay_killed_mid_stream_its_clients_resume_on_the_other_relay_without_g
     with contextlib.ExitStack() as stack:
         stack.callback(doomed.cleanup)
         doomed.start()
+        # Not the subject here: what a relay sends while it reads the
+        # stream's history at start (see the test above).
+        wait_caught_up(doomed, srv)
         lt = stack.enter_context(H.LoopThread())
         ref = stack.enter_context(open_sse(srv.port, cookie=cookie))
         sse = stack.enter_context(open_sse(doomed.port, cookie=cookie))
