@@ -34,6 +34,10 @@ struct ll_nats_source {
     _Atomic int64_t offset; /* stream sequence - seq */
     _Atomic int offset_known;
     _Atomic uint64_t last_seq_shared, received, resets;
+    /* The stream's last event when the relay first read it: events up to
+     * it are history (the recent memory only), never delivered live to a
+     * stream opened now. */
+    _Atomic uint64_t edge;
 };
 
 static void log_failure(ll_nats_source_t *s, const char *what, natsStatus st)
@@ -58,8 +62,15 @@ static natsStatus subscribe(ll_nats_source_t *s)
         natsStatus st = js_GetStreamInfo(&si, ll_natsconn_js(s->nc), s->stream, NULL, &jerr);
         if (st != NATS_OK)
             return st;
-        uint64_t first = si->State.FirstSeq, last = si->State.LastSeq;
+        uint64_t first = si->State.FirstSeq, last = si->State.LastSeq, edge = 0;
         jsStreamInfo_Destroy(si);
+        if ((st = ll_natsconn_last_msg_id(s->nc, s->stream, &edge)) != NATS_OK)
+            return st;
+        atomic_store(&s->edge, edge);
+        if (edge && last >= edge) { /* the numbering, before any message comes */
+            atomic_store(&s->offset, (int64_t)(last - edge));
+            atomic_store(&s->offset_known, 1);
+        }
         start = last + 1 > s->start_back ? last + 1 - s->start_back : 1;
         if (start < first)
             start = first;
@@ -107,7 +118,10 @@ static void take(ll_nats_source_t *s, natsMsg *m, ll_batch_t *b)
         return;
     }
     ll_recent_append(s->recent, ev); /* before the hub: see source.h */
-    b->events[b->n++] = ev;          /* the batch owns it */
+    if (d.seq > atomic_load(&s->edge))
+        b->events[b->n++] = ev; /* the batch owns it */
+    else
+        ll_event_unref(ev); /* start-up history: the memory holds it */
     s->last_seq = d.seq;
     atomic_store(&s->last_seq_shared, d.seq);
     atomic_fetch_add(&s->received, 1);
@@ -210,6 +224,17 @@ void ll_nats_source_stop(ll_nats_source_t *s)
     free(s);
 }
 
+int ll_nats_source_can_read(ll_nats_source_t *s)
+{
+    return atomic_load(&s->offset_known) && ll_natsconn_connected(s->nc);
+}
+
+uint64_t ll_nats_source_edge(ll_nats_source_t *s)
+{
+    uint64_t edge = atomic_load(&s->edge), last = atomic_load(&s->last_seq_shared);
+    return edge > last ? edge : last;
+}
+
 void ll_nats_source_stats(ll_nats_source_t *s, ll_nats_source_stats_t *out)
 {
     out->connected = ll_natsconn_connected(s->nc);
@@ -221,10 +246,10 @@ void ll_nats_source_stats(ll_nats_source_t *s, ll_nats_source_stats_t *out)
 int ll_nats_source_history(ll_nats_source_t *s, uint64_t after, size_t limit, uint64_t stop_before,
                            ll_history_cb cb, void *arg)
 {
-    if (!atomic_load(&s->offset_known) || !ll_natsconn_connected(s->nc))
-        return LL_ESHUTDOWN;
+    if (!ll_nats_source_can_read(s))
+        return LL_EUNAVAILABLE;
     int64_t offset = atomic_load(&s->offset);
-    uint64_t newest = atomic_load(&s->last_seq_shared);
+    uint64_t newest = ll_nats_source_edge(s);
     size_t passed = 0;
     for (uint64_t seq = after + 1; passed < limit && seq <= newest; seq++, passed++) {
         if (stop_before && seq >= stop_before)

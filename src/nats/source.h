@@ -10,7 +10,9 @@
  * Each message becomes the same event the node made (nats/evmsg.h: same
  * seq, same bytes in every wire format). It goes into the relay's recent
  * memory first and to the hub after, so a subscriber replaying history
- * never misses one the hub delivered while it caught up. The stream is
+ * never misses one the hub delivered while it caught up. What the stream
+ * held when the relay first read it is history: it fills the memory and
+ * is never delivered live. The stream is
  * read with an ordered consumer, which the NATS library re-creates from
  * where it stopped after an outage; a repeat is skipped by seq.
  *
@@ -50,6 +52,16 @@ typedef struct ll_nats_source_stats {
 int ll_nats_source_start(const ll_nats_source_opts_t *o, ll_nats_source_t **out);
 void ll_nats_source_stop(ll_nats_source_t *s);
 void ll_nats_source_stats(ll_nats_source_t *s, ll_nats_source_stats_t *out);
+
+/* The newest event a stream opened now starts after: the newest read, or,
+ * while the relay still reads the history it started with, the stream's
+ * last event at its start (those older events reach the recent memory
+ * only, never a live stream). */
+uint64_t ll_nats_source_edge(ll_nats_source_t *s);
+
+/* 1 when ll_nats_source_history can read now (NATS is up and the
+ * stream's numbering is known). */
+int ll_nats_source_can_read(ll_nats_source_t *s);
 
 /* Reads the events with seq > after from the stream itself, at most limit
  * of them and none at or past stop_before (where the recent memory takes

@@ -28,24 +28,32 @@ struct ll_relay {
 static int events_after(void *ctx, uint64_t after, size_t limit, ll_history_cb cb, void *arg)
 {
     ll_relay_t *r = ctx;
-    uint64_t first, last;
+    uint64_t first, last, edge = ll_nats_source_edge(r->source);
+    int n, m;
     ll_recent_range(r->recent, &first, &last);
-    if (first && after + 1 >= first)
-        return ll_recent_after(r->recent, after, limit, cb, arg);
-    /* Older than the memory: from the stream, up to where the memory starts. */
-    int n = ll_nats_source_history(r->source, after, limit, first, cb, arg);
-    if (n < 0 || (size_t)n == limit || !first || after + (uint64_t)n + 1 < first)
-        return n;
-    int m = ll_recent_after(r->recent, after + (uint64_t)n, limit - (size_t)n, cb, arg);
-    return m < 0 ? m : n + m;
+    if (first && after + 1 >= first) {
+        n = ll_recent_after(r->recent, after, limit, cb, arg);
+    } else {
+        /* Older than the memory: from the stream, up to where it starts. */
+        n = ll_nats_source_history(r->source, after, limit, first, cb, arg);
+        if (n >= 0 && (size_t)n < limit && first && after + (uint64_t)n + 1 >= first) {
+            m = ll_recent_after(r->recent, after + (uint64_t)n, limit - (size_t)n, cb, arg);
+            n = m < 0 ? m : n + m;
+        }
+    }
+    /* While the memory is still filling up to the edge, the stream has the
+     * rest: history must not end before the edge, where live begins. */
+    if (n >= 0 && (size_t)n < limit && after + (uint64_t)n < edge) {
+        m = ll_nats_source_history(r->source, after + (uint64_t)n, limit - (size_t)n, 0, cb, arg);
+        n = m < 0 ? m : n + m;
+    }
+    return n;
 }
 
 static uint64_t last_seq(void *ctx)
 {
     ll_relay_t *r = ctx;
-    uint64_t first, last;
-    ll_recent_range(r->recent, &first, &last);
-    return last;
+    return ll_nats_source_edge(r->source);
 }
 
 static int session_expiry(void *ctx, const char *key, int64_t *expires_ms)
@@ -63,13 +71,11 @@ ll_stream_backend_t ll_relay_backend(ll_relay_t *r)
 
 int ll_relay_can_resume(ll_relay_t *r, uint64_t after)
 {
-    uint64_t first, last;
-    ll_nats_source_stats_t st;
+    uint64_t first, last, edge = ll_nats_source_edge(r->source);
     ll_recent_range(r->recent, &first, &last);
-    if (after >= last || (first && after + 1 >= first))
+    if (after >= edge || (first && after + 1 >= first && last >= edge))
         return 1;
-    ll_nats_source_stats(r->source, &st);
-    return st.connected;
+    return ll_nats_source_can_read(r->source);
 }
 
 void ll_relay_metrics(ll_relay_t *r, int *connected, uint64_t *last_seq_out, uint64_t *received,
