@@ -316,6 +316,8 @@ const char *ll_config_usage(void)
            "                  [--messages-per-ip N] [--session-max-age-s N]\n"
            "                  [--nats nats://HOST:PORT,…] [--nats-stream NAME] [--nats-replicas "
            "N]\n"
+           "       ledgerline relay --nats nats://HOST:PORT,… [--listen HOST:PORT]\n"
+           "                  [--nats-stream NAME] [the stream flags above]\n"
            "       ledgerline keygen\n"
            "       ledgerline sign --key FILE < body.json\n"
            "       ledgerline submit --key FILE [--url URL] < body.json\n"

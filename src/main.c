@@ -227,6 +227,11 @@ static int relay(int argc, char **argv)
     char why[LL_ERRMSG_MAX];
     ll_config_t config;
 
+    if (argc > 2 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0)) {
+        fputs(ll_config_usage(), stdout);
+        return 0;
+    }
+
     ll_config_defaults(&config);
     if (ll_config_load(&config, argc, argv, 2, why) < 0) {
         fprintf(stderr, "ledgerline: %s\n\n%s", why, ll_config_usage());

@@ -176,6 +176,11 @@ void ll_api_ws_stream(ll_api_worker_t *ctx, ll_req_t *req, const char *name)
         ll_req_respond_error(req, LL_ENOMEM, "this worker cannot serve streams");
         return;
     }
+    if (ctx->app->relay && !ll_relay_ready(ctx->app->relay)) {
+        ll_req_respond_error(req, LL_EUNAVAILABLE,
+                             "this relay has not reached the event stream (NATS) yet; retry");
+        return;
+    }
     if (strcmp(name, "valid_tx") == 0) {
         o.wire = LL_WIRE_WS_VALID_TX;
     } else if (strcmp(name, "valid_transactions") == 0) {
@@ -223,6 +228,11 @@ void ll_api_sse_stream(ll_api_worker_t *ctx, ll_req_t *req, const char *param)
     (void)param;
     if (!ctx->fanout || !ctx->sink) {
         ll_req_respond_error(req, LL_ENOMEM, "this worker cannot serve streams");
+        return;
+    }
+    if (ctx->app->relay && !ll_relay_ready(ctx->app->relay)) {
+        ll_req_respond_error(req, LL_EUNAVAILABLE,
+                             "this relay has not reached the event stream (NATS) yet; retry");
         return;
     }
     if (!ll_api_origin_same_site(ctx, req)) {

@@ -41,6 +41,15 @@ static int split_urls(const char *urls, char *buf, const char **out)
     return n;
 }
 
+/* Given to the library so that a first connect that fails returns at once
+ * and goes on in the background (with no callback, it blocks until NATS
+ * answers, which may be never). */
+static void on_connected(natsConnection *nc, void *arg)
+{
+    (void)nc;
+    (void)arg;
+}
+
 int ll_natsconn_open(const char *urls, const char *name, jsPubAckErrHandler on_error, void *arg,
                      ll_natsconn_t **out)
 {
@@ -64,7 +73,7 @@ int ll_natsconn_open(const char *urls, const char *name, jsPubAckErrHandler on_e
         natsOptions_SetTimeout(c->opts, CONNECT_TIMEOUT_MS) != NATS_OK ||
         natsOptions_SetPingInterval(c->opts, PING_INTERVAL_MS) != NATS_OK ||
         natsOptions_SetMaxPingsOut(c->opts, MAX_PINGS_OUT) != NATS_OK ||
-        natsOptions_SetRetryOnFailedConnect(c->opts, true, NULL, NULL) != NATS_OK)
+        natsOptions_SetRetryOnFailedConnect(c->opts, true, on_connected, NULL) != NATS_OK)
         goto fail;
     natsStatus s = natsConnection_Connect(&c->nc, c->opts);
     if (s != NATS_OK && s != NATS_NOT_YET_CONNECTED)

@@ -14,9 +14,12 @@
 #include <string.h>
 #include <uv.h>
 
-#define WAIT_MS 100    /* the longest one wait for a message lasts */
-#define RETRY_MS 250   /* while NATS or the stream is away */
-#define BATCH_MAX 1024 /* events handed to the hub as one batch at most */
+#define WAIT_MS 100               /* the longest one wait for a message lasts */
+#define RETRY_MS 250              /* while NATS or the stream is away */
+#define BATCH_MAX 1024            /* events handed to the hub as one batch at most */
+#define HEARTBEAT_NS 1000000000LL /* the consumer's idle heartbeat: a lost one is noticed in ~2 s  \
+                                   */
+#define WATCH_IDLE_MS 2000        /* this long without a message: does the stream have more? */
 #define LOG_EVERY_NS 10000000000ull
 
 struct ll_nats_source {
@@ -38,6 +41,8 @@ struct ll_nats_source {
      * it are history (the recent memory only), never delivered live to a
      * stream opened now. */
     _Atomic uint64_t edge;
+    _Atomic int ready;      /* the edge is known: streams may open */
+    uint64_t idle_since_ns; /* no message since (0: one just came) */
 };
 
 static void log_failure(ll_nats_source_t *s, const char *what, natsStatus st)
@@ -67,6 +72,7 @@ static natsStatus subscribe(ll_nats_source_t *s)
         if ((st = ll_natsconn_last_msg_id(s->nc, s->stream, &edge)) != NATS_OK)
             return st;
         atomic_store(&s->edge, edge);
+        atomic_store(&s->ready, 1);
         if (edge && last >= edge) { /* the numbering, before any message comes */
             atomic_store(&s->offset, (int64_t)(last - edge));
             atomic_store(&s->offset_known, 1);
@@ -83,6 +89,7 @@ static natsStatus subscribe(ll_nats_source_t *s)
     so.Ordered = true;
     so.Config.DeliverPolicy = js_DeliverByStartSequence;
     so.Config.OptStartSeq = start;
+    so.Config.Heartbeat = HEARTBEAT_NS;
     return js_SubscribeSync(&s->sub, ll_natsconn_js(s->nc), LL_NATS_SUBJECT_PREFIX ">", NULL, &so,
                             &jerr);
 }
@@ -127,14 +134,46 @@ static void take(ll_nats_source_t *s, natsMsg *m, ll_batch_t *b)
     atomic_fetch_add(&s->received, 1);
 }
 
+/* A consumer the server lost (its stream's leader moved, say) may go
+ * quiet without an error until the library misses its heartbeats. After
+ * WATCH_IDLE_MS without a message, the stream is asked how far it goes;
+ * if past what was read, the consumer is made again from there. */
+static void watch_idle(ll_nats_source_t *s)
+{
+    uint64_t now = uv_hrtime();
+    if (!s->idle_since_ns) {
+        s->idle_since_ns = now;
+        return;
+    }
+    if (now - s->idle_since_ns < (uint64_t)WATCH_IDLE_MS * 1000000u)
+        return;
+    s->idle_since_ns = now;
+    jsStreamInfo *si = NULL;
+    jsErrCode jerr = 0;
+    if (!atomic_load(&s->offset_known) ||
+        js_GetStreamInfo(&si, ll_natsconn_js(s->nc), s->stream, NULL, &jerr) != NATS_OK)
+        return;
+    uint64_t stream_last = si->State.LastSeq;
+    jsStreamInfo_Destroy(si);
+    if (stream_last > s->last_seq + (uint64_t)atomic_load(&s->offset)) {
+        LL_WARN("relay: the stream has events past %" PRIu64 " that did not arrive; "
+                "reading again from there",
+                s->last_seq);
+        drop_subscription(s);
+    }
+}
+
 /* Waits for the next message, then takes every one already waiting, up to
  * BATCH_MAX, as one batch. */
 static void read_batch(ll_nats_source_t *s)
 {
     natsMsg *m = NULL;
     natsStatus st = natsSubscription_NextMsg(&m, s->sub, WAIT_MS);
-    if (st == NATS_TIMEOUT)
+    if (st == NATS_TIMEOUT) {
+        watch_idle(s);
         return;
+    }
+    s->idle_since_ns = 0;
     if (st != NATS_OK) {
         log_failure(s, "reading the stream", st);
         drop_subscription(s);
@@ -222,6 +261,11 @@ void ll_nats_source_stop(ll_nats_source_t *s)
     ll_natsconn_close(s->nc);
     ll_natsconn_free(s->nc);
     free(s);
+}
+
+int ll_nats_source_ready(ll_nats_source_t *s)
+{
+    return atomic_load(&s->ready);
 }
 
 int ll_nats_source_can_read(ll_nats_source_t *s)

@@ -59,6 +59,10 @@ void ll_nats_source_stats(ll_nats_source_t *s, ll_nats_source_stats_t *out);
  * only, never a live stream). */
 uint64_t ll_nats_source_edge(ll_nats_source_t *s);
 
+/* 1 once the stream's end has been read at start: before that no stream
+ * can be told where live begins, and a relay refuses new ones (503). */
+int ll_nats_source_ready(ll_nats_source_t *s);
+
 /* 1 when ll_nats_source_history can read now (NATS is up and the
  * stream's numbering is known). */
 int ll_nats_source_can_read(ll_nats_source_t *s);

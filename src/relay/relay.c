@@ -69,6 +69,11 @@ ll_stream_backend_t ll_relay_backend(ll_relay_t *r)
     return (ll_stream_backend_t){events_after, last_seq, session_expiry, r};
 }
 
+int ll_relay_ready(ll_relay_t *r)
+{
+    return ll_nats_source_ready(r->source);
+}
+
 int ll_relay_can_resume(ll_relay_t *r, uint64_t after)
 {
     uint64_t first, last, edge = ll_nats_source_edge(r->source);

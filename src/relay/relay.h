@@ -24,6 +24,10 @@ int ll_relay_run(const ll_config_t *cfg, void (*wait_for_signal)(void));
 /* The stream backend of a relay's workers. */
 ll_stream_backend_t ll_relay_backend(ll_relay_t *r);
 
+/* 1 once the relay knows where the stream ends, so where a stream opened
+ * now begins; until then new streams are refused with 503. */
+int ll_relay_ready(ll_relay_t *r);
+
 /* 1 when history after `after` can be served now: it is in the recent
  * memory, or NATS is reachable to read it. A stream asked to resume from
  * further back is refused with 503 while not. */
