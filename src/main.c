@@ -92,7 +92,7 @@ static void raise_fd_limit(void)
 
 /* Starts the ledger, the custody key and the server, serves until a signal,
  * and stops them in order. Returns the exit status. */
-static int run_node(ll_config_t *cfg)
+static int run_node(const ll_config_t *cfg)
 {
     ll_config_t config = *cfg;
     ll_ledger_t *ledger = NULL;
@@ -168,14 +168,7 @@ static int run_node(ll_config_t *cfg)
     app.custody = custody;
     app.hub = hub;
     app.nats_feed = feed;
-    ll_server_opts_defaults(&opts);
-    opts.host = config.listen_host;
-    opts.port = config.listen_port;
-    opts.workers = (int)config.workers;
-    opts.handler = ll_api_handle;
-    opts.worker_init = ll_api_worker_init;
-    opts.worker_fini = ll_api_worker_fini;
-    opts.arg = &app;
+    ll_api_server_opts(&app, &opts);
     if (ll_server_start(&opts, &server) < 0) {
         ll_nats_feed_stop(feed);
         ll_ledger_free(ledger);
@@ -220,38 +213,23 @@ static void size_thread_pool(const ll_config_t *config)
     setenv("UV_THREADPOOL_SIZE", n, 0);
 }
 
-/* `ledgerline relay`: the streams only, fed by NATS (relay/relay.h). It
- * reads the same flags as serve; those of the ledger are unused. */
-static int relay(int argc, char **argv)
+static int run_relay(const ll_config_t *config)
+{
+    return ll_relay_run(config, signals_wait);
+}
+
+/* `serve` and `relay` (the streams only, fed by NATS: relay/relay.h, which
+ * reads the same flags; those of the ledger are unused) share everything
+ * but what runs. */
+static int run_process(int argc, char **argv, int first, int (*run)(const ll_config_t *))
 {
     char why[LL_ERRMSG_MAX];
     ll_config_t config;
 
-    if (argc > 2 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0)) {
+    if (argc > first && (strcmp(argv[first], "--help") == 0 || strcmp(argv[first], "-h") == 0)) {
         fputs(ll_config_usage(), stdout);
         return 0;
     }
-
-    ll_config_defaults(&config);
-    if (ll_config_load(&config, argc, argv, 2, why) < 0) {
-        fprintf(stderr, "ledgerline: %s\n\n%s", why, ll_config_usage());
-        return 2;
-    }
-    ll_log_set_level_name(config.log_level);
-    raise_fd_limit();
-    size_thread_pool(&config);
-    signals_t sig;
-    signals_start(&sig);
-    int rc = ll_relay_run(&config, signals_wait);
-    signals_stop(&sig);
-    return rc;
-}
-
-static int serve(int argc, char **argv, int first)
-{
-    char why[LL_ERRMSG_MAX];
-    ll_config_t config;
-
     ll_config_defaults(&config);
     if (ll_config_load(&config, argc, argv, first, why) < 0) {
         fprintf(stderr, "ledgerline: %s\n\n%s", why, ll_config_usage());
@@ -262,7 +240,7 @@ static int serve(int argc, char **argv, int first)
     size_thread_pool(&config);
     signals_t sig;
     signals_start(&sig);
-    int rc = run_node(&config);
+    int rc = run(&config);
     signals_stop(&sig);
     return rc;
 }
@@ -284,11 +262,11 @@ int main(int argc, char **argv)
         return 0;
     }
     if (strcmp(cmd, "serve") == 0)
-        return serve(argc, argv, 2);
+        return run_process(argc, argv, 2, run_node);
     if (strncmp(cmd, "--", 2) == 0)
-        return serve(argc, argv, 1);
+        return run_process(argc, argv, 1, run_node);
     if (strcmp(cmd, "relay") == 0)
-        return relay(argc, argv);
+        return run_process(argc, argv, 2, run_relay);
     if (strcmp(cmd, "keygen") == 0)
         return ll_cli_keygen(argc - 2, argv + 2);
     if (strcmp(cmd, "sign") == 0)

@@ -18,6 +18,7 @@
 #include "ledger/ledger.h"
 #include "nats/feed.h"
 #include "net/http.h"
+#include "net/server.h"
 #include "relay/relay.h"
 #include "store/store.h"
 #include "stream/fanout.h"
@@ -72,6 +73,10 @@ void ll_api_worker_fini(void *ctx);
  * stopping) and frees them. Batches on the thread pool then finish on
  * their own, without ctx. */
 void ll_api_batches_close(ll_api_worker_t *ctx);
+
+/* Fills opts for a server of app's routes on app->config's listener and
+ * workers (the node's and a relay's alike). */
+void ll_api_server_opts(ll_api_t *app, ll_server_opts_t *opts);
 
 /* server_opts.handler: routes one request. */
 void ll_api_handle(ll_req_t *req);

@@ -139,6 +139,18 @@ void ll_api_handle(ll_req_t *req)
     ll_req_respond_error(req, LL_ENOTFOUND, "no route for %s", path);
 }
 
+void ll_api_server_opts(ll_api_t *app, ll_server_opts_t *opts)
+{
+    ll_server_opts_defaults(opts);
+    opts->host = app->config->listen_host;
+    opts->port = app->config->listen_port;
+    opts->workers = (int)app->config->workers;
+    opts->handler = ll_api_handle;
+    opts->worker_init = ll_api_worker_init;
+    opts->worker_fini = ll_api_worker_fini;
+    opts->arg = app;
+}
+
 void *ll_api_worker_init(ll_worker_t *w, void *app)
 {
     ll_api_worker_t *ctx = calloc(1, sizeof *ctx);

@@ -136,14 +136,7 @@ int ll_relay_run(const ll_config_t *cfg, void (*wait_for_signal)(void))
     app.config = &config;
     app.hub = relay.hub;
     app.relay = &relay;
-    ll_server_opts_defaults(&opts);
-    opts.host = config.listen_host;
-    opts.port = config.listen_port;
-    opts.workers = (int)config.workers;
-    opts.handler = ll_api_handle;
-    opts.worker_init = ll_api_worker_init;
-    opts.worker_fini = ll_api_worker_fini;
-    opts.arg = &app;
+    ll_api_server_opts(&app, &opts);
     if (ll_server_start(&opts, &server) < 0)
         goto out;
     LL_INFO("ledgerline %s relay listening on %s:%d with %u workers, stream %s from %s", LL_VERSION,
