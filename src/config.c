@@ -60,6 +60,7 @@ static const opt_t opts[] = {
     S("nats", nats_urls),
     S("nats-stream", nats_stream),
     U("nats-replicas", nats_replicas, 1, 5),
+    U("relay-memory", relay_memory, 16, 16777216),
 };
 
 void ll_config_defaults(ll_config_t *c)
@@ -81,6 +82,7 @@ void ll_config_defaults(ll_config_t *c)
     c->contract_time_limit_ms = 450;
     snprintf(c->nats_stream, sizeof c->nats_stream, "LEDGERLINE");
     c->nats_replicas = 1;
+    c->relay_memory = 65536;
     c->auth_attempts_per_ip = 100;
     c->login_failures_per_user = 5;
     c->messages_per_user = 300;
@@ -317,7 +319,7 @@ const char *ll_config_usage(void)
            "                  [--nats nats://HOST:PORT,…] [--nats-stream NAME] [--nats-replicas "
            "N]\n"
            "       ledgerline relay --nats nats://HOST:PORT,… [--listen HOST:PORT]\n"
-           "                  [--nats-stream NAME] [the stream flags above]\n"
+           "                  [--nats-stream NAME] [--relay-memory N] [the stream flags above]\n"
            "       ledgerline keygen\n"
            "       ledgerline sign --key FILE < body.json\n"
            "       ledgerline submit --key FILE [--url URL] < body.json\n"
@@ -331,5 +333,6 @@ const char *ll_config_usage(void)
            "--block-gas-limit 20000000\n"
            "--max-pending-per-sender 1000 --auth-attempts-per-ip 100 --login-failures-per-user 5\n"
            "--messages-per-user 300 --messages-per-ip 1200 --session-max-age-s 2592000\n"
-           "--nats-stream LEDGERLINE --nats-replicas 1 (no --nats: no JetStream feed)\n";
+           "--nats-stream LEDGERLINE --nats-replicas 1 (no --nats: no JetStream feed)\n"
+           "--relay-memory 65536\n";
 }

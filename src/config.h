@@ -46,6 +46,7 @@ typedef struct ll_config {
     char nats_urls[LL_CONFIG_STR_MAX];
     char nats_stream[65];
     uint32_t nats_replicas;
+    uint32_t relay_memory; /* events a relay keeps for resuming clients */
 } ll_config_t;
 
 /* Sets every default of API.md §1. */

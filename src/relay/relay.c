@@ -13,11 +13,6 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Events a relay keeps in memory: a client failing over with a recent
- * Last-Event-ID resumes from here without asking NATS. At about 1 KB per
- * event in every wire format, 64 Ki events are some 64 MB at most. */
-#define RECENT_EVENTS 65536
-
 struct ll_relay {
     ll_hub_t *hub;
     ll_recent_t *recent;
@@ -113,13 +108,13 @@ int ll_relay_run(const ll_config_t *cfg, void (*wait_for_signal)(void))
         long cores = sysconf(_SC_NPROCESSORS_ONLN);
         config.workers = cores > 0 ? (uint32_t)cores : 1;
     }
-    if (!(relay.hub = ll_hub_new()) || !(relay.recent = ll_recent_new(RECENT_EVENTS)))
+    if (!(relay.hub = ll_hub_new()) || !(relay.recent = ll_recent_new(config.relay_memory)))
         goto out;
     ll_nats_source_opts_t so = {.urls = config.nats_urls,
                                 .stream = config.nats_stream,
                                 .hub = relay.hub,
                                 .recent = relay.recent,
-                                .start_back = RECENT_EVENTS};
+                                .start_back = config.relay_memory};
     if (ll_nats_source_start(&so, &relay.source) < 0) {
         LL_ERROR("relay: cannot read from NATS (check --nats)");
         goto out;

@@ -1,7 +1,11 @@
 /* relay/relay.h: `ledgerline relay`: a process of the same binary with no
  * ledger and no SQLite that serves the node's event streams from NATS
  * JetStream (docs/API.md §7, docs/OPERATIONS.md).
- * Owns:    the relay's hub, its recent memory, its intake (nats/source.h)
+ * Owns:    the relay's hub, its recent memory (--relay-memory events: a
+ *          client failing over with a recent Last-Event-ID resumes from it
+ *          without asking NATS; at about 1.5 KB an event in every wire
+ *          format, the default 65,536 is some 100 MB at most), its intake
+ *          (nats/source.h)
  *          and its session directory (nats/sessions.h).
  * Frees:   everything, before ll_relay_run returns.
  * Threads: ll_relay_run on the main thread; the backend's calls on workers.
