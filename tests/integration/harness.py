@@ -137,6 +137,76 @@ def _kill_leftovers():
             proc.wait()
 
 
+def kill_process(proc):
+    """SIGKILL (a crash, or the last resort of a cleanup) and reap it."""
+    proc.kill()
+    proc.wait()
+    _live.discard(proc)
+
+
+def read_log(path):
+    """A process's log file as text; "" before it has one."""
+    if not path or not os.path.exists(path):
+        return ""
+    with open(path, "rb") as f:
+        return f.read().decode("utf-8", "replace")
+
+
+def end_process(proc, sig, deadline_s, name, report):
+    """Stops a started process the checked way: `sig` (SIGTERM for ledgerline,
+    SIGINT for nats-server), then up to deadline_s for it to exit; SIGKILL
+    and fail when it did not. Fails unless it exited 0, saying whether it
+    had exited before it was stopped. report() is the log for a failure,
+    read only then."""
+    exited_by_itself = proc.poll() is not None
+    killed = False
+    if not exited_by_itself:
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout=deadline_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            killed = True
+    _live.discard(proc)
+    sig_name = signal.Signals(sig).name
+    if killed:
+        raise AssertionError("%s ignored %s for %d s (SIGKILLed)\n%s" % (
+            name, sig_name, deadline_s, report()))
+    if proc.returncode != 0:
+        raise AssertionError("%s exited with %d %s\n%s" % (
+            name, proc.returncode,
+            "before it was stopped" if exited_by_itself else "after " + sig_name, report()))
+
+
+class ManagedProcess:
+    """The context-manager rule of every process helper, on top of its
+    start(), stop() (checked; nothing to do when not running) and cleanup():
+    start on enter, and cleanup when that fails; on exit stop, then cleanup.
+    When the body raised, a failure to stop is printed, not raised, so that
+    the first failure is the one reported."""
+
+    def __enter__(self):
+        try:
+            return self.start()
+        except BaseException:
+            self.cleanup()
+            raise
+
+    def __exit__(self, exc_type, exc, tb):
+        try:
+            if exc_type is None:
+                self.stop()
+            else:
+                try:
+                    self.stop()
+                except AssertionError as e:  # report it, but keep the first failure
+                    print("  (also, while stopping: %s)" % e, flush=True)
+        finally:
+            self.cleanup()
+        return False
+
+
 # --------------------------------------------------------------------------
 # Waiting
 # --------------------------------------------------------------------------
@@ -367,7 +437,7 @@ def parse_metrics(text):
 # The server process
 # --------------------------------------------------------------------------
 
-class Server:
+class Server(ManagedProcess):
     """One `ledgerline serve` process at a time on a data directory that
     lives until cleanup(). Use as a context manager: start on enter; stop
     (checked) and cleanup on exit.
@@ -440,9 +510,7 @@ class Server:
             except requests.RequestException:
                 pass
             if time.monotonic() >= deadline:
-                self.proc.kill()
-                self.proc.wait()
-                _live.discard(self.proc)
+                kill_process(self.proc)
                 self.proc = None
                 raise AssertionError("%s not ready within %d s\n%s" % (
                     self.name, START_DEADLINE_S, self._stderr_report()))
@@ -456,25 +524,7 @@ class Server:
         proc, self.proc = self.proc, None
         if self.session is not None:
             self.session.close()
-        killed = False
-        exited_by_itself = proc.poll() is not None
-        if not exited_by_itself:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=STOP_DEADLINE_S)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-                killed = True
-        _live.discard(proc)
-        if killed:
-            raise AssertionError("%s ignored SIGTERM for %d s (SIGKILLed)\n%s" % (
-                self.name, STOP_DEADLINE_S, self._stderr_report()))
-        if proc.returncode != 0:
-            raise AssertionError("%s exited with %d %s\n%s" % (
-                self.name, proc.returncode,
-                "before it was stopped" if exited_by_itself else "after SIGTERM",
-                self._stderr_report()))
+        end_process(proc, signal.SIGTERM, STOP_DEADLINE_S, self.name, self._stderr_report)
         self.check_sanitizers()
 
     def kill9(self):
@@ -483,9 +533,7 @@ class Server:
         proc, self.proc = self.proc, None
         if self.session is not None:
             self.session.close()
-        proc.kill()
-        proc.wait()
-        _live.discard(proc)
+        kill_process(proc)
         self.check_sanitizers()
 
     def restart(self, *flags):
@@ -494,31 +542,9 @@ class Server:
 
     def cleanup(self):
         if self.proc is not None:
-            self.proc.kill()
-            self.proc.wait()
-            _live.discard(self.proc)
+            kill_process(self.proc)
             self.proc = None
         shutil.rmtree(self.root, ignore_errors=True)
-
-    def __enter__(self):
-        try:
-            return self.start()
-        except BaseException:
-            self.cleanup()
-            raise
-
-    def __exit__(self, exc_type, exc, tb):
-        try:
-            if exc_type is None:
-                self.stop()
-            elif self.proc is not None:
-                try:
-                    self.stop()
-                except AssertionError as e:  # report it, but keep the first failure
-                    print("  (also, while stopping: %s)" % e, flush=True)
-        finally:
-            self.cleanup()
-        return False
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
@@ -526,10 +552,7 @@ class Server:
     # -- logs ----------------------------------------------------------------
 
     def stderr(self):
-        if not self.stderr_path or not os.path.exists(self.stderr_path):
-            return ""
-        with open(self.stderr_path, "rb") as f:
-            return f.read().decode("utf-8", "replace")
+        return read_log(self.stderr_path)
 
     def _stderr_report(self):
         text = self.stderr()

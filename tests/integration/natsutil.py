@@ -227,7 +227,7 @@ class _ExitedEarly(Exception):
     pass
 
 
-class NatsServer:
+class NatsServer(H.ManagedProcess):
     """One nats-server process at a time on ports and a store directory
     that live until cleanup(). A context manager: start on enter; stop
     (checked) and cleanup on exit.
@@ -343,33 +343,13 @@ class NatsServer:
         if self.proc is None:
             return
         proc, self.proc = self.proc, None
-        exited_by_itself = proc.poll() is not None
-        killed = False
-        if not exited_by_itself:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=NATS_STOP_DEADLINE_S)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-                killed = True
-        H._live.discard(proc)
-        if killed:
-            raise AssertionError("%s ignored SIGINT for %d s (SIGKILLed)\n%s" % (
-                self.name, NATS_STOP_DEADLINE_S, self.log_report()))
-        if proc.returncode != 0:
-            raise AssertionError("%s exited with %d %s\n%s" % (
-                self.name, proc.returncode,
-                "before it was stopped" if exited_by_itself else "after SIGINT",
-                self.log_report()))
+        H.end_process(proc, signal.SIGINT, NATS_STOP_DEADLINE_S, self.name, self.log_report)
 
     def kill(self):
         """SIGKILL: a crash; what JetStream synced to its files stays."""
         assert self.proc is not None, "%s not running" % self.name
         proc, self.proc = self.proc, None
-        proc.kill()
-        proc.wait()
-        H._live.discard(proc)
+        H.kill_process(proc)
 
     def restart(self):
         """Stops it if running, then starts it on the same ports and store."""
@@ -381,19 +361,14 @@ class NatsServer:
 
     def cleanup(self):
         if self.proc is not None:
-            self.proc.kill()
-            self.proc.wait()
-            H._live.discard(self.proc)
+            H.kill_process(self.proc)
             self.proc = None
         self.session.close()
         if self.own_root:
             shutil.rmtree(self.root, ignore_errors=True)
 
     def log(self):
-        if not self.log_path or not os.path.exists(self.log_path):
-            return ""
-        with open(self.log_path, "rb") as f:
-            return f.read().decode("utf-8", "replace")
+        return H.read_log(self.log_path)
 
     def log_report(self):
         text = self.log()[-20000:]
@@ -419,28 +394,8 @@ class NatsServer:
             return []
         return [c.get("name", "") for c in conns]
 
-    def __enter__(self):
-        try:
-            return self.start()
-        except BaseException:
-            self.cleanup()
-            raise
 
-    def __exit__(self, exc_type, exc, tb):
-        try:
-            if exc_type is None:
-                self.stop()
-            elif self.proc is not None:
-                try:
-                    self.stop()
-                except AssertionError as e:  # report it, but keep the first failure
-                    print("  (also, while stopping: %s)" % e, flush=True)
-        finally:
-            self.cleanup()
-        return False
-
-
-class NatsCluster:
+class NatsCluster(H.ManagedProcess):
     """`size` nats-servers (server names n1..nN) routed into one cluster,
     each with JetStream and a store of its own. A context manager like
     NatsServer.
@@ -550,26 +505,6 @@ class NatsCluster:
             s.cleanup()
         shutil.rmtree(self.root, ignore_errors=True)
 
-    def __enter__(self):
-        try:
-            return self.start()
-        except BaseException:
-            self.cleanup()
-            raise
-
-    def __exit__(self, exc_type, exc, tb):
-        try:
-            if exc_type is None:
-                self.stop()
-            else:
-                try:
-                    self.stop()
-                except AssertionError as e:
-                    print("  (also, while stopping: %s)" % e, flush=True)
-        finally:
-            self.cleanup()
-        return False
-
 
 # --------------------------------------------------------------------------
 # ledgerline relay
@@ -579,7 +514,7 @@ RELAY_START_DEADLINE_S = H.START_DEADLINE_S
 RELAY_STOP_DEADLINE_S = H.STOP_DEADLINE_S
 
 
-class Relay:
+class Relay(H.ManagedProcess):
     """One `ledgerline relay --nats URLS --listen 127.0.0.1:<free port>`
     process at a time (docs/API.md §7 "Relays"). A context manager: start
     on enter; stop (checked) on exit.
@@ -648,9 +583,7 @@ class Relay:
             except requests.RequestException:
                 pass
             if time.monotonic() >= deadline:
-                self.proc.kill()
-                self.proc.wait()
-                H._live.discard(self.proc)
+                H.kill_process(self.proc)
                 self.proc = None
                 raise AssertionError("%s not ready within %d s\n%s" % (
                     self.name, RELAY_START_DEADLINE_S, self.report()))
@@ -663,25 +596,7 @@ class Relay:
             return
         proc, self.proc = self.proc, None
         self.session.close()
-        exited_by_itself = proc.poll() is not None
-        killed = False
-        if not exited_by_itself:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=RELAY_STOP_DEADLINE_S)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-                killed = True
-        H._live.discard(proc)
-        if killed:
-            raise AssertionError("%s ignored SIGTERM for %d s (SIGKILLed)\n%s" % (
-                self.name, RELAY_STOP_DEADLINE_S, self.report()))
-        if proc.returncode != 0:
-            raise AssertionError("%s exited with %d %s\n%s" % (
-                self.name, proc.returncode,
-                "before it was stopped" if exited_by_itself else "after SIGTERM",
-                self.report()))
+        H.end_process(proc, signal.SIGTERM, RELAY_STOP_DEADLINE_S, self.name, self.report)
         self.check_sanitizers()
 
     def kill9(self):
@@ -689,9 +604,7 @@ class Relay:
         assert self.proc is not None, "%s not running" % self.name
         proc, self.proc = self.proc, None
         self.session.close()
-        proc.kill()
-        proc.wait()
-        H._live.discard(proc)
+        H.kill_process(proc)
         self.check_sanitizers()
 
     def alive(self):
@@ -699,17 +612,12 @@ class Relay:
 
     def cleanup(self):
         if self.proc is not None:
-            self.proc.kill()
-            self.proc.wait()
-            H._live.discard(self.proc)
+            H.kill_process(self.proc)
             self.proc = None
         shutil.rmtree(self.root, ignore_errors=True)
 
     def stderr(self):
-        if not self.stderr_path or not os.path.exists(self.stderr_path):
-            return ""
-        with open(self.stderr_path, "rb") as f:
-            return f.read().decode("utf-8", "replace")
+        return H.read_log(self.stderr_path)
 
     def report(self):
         text = self.stderr()[-20000:]
@@ -731,23 +639,3 @@ class Relay:
     def metric(self, name, **labels):
         """A sample of its /metrics (summed over matching labels), or None."""
         return H.server_metric(self, name, **labels)
-
-    def __enter__(self):
-        try:
-            return self.start()
-        except BaseException:
-            self.cleanup()
-            raise
-
-    def __exit__(self, exc_type, exc, tb):
-        try:
-            if exc_type is None:
-                self.stop()
-            elif self.proc is not None:
-                try:
-                    self.stop()
-                except AssertionError as e:  # report it, but keep the first failure
-                    print("  (also, while stopping: %s)" % e, flush=True)
-        finally:
-            self.cleanup()
-        return False

@@ -67,6 +67,17 @@ FAILOVER_WITHIN_S = 120
 # The shared deployment: NATS, a node feeding it, two relays
 # --------------------------------------------------------------------------
 
+def node_and_relays(stack, urls, name, node_flags=(), relay_flags=()):
+    """`ledgerline serve --nats URLS` (named <name>-node) and two relays on
+    URLS (<name>-relay-1, -2), entered on stack so that they are stopped,
+    each checked, in reverse order: (node, [relay-1, relay-2], endpoints),
+    endpoints being {"node" / "relay-1" / "relay-2": port}."""
+    srv = stack.enter_context(H.Server(*FAST, "--nats", urls, *node_flags, name=name + "-node"))
+    relays = [stack.enter_context(N.Relay(urls, *relay_flags, name="%s-relay-%d" % (name, i)))
+              for i in (1, 2)]
+    return srv, relays, {"node": srv.port, "relay-1": relays[0].port, "relay-2": relays[1].port}
+
+
 class Deployment:
     """nats-server, `ledgerline serve --nats`, two relays; stopped (each
     checked) in reverse order."""
@@ -77,10 +88,8 @@ class Deployment:
     def __enter__(self):
         with contextlib.ExitStack() as stack:
             self.nats = stack.enter_context(N.NatsServer())
-            self.srv = stack.enter_context(H.Server(*FAST, "--nats", self.nats.url,
-                                                    name="relay-node"))
-            self.relays = [stack.enter_context(N.Relay(self.nats.url, name="relay-%d" % i))
-                           for i in (1, 2)]
+            self.srv, self.relays, self.endpoints = node_and_relays(stack, self.nats.url,
+                                                                    "shared")
             self.stack = stack.pop_all()
         return self
 
@@ -153,12 +162,9 @@ def test_relay_sigterm_closes_its_websockets_with_1001_and_exits_0(dep):
 
 @H.timeout(150)
 def test_public_streams_on_two_relays_match_the_node_byte_for_byte_for_blocks_of_1000(dep):
-    srv = dep.srv
-    endpoints = {"node": srv.port, "relay-1": dep.relays[0].port, "relay-2": dep.relays[1].port}
+    srv, endpoints = dep.srv, dep.endpoints
     with H.LoopThread() as lt:
-        readers = {stream: {ep: open_ws(lt, port, stream) for ep, port in endpoints.items()}
-                   for stream in ("valid_tx", "valid_transactions")}
-        everyone = {"%s %s" % (s, ep): r for s, rs in readers.items() for ep, r in rs.items()}
+        readers, everyone = public_readers(lt, endpoints)
         start = marker(srv)
         wait_seen(everyone, start)
 
@@ -203,7 +209,7 @@ def test_session_streams_on_two_relays_match_the_node_with_the_same_ids_and_filt
                "alice": lambda env: H.envelope_involves(env, a),
                "alice-txmsg": lambda env: env["type"] in ("tx", "message") and
                H.envelope_involves(env, a)}
-    endpoints = {"node": srv.port, "relay-1": dep.relays[0].port, "relay-2": dep.relays[1].port}
+    endpoints = dep.endpoints
     with contextlib.ExitStack() as stack:
         lt = stack.enter_context(H.LoopThread())
         readers = {}
@@ -407,12 +413,9 @@ def test_nats_killed_while_blocks_keep_coming_then_restarted_relays_miss_nothing
     exactly once, in order, as Nats-Msg-Id."""
     with contextlib.ExitStack() as stack:
         nats = stack.enter_context(N.NatsServer())
-        srv = stack.enter_context(H.Server(*FAST, "--nats", nats.url, name="outage-node"))
-        relays = [stack.enter_context(N.Relay(nats.url, name="outage-relay-%d" % i))
-                  for i in (1, 2)]
+        srv, relays, endpoints = node_and_relays(stack, nats.url, "outage")
         lt = stack.enter_context(H.LoopThread())
         cookie = H.login(srv, *DEV)
-        endpoints = {"node": srv.port, "relay-1": relays[0].port, "relay-2": relays[1].port}
         readers, everyone = public_readers(lt, endpoints)
         start = marker(srv)
         wait_seen(everyone, start)
@@ -446,12 +449,10 @@ def test_session_streams_on_relays_stay_open_with_heartbeats_through_a_nats_outa
     event with the node's ids."""
     with contextlib.ExitStack() as stack:
         nats = stack.enter_context(N.NatsServer())
-        srv = stack.enter_context(H.Server(*FAST, "--nats", nats.url, name="outage-sse-node"))
-        relays = [stack.enter_context(N.Relay(nats.url, "--sse-heartbeat-s", "1",
-                                              name="outage-sse-relay-%d" % i)) for i in (1, 2)]
+        srv, relays, endpoints = node_and_relays(stack, nats.url, "outage-sse",
+                                                 relay_flags=("--sse-heartbeat-s", "1"))
         lt = stack.enter_context(H.LoopThread())
         cookie = H.login(srv, *DEV)
-        endpoints = {"node": srv.port, "relay-1": relays[0].port, "relay-2": relays[1].port}
         sse = {ep: stack.enter_context(open_sse(port, cookie=cookie))
                for ep, port in endpoints.items()}
         ws = {ep: open_ws(lt, port, "events", "", cookie) for ep, port in endpoints.items()}
@@ -529,13 +530,10 @@ def harm(server, leader):
 def test_three_server_cluster_loses_a_server_and_the_relays_keep_serving_without_a_gap():
     with contextlib.ExitStack() as stack:
         cluster = stack.enter_context(N.NatsCluster(3))
-        srv = stack.enter_context(H.Server(*FAST, "--nats", cluster.urls, "--nats-replicas", "3",
-                                           name="cluster-node"))
-        relays = [stack.enter_context(N.Relay(cluster.urls, name="cluster-relay-%d" % i))
-                  for i in (1, 2)]
+        srv, relays, endpoints = node_and_relays(stack, cluster.urls, "cluster",
+                                                 node_flags=("--nats-replicas", "3"))
         lt = stack.enter_context(H.LoopThread())
         cookie = H.login(srv, *DEV)
-        endpoints = {"node": srv.port, "relay-1": relays[0].port, "relay-2": relays[1].port}
         readers, everyone = public_readers(lt, endpoints)
         start = marker(srv)
         wait_seen(everyone, start)
