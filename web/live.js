@@ -201,6 +201,7 @@
 
   function signedIn(user) {
     live.user = user;
+    hint.set(user);
     $('user').textContent = user;
     $('login-section').hidden = true;
     $('compose-section').hidden = false;
@@ -209,13 +210,25 @@
 
   function signedOut() {
     live.user = null;
+    hint.clear();
     $('user').textContent = 'not signed in';
     $('login-section').hidden = false;
     $('compose-section').hidden = true;
     closeSse();
   }
 
+  // The session cookie is HttpOnly: the pages keep the user's name in
+  // localStorage (common.js's sessionHint) and ask /api/me only when it is
+  // there, so a visitor who never signed in causes no 401.
+  const HINT = 'll.user';
+  const hint = {
+    get() { try { return localStorage.getItem(HINT); } catch (_) { return null; } },
+    set(v) { try { localStorage.setItem(HINT, v); } catch (_) { /* private mode */ } },
+    clear() { try { localStorage.removeItem(HINT); } catch (_) { /* private mode */ } },
+  };
+
   async function checkSession() {
+    if (!hint.get()) return signedOut();
     try {
       const r = await fetch('/api/me', { headers: { Accept: 'application/json' }, credentials: 'same-origin' });
       if (!r.ok) return signedOut();
