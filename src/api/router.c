@@ -20,14 +20,6 @@ typedef struct route {
     int relay; /* served by a relay too (the rest needs the ledger) */
 } route_t;
 
-/* The messenger's page lives at /chat (issue 14), a name without the
- * ".html" that the web/ files are served under. */
-static void serve_chat(ll_api_worker_t *ctx, ll_req_t *req, const char *param)
-{
-    (void)param;
-    ll_api_static(ctx, req, "chat.html");
-}
-
 static const route_t routes[] = {
     {HTTP_GET, "/", ll_api_root, 1},
     {HTTP_GET, "/api/v1", ll_api_root, 1},
@@ -49,7 +41,6 @@ static const route_t routes[] = {
     {HTTP_GET, "/api/me", ll_api_me, 0},
     {HTTP_POST, "/api/messages", ll_api_message_post, 0},
     {HTTP_GET, "/api/messages", ll_api_messages_get, 0},
-    {HTTP_GET, "/chat", serve_chat, 0},
     {HTTP_GET, "/*", ll_api_static, 0}, /* web/ files; last, so the API wins */
 };
 
