@@ -27,6 +27,12 @@ export function el(tag, attrs, ...children) {
   return e;
 }
 
+// parent.append() without the strings "null" and "undefined": children as el()'s.
+export function add(parent, ...children) {
+  append(parent, children);
+  return parent;
+}
+
 function append(parent, children) {
   for (const c of children) {
     if (c === null || c === undefined || c === false) continue;

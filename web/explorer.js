@@ -14,7 +14,7 @@
 //
 // For tests and the curious: window.explorer holds the page's state.
 
-import { $, el, clear, short, ageEl, tickAges, api, currentUser, LiveSocket, showState, sessionHint }
+import { $, el, add, clear, short, ageEl, tickAges, api, currentUser, LiveSocket, showState, sessionHint }
   from '/common.js';
 import { RateChart } from '/chart.js';
 import { blockPage, txPage, accountPage, contractPage, notFound, blockRow } from '/pages.js';
@@ -153,7 +153,7 @@ function homePage(view) {
   const health = el('div', { id: 'health' }, el('p', { class: 'muted' }, 'Reading /metrics…'));
   const txList = el('ul', { id: 'recent-txs', class: 'plain' });
 
-  view.append(el('div', { class: 'home' },
+  add(view, el('div', { class: 'home' },
     el('section', { class: 'panel blocks', 'aria-labelledby': 'h-blocks' },
       el('h1', { id: 'h-blocks' }, 'Latest blocks'),
       el('div', { class: 'scroll' },
@@ -284,9 +284,12 @@ const routes = [
   [/^#\/contract\/([0-9a-f]{40})$/, 'contract', (view, m) => contractPage(view, ctx, m[1])],
 ];
 
+// The session's user, once /api/me has answered (null when signed out).
+let userKnown = null;
+
 const ctx = {
   tip: () => explorer.tip,
-  user: () => explorer.user,
+  user: () => userKnown,
 };
 
 function route() {
@@ -340,11 +343,13 @@ window.addEventListener('hashchange', () => {
 });
 setInterval(() => tickAges(), 1000);
 
-route();
 new LiveSocket('/api/v1/streams/valid_transactions', { onFrame, onState: setConn, onOpen: catchUp });
-currentUser().then((u) => {
+userKnown = currentUser().then((u) => {
   explorer.user = u;
-  if (!u) return;
-  clear($('who')).append('Signed in as ', el('a', { href: '/chat' }, u.username));
-  openEvents();
-}, () => {});
+  if (u) {
+    clear($('who')).append('Signed in as ', el('a', { href: '/chat' }, u.username));
+    openEvents();
+  }
+  return u;
+}, () => null);
+route();

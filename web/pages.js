@@ -5,13 +5,13 @@
 // view.dataset.state to 'ready' (or 'error'), and returns the hooks the
 // explorer calls while it is shown: onBlock(block, live), dispose().
 
-import { el, clear, short, coins, ageEl, timeOf, api, addressOfPubkey, NATIVE } from '/common.js';
+import { el, add, clear, short, coins, ageEl, timeOf, api, addressOfPubkey, NATIVE } from '/common.js';
 
 const TX_DETAILS = 50;     // transactions of a block fetched for their kind and amount
 const PAGE = 20;           // rows of an account's or contract's history per page
 
 export function notFound(view, text) {
-  view.append(el('h1', {}, 'Not found'), el('p', {}, text), el('p', {}, el('a', { href: '#/' }, 'Back to the blocks')));
+  add(view, el('h1', {}, 'Not found'), el('p', {}, text), el('p', {}, el('a', { href: '#/' }, 'Back to the blocks')));
   view.dataset.state = 'error';
 }
 
@@ -19,7 +19,7 @@ function failed(view, e, what) {
   clear(view);
   if (e.status === 404) notFound(view, what + ' is not known to this node (yet).');
   else {
-    view.append(el('h1', {}, 'Cannot load ' + what), el('p', { class: 'error', role: 'alert' }, e.message));
+    add(view, el('h1', {}, 'Cannot load ' + what), el('p', { class: 'error', role: 'alert' }, e.message));
     view.dataset.state = 'error';
   }
 }
@@ -90,7 +90,7 @@ export function blockPage(view, ctx, height) {
       b = await api('/api/v1/blocks/' + height);
     } catch (e) {
       failed(view, e, 'Block #' + height);
-      if (e.status === 404) view.append(el('p', { class: 'muted' }, 'This page shows it as soon as it lands.'));
+      if (e.status === 404) add(view, el('p', { class: 'muted' }, 'This page shows it as soon as it lands.'));
       hooks.onBlock = (nb) => { if (nb.height === height) { hooks.onBlock = null; clear(view); load(); } };
       return;
     }
@@ -100,7 +100,7 @@ export function blockPage(view, ctx, height) {
       height > 0 ? el('a', { href: '#/block/' + (height - 1), rel: 'prev' }, '← #' + (height - 1)) : null,
       el('a', { href: '#/block/' + (height + 1), rel: 'next' }, '#' + (height + 1) + ' →'));
     const tbody = el('tbody');
-    view.append(
+    add(view, 
       el('h1', {}, 'Block #' + b.height),
       nav,
       facts([
@@ -178,7 +178,7 @@ export function txPage(view, ctx, id) {
     }
     pending = tx.status === 'pending';
     clear(view);
-    view.append(
+    add(view, 
       el('h1', {}, 'Transaction'),
       el('p', { class: 'mono break' }, tx.tx_id),
       facts([
@@ -326,7 +326,7 @@ export function accountPage(view, ctx, address) {
 
   (async () => {
     table = new TxTable(address);
-    view.append(
+    add(view, 
       el('h1', {}, address.length === 40 ? 'Contract account' : 'Account'),
       el('p', { class: 'mono break' }, address),
       address.length === 40 ? el('p', {}, el('a', { href: '#/contract/' + address }, 'Code and receipts of this contract')) : null,
@@ -340,7 +340,7 @@ export function accountPage(view, ctx, address) {
     });
     await Promise.all([loadAccount(), loadTxs(null)]);
     if (disposed) return;
-    if (ctx.user()) openLive();
+    if (await ctx.user()) openLive();
     else liveNote.textContent = 'Live: refreshed on every new block';
     view.dataset.state = 'ready';
   })();
@@ -377,7 +377,7 @@ export function contractPage(view, ctx, address) {
     if (first) {
       let balance = null;
       try { balance = (await api('/api/v1/accounts/' + address)).balance; } catch (_) { /* none */ }
-      clear(view).append(
+      add(clear(view), 
         el('h1', {}, 'Contract'),
         el('p', { class: 'mono break' }, c.address),
         facts([
@@ -393,7 +393,7 @@ export function contractPage(view, ctx, address) {
           el('thead', {}, el('tr', {}, ['Tx id', 'Type', 'Result', 'Gas', 'Return data', 'Logs', 'Error']
             .map((h) => el('th', { scope: 'col' }, h)))), tbody)));
     }
-    clear(tbody).append(c.receipts.length ? c.receipts.map(receiptRow)
+    add(clear(tbody), c.receipts.length ? c.receipts.map(receiptRow)
       : el('tr', {}, el('td', { colspan: 7, class: 'muted' }, 'No receipts yet.')));
     view.dataset.state = 'ready';
   };

@@ -16,6 +16,7 @@ the explorer at /, driven in headless Chromium over the DevTools protocol
 
 Needs the Debian package `chromium` (LL_CHROMIUM overrides the binary)."""
 
+import asyncio
 import json
 import os
 import struct
@@ -267,65 +268,64 @@ def test_chat_reconnects_after_a_node_restart_and_shows_messages_sent_meanwhile_
         bob_token = H.login(srv, bob, PASSWORD)
         port = srv.port
 
-        def restart_on_the_same_port():
-            srv.stop()
-            with mock.patch.object(H, "free_port", lambda: port):
-                srv.start()
-
         def send_and_confirm(texts):
             ids = [H.send_message(srv, bob_token, alice, t) for t in texts]
             return [srv.wait_confirmed(i)["tx_id"] for i in ids]
 
-        async def scenario(browser):
-            page = await new_page(browser)
-            try:
-                await chat_sign_in(page, srv.url, alice)
-                await page.js("window.__sameDocument = true")
-                before = await blocking(send_and_confirm, ["before 1", "before 2"])
-                await page.wait_js("window.chat.statuses[%s] && document.querySelector("
-                                   "'#convs button.conv')" % json.dumps(before[1]), 30,
-                                   "the messages sent before the restart")
-                await page.js("document.querySelector('#convs button.conv').click(), true")
-                opens = await page.js("window.chat.opens")
+        # The node is stopped and started from this (the main) thread, which
+        # its process is tied to, so the browser is driven from one event
+        # loop run here phase by phase.
+        loop = asyncio.new_event_loop()
+        run = loop.run_until_complete
+        try:
+            with Chromium() as browser:
+                page = run(new_page(browser))
+                try:
+                    run(chat_sign_in(page, srv.url, alice))
+                    run(page.js("window.__sameDocument = true"))
+                    before = send_and_confirm(["before 1", "before 2"])
+                    run(page.wait_js("!!(window.chat.statuses[%s] && document.querySelector("
+                                     "'#convs button.conv'))" % json.dumps(before[1]), 30,
+                                     "the messages sent before the restart"))
+                    run(page.js("document.querySelector('#convs button.conv').click(), true"))
+                    opens = run(page.js("window.chat.opens"))
 
-                # The node goes away; the page says so.
-                await blocking(srv.stop)
-                await page.wait_js("window.chat.conn !== 'live'", 30, "the page to notice")
-                shown_down = await page.js("document.getElementById('conn').textContent")
-                # While the page cannot reach the stream, the node comes back
-                # and messages are sent and confirmed.
-                await page.send("Network.setBlockedURLs", {"urls": ["*/api/stream*"]})
-                with mock.patch.object(H, "free_port", lambda: port):
-                    await blocking(srv.start)
-                during = await blocking(send_and_confirm, ["while away 1", "while away 2",
-                                                           "while away 3"])
-                await page.send("Network.setBlockedURLs", {"urls": []})
+                    # The node goes away; the page says so.
+                    srv.stop()
+                    run(page.wait_js("window.chat.conn !== 'live'", 30, "the page to notice"))
+                    shown_down = run(page.js("document.getElementById('conn').textContent"))
+                    # While the page cannot reach the stream, the node comes
+                    # back on its port, and messages are sent and confirmed.
+                    run(page.send("Network.setBlockedURLs", {"urls": ["*/api/stream*"]}))
+                    with mock.patch.object(H, "free_port", lambda: port):
+                        srv.start()
+                    during = send_and_confirm(["while away 1", "while away 2", "while away 3"])
+                    run(page.send("Network.setBlockedURLs", {"urls": []}))
 
-                # No reload: the page reconnects and catches up by itself.
-                await page.wait_js("window.chat.conn === 'live' && window.chat.opens > %d"
-                                   % opens, 60, "the page to reconnect")
-                every = before + during
-                await page.wait_js("%s.every(id => document.querySelectorAll("
-                                   "'#messages li[data-tx=\"' + id + '\"][data-status=confirmed]')"
-                                   ".length === 1)" % json.dumps(every), 30,
-                                   "every message, confirmed, in the thread")
-                # One more after the reconnect arrives live.
-                after = await blocking(send_and_confirm, ["after"])
-                await page.wait_js("document.querySelectorAll('#messages li[data-tx=%s]"
-                                   "[data-status=confirmed]').length === 1"
-                                   % json.dumps(after[0]), 30, "the message after reconnecting")
-                rows = await page.js("[...document.querySelectorAll('#messages li[data-tx]')]"
-                                     ".map(li => li.dataset.tx)")
-                texts = await page.js("[...document.querySelectorAll('#messages li[data-tx] .text')]"
-                                      ".map(p => p.textContent)")
-                same = await page.js("window.__sameDocument === true")
-                requeries = await page.js("window.chat.requeries")
-                return every + after, rows, texts, same, shown_down, requeries
-            finally:
-                await page.close()
-
-        with Chromium() as browser:
-            sent, rows, texts, same, shown_down, requeries = run_async(scenario(browser))
+                    # No reload: the page reconnects and catches up by itself.
+                    run(page.wait_js("window.chat.conn === 'live' && window.chat.opens > %d"
+                                     % opens, 60, "the page to reconnect"))
+                    every = before + during
+                    run(page.wait_js("%s.every(id => document.querySelectorAll("
+                                     "'#messages li[data-tx=\"' + id + '\"][data-status=confirmed]')"
+                                     ".length === 1)" % json.dumps(every), 30,
+                                     "every message, confirmed, in the thread"))
+                    # One more after the reconnect arrives live.
+                    after = send_and_confirm(["after"])
+                    run(page.wait_js("document.querySelectorAll('#messages li[data-tx=%s]"
+                                     "[data-status=confirmed]').length === 1"
+                                     % json.dumps(after[0]), 30, "the message after reconnecting"))
+                    rows = run(page.js("[...document.querySelectorAll('#messages li[data-tx]')]"
+                                       ".map(li => li.dataset.tx)"))
+                    texts = run(page.js("[...document.querySelectorAll("
+                                        "'#messages li[data-tx] .text')].map(p => p.textContent)"))
+                    same = run(page.js("window.__sameDocument === true"))
+                    requeries = run(page.js("window.chat.requeries"))
+                    sent = every + after
+                finally:
+                    run(page.close())
+        finally:
+            loop.close()
 
     assert same, "the page reloaded"
     assert shown_down != "● live", shown_down
@@ -441,7 +441,19 @@ def test_explorer_block_list_grows_live_and_pages_render_real_data(srv):
                                    20, "the search result for " + q)
                 hashes.append(await page.js("location.hash"))
             same = await page.js("window.__sameDocument === true")
-            return dict(first_rows=first_rows, rows=rows, tip=tip, call_text=call_text,
+
+            # Signed in (the messenger's session), the account page follows
+            # the event stream filtered to its address.
+            await chat_sign_in(page, srv.url, "dan" + os.urandom(3).hex(), register=True)
+            await page.navigate(srv.url + "/#/account/" + w["address"])
+            await page.wait_js("window.explorer.sse === 'open' && document.getElementById("
+                               "'live-note').textContent.includes('/api/stream?address=')", 20,
+                               "the account's filtered stream")
+            third = await blocking(srv.fund, w["address"], 3 * H.UNITS_PER_COIN, False)
+            await page.wait_js("!!document.querySelector('#account-txs tr[data-tx=\"%s\"]')"
+                               % third, 30, "a transfer to the account over the stream")
+            top = await page.js("document.querySelector('#account-txs tr[data-tx]').dataset.tx")
+            return dict(top=top, third=third, first_rows=first_rows, rows=rows, tip=tip, call_text=call_text,
                         receipt=receipt, deploy_text=deploy_text, deploy_links=deploy_links,
                         acc_text=acc_text, balance_before=balance_before, history=history,
                         more=more, code=code, receipts=receipts, hashes=hashes, same=same,
@@ -466,6 +478,7 @@ def test_explorer_block_list_grows_live_and_pages_render_real_data(srv):
     assert r["hashes"] == ["#/block/%d" % w["call_height"], "#/tx/" + w["deploy"],
                            "#/account/" + w["address"], "#/contract/" + w["contract"]], r["hashes"]
     assert r["same"], "the page reloaded"
+    assert r["top"] == r["third"], (r["top"], r["third"])
     assert r["errors"] == [], r["errors"]
 
 
@@ -523,7 +536,7 @@ async def visit(browser, srv, pages, each):
         await chat_sign_in(page, srv.url, user, register=True)
         await open_conversation(page, "dev")
         sent = await send_from_page(page, "hello dev, from " + user)
-        await page.wait_js("document.querySelector('#messages li[data-tx=%s]"
+        await page.wait_js("!!document.querySelector('#messages li[data-tx=%s]"
                            "[data-status=confirmed]')" % json.dumps(sent), 30, "the confirmation")
         out["chat"] = await each(page, "chat")
     finally:
