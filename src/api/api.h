@@ -103,6 +103,12 @@ void ll_api_faucet(ll_api_worker_t *ctx, ll_req_t *req, const char *param);
 void ll_api_block_get(ll_api_worker_t *ctx, ll_req_t *req, const char *param);
 void ll_api_account_get(ll_api_worker_t *ctx, ll_req_t *req, const char *param);
 void ll_api_receipt_get(ll_api_worker_t *ctx, ll_req_t *req, const char *param);
+/* api/blocks.c: GET /api/v1/blocks?before=&limit= */
+void ll_api_blocks_list(ll_api_worker_t *ctx, ll_req_t *req, const char *param);
+/* api/accounts.c: GET /api/v1/accounts/{address}/transactions */
+void ll_api_account_txs(ll_api_worker_t *ctx, ll_req_t *req, const char *param);
+/* api/contracts.c: GET /api/v1/contracts/{address} */
+void ll_api_contract_get(ll_api_worker_t *ctx, ll_req_t *req, const char *param);
 /* api/sessions.c */
 void ll_api_register(ll_api_worker_t *ctx, ll_req_t *req, const char *param);
 void ll_api_login(ll_api_worker_t *ctx, ll_req_t *req, const char *param);
@@ -124,6 +130,30 @@ int ll_api_origin_same_site(const ll_api_worker_t *ctx, const ll_req_t *req);
  * --allowed-origins is empty, else a listed one; no Origin always passes. */
 int ll_api_origin_public_ok(const ll_api_worker_t *ctx, const ll_req_t *req);
 void ll_api_sse_stream(ll_api_worker_t *ctx, ll_req_t *req, const char *param);
+
+/* ---- parameters (api/params.c) -------------------------------------------- */
+
+/* s as a decimal integer of at most max (digits only, no sign, no space):
+ * 0 and *out, or LL_EBADPARAM. */
+int ll_api_parse_uint(const char *s, uint64_t max, uint64_t *out);
+
+/* The query parameter name as an integer from min to max: 1 with *out set,
+ * 0 when it is absent (*out untouched), LL_EBADPARAM when it is anything
+ * else. The caller answers 400. */
+int ll_api_query_uint(const ll_req_t *req, const char *name, uint64_t min, uint64_t max,
+                      uint64_t *out);
+
+/* An address as clients may write it (docs/API.md §5.1): 32 (chain) or 40
+ * (contract) hex digits in any case, optionally after 0x. Writes it
+ * lowercase without 0x into out and returns its length (32 or 40), or
+ * LL_EBADADDRESS. */
+#define LL_API_ADDRESS_MAX 40
+int ll_api_parse_address(const char *in, char out[LL_API_ADDRESS_MAX + 1]);
+
+/* Pages of the explorer's lists (docs/API.md §3.3, §3.4): limit= defaults to
+ * 20 and may be at most 100, which bounds each request's work. */
+#define LL_API_PAGE_DEFAULT 20
+#define LL_API_PAGE_MAX 100
 
 /* A ledger request for op whose reply answers req: success_status with the
  * result, or the error. NULL when out of memory (req is then answered). */

@@ -1,11 +1,30 @@
 /* api/root.c: GET / and /api/v1/ (the seed's _links, or the web UI for a
- * browser) and GET /healthz. */
+ * browser), GET /healthz, and the web UI's files with their
+ * Content-Security-Policy. */
 #include "api/api.h"
 #include "api/web_assets.h"
 #include "util/err.h"
 
 #include <stdio.h>
 #include <string.h>
+
+/* The web UI's pages load nothing but their own files: scripts and styles
+ * from the node (no inline ones, so an injected <script> or on…= handler
+ * does not run), streams and REST calls to the node (ws: and wss: for the
+ * WebSocket streams), no plugins, no framing by another site. */
+#define WEB_CSP                                                                                    \
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "              \
+    "connect-src 'self' ws: wss:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "    \
+    "form-action 'self'"
+
+/* Answers with a file of web/, under the web UI's policy; nosniff keeps a
+ * browser to the declared type (a module script must be JavaScript). */
+static void respond_asset(ll_req_t *req, const ll_web_asset_t *a)
+{
+    ll_req_add_header(req, "Content-Security-Policy", WEB_CSP);
+    ll_req_add_header(req, "X-Content-Type-Options", "nosniff");
+    ll_req_respond_static(req, 200, a->content_type, (const char *)a->data, a->len);
+}
 
 /* A browser asks for text/html before JSON; curl (Accept: * / *) and API
  * clients get JSON. */
@@ -51,8 +70,7 @@ void ll_api_root(ll_api_worker_t *ctx, ll_req_t *req, const char *param)
     if (!ctx->app->relay && strcmp(ll_req_path(req), "/") == 0 && prefers_html(req)) {
         const ll_web_asset_t *page = ll_web_asset("index.html");
         if (page) {
-            ll_req_respond_static(req, 200, page->content_type, (const char *)page->data,
-                                  page->len);
+            respond_asset(req, page);
             return;
         }
     }
@@ -78,13 +96,18 @@ void ll_api_healthz(ll_api_worker_t *ctx, ll_req_t *req, const char *param)
     ll_req_respond_static(req, 200, "text/plain; charset=utf-8", "ok", 2);
 }
 
+/* /<name> is web/<name>, or for a name without an extension the page
+ * web/<name>.html, so the UI's pages have plain paths (/chat). */
 void ll_api_static(ll_api_worker_t *ctx, ll_req_t *req, const char *name)
 {
     const ll_web_asset_t *a = ll_web_asset(name);
+    char page[128];
     (void)ctx;
+    if (!a && !strchr(name, '.') && snprintf(page, sizeof page, "%s.html", name) < (int)sizeof page)
+        a = ll_web_asset(page);
     if (!a) {
         ll_req_respond_error(req, LL_ENOTFOUND, "no route for %s", ll_req_path(req));
         return;
     }
-    ll_req_respond_static(req, 200, a->content_type, (const char *)a->data, a->len);
+    respond_asset(req, a);
 }

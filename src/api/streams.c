@@ -34,23 +34,7 @@ static uint32_t parse_types(const char *list)
     return mask;
 }
 
-/* address=: 32 (chain) or 40 (contract) hex digits, optional 0x, any case;
- * written lowercase into out. */
-static int parse_address(const char *in, char out[LL_EV_ADDR_MAX + 1])
-{
-    if (in[0] == '0' && (in[1] == 'x' || in[1] == 'X'))
-        in += 2;
-    size_t n = strlen(in);
-    if (n != 32 && n != 40)
-        return LL_EBADADDRESS;
-    for (size_t i = 0; i < n; i++) {
-        if (!isxdigit((unsigned char)in[i]))
-            return LL_EBADADDRESS;
-        out[i] = (char)tolower((unsigned char)in[i]);
-    }
-    out[n] = '\0';
-    return 0;
-}
+_Static_assert(LL_EV_ADDR_MAX == LL_API_ADDRESS_MAX, "a filter holds any address");
 
 /* The filters both event streams take. Answers req and returns < 0 when
  * they are malformed. An unknown or undecodable types= value is not: it
@@ -70,7 +54,7 @@ static int parse_filters(ll_req_t *req, ll_sub_opts_t *o, char address[LL_EV_ADD
     free(types); /* absent, or a %00 or a broken escape in it: every type */
     int rc = ll_req_query_param(req, "address", value, sizeof value);
     if (rc >= 0) {
-        if (parse_address(value, address) < 0) {
+        if (ll_api_parse_address(value, address) < 0) { /* any case, optional 0x */
             ll_req_respond_error(req, LL_EBADADDRESS,
                                  "address is 32 or 40 hex digits, optionally after 0x");
             return LL_EBADADDRESS;

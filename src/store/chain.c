@@ -186,6 +186,64 @@ int ll_store_block_txs(ll_store_t *st, uint64_t height, ll_store_tx_cb cb, void 
     return rc;
 }
 
+int ll_store_blocks_before(ll_store_t *st, uint64_t before, uint32_t limit, ll_store_block_cb cb,
+                           void *arg)
+{
+    sqlite3_stmt *q = ll_sql_stmt(st, LL_SQL_BLOCKS_BEFORE);
+    ll_block_hdr_t b;
+    int rc;
+
+    if ((rc = ll_sql_walking(q, "ll_store_blocks_before")) < 0)
+        return rc;
+    /* Heights are below 2^63: a larger bound means "above the tip". */
+    ll_sql_bind_int(q, 1, before > INT64_MAX ? INT64_MAX : (int64_t)before);
+    ll_sql_bind_int(q, 2, limit);
+    while ((rc = ll_sql_step(st, q, "blocks before")) > 0) {
+        if ((rc = read_block(st, q, &b)) < 0 || (rc = cb(&b, arg)) != 0)
+            break;
+    }
+    ll_sql_done(q);
+    return rc;
+}
+
+int ll_store_block_tx_ids(ll_store_t *st, uint64_t height, ll_store_id_cb cb, void *arg)
+{
+    sqlite3_stmt *q = ll_sql_stmt(st, LL_SQL_BLOCK_TX_IDS);
+    const char *id;
+    int rc;
+
+    if ((rc = ll_sql_walking(q, "ll_store_block_tx_ids")) < 0)
+        return rc;
+    ll_sql_bind_uint(q, 1, height);
+    while ((rc = ll_sql_step(st, q, "block tx ids")) > 0) {
+        if ((rc = ll_sql_column_ptr(st, q, 0, &id)) < 0 || (rc = cb(id, arg)) != 0)
+            break;
+    }
+    ll_sql_done(q);
+    return rc;
+}
+
+int ll_store_address_txs(ll_store_t *st, const char *address, ll_store_pos_t before, uint32_t limit,
+                         ll_store_tx_cb cb, void *arg)
+{
+    sqlite3_stmt *q = ll_sql_stmt(st, LL_SQL_ADDRESS_TXS);
+    ll_store_tx_t tx;
+    int rc;
+
+    if ((rc = ll_sql_walking(q, "ll_store_address_txs")) < 0)
+        return rc;
+    ll_sql_bind_text(q, 1, address);
+    ll_sql_bind_int(q, 2, before.height > INT64_MAX ? INT64_MAX : (int64_t)before.height);
+    ll_sql_bind_int(q, 3, before.index);
+    ll_sql_bind_int(q, 4, limit);
+    while ((rc = ll_sql_step(st, q, "address txs")) > 0) {
+        if ((rc = read_tx(st, q, &tx)) < 0 || (rc = cb(&tx, arg)) != 0)
+            break;
+    }
+    ll_sql_done(q);
+    return rc;
+}
+
 /* Keeps kind and body in st->buf, which outlives the statement's reset. */
 static int keep_strings(ll_store_t *st, ll_store_tx_t *tx)
 {

@@ -118,3 +118,40 @@ int ll_store_get_receipt(ll_store_t *st, const char *tx_id, char **json)
     ll_sql_bind_text(q, 1, tx_id);
     return first_text(st, q, "get receipt", json, NULL);
 }
+
+int ll_store_contract_info(ll_store_t *st, const char *address, ll_store_contract_t *out)
+{
+    sqlite3_stmt *q = ll_sql_stmt(st, LL_SQL_CONTRACT_INFO);
+    int rc;
+
+    out->code = NULL;
+    ll_sql_bind_text(q, 1, address);
+    if ((rc = ll_sql_row(st, q, "contract info")) < 0 ||
+        (rc = ll_sql_column_copy(st, q, 1, out->deployer, sizeof out->deployer)) < 0 ||
+        (rc = ll_sql_column_copy(st, q, 2, out->tx_id, sizeof out->tx_id)) < 0)
+        goto out;
+    out->height = ll_sql_column_uint(q, 3);
+    rc = ll_sql_column_dup(q, 0, &out->code, &out->code_len);
+out:
+    ll_sql_done(q);
+    return rc;
+}
+
+int ll_store_contract_receipts(ll_store_t *st, const char *address, uint32_t limit,
+                               ll_store_text_cb cb, void *arg)
+{
+    sqlite3_stmt *q = ll_sql_stmt(st, LL_SQL_CONTRACT_RECEIPTS);
+    const char *body;
+    int rc;
+
+    if ((rc = ll_sql_walking(q, "ll_store_contract_receipts")) < 0)
+        return rc;
+    ll_sql_bind_text(q, 1, address);
+    ll_sql_bind_int(q, 2, limit);
+    while ((rc = ll_sql_step(st, q, "contract receipts")) > 0) {
+        if ((rc = ll_sql_column_ptr(st, q, 0, &body)) < 0 || (rc = cb(body, arg)) != 0)
+            break;
+    }
+    ll_sql_done(q);
+    return rc;
+}

@@ -42,4 +42,24 @@ int ll_store_put_receipt(ll_store_t *st, const char *tx_id, uint64_t height, con
 /* The receipt's JSON, malloc'd (caller frees), or LL_ENOTFOUND. */
 int ll_store_get_receipt(ll_store_t *st, const char *tx_id, char **json);
 
+/* A deployed contract (GET /api/v1/contracts/{address}). */
+typedef struct ll_store_contract {
+    char deployer[33]; /* the deploy's sender */
+    char tx_id[65];    /* the deploy */
+    uint64_t height;   /* the deploy's block */
+    char *code;        /* malloc'd: the caller frees it */
+    size_t code_len;
+} ll_store_contract_t;
+
+/* Fills out for the contract at address (40 lowercase hex). Returns 0, or
+ * LL_ENOTFOUND, LL_ESTORE, LL_ENOMEM with out->code NULL. */
+int ll_store_contract_info(ll_store_t *st, const char *address, ll_store_contract_t *out);
+
+/* Calls cb with the JSON of each of the contract's newest receipts (its
+ * calls' and its deploy's), newest first, at most limit; stops early and
+ * returns cb's value when it is non-zero. The text is valid while cb runs. */
+typedef int (*ll_store_text_cb)(const char *json, void *arg);
+int ll_store_contract_receipts(ll_store_t *st, const char *address, uint32_t limit,
+                               ll_store_text_cb cb, void *arg);
+
 #endif

@@ -11,6 +11,10 @@
     "tx_id, height, idx, kind, sender, recipient, asset_id, amount, fee, nonce, timestamp_ms, "    \
     "body"
 
+/* A call's contract, "0x" + 40 hex: the expression txs_call_to indexes
+ * (schema.c, migration 5); a query must spell it the same way to use it. */
+#define CALL_TO "(body ->> '$.to')"
+
 const char *const ll_sql_text[LL_SQL_COUNT] = {
     /* ---- store.c: transactions and node facts ---- */
     [LL_SQL_BEGIN] = "BEGIN IMMEDIATE",
@@ -33,6 +37,33 @@ const char *const ll_sql_text[LL_SQL_COUNT] = {
     [LL_SQL_BLOCK_BY_HEIGHT] = "SELECT " BLOCK_COLS " FROM blocks WHERE height = ?1",
     [LL_SQL_BLOCK_TXS] = "SELECT " TX_COLS " FROM txs WHERE height = ?1 ORDER BY idx",
     [LL_SQL_GET_TX] = "SELECT " TX_COLS " FROM txs WHERE tx_id = ?1",
+    /* The explorer's pages: each one range scan of the primary key, newest
+     * first, so a page costs its length whatever the chain's. */
+    [LL_SQL_BLOCKS_BEFORE] =
+        "SELECT " BLOCK_COLS " FROM blocks WHERE height < ?1 ORDER BY height DESC LIMIT ?2",
+    [LL_SQL_BLOCK_TX_IDS] = "SELECT tx_id FROM txs WHERE height = ?1 ORDER BY idx",
+    /* An address's transactions, newest first, below the position (?2, ?3):
+     * four halves, each a range scan of an index in chain order, merged by
+     * the compound ORDER BY so that LIMIT stops after ?4 rows (as
+     * LL_SQL_MESSAGES). A chain address (32 hex) is a sender (txs_sender) or
+     * a recipient (txs_recipient; a transfer to oneself from the first half
+     * only); a contract (40 hex) is the `to` of its calls (txs_call_to,
+     * schema 5) and its deploy (the contracts row). Only one pair of halves
+     * can match an address, since the two kinds differ in length. */
+    [LL_SQL_ADDRESS_TXS] =
+        "SELECT " TX_COLS " FROM ("
+        "  SELECT " TX_COLS " FROM txs WHERE sender = ?1 AND (height, idx) < (?2, ?3)"
+        "  UNION ALL"
+        "  SELECT " TX_COLS " FROM txs WHERE recipient = ?1 AND (height, idx) < (?2, ?3)"
+        "     AND sender <> ?1"
+        "  UNION ALL"
+        "  SELECT " TX_COLS " FROM txs WHERE kind = 'call' AND " CALL_TO " = '0x' || ?1"
+        "     AND (height, idx) < (?2, ?3)"
+        "  UNION ALL"
+        "  SELECT " TX_COLS " FROM txs"
+        "   WHERE tx_id = (SELECT tx_id FROM contracts WHERE address = ?1)"
+        "     AND (height, idx) < (?2, ?3)"
+        "  ORDER BY height DESC, idx DESC LIMIT ?4)",
 
     /* ---- accounts.c: balances, nonces, assets ---- */
     [LL_SQL_SET_BALANCE] = "INSERT INTO balances(address, asset_id, units) VALUES(?1, ?2, ?3) "
@@ -129,4 +160,16 @@ const char *const ll_sql_text[LL_SQL_COUNT] = {
     [LL_SQL_DEL_SLOT] = "DELETE FROM contract_storage WHERE address = ?1 AND key = ?2",
     [LL_SQL_PUT_RECEIPT] = "INSERT INTO receipts(tx_id, height, body) VALUES(?1, ?2, ?3)",
     [LL_SQL_GET_RECEIPT] = "SELECT body FROM receipts WHERE tx_id = ?1",
+    [LL_SQL_CONTRACT_INFO] =
+        "SELECT code, deployer, tx_id, height FROM contracts WHERE address = ?1",
+    /* A contract's newest receipts: its calls' (txs_call_to) and its
+     * deploy's, the newest ?2 by chain position, then their bodies. */
+    [LL_SQL_CONTRACT_RECEIPTS] =
+        "SELECT r.body FROM ("
+        "  SELECT tx_id, height, idx FROM txs WHERE kind = 'call' AND " CALL_TO " = '0x' || ?1"
+        "  UNION ALL"
+        "  SELECT tx_id, height, idx FROM txs"
+        "   WHERE tx_id = (SELECT tx_id FROM contracts WHERE address = ?1)"
+        "  ORDER BY height DESC, idx DESC LIMIT ?2"
+        ") t JOIN receipts r ON r.tx_id = t.tx_id ORDER BY t.height DESC, t.idx DESC",
 };

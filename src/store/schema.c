@@ -116,6 +116,12 @@ static const char *const migrations[] = {
     "  tx_id TEXT UNIQUE NOT NULL,"
     "  origin INTEGER NOT NULL,"
     "  body TEXT NOT NULL);",
+    /* 5: a contract's calls in chain order, for its page and its history
+     * (GET /api/v1/contracts/{address}, …/accounts/{address}/transactions):
+     * a call names its contract only in its body's "to". Partial, so only
+     * calls pay for it; the queries spell the expression as queries.c's
+     * CALL_TO does. An older database gets it over its existing calls. */
+    "CREATE INDEX txs_call_to ON txs(body ->> '$.to', height, idx) WHERE kind = 'call';",
 };
 
 /* journal.db, its own file so that the ledger thread makes admissions

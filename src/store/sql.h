@@ -51,6 +51,9 @@ typedef enum {
     LL_SQL_BLOCK_BY_HEIGHT,
     LL_SQL_BLOCK_TXS,
     LL_SQL_GET_TX,
+    LL_SQL_BLOCKS_BEFORE,
+    LL_SQL_BLOCK_TX_IDS,
+    LL_SQL_ADDRESS_TXS,
     /* accounts.c */
     LL_SQL_SET_BALANCE,
     LL_SQL_DEL_BALANCE,
@@ -91,6 +94,8 @@ typedef enum {
     LL_SQL_DEL_SLOT,
     LL_SQL_PUT_RECEIPT,
     LL_SQL_GET_RECEIPT,
+    LL_SQL_CONTRACT_INFO,
+    LL_SQL_CONTRACT_RECEIPTS,
     LL_SQL_COUNT
 } ll_sql_id_t;
 

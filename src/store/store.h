@@ -116,6 +116,34 @@ int ll_store_block_by_height(ll_store_t *st, uint64_t height, ll_block_hdr_t *ou
 typedef int (*ll_store_tx_cb)(const ll_store_tx_t *tx, void *arg);
 int ll_store_block_txs(ll_store_t *st, uint64_t height, ll_store_tx_cb cb, void *arg);
 
+/* The explorer's block list (GET /api/v1/blocks): calls cb for each block
+ * below height before, newest first, at most limit of them; stops early and
+ * returns cb's value when it is non-zero. cb may call other readers (not
+ * this one); the walk reads one snapshot. */
+typedef int (*ll_store_block_cb)(const ll_block_hdr_t *b, void *arg);
+int ll_store_blocks_before(ll_store_t *st, uint64_t before, uint32_t limit, ll_store_block_cb cb,
+                           void *arg);
+
+/* Calls cb with each transaction id of the block, in block order (a cheaper
+ * ll_store_block_txs for lists of ids); stops early as that does. The id
+ * is valid while cb runs. */
+typedef int (*ll_store_id_cb)(const char *tx_id, void *arg);
+int ll_store_block_tx_ids(ll_store_t *st, uint64_t height, ll_store_id_cb cb, void *arg);
+
+/* A transaction's place in the chain; pages of history start below one. */
+typedef struct ll_store_pos {
+    uint64_t height;
+    uint32_t index;
+} ll_store_pos_t;
+
+/* An address's committed transactions strictly before position before,
+ * newest first, at most limit: for a 32-hex address those it sent or
+ * received, for a contract's 40-hex address its deploy and the calls to
+ * it. Each page is index range scans of limit rows (queries.c). cb as in
+ * ll_store_block_txs. Pass {UINT64_MAX, UINT32_MAX} for the newest. */
+int ll_store_address_txs(ll_store_t *st, const char *address, ll_store_pos_t before, uint32_t limit,
+                         ll_store_tx_cb cb, void *arg);
+
 /* LL_ENOTFOUND when unknown. */
 int ll_store_get_tx(ll_store_t *st, const char *tx_id, ll_store_tx_t *out);
 
