@@ -181,6 +181,7 @@ function homePage(view) {
     if (rows.some((r) => Number(r.dataset.height) === b.height)) return;
     tbody.insertBefore(row, after || null);
     if (lowest === null || b.height < lowest) lowest = b.height;
+    older.hidden = lowest === 0; // genesis is listed: nothing is older
   };
   for (const h of explorer.heights()) show(blocks.get(h), false);
 
@@ -190,7 +191,7 @@ function homePage(view) {
     try {
       const res = await loadBlocks(lowest);
       for (const b of res.blocks) show(b, false);
-      older.hidden = res.next_before === null || lowest === 0;
+      if (res.next_before === null) older.hidden = true;
     } catch (e) {
       older.after(el('p', { class: 'error', role: 'alert' }, e.message));
     } finally {

@@ -123,7 +123,7 @@ export function blockPage(view, ctx, height) {
     const ids = b.transactions || [];
     const rows = ids.map((id, i) => {
       const tr = el('tr', { dataset: { tx: id } }, el('td', { class: 'num' }, String(i)), el('td', {}, link.tx(id)),
-        el('td', {}, '…'), el('td', {}), el('td', {}));
+        el('td', {}, i < TX_DETAILS ? '…' : ''), el('td', {}), el('td', {}));
       tbody.append(tr);
       return tr;
     });

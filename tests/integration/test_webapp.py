@@ -78,6 +78,7 @@ class Page(Cdp):
         for method in ("Page.enable", "Runtime.enable", "Log.enable", "Network.enable"):
             await self.send(method)
         await self.send("Page.addScriptToEvaluateOnNewDocument", {"source": CSP_WATCH})
+        await self.send("Emulation.setScrollbarsHidden", {"hidden": True})
         await self.resize(size)
 
     async def resize(self, size, mobile=None):
@@ -108,7 +109,8 @@ class Page(Cdp):
         return await self.js("window.__csp || []")
 
     async def fill(self, selector, value):
-        await self.js("(() => { const e = document.querySelector(%s); e.value = %s; return true; })()"
+        await self.js("(() => { const e = document.querySelector(%s); e.value = %s; "
+                      "return true; })()"
                       % (json.dumps(selector), json.dumps(value)))
 
     async def press_enter_in(self, selector, text):
@@ -182,7 +184,8 @@ def msg_state_js(tx_id):
 
 
 async def wait_confirmed_in_page(page, tx_id, height, what):
-    await page.wait_js("(() => { const s = %s; return s.status === 'confirmed' && s.rows === 1; })()"
+    await page.wait_js("(() => { const s = %s; "
+                       "return s.status === 'confirmed' && s.rows === 1; })()"
                        % msg_state_js(tx_id), 30, what)
     state = await page.js(msg_state_js(tx_id))
     assert state["title"] == "Confirmed in block %d" % height, state
@@ -209,10 +212,12 @@ def test_two_users_in_two_browser_contexts_see_each_others_messages_pending_then
             hello = await send_from_page(pa, "hello bob, from alice")
             await pb.wait_js("""[...document.querySelectorAll('#convs button.conv')].some(b =>
                 b.querySelector('.conv-name').textContent === %s && b.dataset.unread === '1')"""
-                             % json.dumps(alice), 30, "alice's conversation, 1 unread, on bob's page")
+                             % json.dumps(alice), 30,
+                             "alice's conversation, 1 unread, on bob's page")
             tx = await blocking(srv.wait_confirmed, hello)
             await pb.js("""[...document.querySelectorAll('#convs button.conv')].find(b =>
-                b.querySelector('.conv-name').textContent === %s).click(), true""" % json.dumps(alice))
+                b.querySelector('.conv-name').textContent === %s).click(), true"""
+                         % json.dumps(alice))
             seen_b = await wait_confirmed_in_page(pb, hello, tx["block_height"],
                                                   "alice's message confirmed on bob's page")
             seen_a = await wait_confirmed_in_page(pa, hello, tx["block_height"],
@@ -255,7 +260,8 @@ def test_chat_is_served_at_slash_chat_with_its_module_and_stylesheet(srv):
     for name, kind in (("/chat.js", "text/javascript"), ("/common.js", "text/javascript"),
                        ("/style.css", "text/css"), ("/explorer.js", "text/javascript")):
         a = srv.get(name)
-        assert a.status_code == 200 and a.headers["Content-Type"].startswith(kind), (name, a.headers)
+        assert a.status_code == 200, (name, a.status_code)
+        assert a.headers["Content-Type"].startswith(kind), (name, a.headers)
 
 
 @H.timeout(240)
@@ -307,8 +313,9 @@ def test_chat_reconnects_after_a_node_restart_and_shows_messages_sent_meanwhile_
                                      % opens, 60, "the page to reconnect"))
                     every = before + during
                     run(page.wait_js("%s.every(id => document.querySelectorAll("
-                                     "'#messages li[data-tx=\"' + id + '\"][data-status=confirmed]')"
-                                     ".length === 1)" % json.dumps(every), 30,
+                                     "'#messages li[data-tx=\"' + id + '\"]"
+                                     "[data-status=confirmed]').length === 1)"
+                                     % json.dumps(every), 30,
                                      "every message, confirmed, in the thread"))
                     # One more after the reconnect arrives live.
                     after = send_and_confirm(["after"])
@@ -389,8 +396,9 @@ def test_explorer_block_list_grows_live_and_pages_render_real_data(srv):
             grant = await blocking(srv.fund, H.random_address(), 5 * H.UNITS_PER_COIN)
             height = (await blocking(srv.tx, grant))["block_height"]
             for h in (w["call_height"], height):
-                await page.wait_js("!!document.querySelector('#blocks tbody tr[data-height=\"%d\"]')"
-                                   % h, 30, "block %d in the list" % h)
+                await page.wait_js("!!document.querySelector("
+                                   "'#blocks tbody tr[data-height=\"%d\"]')" % h, 30,
+                                   "block %d in the list" % h)
             rows = await page.js("[...document.querySelectorAll('#blocks tbody tr')]"
                                  ".map(r => Number(r.dataset.height))")
             tip = await page.js("document.getElementById('tip').textContent")
@@ -453,7 +461,8 @@ def test_explorer_block_list_grows_live_and_pages_render_real_data(srv):
             await page.wait_js("!!document.querySelector('#account-txs tr[data-tx=\"%s\"]')"
                                % third, 30, "a transfer to the account over the stream")
             top = await page.js("document.querySelector('#account-txs tr[data-tx]').dataset.tx")
-            return dict(top=top, third=third, first_rows=first_rows, rows=rows, tip=tip, call_text=call_text,
+            return dict(top=top, third=third, first_rows=first_rows, rows=rows, tip=tip,
+                        call_text=call_text,
                         receipt=receipt, deploy_text=deploy_text, deploy_links=deploy_links,
                         acc_text=acc_text, balance_before=balance_before, history=history,
                         more=more, code=code, receipts=receipts, hashes=hashes, same=same,
