@@ -135,15 +135,8 @@ void ll_api_account_txs(ll_api_worker_t *ctx, ll_req_t *req, const char *param)
                              "before must be a next_before value from an earlier page");
         return;
     }
-    if (ll_api_query_uint(req, "limit", 1, LL_API_PAGE_MAX, &limit) < 0) {
-        ll_req_respond_error(req, LL_EBADPARAM, "limit must be an integer from 1 to %d",
-                             LL_API_PAGE_MAX);
+    if (ll_api_page_start(ctx, req, &limit) < 0)
         return;
-    }
-    if (!ctx->reader) {
-        ll_req_respond_error(req, LL_ESTORE, "the database is not readable");
-        return;
-    }
     p.want = (size_t)limit;
     if (!(p.txs = json_array())) {
         ll_req_respond_error(req, LL_ENOMEM, "out of memory");

@@ -155,6 +155,11 @@ int ll_api_parse_address(const char *in, char out[LL_API_ADDRESS_MAX + 1]);
 #define LL_API_PAGE_DEFAULT 20
 #define LL_API_PAGE_MAX 100
 
+/* A page's limit= (into *limit, which holds the default) and the worker's
+ * database, which every page reads: 0, or < 0 with req answered (400
+ * bad_parameter, 500 when the database is not readable). */
+int ll_api_page_start(ll_api_worker_t *ctx, ll_req_t *req, uint64_t *limit);
+
 /* A ledger request for op whose reply answers req: success_status with the
  * result, or the error. NULL when out of memory (req is then answered). */
 ll_ledger_req_t *ll_api_ledger_req(ll_req_t *req, ll_ledger_op_t op, int success_status);

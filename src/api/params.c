@@ -53,3 +53,17 @@ int ll_api_parse_address(const char *in, char out[LL_API_ADDRESS_MAX + 1])
     out[n] = '\0';
     return (int)n;
 }
+
+int ll_api_page_start(ll_api_worker_t *ctx, ll_req_t *req, uint64_t *limit)
+{
+    if (ll_api_query_uint(req, "limit", 1, LL_API_PAGE_MAX, limit) < 0) {
+        ll_req_respond_error(req, LL_EBADPARAM, "limit must be an integer from 1 to %d",
+                             LL_API_PAGE_MAX);
+        return LL_EBADPARAM;
+    }
+    if (!ctx->reader) {
+        ll_req_respond_error(req, LL_ESTORE, "the database is not readable");
+        return LL_ESTORE;
+    }
+    return 0;
+}
