@@ -14,12 +14,13 @@
 #include <string.h>
 #include <uv.h>
 
-#define WAIT_MS 100               /* the longest one wait for a message lasts */
-#define RETRY_MS 250              /* while NATS or the stream is away */
-#define BATCH_MAX 1024            /* events handed to the hub as one batch at most */
-#define HEARTBEAT_NS 1000000000LL /* the consumer's idle heartbeat: a lost one is noticed in ~2 s  \
-                                   */
-#define WATCH_IDLE_MS 2000        /* this long without a message: does the stream have more? */
+#define WAIT_MS 100    /* the longest one wait for a message lasts */
+#define RETRY_MS 250   /* while NATS or the stream is away */
+#define BATCH_MAX 1024 /* events handed to the hub as one batch at most */
+#define HEARTBEAT_NS                                                                               \
+    1000000000LL           /* the consumer's idle heartbeat: a lost one is noticed in ~2 s         \
+                            */
+#define WATCH_IDLE_MS 2000 /* this long without a message: does the stream have more? */
 #define LOG_EVERY_NS 10000000000ull
 
 struct ll_nats_source {
@@ -94,11 +95,25 @@ static natsStatus subscribe(ll_nats_source_t *s)
                             &jerr);
 }
 
+/* Ends the consumer. What it still queues is read off and freed first (a
+ * consumer the library was re-making can hold messages its destruction
+ * does not free), then interest is removed, then the object goes. */
+static void end_subscription(natsSubscription *sub)
+{
+    natsMsg *m = NULL;
+    int waiting = 0, bytes = 0;
+    natsSubscription_GetPending(sub, &waiting, &bytes);
+    while (waiting-- > 0 && natsSubscription_NextMsg(&m, sub, 1) == NATS_OK)
+        natsMsg_Destroy(m);
+    natsSubscription_Unsubscribe(sub);
+    natsSubscription_Destroy(sub);
+}
+
 static void drop_subscription(ll_nats_source_t *s)
 {
     if (!s->sub)
         return;
-    natsSubscription_Destroy(s->sub);
+    end_subscription(s->sub);
     s->sub = NULL;
     atomic_fetch_add(&s->resets, 1);
 }
@@ -220,7 +235,7 @@ static void source_thread(void *arg)
         read_batch(s);
     }
     if (s->sub)
-        natsSubscription_Destroy(s->sub);
+        end_subscription(s->sub);
     s->sub = NULL;
 }
 
