@@ -89,10 +89,16 @@ void ll_api_root(ll_api_worker_t *ctx, ll_req_t *req, const char *param)
                                   streams, "software", "ledgerline", "version", LL_VERSION));
 }
 
+/* A relay is healthy once it knows where the stream ends and can take new
+ * streams (relay/relay.h); until then 503, so a load balancer waits. */
 void ll_api_healthz(ll_api_worker_t *ctx, ll_req_t *req, const char *param)
 {
-    (void)ctx;
     (void)param;
+    if (ctx->app->relay && !ll_relay_ready(ctx->app->relay)) {
+        ll_req_respond_error(req, LL_EUNAVAILABLE,
+                             "this relay has not reached the event stream (NATS) yet");
+        return;
+    }
     ll_req_respond_static(req, 200, "text/plain; charset=utf-8", "ok", 2);
 }
 

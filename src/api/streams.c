@@ -90,6 +90,18 @@ static int require_session(ll_api_worker_t *ctx, ll_req_t *req, ll_auth_session_
     return 0;
 }
 
+/* A relay that has not yet read where the stream ends cannot tell a new
+ * stream where live begins (relay/relay.h): 503, which clients retry.
+ * Answers req and returns 0 then. */
+static int relay_ready(ll_api_worker_t *ctx, ll_req_t *req)
+{
+    if (!ctx->app->relay || ll_relay_ready(ctx->app->relay))
+        return 1;
+    ll_req_respond_error(req, LL_EUNAVAILABLE,
+                         "this relay has not reached the event stream (NATS) yet; retry");
+    return 0;
+}
+
 static void respond_foreign_origin(ll_req_t *req)
 {
     ll_req_respond_error(req, LL_EFORBIDDEN, "this Origin may not open this stream");
@@ -160,11 +172,6 @@ void ll_api_ws_stream(ll_api_worker_t *ctx, ll_req_t *req, const char *name)
         ll_req_respond_error(req, LL_ENOMEM, "this worker cannot serve streams");
         return;
     }
-    if (ctx->app->relay && !ll_relay_ready(ctx->app->relay)) {
-        ll_req_respond_error(req, LL_EUNAVAILABLE,
-                             "this relay has not reached the event stream (NATS) yet; retry");
-        return;
-    }
     if (strcmp(name, "valid_tx") == 0) {
         o.wire = LL_WIRE_WS_VALID_TX;
     } else if (strcmp(name, "valid_transactions") == 0) {
@@ -181,6 +188,8 @@ void ll_api_ws_stream(ll_api_worker_t *ctx, ll_req_t *req, const char *name)
         respond_foreign_origin(req);
         return;
     }
+    if (!relay_ready(ctx, req))
+        return;
     /* The seed's shapes (valid_tx, valid_transactions) take no options. */
     if (o.wire == LL_WIRE_WS_EVENTS &&
         (require_session(ctx, req, &sess, &o) < 0 || parse_filters(req, &o, address) < 0 ||
@@ -214,16 +223,11 @@ void ll_api_sse_stream(ll_api_worker_t *ctx, ll_req_t *req, const char *param)
         ll_req_respond_error(req, LL_ENOMEM, "this worker cannot serve streams");
         return;
     }
-    if (ctx->app->relay && !ll_relay_ready(ctx->app->relay)) {
-        ll_req_respond_error(req, LL_EUNAVAILABLE,
-                             "this relay has not reached the event stream (NATS) yet; retry");
-        return;
-    }
     if (!ll_api_origin_same_site(ctx, req)) {
         respond_foreign_origin(req);
         return;
     }
-    if (require_session(ctx, req, &sess, &o) < 0)
+    if (!relay_ready(ctx, req) || require_session(ctx, req, &sess, &o) < 0)
         return;
     if (!accepts_event_stream(req)) {
         ll_req_respond_error(req, LL_ENOTACCEPTABLE,
