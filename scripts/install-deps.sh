@@ -4,10 +4,12 @@
 # `install-deps.sh fuzz` adds what `make fuzz` needs: clang and libFuzzer's
 # runtime (Debian 12's clang 14 ships it in libclang-rt-14-dev, which clang
 # only recommends). `make test` needs neither: it replays the corpora with gcc.
-# `install-deps.sh bench` adds nginx with the Nchan module, which
-# bench/vs_nchan.py (`make bench`) runs side by side with the node. It starts
-# its own nginx with its own config; a system nginx service that the package
-# may start is neither used nor disturbed. `make run`/`make test` need neither.
+# nginx and openssl are for tests/integration/test_proxy.py (the node behind
+# nginx terminating TLS, docs/OPERATIONS.md). `install-deps.sh bench` adds
+# nginx's Nchan module, which bench/vs_nchan.py (`make bench`) runs side by
+# side with the node. Both start their own nginx with their own config; a
+# system nginx service that the package may start is neither used nor
+# disturbed. `make run` needs neither.
 set -eu
 
 PACKAGES="
@@ -15,13 +17,13 @@ build-essential cmake pkg-config
 libuv1-dev libhttp-parser-dev libwslay-dev libssl-dev libsodium-dev
 libjansson-dev libsqlite3-dev liblua5.4-dev libcmocka-dev libnats-dev nats-server
 python3 python3-pytest python3-requests python3-websockets python3-nacl
-wrk chromium
+wrk chromium nginx openssl
 "
 if [ "${1:-}" = fuzz ]; then
     PACKAGES="$PACKAGES clang libclang-rt-14-dev"
 fi
 if [ "${1:-}" = bench ]; then
-    PACKAGES="$PACKAGES nginx libnginx-mod-nchan"
+    PACKAGES="$PACKAGES libnginx-mod-nchan"
 fi
 
 missing=""

@@ -2,6 +2,7 @@
  * so a setting cannot be spelled three different ways. */
 #include "config.h"
 #include "util/err.h"
+#include "util/list.h"
 #include "util/log.h"
 
 #include <ctype.h>
@@ -13,7 +14,7 @@
 #include <string.h>
 #include <uv.h>
 
-typedef enum { OPT_UINT, OPT_STR, OPT_LISTEN, OPT_BOOL, OPT_LEVEL } opt_type_t;
+typedef enum { OPT_UINT, OPT_STR, OPT_LISTEN, OPT_BOOL, OPT_LEVEL, OPT_ADDRS } opt_type_t;
 
 typedef struct opt {
     const char *name;
@@ -48,6 +49,8 @@ static const opt_t opts[] = {
     {"dev", OPT_BOOL, offsetof(ll_config_t, dev), 0, 0, 0},
     {"log-level", OPT_LEVEL, offsetof(ll_config_t, log_level), 0, 0, 0},
     S("allowed-origins", allowed_origins),
+    {"trusted-proxies", OPT_ADDRS, offsetof(ll_config_t, trusted_proxies),
+     sizeof(((ll_config_t *)0)->trusted_proxies), 0, 0},
     U("gas-price", gas_price, 0, 1000000),
     U("block-gas-limit", block_gas_limit, 10000000, 1000000000),
     U("max-pending-per-sender", max_pending_per_sender, 1, 100000),
@@ -132,6 +135,38 @@ bad:
     return LL_ECONFIG;
 }
 
+static int set_str(const opt_t *o, char *field, const char *value, char *why)
+{
+    if (strlen(value) >= o->size) {
+        snprintf(why, LL_ERRMSG_MAX, "--%s is too long", o->name);
+        return LL_ECONFIG;
+    }
+    memcpy(field, value, strlen(value) + 1);
+    return 0;
+}
+
+/* A comma list of numeric IPv4 / IPv6 addresses; a name or a CIDR range
+ * is refused here rather than silently never matching a peer. */
+static int check_addrs(const char *name, const char *v, char *why)
+{
+    const char *item;
+    size_t len;
+    unsigned char bin[16];
+    char addr[64];
+    while (ll_list_next(&v, &item, &len)) {
+        if (len == 0)
+            continue;
+        snprintf(addr, sizeof addr, "%.*s", (int)len, item);
+        if (len >= sizeof addr ||
+            (uv_inet_pton(AF_INET, addr, bin) != 0 && uv_inet_pton(AF_INET6, addr, bin) != 0)) {
+            snprintf(why, LL_ERRMSG_MAX, "--%s wants IP addresses, got '%.*s'", name,
+                     (int)(len > 64 ? 64 : len), item);
+            return LL_ECONFIG;
+        }
+    }
+    return 0;
+}
+
 int ll_config_set(ll_config_t *c, const char *name, const char *value, char *why)
 {
     const opt_t *o = find_opt(name);
@@ -144,13 +179,12 @@ int ll_config_set(ll_config_t *c, const char *name, const char *value, char *why
     switch (o->type) {
     case OPT_LISTEN:
         return parse_listen(c, value, why);
-    case OPT_STR:
-        if (strlen(value) >= o->size) {
-            snprintf(why, LL_ERRMSG_MAX, "--%s is too long", name);
+    case OPT_ADDRS: /* stored as given once valid, matched per request */
+        if (check_addrs(name, value, why) < 0)
             return LL_ECONFIG;
-        }
-        memcpy(field, value, strlen(value) + 1);
-        return 0;
+        return set_str(o, field, value, why);
+    case OPT_STR:
+        return set_str(o, field, value, why);
     case OPT_BOOL:
         if (strcmp(value, "1") == 0 || strcmp(value, "true") == 0 || strcmp(value, "yes") == 0)
             *(int *)(void *)field = 1;
@@ -312,7 +346,8 @@ const char *ll_config_usage(void)
            "                  [--sse-heartbeat-s N] [--ws-idle-timeout-s N] [--client-queue N]\n"
            "                  [--stream-flush-ms N]\n"
            "                  [--public-url URL] [--workers N] [--dev] [--log-level LEVEL]\n"
-           "                  [--allowed-origins ORIGIN,…] [--gas-price N] [--block-gas-limit N]\n"
+           "                  [--allowed-origins ORIGIN,…] [--trusted-proxies IP,…]\n"
+           "                  [--gas-price N] [--block-gas-limit N]\n"
            "                  [--max-pending-per-sender N] [--auth-attempts-per-ip N]\n"
            "                  [--login-failures-per-user N] [--messages-per-user N]\n"
            "                  [--messages-per-ip N] [--session-max-age-s N]\n"

@@ -29,6 +29,9 @@ typedef struct ll_config {
      * WebSocket streams take any Origin while it is empty; the session
      * streams take these besides the node's own origin. */
     char allowed_origins[LL_CONFIG_STR_MAX];
+    /* Comma-separated IP addresses of reverse proxies (TCP peers) whose
+     * X-Forwarded-Proto the node believes; empty: none (api/origin.c). */
+    char trusted_proxies[LL_CONFIG_STR_MAX];
     /* What work costs (docs/API.md §2.6). */
     uint32_t gas_price;
     uint32_t block_gas_limit;

@@ -121,8 +121,15 @@ void ll_api_messages_get(ll_api_worker_t *ctx, ll_req_t *req, const char *param)
  * events) for the WebSocket route, NULL for SSE. */
 void ll_api_ws_stream(ll_api_worker_t *ctx, ll_req_t *req, const char *param);
 
+/* api/origin.c. 1 when the client reached the node over https through a
+ * reverse proxy: the TCP peer is one of --trusted-proxies and it sent
+ * "X-Forwarded-Proto: https" (one value; a list is not believed). From any
+ * other peer the header is ignored, since a client can write it. */
+int ll_api_forwarded_https(const ll_api_worker_t *ctx, const ll_req_t *req);
+
 /* api/origin.c. 1 when req may act with the user's cookies: no Origin (not
- * a browser), the node's own origin (of --public-url, else http://<Host>),
+ * a browser), the node's own origin (of --public-url, else http(s)://<Host>,
+ * https when ll_api_forwarded_https),
  * or one of --allowed-origins; "Origin: null" is foreign. */
 int ll_api_origin_same_site(const ll_api_worker_t *ctx, const ll_req_t *req);
 

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <uv.h>
 
 /* Origins compare case-insensitively, a default port (:80 for http, :443
  * for https) being the same as none: browsers leave it out, a Host header
@@ -42,9 +43,44 @@ static int origin_listed(const ll_api_worker_t *ctx, const char *origin)
     return 0;
 }
 
+/* 1 when addr (not NUL-terminated) is the same IP address as peer, both
+ * compared as binary so that "::1" and "0:0::1" are one address. */
+static int same_ip(const char *addr, size_t len, const unsigned char *peer, int family)
+{
+    char text[64];
+    unsigned char bin[16];
+    if (len == 0 || len >= sizeof text)
+        return 0;
+    memcpy(text, addr, len);
+    text[len] = '\0';
+    if (uv_inet_pton(family, text, bin) != 0)
+        return 0;
+    return memcmp(bin, peer, family == AF_INET ? 4 : 16) == 0;
+}
+
+int ll_api_forwarded_https(const ll_api_worker_t *ctx, const ll_req_t *req)
+{
+    const char *list = ctx->app->config->trusted_proxies, *item;
+    const char *proto;
+    char ip[64];
+    unsigned char peer[16];
+    int family;
+    size_t len;
+    if (!list[0] || !(proto = ll_req_header(req, "X-Forwarded-Proto")) ||
+        strcasecmp(proto, "https") != 0 || ll_req_peer_ip(req, ip, sizeof ip) < 0)
+        return 0;
+    family = strchr(ip, ':') ? AF_INET6 : AF_INET;
+    if (uv_inet_pton(family, ip, peer) != 0)
+        return 0;
+    while (ll_list_next(&list, &item, &len))
+        if (same_ip(item, len, peer, family))
+            return 1;
+    return 0;
+}
+
 /* The node's own origin into out: scheme, host and port of --public-url
- * when set, else http:// and the request's Host header; "" when neither is
- * known. */
+ * when set, else http:// (https:// from a trusted proxy that says so) and
+ * the request's Host header; "" when neither is known. */
 static void own_origin(const ll_api_worker_t *ctx, const ll_req_t *req, char *out, size_t cap)
 {
     const char *url = ctx->app->config->public_url;
@@ -54,7 +90,7 @@ static void own_origin(const ll_api_worker_t *ctx, const ll_req_t *req, char *ou
         size_t n = sep ? (size_t)(sep + 3 - url) + strcspn(sep + 3, "/?#") : strlen(url);
         snprintf(out, cap, "%.*s", (int)n, url);
     } else if (host && host[0]) {
-        snprintf(out, cap, "http://%s", host);
+        snprintf(out, cap, "%s://%s", ll_api_forwarded_https(ctx, req) ? "https" : "http", host);
     } else {
         out[0] = '\0';
     }

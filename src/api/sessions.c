@@ -56,6 +56,7 @@ typedef struct auth_job {
     char token[LL_SESSION_TOKEN_HEX + 1];
     char token_hash[LL_TOKEN_HASH_HEX + 1];
     int64_t expires_ms; /* login: the session's, set by the ledger's half */
+    int secure;         /* the cookie gets Secure (secure_cookie) */
 } auth_job_t;
 
 static void job_free(auth_job_t *job)
@@ -67,6 +68,15 @@ static void job_free(auth_job_t *job)
     json_decref(job->lr.result);
     sodium_memzero(job, sizeof *job); /* hash, token: nothing to leave in freed memory */
     free(job);
+}
+
+/* Secure when clients use https: --public-url says so, or a trusted proxy
+ * does for this request. Decided when the request comes in, while its
+ * connection (the TCP peer) is still known. */
+static int secure_cookie(const ll_api_worker_t *ctx, const ll_req_t *req)
+{
+    return strncmp(ctx->app->config->public_url, "https://", 8) == 0 ||
+           ll_api_forwarded_https(ctx, req);
 }
 
 static auth_job_t *job_new(ll_api_worker_t *ctx, ll_req_t *req, job_kind_t kind)
@@ -84,6 +94,7 @@ static auth_job_t *job_new(ll_api_worker_t *ctx, ll_req_t *req, job_kind_t kind)
     job->loop = ll_worker_loop(ctx->worker);
     job->name_rate = ctx->app->config->login_failures_per_user;
     job->max_age_s = ctx->app->config->session_max_age_s;
+    job->secure = secure_cookie(ctx, req);
     return job;
 }
 
@@ -96,11 +107,6 @@ static void give_back_name(auth_job_t *job)
     ll_ratelimit_give(&job->limits->failures_by_name, job->name_key, job->name_rate,
                       ll_clock_mono_ms());
     job->name_token = 0;
-}
-
-static int secure_cookie(const ll_api_worker_t *ctx)
-{
-    return strncmp(ctx->app->config->public_url, "https://", 8) == 0;
 }
 
 /* ---- the ledger's half ------------------------------------------------------ */
@@ -155,7 +161,7 @@ static void on_store_reply(ll_task_t *task)
         }
         if (job->kind != JOB_REGISTER) {
             ll_auth_cookie_header(job->kind == JOB_LOGIN ? job->token : NULL, job->max_age_s,
-                                  secure_cookie(job->ctx), cookie, sizeof cookie);
+                                  job->secure, cookie, sizeof cookie);
             ll_req_add_header(job->req, "Set-Cookie", cookie);
         }
         ll_req_respond_json(job->req, status, job->lr.result); /* steals result */

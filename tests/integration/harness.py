@@ -923,14 +923,17 @@ def rss_kib(pid):
 
 class RawStream(RawHttp):
     """A RawHttp whose socket may get a small receive buffer before it
-    connects (a reader that stalls fills it quickly)."""
+    connects (a reader that stalls fills it quickly), over TLS when given an
+    ssl_context (a proxy in front, test_proxy.py)."""
 
-    def __init__(self, port, timeout=10.0, rcvbuf=None):
+    def __init__(self, port, timeout=10.0, rcvbuf=None, ssl_context=None):
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         if rcvbuf:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
         self.sock.settimeout(timeout)
         self.sock.connect(("127.0.0.1", port))
+        if ssl_context is not None:
+            self.sock = ssl_context.wrap_socket(self.sock, server_hostname="127.0.0.1")
         self.buf = b""
 
 
@@ -1119,8 +1122,8 @@ class SseStream(_Waiting):
     and .closed once the server ends the stream."""
 
     def __init__(self, port, path="/api/stream", cookie=None, headers=None, rcvbuf=None,
-                 start=True, accept="text/event-stream", timeout=10.0):
-        self.conn = RawStream(port, timeout, rcvbuf)
+                 start=True, accept="text/event-stream", timeout=10.0, ssl_context=None):
+        self.conn = RawStream(port, timeout, rcvbuf, ssl_context)
         h = {}
         if accept is not None:
             h["Accept"] = accept
