@@ -355,6 +355,7 @@ const char *ll_config_usage(void)
            "N]\n"
            "       ledgerline relay --nats nats://HOST:PORT,… [--listen HOST:PORT]\n"
            "                  [--nats-stream NAME] [--relay-memory N] [the stream flags above]\n"
+           "       ledgerline dev-cert DIR\n"
            "       ledgerline keygen\n"
            "       ledgerline sign --key FILE < body.json\n"
            "       ledgerline submit --key FILE [--url URL] < body.json\n"

@@ -267,6 +267,8 @@ int main(int argc, char **argv)
         return run_process(argc, argv, 1, run_node);
     if (strcmp(cmd, "relay") == 0)
         return run_process(argc, argv, 2, run_relay);
+    if (strcmp(cmd, "dev-cert") == 0)
+        return ll_cli_dev_cert(argc - 2, argv + 2);
     if (strcmp(cmd, "keygen") == 0)
         return ll_cli_keygen(argc - 2, argv + 2);
     if (strcmp(cmd, "sign") == 0)

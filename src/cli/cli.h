@@ -7,6 +7,11 @@
 /* keygen: prints {"public_key","secret_key","address"}. */
 int ll_cli_keygen(int argc, char **argv);
 
+/* `ledgerline dev-cert DIR` (cli/devcert.c): a self-signed P-256 key and
+ * certificate for localhost, DIR/key.pem and DIR/cert.pem, for trying TLS
+ * locally. Refuses to overwrite. Exit status 0, 1 (failure) or 2 (usage). */
+int ll_cli_dev_cert(int argc, char **argv);
+
 /* sign --key FILE: reads an unsigned body on stdin, prints it signed. */
 int ll_cli_sign(int argc, char **argv);
 
