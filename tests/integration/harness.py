@@ -207,6 +207,30 @@ class ManagedProcess:
         return False
 
 
+def wait_healthz(owner, deadline_s, report, healthy=True):
+    """Waits until owner.proc (a ledgerline process started by owner) answers
+    GET owner.url + "/healthz" with 200, or, with healthy=False, answers at
+    all. Raises _ExitedEarly when the process exits first; at the deadline
+    kills it (owner.proc = None) and fails with report()."""
+    deadline = time.monotonic() + deadline_s
+    while True:
+        rc = owner.proc.poll()
+        if rc is not None:
+            raise _ExitedEarly("exited with %d before answering /healthz" % rc)
+        try:
+            r = owner.session.get(owner.url + "/healthz", timeout=2)
+            if r.status_code == 200 or not healthy:
+                return
+        except requests.RequestException:
+            pass
+        if time.monotonic() >= deadline:
+            kill_process(owner.proc)
+            owner.proc = None
+            raise AssertionError("%s not ready within %d s\n%s" % (owner.name, deadline_s,
+                                                                  report()))
+        time.sleep(0.05)
+
+
 # --------------------------------------------------------------------------
 # Waiting
 # --------------------------------------------------------------------------
@@ -498,23 +522,7 @@ class Server(ManagedProcess):
                                                            self._stderr_report()))
 
     def _wait_ready(self):
-        deadline = time.monotonic() + START_DEADLINE_S
-        while True:
-            rc = self.proc.poll()
-            if rc is not None:
-                raise _ExitedEarly("exited with %d before answering /healthz" % rc)
-            try:
-                r = self.session.get(self.url + "/healthz", timeout=2)
-                if r.status_code == 200:
-                    return
-            except requests.RequestException:
-                pass
-            if time.monotonic() >= deadline:
-                kill_process(self.proc)
-                self.proc = None
-                raise AssertionError("%s not ready within %d s\n%s" % (
-                    self.name, START_DEADLINE_S, self._stderr_report()))
-            time.sleep(0.05)
+        wait_healthz(self, START_DEADLINE_S, self._stderr_report)
 
     def stop(self):
         """SIGTERM, wait (30 s deadline, then SIGKILL and fail); asserts exit

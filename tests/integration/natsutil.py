@@ -223,8 +223,7 @@ def _accepts(port):
         return False
 
 
-class _ExitedEarly(Exception):
-    pass
+_ExitedEarly = H._ExitedEarly  # one kind of early exit for every process helper
 
 
 class NatsServer(H.ManagedProcess):
@@ -571,23 +570,7 @@ class Relay(H.ManagedProcess):
         raise AssertionError("%s did not start: %s\n%s" % (self.name, last, self.report()))
 
     def _wait_ready(self, healthy):
-        deadline = time.monotonic() + RELAY_START_DEADLINE_S
-        while True:
-            rc = self.proc.poll()
-            if rc is not None:
-                raise _ExitedEarly("exited with %d before answering /healthz" % rc)
-            try:
-                r = self.session.get(self.url + "/healthz", timeout=2)
-                if r.status_code == 200 or not healthy:
-                    return
-            except requests.RequestException:
-                pass
-            if time.monotonic() >= deadline:
-                H.kill_process(self.proc)
-                self.proc = None
-                raise AssertionError("%s not ready within %d s\n%s" % (
-                    self.name, RELAY_START_DEADLINE_S, self.report()))
-            time.sleep(0.05)
+        H.wait_healthz(self, RELAY_START_DEADLINE_S, self.report, healthy)
 
     def stop(self):
         """SIGTERM; asserts exit code 0 within the deadline and no

@@ -24,41 +24,21 @@
 #define ALICE "a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1"
 #define BOB "b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0"
 
-typedef struct {
-    char root[64];  /* the mkdtemp directory */
-    char dir[128];  /* root/data/node: the writer must create two levels */
-    char path[160]; /* dir/ledger.db */
-} fixture_t;
+typedef data_dir_t fixture_t; /* testutil.h */
 
 static int setup(void **state)
 {
-    fixture_t *f = calloc(1, sizeof *f);
-    if (!f)
-        return -1;
-    if (!make_temp_dir(f->root, sizeof f->root, "store")) {
-        free(f);
-        return -1;
-    }
-    snprintf(f->dir, sizeof f->dir, "%s/data/node", f->root);
-    snprintf(f->path, sizeof f->path, "%s/ledger.db", f->dir);
-    *state = f;
-    return 0;
+    return (*state = data_dir_new("store", "data/node")) ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
-    fixture_t *f = *state;
-    int rc = remove_tree(f->root);
-    free(f);
-    return rc;
+    return data_dir_free(*state);
 }
 
 static ll_store_t *open_store(const fixture_t *f, ll_store_mode_t mode)
 {
-    ll_store_t *st = NULL;
-    assert_int_equal(ll_store_open(f->dir, mode, LL_SYNC_FULL, &st), 0);
-    assert_non_null(st);
-    return st;
+    return data_dir_open(f, mode);
 }
 
 static ll_store_tx_t tx_at(uint64_t height, uint32_t index, const char *kind, const char *body)

@@ -28,40 +28,21 @@
 #define NATIVE "0000000000000000000000000000000000000000000000000000000000000000"
 #define NEWEST ((ll_store_pos_t){UINT64_MAX, UINT32_MAX})
 
-typedef struct {
-    char root[64];
-    char dir[128];
-    char path[160];
-} fixture_t;
+typedef data_dir_t fixture_t; /* testutil.h */
 
 static int setup(void **state)
 {
-    fixture_t *f = calloc(1, sizeof *f);
-    if (!f)
-        return -1;
-    if (!make_temp_dir(f->root, sizeof f->root, "queries")) {
-        free(f);
-        return -1;
-    }
-    snprintf(f->dir, sizeof f->dir, "%s/data", f->root);
-    snprintf(f->path, sizeof f->path, "%s/ledger.db", f->dir);
-    *state = f;
-    return 0;
+    return (*state = data_dir_new("queries", "data")) ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
-    fixture_t *f = *state;
-    int rc = remove_tree(f->root);
-    free(f);
-    return rc;
+    return data_dir_free(*state);
 }
 
 static ll_store_t *open_store(const fixture_t *f, ll_store_mode_t mode)
 {
-    ll_store_t *st = NULL;
-    assert_int_equal(ll_store_open(f->dir, mode, LL_SYNC_FULL, &st), 0);
-    return st;
+    return data_dir_open(f, mode);
 }
 
 /* A transaction row named by its position: tx_id "<height><index>" in hex. */

@@ -83,6 +83,47 @@ static inline void write_file(const char *path, const char *text)
     assert_int_equal(fclose(fp), 0);
 }
 
+/* ---- a store in a temporary data directory ----------------------------------- */
+
+/* root: the temporary directory (removed by data_dir_free); dir: the data
+ * directory below it (root/sub: a writer creates what is missing); path:
+ * dir/ledger.db. */
+typedef struct data_dir {
+    char root[64];
+    char dir[128];
+    char path[160];
+} data_dir_t;
+
+/* A new data_dir_t under /tmp/ll-test-<tag>-XXXXXX, or NULL. */
+static inline data_dir_t *data_dir_new(const char *tag, const char *sub)
+{
+    data_dir_t *d = calloc(1, sizeof *d);
+    if (!d || !make_temp_dir(d->root, sizeof d->root, tag)) {
+        free(d);
+        return NULL;
+    }
+    snprintf(d->dir, sizeof d->dir, "%s/%s", d->root, sub);
+    snprintf(d->path, sizeof d->path, "%s/ledger.db", d->dir);
+    return d;
+}
+
+/* Removes the tree and frees d; 0 or -1 (cmocka teardown's result). */
+static inline int data_dir_free(data_dir_t *d)
+{
+    int rc = remove_tree(d->root);
+    free(d);
+    return rc;
+}
+
+/* The store of d in mode; asserts it opens. */
+static inline ll_store_t *data_dir_open(const data_dir_t *d, ll_store_mode_t mode)
+{
+    ll_store_t *st = NULL;
+    assert_int_equal(ll_store_open(d->dir, mode, LL_SYNC_FULL, &st), 0);
+    assert_non_null(st);
+    return st;
+}
+
 /* ---- result codes ----------------------------------------------------------- */
 
 /* Requires rc == want, both 0 or LL_E* codes; a failure names both codes. */
