@@ -8,7 +8,7 @@
  * comparison are measured by the same code.
  *
  *   ll_stream_load --host 127.0.0.1 --port P --path PATH [--header 'K: V']...
- *                  --conns N --expect E --timeout S [--ws]
+ *                  --conns N --expect E --timeout S [--ws] [--tls]
  *
  * Once every connection has its response head (or failed), it writes
  * `ready established=.. failed=..` to stderr: the driver publishes only
@@ -30,15 +30,24 @@
  * the text (a JSON envelope holds it in a string: the digits need no
  * escaping). The node's `{"type":"dropped",...}` notice is no event (API.md
  * §4.1) and is only counted on stderr, as SSE's `: dropped` comments are not
- * events. */
+ * events.
+ *
+ * --tls: each connection first does a TLS client handshake (OpenSSL,
+ * non-blocking, in the same epoll loop; SNI "localhost", ALPN http/1.1, TLS
+ * 1.2 or 1.3) and then the same exchange through SSL_read/SSL_write. It is a
+ * load client against a development certificate: the peer is not verified.
+ * A handshake in flight counts as connecting (CONNECTING_MAX), and one that
+ * fails counts as failed; the first failure's reason goes to stderr. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <http_parser.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/sha.h>
+#include <openssl/ssl.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -64,7 +73,7 @@
 #define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11" /* RFC 6455 §1.3 */
 #define WS_QUEUED_MAX 16 /* pongs and close frames wslay may hold unwritten */
 
-enum conn_state { C_IDLE, C_CONNECTING, C_HEAD, C_BODY, C_DONE, C_FAILED, C_CLOSED };
+enum conn_state { C_IDLE, C_CONNECTING, C_HANDSHAKE, C_HEAD, C_BODY, C_DONE, C_FAILED, C_CLOSED };
 
 struct conn {
     int fd;
@@ -83,6 +92,9 @@ struct conn {
     char hdr_name[24], accept[WS_ACCEPT_B64]; /* Sec-WebSocket-Accept from the head */
     size_t hdr_name_len, accept_len;          /* past their buffer: too long, no match */
     int in_value; /* http-parser's last header callback was for a value */
+    /* --tls only */
+    SSL *ssl;          /* from the TCP connect on; close_conn frees it */
+    int read_wants_wr; /* SSL_read must write first (a TLS 1.3 KeyUpdate answer) */
 };
 
 /* Written by the signal handler, read by the loop; nothing else touches it. */
@@ -91,13 +103,16 @@ static volatile sig_atomic_t stop_requested;
 static struct conn *conns;
 static int n_conns;
 static long expect;
-static int ws_mode;
+static int ws_mode, tls_mode;
 static char request[REQ_MAX];
 static size_t request_len, ws_key_off;
 static int64_t *samples;
 static size_t n_samples, samples_cap;
 static int established, failed, connecting;
 static long ws_drop_notices, ws_binary;
+static SSL_CTX *tls_ctx; /* --tls: one client context for every connection */
+static int tls_failed;
+static char tls_first_error[256];
 
 static void on_signal(int sig)
 {
@@ -115,7 +130,7 @@ static int64_t now_ns(clockid_t clk)
 static void usage(void)
 {
     fprintf(stderr, "usage: ll_stream_load --host IPv4 --port P --path PATH [--header 'K: V']... "
-                    "--conns N --expect E --timeout S [--ws]\n");
+                    "--conns N --expect E --timeout S [--ws] [--tls]\n");
     exit(2);
 }
 
@@ -194,18 +209,147 @@ static void feed_sse(struct conn *c, const char *p, size_t n)
  * wslay context. */
 static void close_conn(struct conn *c, enum conn_state st)
 {
+    SSL_free(c->ssl); /* leaves the socket open (SSL_set_fd) */
+    c->ssl = NULL;
     if (c->fd >= 0)
         close(c->fd); /* also removes it from the epoll set */
     c->fd = -1;
     if (c->ws)
         wslay_event_context_free(c->ws);
     c->ws = NULL;
-    if (c->state == C_CONNECTING || c->state == C_HEAD) {
+    if (c->state == C_CONNECTING || c->state == C_HANDSHAKE || c->state == C_HEAD) {
         connecting--;
         if (st == C_FAILED)
             failed++;
     }
     c->state = st;
+}
+
+/* ---- the byte stream: the socket itself, or TLS over it -------------------- */
+
+/* A TLS call's failure as a socket's: EAGAIN when it waits for the socket
+ * (a read that must write first sets read_wants_wr: its caller then waits
+ * for EPOLLOUT too), 0 for the end of the stream (close_notify, or EOF:
+ * SSL_OP_IGNORE_UNEXPECTED_EOF), any other errno when the connection is
+ * broken. */
+static ssize_t tls_io_error(struct conn *c, int err, int reading)
+{
+    switch (err) {
+    case SSL_ERROR_ZERO_RETURN:
+        return 0;
+    case SSL_ERROR_WANT_WRITE:
+        c->read_wants_wr = reading;
+        /* fall through */
+    case SSL_ERROR_WANT_READ:
+        errno = EAGAIN;
+        return -1;
+    default:
+        errno = EPROTO;
+        return -1;
+    }
+}
+
+/* Reads (with peek: looks at) what there is, as recv(2) does: the byte
+ * count, 0 at the end of the stream, or -1 with errno. */
+static ssize_t conn_recv(struct conn *c, void *buf, size_t len, int peek)
+{
+    if (!c->ssl) {
+        ssize_t r;
+        do
+            r = recv(c->fd, buf, len, peek ? MSG_PEEK : 0);
+        while (r < 0 && errno == EINTR);
+        return r;
+    }
+    size_t n = 0;
+    if (len == 0)
+        return 0;
+    ERR_clear_error();
+    c->read_wants_wr = 0;
+    if (peek ? SSL_peek_ex(c->ssl, buf, len, &n) : SSL_read_ex(c->ssl, buf, len, &n))
+        return (ssize_t)n;
+    return tls_io_error(c, SSL_get_error(c->ssl, 0), 1);
+}
+
+/* Writes what the socket takes now, as write(2) does. A TLS write that
+ * waits is retried with the same bytes (SSL_write's rule). */
+static ssize_t conn_send(struct conn *c, const void *buf, size_t len)
+{
+    if (!c->ssl) {
+        ssize_t w;
+        do
+            w = write(c->fd, buf, len);
+        while (w < 0 && errno == EINTR);
+        return w;
+    }
+    size_t n = 0;
+    if (len == 0)
+        return 0;
+    ERR_clear_error();
+    if (SSL_write_ex(c->ssl, buf, len, &n))
+        return (ssize_t)n;
+    return tls_io_error(c, SSL_get_error(c->ssl, 0), 0);
+}
+
+/* One client context for every connection: TLS 1.2 or 1.3, ALPN http/1.1
+ * (an HTTP/1.1 client says so), no verification, partial writes (a write
+ * that waits is retried from where the loop stands). */
+static int tls_init(void)
+{
+    static const unsigned char alpn[] = "\x08http/1.1";
+    tls_ctx = SSL_CTX_new(TLS_client_method());
+    if (!tls_ctx || !SSL_CTX_set_min_proto_version(tls_ctx, TLS1_2_VERSION) ||
+        SSL_CTX_set_alpn_protos(tls_ctx, alpn, sizeof alpn - 1) != 0)
+        return -1;
+    SSL_CTX_set_verify(tls_ctx, SSL_VERIFY_NONE, NULL);
+    SSL_CTX_set_mode(tls_ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+                                  SSL_MODE_RELEASE_BUFFERS);
+    SSL_CTX_set_options(tls_ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+    return 0;
+}
+
+/* The TCP connect is done: the response head is next (after the request). */
+static void start_head(struct conn *c)
+{
+    c->state = C_HEAD;
+    http_parser_init(&c->parser, HTTP_RESPONSE);
+    c->parser.data = c;
+}
+
+/* Moves c's TLS handshake on, starting it on the first call. Returns 1 when
+ * it is done (c is in C_HEAD and waits for both directions: the request is
+ * next), 0 when it waits for the socket (the interest set says which way),
+ * -1 when it failed (c is closed and counted). */
+static int tls_handshake(struct conn *c, int ep)
+{
+    if (!c->ssl) {
+        c->ssl = SSL_new(tls_ctx);
+        if (!c->ssl || !SSL_set_fd(c->ssl, c->fd) || !SSL_set_tlsext_host_name(c->ssl, "localhost"))
+            goto failed;
+        SSL_set_connect_state(c->ssl);
+        c->state = C_HANDSHAKE;
+    }
+    ERR_clear_error();
+    int rc = SSL_do_handshake(c->ssl), err = rc == 1 ? SSL_ERROR_NONE : SSL_get_error(c->ssl, rc);
+    if (err != SSL_ERROR_NONE && err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE)
+        goto failed;
+    if (rc == 1)
+        start_head(c);
+    struct epoll_event ev = {.events = err == SSL_ERROR_WANT_READ    ? EPOLLIN
+                                       : err == SSL_ERROR_WANT_WRITE ? EPOLLOUT
+                                                                     : EPOLLIN | EPOLLOUT,
+                             .data.ptr = c};
+    epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
+    return rc == 1;
+failed:
+    if (tls_failed++ == 0) {
+        unsigned long e = ERR_peek_error();
+        if (e)
+            ERR_error_string_n(e, tls_first_error, sizeof tls_first_error);
+        else
+            snprintf(tls_first_error, sizeof tls_first_error, "the server closed the connection");
+    }
+    close_conn(c, C_FAILED);
+    return -1;
 }
 
 /* A fresh Sec-WebSocket-Key for c: 16 bytes from getrandom, in base64. */
@@ -287,18 +431,14 @@ static ssize_t ws_recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len,
         wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
         return -1;
     }
-    for (;;) {
-        ssize_t r = read(c->fd, buf, len);
-        if (r > 0)
-            return r;
-        if (r < 0 && errno == EINTR)
-            continue;
-        /* EOF or a socket error ends the stream: wslay_event_recv fails. */
-        wslay_event_set_error(ctx, r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)
-                                       ? WSLAY_ERR_WOULDBLOCK
-                                       : WSLAY_ERR_CALLBACK_FAILURE);
-        return -1;
-    }
+    ssize_t r = conn_recv(c, buf, len, 0);
+    if (r > 0)
+        return r;
+    /* EOF or a socket error ends the stream: wslay_event_recv fails. */
+    wslay_event_set_error(ctx, r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)
+                                   ? WSLAY_ERR_WOULDBLOCK
+                                   : WSLAY_ERR_CALLBACK_FAILURE);
+    return -1;
 }
 
 static ssize_t ws_send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t len, int flags,
@@ -306,17 +446,13 @@ static ssize_t ws_send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size
 {
     struct conn *c = user;
     (void)flags;
-    for (;;) {
-        ssize_t w = write(c->fd, data, len);
-        if (w >= 0)
-            return w;
-        if (errno == EINTR)
-            continue;
-        wslay_event_set_error(ctx, errno == EAGAIN || errno == EWOULDBLOCK
-                                       ? WSLAY_ERR_WOULDBLOCK
-                                       : WSLAY_ERR_CALLBACK_FAILURE);
-        return -1;
-    }
+    ssize_t w = conn_send(c, data, len);
+    if (w >= 0)
+        return w;
+    wslay_event_set_error(ctx, errno == EAGAIN || errno == EWOULDBLOCK
+                                   ? WSLAY_ERR_WOULDBLOCK
+                                   : WSLAY_ERR_CALLBACK_FAILURE);
+    return -1;
 }
 
 /* Client frames are masked with a fresh key each (RFC 6455 §5.3). */
@@ -363,6 +499,9 @@ static const struct wslay_event_callbacks ws_callbacks = {
  * its close frame) or when the closing handshake is over. */
 static void ws_pump(struct conn *c, int ep, int readable)
 {
+    /* TLS may hold decrypted bytes the socket no longer shows, or a read
+     * that waited for EPOLLOUT. */
+    readable = readable || (c->ssl && (SSL_has_pending(c->ssl) || c->read_wants_wr));
     if ((readable && wslay_event_recv(c->ws) != 0) || wslay_event_send(c->ws) != 0 ||
         (!wslay_event_want_read(c->ws) && !wslay_event_want_write(c->ws))) {
         close_conn(c, C_CLOSED);
@@ -371,7 +510,7 @@ static void ws_pump(struct conn *c, int ep, int readable)
     uint32_t mask = 0;
     if (wslay_event_want_read(c->ws) && wslay_event_get_queued_msg_count(c->ws) < WS_QUEUED_MAX)
         mask |= EPOLLIN;
-    if (wslay_event_want_write(c->ws))
+    if (wslay_event_want_write(c->ws) || c->read_wants_wr)
         mask |= EPOLLOUT;
     if (mask != c->ev_mask) {
         struct epoll_event ev = {.events = mask, .data.ptr = c};
@@ -462,9 +601,7 @@ static void ws_read_head(struct conn *c)
 {
     char buf[4096];
     while (c->state == C_HEAD) {
-        ssize_t r = recv(c->fd, buf, sizeof buf, MSG_PEEK);
-        if (r < 0 && errno == EINTR)
-            continue;
+        ssize_t r = conn_recv(c, buf, sizeof buf, 1);
         if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
             return;
         if (r <= 0) {
@@ -480,7 +617,7 @@ static void ws_read_head(struct conn *c)
             close_conn(c, C_FAILED);
             return;
         }
-        if (recv(c->fd, buf, used, 0) != (ssize_t)used) { /* what was just peeked */
+        if (conn_recv(c, buf, used, 0) != (ssize_t)used) { /* what was just peeked */
             close_conn(c, c->state == C_HEAD ? C_FAILED : C_CLOSED);
             return;
         }
@@ -500,11 +637,14 @@ static void on_readable(struct conn *c, int ep)
     }
     char buf[65536];
     for (;;) {
-        ssize_t r = read(c->fd, buf, sizeof buf);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        ssize_t r = conn_recv(c, buf, sizeof buf, 0);
+        if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            if (c->read_wants_wr) { /* on_writable goes on with it */
+                struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.ptr = c};
+                epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
+            }
             return;
+        }
         if (r == 0 && c->state == C_BODY) /* EOF ends a body without framing */
             http_parser_execute(&c->parser, &parser_settings, NULL, 0);
         if (r <= 0) {
@@ -543,18 +683,17 @@ static void on_writable(struct conn *c, int ep)
             close_conn(c, C_FAILED);
             return;
         }
-        c->state = C_HEAD;
-        http_parser_init(&c->parser, HTTP_RESPONSE);
-        c->parser.data = c;
+        if (!tls_ctx)
+            start_head(c);
     }
+    if ((c->state == C_CONNECTING || c->state == C_HANDSHAKE) && tls_handshake(c, ep) != 1)
+        return; /* waits for the socket, or failed */
     while (c->sent < request_len) {
         /* One request head serves every connection; each puts its own key in
          * before it writes (write copies the bytes; one thread). */
         if (ws_mode)
             memcpy(request + ws_key_off, c->ws_key, WS_KEY_B64);
-        ssize_t w = write(c->fd, request + c->sent, request_len - c->sent);
-        if (w < 0 && errno == EINTR)
-            continue;
+        ssize_t w = conn_send(c, request + c->sent, request_len - c->sent);
         if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
             return;
         if (w < 0) {
@@ -565,6 +704,8 @@ static void on_writable(struct conn *c, int ep)
     }
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
     epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
+    if (c->read_wants_wr)
+        on_readable(c, ep); /* the TLS read that had to write first */
 }
 
 static int cmp_i64(const void *a, const void *b)
@@ -616,6 +757,10 @@ int main(int argc, char **argv)
             ws_mode = 1;
             continue;
         }
+        if (!strcmp(argv[i], "--tls")) {
+            tls_mode = 1;
+            continue;
+        }
         if (i + 1 >= argc)
             usage();
         const char *k = argv[i], *v = argv[++i];
@@ -640,6 +785,10 @@ int main(int argc, char **argv)
     if (!host || !path || port <= 0 || port > 65535 || n_conns <= 0 || expect <= 0 ||
         timeout_s <= 0 || inet_pton(AF_INET, host, &sa.sin_addr) != 1)
         usage();
+    if (tls_mode && tls_init() < 0) {
+        fprintf(stderr, "stream_load: no TLS client context\n");
+        return 1;
+    }
     if (build_request(host, port, path, headers, n_headers) < 0) {
         fprintf(stderr, "stream_load: request head over %d bytes\n", REQ_MAX);
         return 2;
@@ -682,8 +831,8 @@ int main(int argc, char **argv)
         }
         int open = 0;
         for (int i = 0; i < n_conns; i++)
-            open += conns[i].state == C_CONNECTING || conns[i].state == C_HEAD ||
-                    conns[i].state == C_BODY;
+            open += conns[i].state == C_CONNECTING || conns[i].state == C_HANDSHAKE ||
+                    conns[i].state == C_HEAD || conns[i].state == C_BODY;
         if (next == n_conns && open == 0)
             break; /* every stream has all its events, failed, or was closed */
         int64_t left_ms = (deadline - now_ns(CLOCK_MONOTONIC)) / 1000000;
@@ -698,10 +847,10 @@ int main(int argc, char **argv)
             struct conn *c = evs[i].data.ptr;
             if (c->fd < 0)
                 continue;
-            if ((evs[i].events & EPOLLOUT) || c->state == C_CONNECTING)
+            if ((evs[i].events & EPOLLOUT) || c->state == C_CONNECTING || c->state == C_HANDSHAKE)
                 on_writable(c, ep);
             if (c->fd >= 0 && (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) &&
-                c->state != C_CONNECTING)
+                c->state != C_CONNECTING && c->state != C_HANDSHAKE)
                 on_readable(c, ep);
         }
     }
@@ -713,6 +862,7 @@ int main(int argc, char **argv)
         if (conns[i].events < expect)
             missing += expect - conns[i].events;
         closed_early += conns[i].state == C_CLOSED && conns[i].events < expect;
+        SSL_free(conns[i].ssl);
         if (conns[i].fd >= 0)
             close(conns[i].fd);
         if (conns[i].ws)
@@ -724,6 +874,9 @@ int main(int argc, char **argv)
         fprintf(stderr,
                 "stream_load: %ld {\"type\":\"dropped\"} notices: the server dropped events\n",
                 ws_drop_notices);
+    if (tls_failed)
+        fprintf(stderr, "stream_load: %d TLS handshakes failed (the first: %s)\n", tls_failed,
+                tls_first_error);
     if (ws_binary)
         fprintf(stderr, "stream_load: %ld binary messages, not counted as events\n", ws_binary);
     qsort(samples, n_samples, sizeof *samples, cmp_i64);
@@ -731,6 +884,7 @@ int main(int argc, char **argv)
            "p99_us=%lld max_us=%lld\n",
            established, failed, want, received, missing, (long long)percentile(50),
            (long long)percentile(99), (long long)(n_samples ? samples[n_samples - 1] : -1));
+    SSL_CTX_free(tls_ctx);
     free(samples);
     free(conns);
     close(ep);
