@@ -46,6 +46,7 @@ bench: bench-deps
 	/usr/bin/python3 bench/vs_nchan.py build-bench/ledgerline 1000 0,5,10 --transport sse,ws
 	/usr/bin/python3 bench/relay.py build-bench/ledgerline 1000 10
 	/usr/bin/python3 bench/idle.py build-bench/ledgerline
+	/usr/bin/python3 bench/tls.py build-bench/ledgerline 1000
 	/usr/bin/python3 bench/hold.py build-bench/ledgerline
 	/usr/bin/python3 bench/worst_contract.py build-bench/ledgerline
 	/usr/bin/python3 bench/hostile.py build-bench/ledgerline
