@@ -526,10 +526,27 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
  * timer's head deadline, from accept, bounds it like a request head. */
 static void on_handshake_ready(uv_poll_t *poll, int status, int events);
 
+/* Closing the poll handle takes the socket out of epoll at once, so
+ * libuv's own watch on it starts afresh. */
+static void handshake_over(ll_conn_t *c)
+{
+    c->handshaking = 0;
+    uv_close((uv_handle_t *)&c->poll, on_handle_closed);
+}
+
 static void handshake_step(ll_conn_t *c)
 {
     int events = 0;
     int rc = ll_tls_handshake(c->tls, &events);
+    if (rc == LL_EBADREQUEST) {
+        /* http:// typed for https://: say so in the client's own protocol
+         * (as nginx does), then close. */
+        handshake_over(c);
+        ll_tls_free(c->tls);
+        c->tls = NULL;
+        ll_conn_fail(c, LL_EBADREQUEST, "this port speaks TLS: use https://");
+        return;
+    }
     if (rc < 0) {
         ll_conn_close(c);
         return;
@@ -539,10 +556,7 @@ static void handshake_step(ll_conn_t *c)
             ll_conn_close(c);
         return;
     }
-    /* Closing the poll handle takes the socket out of epoll at once, so
-     * libuv's own watch on it starts afresh. */
-    c->handshaking = 0;
-    uv_close((uv_handle_t *)&c->poll, on_handle_closed);
+    handshake_over(c);
     ll_conn_reading(c, 1);
 }
 

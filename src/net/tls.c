@@ -412,12 +412,15 @@ int ll_tls_handshake(ll_tls_t *t, int *events)
     default: {
         char err[160] = "the client closed";
         unsigned long e = ERR_peek_error();
+        int plain =
+            ERR_GET_LIB(e) == ERR_LIB_SSL && (ERR_GET_REASON(e) == SSL_R_HTTP_REQUEST ||
+                                              ERR_GET_REASON(e) == SSL_R_HTTPS_PROXY_REQUEST);
         if (e)
             ERR_error_string_n(e, err, sizeof err);
         ERR_clear_error();
         LL_DEBUG("tls: handshake failed: %s", err);
         count_failed(t);
-        return LL_EIO;
+        return plain ? LL_EBADREQUEST : LL_EIO;
     }
     }
 }

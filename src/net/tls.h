@@ -63,7 +63,8 @@ ll_tls_t *ll_tls_new(ll_tls_ctx_t *ctx, int fd);
 /* Advances the handshake on the socket (never blocks). Returns 1 once it
  * is done (reads and writes may begin), 0 while it waits for the socket:
  * *events is then UV_READABLE or UV_WRITABLE; LL_EIO when it failed (the
- * connection must close; it is counted). */
+ * connection must close; it is counted), LL_EBADREQUEST when what came was
+ * a plain HTTP request (the same, and the session is of no more use). */
 int ll_tls_handshake(ll_tls_t *t, int *events);
 
 /* 1 when writes go to the kernel as plaintext (kTLS): the caller may then

@@ -263,6 +263,29 @@ static void test_tls_session_freed_mid_handshake_counts_a_failure(void **state)
     ll_tls_ctx_free(ctx);
 }
 
+/* http:// typed for https://: the handshake says so, for conn.c to answer
+ * in plain HTTP. */
+static void test_tls_handshake_tells_a_plain_http_request_apart(void **state)
+{
+    fixture_t *f = *state;
+    ll_tls_ctx_t *ctx;
+    char why[LL_ERRMSG_MAX];
+    int sv[2], events = 0;
+    static const char get[] = "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    assert_int_equal(ll_tls_ctx_new(f->a_cert, f->a_key, &ctx, why), 0);
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+    assert_int_equal(write(sv[1], get, sizeof get - 1), (ssize_t)(sizeof get - 1));
+    ll_tls_t *t = ll_tls_new(ctx, sv[0]);
+    assert_code(ll_tls_handshake(t, &events), LL_EBADREQUEST);
+    ll_tls_free(t);
+    ll_tls_stats_t st;
+    ll_tls_ctx_stats(ctx, &st);
+    assert_int_equal(st.failed, 1);
+    close(sv[0]);
+    close(sv[1]);
+    ll_tls_ctx_free(ctx);
+}
+
 /* ---- SIGHUP's reload ------------------------------------------------------------------ */
 
 static void copy_file(const char *from, const char *to)
@@ -318,6 +341,7 @@ int main(void)
         cmocka_unit_test(test_tls_handshake_refuses_alpn_without_http11),
         cmocka_unit_test(test_tls_handshake_refuses_tls11_and_prefers_aes128_gcm_in_tls12),
         cmocka_unit_test(test_tls_session_freed_mid_handshake_counts_a_failure),
+        cmocka_unit_test(test_tls_handshake_tells_a_plain_http_request_apart),
         cmocka_unit_test(test_tls_reload_presents_the_new_pair_and_keeps_the_old_when_bad),
     };
     return cmocka_run_group_tests_name("net/tls", tests, setup, teardown);
