@@ -16,6 +16,7 @@
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,7 +96,7 @@ static SSL_CTX *build(const char *cert, const char *key, char *why)
     SSL_CTX_set_mode(c, SSL_MODE_RELEASE_BUFFERS);
     /* Forward secrecy and AEAD only; AES-128-GCM first: the cheapest per
      * byte with AES-NI, and one every kernel TLS implementation takes. */
-    if (SSL_CTX_set_cipher_list(c, "ECDHE+AESGCM:ECDHE+CHACHA20") != 1 ||
+    if (SSL_CTX_set_cipher_list(c, "ECDHE+AESGCM+AES128:ECDHE+AESGCM+AES256:ECDHE+CHACHA20") != 1 ||
         SSL_CTX_set_ciphersuites(c, "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:"
                                     "TLS_CHACHA20_POLY1305_SHA256") != 1) {
         openssl_why(why, "cannot set the cipher suites for", cert);
@@ -107,7 +108,12 @@ static SSL_CTX *build(const char *cert, const char *key, char *why)
         goto fail;
     }
     if (SSL_CTX_use_PrivateKey_file(c, key, SSL_FILETYPE_PEM) != 1) {
-        openssl_why(why, "cannot load the private key", key);
+        /* OpenSSL already compares the key with the certificate here */
+        int mismatch = ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH;
+        openssl_why(why,
+                    mismatch ? "the private key does not match the certificate of"
+                             : "cannot load the private key",
+                    mismatch ? cert : key);
         goto fail;
     }
     if (SSL_CTX_check_private_key(c) != 1) {
@@ -503,6 +509,8 @@ int ll_tls_write(ll_tls_t *t, uv_write_t *req, uv_stream_t *s, const uv_buf_t bu
 {
     if (ll_tls_plain_writes(t))
         return uv_write(req, s, bufs, nbufs, cb);
+    if (!t->done)
+        return UV_ENOTCONN; /* nothing is written before the handshake */
     int rc = seal(t, bufs, nbufs);
     if (rc >= 0)
         rc = queue_out(s, req, cb, 0);
@@ -514,6 +522,8 @@ int ll_tls_try_write(ll_tls_t *t, uv_stream_t *s, const uv_buf_t bufs[], unsigne
 {
     if (ll_tls_plain_writes(t))
         return uv_try_write(s, bufs, nbufs);
+    if (!t->done)
+        return UV_ENOTCONN;
     if (uv_stream_get_write_queue_size(s) > 0)
         return UV_EAGAIN; /* encrypting now would only queue behind it */
     int total = seal(t, bufs, nbufs);
