@@ -420,6 +420,15 @@ int ll_req_is_tls(const ll_req_t *req)
     return req->conn && req->conn->tls;
 }
 
+/* RFC 6797 §7.2: only over TLS, never over plain HTTP. A year is what
+ * browsers' preload lists ask for. */
+const char *ll_req_hsts_header(const ll_req_t *req)
+{
+    return ll_req_is_tls(req) && req->conn->w->opts->hsts
+               ? "Strict-Transport-Security: max-age=31536000\r\n"
+               : "";
+}
+
 int ll_req_peer_ip(const ll_req_t *req, char *out, size_t cap)
 {
     struct sockaddr_storage sa;
@@ -534,11 +543,7 @@ static void respond(ll_req_t *req, int status, const char *content_type, const c
     const char *conn_hdr = !req->keep_alive       ? "Connection: close\r\n"
                            : req->http_minor == 0 ? "Connection: keep-alive\r\n"
                                                   : "";
-    /* RFC 6797 §7.2: only over TLS, never over plain HTTP. A year is what
-     * browsers' preload lists ask for. */
-    const char *hsts_hdr = ll_req_is_tls(req) && req->conn->w->opts->hsts
-                               ? "Strict-Transport-Security: max-age=31536000\r\n"
-                               : "";
+    const char *hsts_hdr = ll_req_hsts_header(req);
     /* RFC 9110 §8.6, §15.4.5: no Content-Length or body for 1xx, 204, 304;
      * HEAD gets the headers GET would, without the body (§9.3.2). */
     int bodiless = status < 200 || status == 204 || status == 304;

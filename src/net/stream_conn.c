@@ -264,8 +264,12 @@ ll_stream_conn_t *ll_stream_conn_take_over(ll_req_t *req, const char *head, size
                                            const ll_stream_conn_cbs_t *cbs, void *owner)
 {
     ll_worker_t *w = ll_req_worker(req);
+    /* The stream's head carries what every response does (--hsts), before
+     * the blank line that ends it. */
+    const char *hsts = ll_req_hsts_header(req);
+    size_t hsts_len = strlen(hsts);
     ll_stream_conn_t *s = calloc(1, sizeof *s);
-    head_write_t *hw = s ? malloc(sizeof *hw + len) : NULL;
+    head_write_t *hw = s && len >= 2 ? malloc(sizeof *hw + len + hsts_len) : NULL;
     if (!hw) {
         free(s);
         ll_req_respond_error(req, LL_ENOMEM, "out of memory");
@@ -291,8 +295,10 @@ ll_stream_conn_t *ll_stream_conn_take_over(ll_req_t *req, const char *head, size
     w->nstreams++;
     reading(s, 1);
 
-    memcpy(hw->bytes, head, len);
-    uv_buf_t buf = uv_buf_init(hw->bytes, (unsigned)len);
+    memcpy(hw->bytes, head, len - 2);
+    memcpy(hw->bytes + len - 2, hsts, hsts_len);
+    memcpy(hw->bytes + len - 2 + hsts_len, "\r\n", 2);
+    uv_buf_t buf = uv_buf_init(hw->bytes, (unsigned)(len + hsts_len));
     if (s->closing ||
         ll_tls_write(s->tls, &hw->wr, (uv_stream_t *)s->tcp, &buf, 1, on_head_written) < 0) {
         free(hw);

@@ -7,9 +7,10 @@
    python3-websockets over wss (events, close 1000, close 1002 for an
    unmasked frame on a raw TLS socket), headless Chromium showing a live
    block on the explorer, protocol versions and ALPN.
-2. Hostile handshakes: garbage, plain HTTP, half a ClientHello and 200
-   stalled connections are closed; the node keeps serving others and stops
-   clean (harness: exit 0, no sanitizer report).
+2. Hostile handshakes: garbage, half a ClientHello and 200 stalled
+   connections are closed; plain HTTP gets a plain 400 saying "use
+   https://" and is closed; the node keeps serving others and stops clean
+   (harness: exit 0, no sanitizer report).
 4. SIGHUP reloads the pair from the same paths: new handshakes present the
    new certificate, an open SSE stream and WebSocket keep delivering; a bad
    pair leaves the old one in use and the node running.
@@ -293,18 +294,36 @@ def failures(srv):
 
 
 @H.timeout(60)
-def test_garbage_and_plain_http_to_the_tls_port_are_closed_without_an_answer(node):
+def test_garbage_to_the_tls_port_is_closed_without_an_answer(node):
     before = failures(node)
-    for payload in (b"\xff\x00garbage" + os.urandom(500),
-                    H.http_request("GET", "/"),
+    for _ in range(2):
+        with socket.create_connection(("127.0.0.1", node.port), timeout=10) as s:
+            s.sendall(b"\xff\x00garbage" + os.urandom(500))
+            closed, data = T.read_until_closed(s, 5)
+        assert closed, "the node kept the connection open after garbage"
+        assert not data.startswith(b"HTTP/"), "an HTTP answer to garbage: %r" % data[:100]
+        assert node.get("/healthz").status_code == 200  # and it keeps serving
+    assert failures(node) >= before + 2
+
+
+@H.timeout(60)
+def test_plain_http_to_the_tls_port_is_told_to_use_https_and_closed(node):
+    """http:// typed for https://: a 400 in plain HTTP that says so (as
+    nginx answers), then the connection closes; nothing is served."""
+    before = failures(node)
+    for request in (H.http_request("GET", "/"),
                     H.http_request("GET", "/healthz", headers={"Connection": "close"})):
         with socket.create_connection(("127.0.0.1", node.port), timeout=10) as s:
-            s.sendall(payload)
+            s.sendall(request)
             closed, data = T.read_until_closed(s, 5)
-        assert closed, "the node kept the connection open after %r" % payload[:20]
-        assert not data.startswith(b"HTTP/"), "an HTTP answer on the TLS port: %r" % data[:100]
-        assert node.get("/healthz").status_code == 200  # and it keeps serving
-    assert failures(node) >= before + 3
+        assert closed, "the node kept the connection open after %r" % request[:20]
+        head, _, body = data.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 400 "), data[:200]
+        assert b"strict-transport-security" not in head.lower()  # never over plain HTTP
+        err = json.loads(body)["error"]
+        assert err["code"] == "bad_request" and "https://" in err["message"], err
+        assert node.get("/healthz").status_code == 200
+    assert failures(node) >= before + 2
 
 
 @H.timeout(60)
