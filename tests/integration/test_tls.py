@@ -473,3 +473,28 @@ def test_sighup_with_a_bad_pair_keeps_the_old_certificate_and_the_node_running()
                 grant = srv.fund(H.random_address(), 3000)
                 sse.wait_for(lambda r: any(H.envelope_tx_id(e.json) == grant for e in r.events),
                              what="the stream opened before the bad reloads")
+
+
+def test_a_pair_that_cannot_be_served_is_a_usage_error_with_exit_2(tmp_path):
+    """Only one of --tls-cert/--tls-key, a file that is not there, or a key
+    of another pair: exit 2 before serving, with the reason on stderr."""
+    a, b = str(tmp_path / "a"), str(tmp_path / "b")
+    for d in (a, b):
+        assert H.run_cli(["dev-cert", d]).returncode == 0
+    base = ["serve", "--listen", "127.0.0.1:%d" % H.free_port(), "--data", str(tmp_path / "data")]
+    cases = (
+        (["--tls-cert", a + "/cert.pem"], "--tls-key"),
+        (["--tls-cert", a + "/cert.pem", "--tls-key", a + "/nowhere.pem"], "nowhere.pem"),
+        (["--tls-cert", a + "/cert.pem", "--tls-key", b + "/key.pem"], "does not match"),
+    )
+    for flags, said in cases:
+        proc = H.run_cli(base + flags, timeout=20)
+        assert proc.returncode == 2, (flags, proc.returncode, proc.stderr)
+        assert said in proc.stderr, (flags, proc.stderr)
+    # The same pair from the environment, as every flag: it serves.
+    env = {"LEDGERLINE_TLS_CERT": b + "/cert.pem", "LEDGERLINE_TLS_KEY": b + "/key.pem"}
+    srv = T.TlsServer("--dev", cert=b + "/cert.pem", key=b + "/key.pem", env=env,
+                      name="tls-env")
+    srv.flags = ["--dev"]  # the pair comes from the environment alone
+    with srv:
+        assert srv.get("/healthz").status_code == 200
