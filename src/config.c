@@ -51,6 +51,9 @@ static const opt_t opts[] = {
     S("allowed-origins", allowed_origins),
     {"trusted-proxies", OPT_ADDRS, offsetof(ll_config_t, trusted_proxies),
      sizeof(((ll_config_t *)0)->trusted_proxies), 0, 0},
+    S("tls-cert", tls_cert),
+    S("tls-key", tls_key),
+    {"hsts", OPT_BOOL, offsetof(ll_config_t, hsts), 0, 0, 0},
     U("gas-price", gas_price, 0, 1000000),
     U("block-gas-limit", block_gas_limit, 10000000, 1000000000),
     U("max-pending-per-sender", max_pending_per_sender, 1, 100000),
@@ -336,6 +339,10 @@ int ll_config_load(ll_config_t *c, int argc, char **argv, int first, char *why)
         if ((rc = ll_config_set(c, name, value, why)) < 0)
             return rc;
     }
+    if (!c->tls_cert[0] != !c->tls_key[0]) {
+        snprintf(why, LL_ERRMSG_MAX, "--tls-cert and --tls-key go together");
+        return LL_ECONFIG;
+    }
     return 0;
 }
 
@@ -347,6 +354,7 @@ const char *ll_config_usage(void)
            "                  [--stream-flush-ms N]\n"
            "                  [--public-url URL] [--workers N] [--dev] [--log-level LEVEL]\n"
            "                  [--allowed-origins ORIGIN,…] [--trusted-proxies IP,…]\n"
+           "                  [--tls-cert FILE --tls-key FILE [--hsts]]\n"
            "                  [--gas-price N] [--block-gas-limit N]\n"
            "                  [--max-pending-per-sender N] [--auth-attempts-per-ip N]\n"
            "                  [--login-failures-per-user N] [--messages-per-user N]\n"
@@ -370,5 +378,5 @@ const char *ll_config_usage(void)
            "--max-pending-per-sender 1000 --auth-attempts-per-ip 100 --login-failures-per-user 5\n"
            "--messages-per-user 300 --messages-per-ip 1200 --session-max-age-s 2592000\n"
            "--nats-stream LEDGERLINE --nats-replicas 1 (no --nats: no JetStream feed)\n"
-           "--relay-memory 65536\n";
+           "--relay-memory 65536 (no --tls-cert: plain HTTP; SIGHUP re-reads the TLS files)\n";
 }

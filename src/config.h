@@ -32,6 +32,11 @@ typedef struct ll_config {
     /* Comma-separated IP addresses of reverse proxies (TCP peers) whose
      * X-Forwarded-Proto the node believes; empty: none (api/origin.c). */
     char trusted_proxies[LL_CONFIG_STR_MAX];
+    /* TLS on --listen (net/tls.h): PEM files, both or neither; hsts: send
+     * Strict-Transport-Security over it. */
+    char tls_cert[LL_CONFIG_STR_MAX];
+    char tls_key[LL_CONFIG_STR_MAX];
+    int hsts;
     /* What work costs (docs/API.md §2.6). */
     uint32_t gas_price;
     uint32_t block_gas_limit;

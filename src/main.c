@@ -1,5 +1,6 @@
 /* main.c: the command line and the wiring of the node: config → ledger
- * thread → HTTP workers, and the orderly stop on SIGINT/SIGTERM. */
+ * thread → HTTP workers, the orderly stop on SIGINT/SIGTERM, and SIGHUP's
+ * reload of the TLS certificate. */
 #include "api/api.h"
 #include "auth/account.h"
 #include "auth/custody.h"
@@ -48,19 +49,40 @@ static void print_dev_banner(const ll_config_t *c, const ll_ledger_t *l, int por
 }
 
 typedef struct signals {
-    uv_signal_t sigint, sigterm;
+    uv_signal_t sigint, sigterm, sighup;
+    ll_tls_ctx_t *tls; /* what SIGHUP reloads; NULL without --tls-cert */
 } signals_t;
+
+/* The files of --tls-cert and --tls-key are read again: new handshakes
+ * present the new pair, open connections keep theirs (net/tls.h). Like
+ * nginx, a node does not die of SIGHUP, with TLS or without. */
+static void on_sighup(uv_signal_t *h, int signum)
+{
+    signals_t *sig = h->data;
+    char why[LL_ERRMSG_MAX];
+    (void)signum;
+    if (!sig->tls)
+        LL_INFO("received SIGHUP: nothing to reload without --tls-cert");
+    else if (ll_tls_ctx_reload(sig->tls, why) < 0)
+        LL_ERROR("received SIGHUP: the TLS pair was not reloaded, the old one stays: %s", why);
+    else
+        LL_INFO("received SIGHUP: TLS certificate and key reloaded");
+}
 
 /* Installed before anything starts: a client that sees the node answer
  * may stop it at once, and the signal must find the handler, not the
  * default action. A signal that arrives early waits in libuv's queue. */
-static void signals_start(signals_t *sig)
+static void signals_start(signals_t *sig, ll_tls_ctx_t *tls)
 {
     uv_loop_t *loop = uv_default_loop();
+    sig->tls = tls;
     uv_signal_init(loop, &sig->sigint);
     uv_signal_init(loop, &sig->sigterm);
+    uv_signal_init(loop, &sig->sighup);
+    sig->sighup.data = sig;
     uv_signal_start(&sig->sigint, on_signal, SIGINT);
     uv_signal_start(&sig->sigterm, on_signal, SIGTERM);
+    uv_signal_start(&sig->sighup, on_sighup, SIGHUP);
 }
 
 /* Blocks until SIGINT or SIGTERM (or returns at once if one came). */
@@ -74,6 +96,7 @@ static void signals_stop(signals_t *sig)
     uv_loop_t *loop = uv_default_loop();
     uv_close((uv_handle_t *)&sig->sigint, on_closed);
     uv_close((uv_handle_t *)&sig->sigterm, on_closed);
+    uv_close((uv_handle_t *)&sig->sighup, on_closed);
     uv_run(loop, UV_RUN_DEFAULT);
     uv_loop_close(loop);
 }
@@ -92,7 +115,7 @@ static void raise_fd_limit(void)
 
 /* Starts the ledger, the custody key and the server, serves until a signal,
  * and stops them in order. Returns the exit status. */
-static int run_node(const ll_config_t *cfg)
+static int run_node(const ll_config_t *cfg, ll_tls_ctx_t *tls)
 {
     ll_config_t config = *cfg;
     ll_ledger_t *ledger = NULL;
@@ -168,6 +191,7 @@ static int run_node(const ll_config_t *cfg)
     app.custody = custody;
     app.hub = hub;
     app.nats_feed = feed;
+    app.tls = tls;
     ll_api_server_opts(&app, &opts);
     if (ll_server_start(&opts, &server) < 0) {
         ll_nats_feed_stop(feed);
@@ -176,8 +200,9 @@ static int run_node(const ll_config_t *cfg)
         ll_hub_free(hub);
         return 1;
     }
-    LL_INFO("ledgerline %s listening on %s:%d with %u workers, data in %s", LL_VERSION,
-            config.listen_host, ll_server_port(server), config.workers, config.data_dir);
+    LL_INFO("ledgerline %s listening on %s://%s:%d with %u workers, data in %s", LL_VERSION,
+            tls ? "https" : "http", config.listen_host, ll_server_port(server), config.workers,
+            config.data_dir);
     if (config.dev)
         print_dev_banner(&config, ledger, ll_server_port(server));
 
@@ -213,18 +238,20 @@ static void size_thread_pool(const ll_config_t *config)
     setenv("UV_THREADPOOL_SIZE", n, 0);
 }
 
-static int run_relay(const ll_config_t *config)
+static int run_relay(const ll_config_t *config, ll_tls_ctx_t *tls)
 {
-    return ll_relay_run(config, signals_wait);
+    return ll_relay_run(config, tls, signals_wait);
 }
 
 /* `serve` and `relay` (the streams only, fed by NATS: relay/relay.h, which
  * reads the same flags; those of the ledger are unused) share everything
  * but what runs. */
-static int run_process(int argc, char **argv, int first, int (*run)(const ll_config_t *))
+static int run_process(int argc, char **argv, int first,
+                       int (*run)(const ll_config_t *, ll_tls_ctx_t *))
 {
     char why[LL_ERRMSG_MAX];
     ll_config_t config;
+    ll_tls_ctx_t *tls = NULL;
 
     if (argc > first && (strcmp(argv[first], "--help") == 0 || strcmp(argv[first], "-h") == 0)) {
         fputs(ll_config_usage(), stdout);
@@ -236,12 +263,19 @@ static int run_process(int argc, char **argv, int first, int (*run)(const ll_con
         return 2;
     }
     ll_log_set_level_name(config.log_level);
+    /* A certificate that cannot be served is a configuration error, found
+     * before anything starts. */
+    if (config.tls_cert[0] && ll_tls_ctx_new(config.tls_cert, config.tls_key, &tls, why) < 0) {
+        fprintf(stderr, "ledgerline: %s\n", why);
+        return 2;
+    }
     raise_fd_limit();
     size_thread_pool(&config);
     signals_t sig;
-    signals_start(&sig);
-    int rc = run(&config);
+    signals_start(&sig, tls);
+    int rc = run(&config, tls);
     signals_stop(&sig);
+    ll_tls_ctx_free(tls); /* after the server: every session is gone */
     return rc;
 }
 

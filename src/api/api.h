@@ -38,6 +38,7 @@ typedef struct ll_api {
     ll_hub_t *hub;               /* the ledger publishes event batches here */
     ll_nats_feed_t *nats_feed;   /* NULL without --nats (nats/feed.h) */
     ll_relay_t *relay;           /* a relay's (relay/relay.h); NULL on the node */
+    ll_tls_ctx_t *tls;           /* --tls-cert's (net/tls.h); NULL: plain HTTP */
     ll_stream_stats_t streams;   /* a slot per worker's fan-out (stream/stats.h) */
     _Atomic uint64_t requests;   /* every worker counts here, for /metrics */
     /* Responses by route (router.c's table, then "unmatched") and status
@@ -121,15 +122,16 @@ void ll_api_messages_get(ll_api_worker_t *ctx, ll_req_t *req, const char *param)
  * events) for the WebSocket route, NULL for SSE. */
 void ll_api_ws_stream(ll_api_worker_t *ctx, ll_req_t *req, const char *param);
 
-/* api/origin.c. 1 when the client reached the node over https through a
- * reverse proxy: the TCP peer is one of --trusted-proxies and it sent
- * "X-Forwarded-Proto: https" (one value; a list is not believed). From any
- * other peer the header is ignored, since a client can write it. */
-int ll_api_forwarded_https(const ll_api_worker_t *ctx, const ll_req_t *req);
+/* api/origin.c. 1 when the client reached the node over https: the node's
+ * own TLS (--tls-cert), or a reverse proxy: the TCP peer is one of
+ * --trusted-proxies and it sent "X-Forwarded-Proto: https" (one value; a
+ * list is not believed). From any other peer the header is ignored, since
+ * a client can write it. */
+int ll_api_client_https(const ll_api_worker_t *ctx, const ll_req_t *req);
 
 /* api/origin.c. 1 when req may act with the user's cookies: no Origin (not
  * a browser), the node's own origin (of --public-url, else http(s)://<Host>,
- * https when ll_api_forwarded_https),
+ * https when ll_api_client_https),
  * or one of --allowed-origins; "Origin: null" is foreign. */
 int ll_api_origin_same_site(const ll_api_worker_t *ctx, const ll_req_t *req);
 

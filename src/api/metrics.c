@@ -201,6 +201,21 @@ void ll_api_metrics(ll_api_worker_t *ctx, ll_req_t *req, const char *param)
         relay_metrics(ctx, text, &n, sizeof text);
     else
         node_metrics(ctx, text, &n, sizeof text);
+    if (ctx->app->tls) {
+        ll_tls_stats_t t;
+        ll_tls_ctx_stats(ctx->app->tls, &t);
+        put(text, &n, sizeof text,
+            "# HELP ledgerline_tls_handshakes_total TLS handshakes completed, by the path the "
+            "connection's bytes take: kernel TLS, or OpenSSL in user space.\n"
+            "# TYPE ledgerline_tls_handshakes_total counter\n"
+            "ledgerline_tls_handshakes_total{path=\"ktls\"} %" PRIu64 "\n"
+            "ledgerline_tls_handshakes_total{path=\"userspace\"} %" PRIu64 "\n"
+            "# HELP ledgerline_tls_handshake_failures_total TLS handshakes that failed, or did "
+            "not finish within the head deadline.\n"
+            "# TYPE ledgerline_tls_handshake_failures_total counter\n"
+            "ledgerline_tls_handshake_failures_total %" PRIu64 "\n",
+            t.ktls, t.userspace, t.failed);
+    }
     put(text, &n, sizeof text,
         "# HELP ledgerline_http_responses_total Responses by route (method and pattern, or "
         "unmatched) and status, for the requests the router saw.\n"

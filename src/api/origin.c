@@ -58,7 +58,7 @@ static int same_ip(const char *addr, size_t len, const unsigned char *peer, int 
     return memcmp(bin, peer, family == AF_INET ? 4 : 16) == 0;
 }
 
-int ll_api_forwarded_https(const ll_api_worker_t *ctx, const ll_req_t *req)
+int ll_api_client_https(const ll_api_worker_t *ctx, const ll_req_t *req)
 {
     const char *list = ctx->app->config->trusted_proxies, *item;
     const char *proto;
@@ -66,6 +66,8 @@ int ll_api_forwarded_https(const ll_api_worker_t *ctx, const ll_req_t *req)
     unsigned char peer[16];
     int family;
     size_t len;
+    if (ll_req_is_tls(req))
+        return 1;
     if (!list[0] || !(proto = ll_req_header(req, "X-Forwarded-Proto")) ||
         strcasecmp(proto, "https") != 0 || ll_req_peer_ip(req, ip, sizeof ip) < 0)
         return 0;
@@ -79,7 +81,8 @@ int ll_api_forwarded_https(const ll_api_worker_t *ctx, const ll_req_t *req)
 }
 
 /* The node's own origin into out: scheme, host and port of --public-url
- * when set, else http:// (https:// from a trusted proxy that says so) and
+ * when set, else http:// (https:// over TLS, or from a trusted proxy that
+ * says so) and
  * the request's Host header; "" when neither is known. */
 static void own_origin(const ll_api_worker_t *ctx, const ll_req_t *req, char *out, size_t cap)
 {
@@ -90,7 +93,7 @@ static void own_origin(const ll_api_worker_t *ctx, const ll_req_t *req, char *ou
         size_t n = sep ? (size_t)(sep + 3 - url) + strcspn(sep + 3, "/?#") : strlen(url);
         snprintf(out, cap, "%.*s", (int)n, url);
     } else if (host && host[0]) {
-        snprintf(out, cap, "%s://%s", ll_api_forwarded_https(ctx, req) ? "https" : "http", host);
+        snprintf(out, cap, "%s://%s", ll_api_client_https(ctx, req) ? "https" : "http", host);
     } else {
         out[0] = '\0';
     }

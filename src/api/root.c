@@ -38,7 +38,8 @@ static int prefers_html(const ll_req_t *req)
 
 /* The base URL clients should use: --public-url when set, else what the
  * client called us by (its Host header), else the listen address; https and
- * wss when a trusted proxy says the client came over TLS. */
+ * wss over the node's TLS, or when a trusted proxy says the client came
+ * over TLS. */
 static void base_url(const ll_api_worker_t *ctx, const ll_req_t *req, char *http, size_t hcap,
                      char *ws, size_t wcap)
 {
@@ -59,7 +60,7 @@ static void base_url(const ll_api_worker_t *ctx, const ll_req_t *req, char *http
         snprintf(fallback, sizeof fallback, "%s:%d", c->listen_host, c->listen_port);
         host = fallback;
     }
-    int tls = ll_api_forwarded_https(ctx, req);
+    int tls = ll_api_client_https(ctx, req);
     snprintf(http, hcap, "%s://%s", tls ? "https" : "http", host);
     snprintf(ws, wcap, "%s://%s", tls ? "wss" : "ws", host);
 }

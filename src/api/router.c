@@ -153,6 +153,8 @@ void ll_api_server_opts(ll_api_t *app, ll_server_opts_t *opts)
     opts->worker_init = ll_api_worker_init;
     opts->worker_fini = ll_api_worker_fini;
     opts->arg = app;
+    opts->tls = app->tls;
+    opts->hsts = app->config->hsts;
 }
 
 void *ll_api_worker_init(ll_worker_t *w, void *app)

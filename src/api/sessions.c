@@ -70,13 +70,13 @@ static void job_free(auth_job_t *job)
     free(job);
 }
 
-/* Secure when clients use https: --public-url says so, or a trusted proxy
- * does for this request. Decided when the request comes in, while its
+/* Secure when clients use https: --public-url says so, the node serves TLS,
+ * or a trusted proxy says so for this request. Decided when the request comes in, while its
  * connection (the TCP peer) is still known. */
 static int secure_cookie(const ll_api_worker_t *ctx, const ll_req_t *req)
 {
     return strncmp(ctx->app->config->public_url, "https://", 8) == 0 ||
-           ll_api_forwarded_https(ctx, req);
+           ll_api_client_https(ctx, req);
 }
 
 static auth_job_t *job_new(ll_api_worker_t *ctx, ll_req_t *req, job_kind_t kind)

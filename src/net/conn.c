@@ -220,7 +220,7 @@ void ll_conn_send_continue(ll_conn_t *c)
         return; /* the client sends its body after its own timeout */
     wr->data = c;
     uv_buf_t buf = uv_buf_init((char *)line, sizeof line - 1);
-    int rc = uv_write(wr, (uv_stream_t *)c->tcp, &buf, 1, on_continue_written);
+    int rc = ll_tls_write(c->tls, wr, (uv_stream_t *)c->tcp, &buf, 1, on_continue_written);
     if (rc < 0) {
         free(wr);
         return;
@@ -255,7 +255,7 @@ void ll_conn_flush(ll_conn_t *c)
             c->qtail = NULL;
         last->next = NULL;
         first->write.data = first; /* on_write walks first->next… */
-        int rc = uv_write(&first->write, (uv_stream_t *)c->tcp, bufs, n, on_write);
+        int rc = ll_tls_write(c->tls, &first->write, (uv_stream_t *)c->tcp, bufs, n, on_write);
         if (rc < 0) {
             LL_DEBUG("http: write failed: %s", uv_strerror(rc));
             for (ll_req_t *r = first, *next; r; r = next) {
@@ -284,6 +284,7 @@ static void conn_free(ll_conn_t *c)
     if (c->next)
         c->next->prev = c->prev;
     c->w->nconns--;
+    ll_tls_free(c->tls); /* NULL once handed over with the socket */
     free(c->tcp);
     free(c);
 }
@@ -308,6 +309,9 @@ void ll_conn_close(ll_conn_t *c)
     drop_queue(c);
     free(c->rest);
     c->rest = NULL;
+    if (c->handshaking)
+        uv_close((uv_handle_t *)&c->poll, on_handle_closed);
+    c->handshaking = 0;
     uv_close((uv_handle_t *)&c->timer, on_handle_closed);
     uv_close((uv_handle_t *)c->tcp, on_handle_closed);
 }
@@ -347,7 +351,7 @@ static void conn_linger(ll_conn_t *c)
     c->lingering = 1;
     uv_timer_stop(&c->timer); /* ll_conn_rearm() starts LINGER_MS afresh */
     c->shutdown.data = c;
-    int rc = uv_shutdown(&c->shutdown, (uv_stream_t *)c->tcp, on_shutdown);
+    int rc = ll_tls_shutdown(c->tls, &c->shutdown, (uv_stream_t *)c->tcp, on_shutdown);
     if (rc < 0) {
         ll_conn_close(c);
         return;
@@ -475,6 +479,21 @@ static void on_timer(uv_timer_t *t)
 
 /* ---- reading -------------------------------------------------------------- */
 
+/* Plaintext of a TLS connection, a record at a time: requests, or once a
+ * stream has taken the socket over, the stream's (RFC 6455 §4.1: frames
+ * may follow the handshake in the same read). */
+static void on_plain(void *arg, const char *data, size_t len)
+{
+    ll_conn_t *c = arg;
+    if (!c->tcp) {
+        if (c->heir_cb)
+            c->heir_cb(c->heir, data, len);
+        return;
+    }
+    if (!c->closing && !c->stop_parsing)
+        ll_conn_feed(c, data, len);
+}
+
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
     ll_conn_t *c = s->data;
@@ -489,8 +508,84 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     }
     if (c->stop_parsing)
         return; /* discarded: after the last request, or while lingering */
-    ll_conn_feed(c, buf->base, (size_t)nread);
-    ll_conn_rearm(c);
+    int rc = ll_tls_read(c->tls, s, buf->base, (size_t)nread, on_plain, c);
+    if (c->closing)
+        return; /* closed, or handed over: the heir reads on */
+    if (rc == UV_EOF)
+        conn_eof(c); /* close_notify: the client is done sending */
+    else if (rc < 0)
+        ll_conn_close(c);
+    else
+        ll_conn_rearm(c);
+}
+
+/* ---- the TLS handshake ------------------------------------------------------ */
+
+/* Runs on the raw socket, watched by a poll handle, before libuv reads:
+ * OpenSSL then sees the socket itself and can hand it to kernel TLS. The
+ * timer's head deadline, from accept, bounds it like a request head. */
+static void on_handshake_ready(uv_poll_t *poll, int status, int events);
+
+/* Closing the poll handle takes the socket out of epoll at once, so
+ * libuv's own watch on it starts afresh. */
+static void handshake_over(ll_conn_t *c)
+{
+    c->handshaking = 0;
+    uv_close((uv_handle_t *)&c->poll, on_handle_closed);
+}
+
+static void handshake_step(ll_conn_t *c)
+{
+    int events = 0;
+    int rc = ll_tls_handshake(c->tls, &events);
+    if (rc == LL_EBADREQUEST) {
+        /* http:// typed for https://: say so in the client's own protocol
+         * (as nginx does), then close. */
+        handshake_over(c);
+        ll_tls_free(c->tls);
+        c->tls = NULL;
+        ll_conn_fail(c, LL_EBADREQUEST, "this port speaks TLS: use https://");
+        return;
+    }
+    if (rc < 0) {
+        ll_conn_close(c);
+        return;
+    }
+    if (rc == 0) {
+        if (uv_poll_start(&c->poll, events, on_handshake_ready) < 0)
+            ll_conn_close(c);
+        return;
+    }
+    handshake_over(c);
+    ll_conn_reading(c, 1);
+}
+
+static void on_handshake_ready(uv_poll_t *poll, int status, int events)
+{
+    ll_conn_t *c = poll->data;
+    (void)events;
+    if (c->closing)
+        return;
+    if (status < 0) {
+        ll_conn_close(c);
+        return;
+    }
+    handshake_step(c);
+}
+
+/* Returns 0 with the handshake started, or < 0 (the caller closes). */
+static int start_tls(ll_conn_t *c)
+{
+    uv_os_fd_t fd;
+    if (uv_fileno((const uv_handle_t *)c->tcp, &fd) != 0 ||
+        !(c->tls = ll_tls_new(c->w->opts->tls, fd)) ||
+        uv_poll_init_socket(&c->w->loop, &c->poll, fd) != 0)
+        return LL_EIO;
+    c->poll.data = c;
+    c->handles++;
+    c->handshaking = 1;
+    handshake_step(c);
+    return 0;
 }
 
 void ll_conn_accept(ll_worker_t *w, uv_stream_t *listener)
@@ -522,15 +617,19 @@ void ll_conn_accept(ll_worker_t *w, uv_stream_t *listener)
     uv_tcp_nodelay(c->tcp, 1); /* small responses and events go out at once */
     ll_conn_parse_init(c);
     c->head_start = c->idle_since = ll_conn_now(c);
-    ll_conn_reading(c, 1);
     ll_conn_rearm(c);
+    if (!w->opts->tls)
+        ll_conn_reading(c, 1);
+    else if (start_tls(c) < 0)
+        ll_conn_close(c);
 }
 
 /* ---- handing over ------------------------------------------------------------ */
 
-uv_tcp_t *ll_conn_hand_over(ll_req_t *req, ll_conn_rest_cb rest_cb, void *heir)
+uv_tcp_t *ll_conn_hand_over(ll_req_t *req, ll_conn_rest_cb rest_cb, void *heir, ll_tls_t **tls)
 {
     ll_conn_t *c = req->conn;
+    *tls = NULL;
     if (!c || c->closing || c->draining) {
         ll_req_respond(req, 503, NULL, NULL, 0); /* an orphan: this only frees it */
         return NULL;
@@ -549,8 +648,10 @@ uv_tcp_t *ll_conn_hand_over(ll_req_t *req, ll_conn_rest_cb rest_cb, void *heir)
     ll_conn_reading(c, 0); /* the heir reads with callbacks of its own */
     uv_tcp_t *tcp = c->tcp;
     c->tcp = NULL;
+    *tls = c->tls;
+    c->tls = NULL;
     c->handles--; /* the socket is the heir's to close */
-    c->rest_cb = rest_cb;
+    c->rest_cb = c->heir_cb = rest_cb;
     c->heir = heir;
     /* Closing, as far as HTTP goes: only the timer is left to close, and the
      * connection is freed once the answers written before are done. */

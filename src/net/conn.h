@@ -14,6 +14,7 @@
 
 #include "net/http.h"
 #include "net/req.h"
+#include "net/tls.h"
 #include "net/worker.h"
 
 #include <stddef.h>
@@ -30,6 +31,8 @@ struct ll_conn {
     uv_tcp_t *tcp; /* apart from the connection: it outlives it when handed over */
     uv_timer_t timer;
     uv_shutdown_t shutdown;
+    ll_tls_t *tls;  /* NULL on plain TCP; goes with the socket when handed over */
+    uv_poll_t poll; /* the TLS handshake's wait for the socket */
     http_parser parser;
     ll_worker_t *w;
     ll_conn_t *prev, *next;  /* w->conns */
@@ -57,7 +60,9 @@ struct ll_conn {
     unsigned draining : 1;          /* client sent EOF: finish writes, then close */
     unsigned lingering : 1;         /* our write side is shut: read until EOF */
     unsigned closing : 1;           /* uv_close() called, or the socket handed over */
+    unsigned handshaking : 1;       /* TLS handshake under way: poll open, no reading */
     ll_conn_rest_cb rest_cb;        /* set by ll_conn_hand_over until the parser returns */
+    ll_conn_rest_cb heir_cb;        /* the same, kept: TLS records read after the hand-over */
     void *heir;
 };
 
@@ -93,13 +98,13 @@ void ll_conn_accept(ll_worker_t *w, uv_stream_t *listener);
 void ll_conn_flush(ll_conn_t *c);
 
 /* conn.c, for stream_conn.c: ends HTTP on req's connection and gives its
- * socket away. Must be called from the handler of req, which must be first
- * in line: req is consumed, requests pipelined after it are dropped,
+ * socket (and its TLS session, in *tls: NULL on plain TCP) away. Must be called from the handler of
+ * req, which must be first in line: req is consumed, requests pipelined after it are dropped,
  * reading stops, and once the parser returns, rest_cb(heir) gets the bytes
  * that followed req in its read. The connection then forgets the socket and
  * frees itself when the answers it wrote before are done. Returns NULL when
  * the client is gone (req freed) or req is not first (answered 400). */
-uv_tcp_t *ll_conn_hand_over(ll_req_t *req, ll_conn_rest_cb rest_cb, void *heir);
+uv_tcp_t *ll_conn_hand_over(ll_req_t *req, ll_conn_rest_cb rest_cb, void *heir, ll_tls_t **tls);
 
 /* parse.c, once the parser returned after a hand-over: passes the bytes that
  * followed the request to the heir. */

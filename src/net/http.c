@@ -415,6 +415,20 @@ ll_worker_t *ll_req_worker(const ll_req_t *req)
     return req->worker;
 }
 
+int ll_req_is_tls(const ll_req_t *req)
+{
+    return req->conn && req->conn->tls;
+}
+
+/* RFC 6797 §7.2: only over TLS, never over plain HTTP. A year is what
+ * browsers' preload lists ask for. */
+const char *ll_req_hsts_header(const ll_req_t *req)
+{
+    return ll_req_is_tls(req) && req->conn->w->opts->hsts
+               ? "Strict-Transport-Security: max-age=31536000\r\n"
+               : "";
+}
+
 int ll_req_peer_ip(const ll_req_t *req, char *out, size_t cap)
 {
     struct sockaddr_storage sa;
@@ -529,6 +543,7 @@ static void respond(ll_req_t *req, int status, const char *content_type, const c
     const char *conn_hdr = !req->keep_alive       ? "Connection: close\r\n"
                            : req->http_minor == 0 ? "Connection: keep-alive\r\n"
                                                   : "";
+    const char *hsts_hdr = ll_req_hsts_header(req);
     /* RFC 9110 §8.6, §15.4.5: no Content-Length or body for 1xx, 204, 304;
      * HEAD gets the headers GET would, without the body (§9.3.2). */
     int bodiless = status < 200 || status == 204 || status == 304;
@@ -541,12 +556,12 @@ static void respond(ll_req_t *req, int status, const char *content_type, const c
     const char *ct = content_type ? content_type : "";
     int hn = snprintf(NULL, 0, "HTTP/1.1 %d %s\r\n%s%s%s%s", status, reason, ct_name, ct, ct_end,
                       clen_hdr);
-    size_t clen = strlen(conn_hdr);
+    size_t clen = strlen(conn_hdr), slen = strlen(hsts_hdr);
     if (hn < 0) {
         respond_oom(req);
         return;
     }
-    size_t total = (size_t)hn + req->rhdrs_len + clen + 2;
+    size_t total = (size_t)hn + req->rhdrs_len + slen + clen + 2;
     char *out = ll_arena_alloc(&req->arena, total + 1); /* snprintf writes a NUL */
     if (!out) {
         respond_oom(req);
@@ -557,6 +572,8 @@ static void respond(ll_req_t *req, int status, const char *content_type, const c
     if (req->rhdrs_len)
         memcpy(out + n, req->rhdrs, req->rhdrs_len);
     n += req->rhdrs_len;
+    memcpy(out + n, hsts_hdr, slen);
+    n += slen;
     memcpy(out + n, conn_hdr, clen);
     n += clen;
     memcpy(out + n, "\r\n", 2);

@@ -52,6 +52,13 @@ ll_worker_t *ll_req_worker(const ll_req_t *req);
  * proxy in front makes every client one address. */
 int ll_req_peer_ip(const ll_req_t *req, char *out, size_t cap);
 
+/* 1 when req came over TLS (--tls-cert; net/tls.h). */
+int ll_req_is_tls(const ll_req_t *req);
+
+/* The Strict-Transport-Security header line (with its CRLF) that every
+ * response to req carries (--hsts, over TLS), or "". */
+const char *ll_req_hsts_header(const ll_req_t *req);
+
 /* The per-worker context that server_opts.worker_init returned. */
 void *ll_req_ctx(const ll_req_t *req);
 

@@ -267,9 +267,30 @@ static int after_request(ll_conn_t *c, const char *data, size_t len)
     return 0;
 }
 
+/* More bytes while the parser is paused (the rest of a read that TLS
+ * decrypts a record at a time): kept after those kept already. One read's
+ * worth at most, as reading is stopped. */
+static void keep_more(ll_conn_t *c, const char *data, size_t len)
+{
+    if (len == 0)
+        return;
+    char *more = realloc(c->rest, c->rest_len + len);
+    if (!more) {
+        ll_conn_close(c);
+        return;
+    }
+    memcpy(more + c->rest_len, data, len);
+    c->rest = more;
+    c->rest_len += len;
+}
+
 void ll_conn_feed(ll_conn_t *c, const char *data, size_t len)
 {
     http_parser *p = &c->parser;
+    if (c->paused) {
+        keep_more(c, data, len);
+        return;
+    }
     while (len > 0 && !c->closing && !c->stop_parsing) {
         int in_head = !c->cur || !c->cur->head_done;
         size_t n = http_parser_execute(p, &parser_settings, data, len);

@@ -8,6 +8,7 @@
 #include "net/server.h"
 #include "net/conn.h"
 #include "net/stream_conn.h"
+#include "net/tls.h"
 #include "net/worker.h"
 #include "util/err.h"
 #include "util/log.h"
@@ -253,6 +254,7 @@ static void worker_close(ll_worker_t *w)
     if (o->worker_fini)
         o->worker_fini(w->ctx);
     finish_loop(w);
+    ll_tls_thread_end(); /* every session of this thread is freed by now */
 }
 
 static void worker_main(void *arg)

@@ -9,6 +9,7 @@
 #define LL_NET_SERVER_H
 
 #include "net/http.h"
+#include "net/tls.h"
 #include "util/taskq.h"
 
 #include <stddef.h>
@@ -40,6 +41,10 @@ typedef struct ll_server_opts {
                                  responses' bytes for this long */
     size_t max_pipelined;     /* requests in flight per connection before
                                  reading pauses */
+    /* Serve TLS on every connection (net/tls.h; NULL: plain TCP). The
+     * context is the caller's and outlives the server. */
+    ll_tls_ctx_t *tls;
+    int hsts; /* with tls: Strict-Transport-Security on every response */
 } ll_server_opts_t;
 
 /* Fills the defaults: 16 KiB head, 1 MiB body, 10 s head, a body rate of

@@ -6,6 +6,7 @@
  * data path: events out, after conn.c handed the socket over. */
 #include "net/stream_conn.h"
 #include "net/conn.h"
+#include "net/tls.h"
 #include "net/worker.h"
 #include "util/err.h"
 #include "util/log.h"
@@ -21,6 +22,7 @@
 
 struct ll_stream_conn {
     uv_tcp_t *tcp;     /* from conn.c; freed once closed */
+    ll_tls_t *tls;     /* from conn.c too; NULL on plain TCP */
     uv_timer_t linger; /* the goodbye's deadline */
     uv_timer_t timer;  /* the owner's */
     uv_shutdown_t shutdown;
@@ -56,6 +58,7 @@ static void on_handle_closed(uv_handle_t *h)
     ll_sub_close(s->sub); /* every write callback has run by now */
     if (s->cbs->on_closed)
         s->cbs->on_closed(s->owner);
+    ll_tls_free(s->tls);
     free(s->tcp);
     free(s);
 }
@@ -117,7 +120,7 @@ void ll_stream_conn_end(ll_stream_conn_t *s)
         return;
     s->lingering = 1;
     s->shutdown.data = s;
-    if (uv_shutdown(&s->shutdown, (uv_stream_t *)s->tcp, on_shutdown) < 0) {
+    if (ll_tls_shutdown(s->tls, &s->shutdown, (uv_stream_t *)s->tcp, on_shutdown) < 0) {
         stream_close(s);
         return;
     }
@@ -156,15 +159,18 @@ static void give(ll_stream_conn_t *s, const char *data, size_t len)
         s->cbs->on_data(s->owner, data, len);
 }
 
+static void on_plain(void *arg, const char *data, size_t len)
+{
+    give(arg, data, len);
+}
+
 static void on_read(uv_stream_t *tcp, ssize_t nread, const uv_buf_t *buf)
 {
     ll_stream_conn_t *s = tcp->data;
     if (nread == 0 || s->closing)
         return;
-    if (nread < 0)
+    if (nread < 0 || ll_tls_read(s->tls, tcp, buf->base, (size_t)nread, on_plain, s) < 0)
         stream_close(s); /* EOF (also the one lingering waits for), reset, error */
-    else
-        give(s, buf->base, (size_t)nread);
 }
 
 static void reading(ll_stream_conn_t *s, int on)
@@ -228,6 +234,19 @@ ll_sub_t *ll_stream_conn_sub(ll_stream_conn_t *s)
 
 /* ---- taking over ---------------------------------------------------------------- */
 
+static int tls_try_write(void *tls, uv_stream_t *out, const uv_buf_t bufs[], unsigned n)
+{
+    return ll_tls_try_write(tls, out, bufs, n);
+}
+
+static int tls_write(void *tls, uv_write_t *req, uv_stream_t *out, const uv_buf_t bufs[],
+                     unsigned n, uv_write_cb cb)
+{
+    return ll_tls_write(tls, req, out, bufs, n, cb);
+}
+
+static const ll_sub_io_t tls_io = {tls_try_write, tls_write};
+
 typedef struct head_write {
     uv_write_t wr;
     char bytes[];
@@ -245,14 +264,18 @@ ll_stream_conn_t *ll_stream_conn_take_over(ll_req_t *req, const char *head, size
                                            const ll_stream_conn_cbs_t *cbs, void *owner)
 {
     ll_worker_t *w = ll_req_worker(req);
+    /* The stream's head carries what every response does (--hsts), before
+     * the blank line that ends it. */
+    const char *hsts = ll_req_hsts_header(req);
+    size_t hsts_len = strlen(hsts);
     ll_stream_conn_t *s = calloc(1, sizeof *s);
-    head_write_t *hw = s ? malloc(sizeof *hw + len) : NULL;
+    head_write_t *hw = s && len >= 2 ? malloc(sizeof *hw + len + hsts_len) : NULL;
     if (!hw) {
         free(s);
         ll_req_respond_error(req, LL_ENOMEM, "out of memory");
         return NULL;
     }
-    if (!(s->tcp = ll_conn_hand_over(req, on_rest, s))) {
+    if (!(s->tcp = ll_conn_hand_over(req, on_rest, s, &s->tls))) {
         free(hw);
         free(s);
         return NULL;
@@ -272,15 +295,25 @@ ll_stream_conn_t *ll_stream_conn_take_over(ll_req_t *req, const char *head, size
     w->nstreams++;
     reading(s, 1);
 
-    memcpy(hw->bytes, head, len);
-    uv_buf_t buf = uv_buf_init(hw->bytes, (unsigned)len);
-    if (s->closing || uv_write(&hw->wr, (uv_stream_t *)s->tcp, &buf, 1, on_head_written) < 0) {
+    memcpy(hw->bytes, head, len - 2);
+    memcpy(hw->bytes + len - 2, hsts, hsts_len);
+    memcpy(hw->bytes + len - 2 + hsts_len, "\r\n", 2);
+    uv_buf_t buf = uv_buf_init(hw->bytes, (unsigned)(len + hsts_len));
+    if (s->closing ||
+        ll_tls_write(s->tls, &hw->wr, (uv_stream_t *)s->tcp, &buf, 1, on_head_written) < 0) {
         free(hw);
         s->cbs = &no_owner;
         stream_close(s);
         return NULL;
     }
-    if (!(s->sub = ll_sub_open(fo, (uv_stream_t *)s->tcp, sub_opts, hooks, owner))) {
+    /* A stream encrypted in user space writes through its session; with
+     * kernel TLS, or none, the subscriber's writev reaches the socket. */
+    ll_sub_opts_t o = *sub_opts;
+    if (!ll_tls_plain_writes(s->tls)) {
+        o.io = &tls_io;
+        o.io_arg = s->tls;
+    }
+    if (!(s->sub = ll_sub_open(fo, (uv_stream_t *)s->tcp, &o, hooks, owner))) {
         LL_ERROR("stream: out of memory opening a subscriber");
         s->cbs = &no_owner;
         ll_stream_conn_end(s);

@@ -44,12 +44,12 @@ typedef void (*ll_stream_conn_timer_cb)(void *owner);
 
 /* Called by ws.c and sse.c from the route handler, for a request with
  * nothing unanswered before it. Answers req with head (copied: a complete
- * response head), takes its connection over (requests pipelined after it
- * are dropped) and opens a subscriber of fo on it with sub_opts and hooks;
- * owner is passed to the hooks and to cbs. req is consumed. Returns the
- * stream, or NULL when the client is already gone, req was not first
- * (answered 400), or memory ran out (answered 500 before the take-over,
- * else the stream ends): owner is then never called, and frees itself. */
+ * response head, ending in its blank line; the Strict-Transport-Security
+ * line goes in where --hsts asks for it), takes its connection over
+ * (requests pipelined after it are dropped) and opens a subscriber of fo on it with sub_opts and
+ * hooks; owner is passed to the hooks and to cbs. req is consumed. Returns the stream, or NULL when
+ * the client is already gone, req was not first (answered 400), or memory ran out (answered 500
+ * before the take-over, else the stream ends): owner is then never called, and frees itself. */
 ll_stream_conn_t *ll_stream_conn_take_over(ll_req_t *req, const char *head, size_t len,
                                            ll_fanout_t *fo, const ll_sub_opts_t *sub_opts,
                                            const ll_sub_hooks_t *hooks,

@@ -91,7 +91,7 @@ void ll_relay_metrics(ll_relay_t *r, int *connected, uint64_t *last_seq_out, uin
     *resets = st.resets;
 }
 
-int ll_relay_run(const ll_config_t *cfg, void (*wait_for_signal)(void))
+int ll_relay_run(const ll_config_t *cfg, ll_tls_ctx_t *tls, void (*wait_for_signal)(void))
 {
     ll_config_t config = *cfg;
     ll_relay_t relay = {0};
@@ -131,12 +131,13 @@ int ll_relay_run(const ll_config_t *cfg, void (*wait_for_signal)(void))
     app.config = &config;
     app.hub = relay.hub;
     app.relay = &relay;
+    app.tls = tls;
     ll_api_server_opts(&app, &opts);
     if (ll_server_start(&opts, &server) < 0)
         goto out;
-    LL_INFO("ledgerline %s relay listening on %s:%d with %u workers, stream %s from %s", LL_VERSION,
-            config.listen_host, ll_server_port(server), config.workers, config.nats_stream,
-            config.nats_urls);
+    LL_INFO("ledgerline %s relay listening on %s://%s:%d with %u workers, stream %s from %s",
+            LL_VERSION, tls ? "https" : "http", config.listen_host, ll_server_port(server),
+            config.workers, config.nats_stream, config.nats_urls);
     wait_for_signal();
     ll_server_stop_accepting(server);
     ll_server_stop(server);

@@ -18,12 +18,14 @@
 #define LL_RELAY_RELAY_H
 
 #include "config.h"
+#include "net/tls.h"
 #include "stream/backend.h"
 
 typedef struct ll_relay ll_relay_t;
 
-/* Serves until SIGINT or SIGTERM. Returns the exit status. */
-int ll_relay_run(const ll_config_t *cfg, void (*wait_for_signal)(void));
+/* Serves until SIGINT or SIGTERM, over TLS with tls (the caller's; NULL:
+ * plain HTTP). Returns the exit status. */
+int ll_relay_run(const ll_config_t *cfg, ll_tls_ctx_t *tls, void (*wait_for_signal)(void));
 
 /* The stream backend of a relay's workers. */
 ll_stream_backend_t ll_relay_backend(ll_relay_t *r);

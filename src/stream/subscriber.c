@@ -258,7 +258,7 @@ void ll_sub_flush(ll_sub_t *s)
         bufs[0] = uv_buf_init(s->chunk_head, (unsigned)h);
         bufs[nb++] = uv_buf_init((char *)"\r\n", 2);
     }
-    int rc = uv_try_write(s->out, bufs, nb);
+    int rc = s->io ? s->io->try_write(s->io_arg, s->out, bufs, nb) : uv_try_write(s->out, bufs, nb);
     if (rc < 0 && rc != UV_EAGAIN) {
         s->hooks->on_write_error(s->owner, rc);
         return;
@@ -302,7 +302,8 @@ void ll_sub_flush(ll_sub_t *s)
     s->count = 0; /* still lagging as much: the events are in flight */
     s->wr.data = s;
     s->writing = 1;
-    rc = uv_write(&s->wr, s->out, bufs, rest, on_write);
+    rc = s->io ? s->io->write(s->io_arg, &s->wr, s->out, bufs, rest, on_write)
+               : uv_write(&s->wr, s->out, bufs, rest, on_write);
     if (rc < 0) {
         s->writing = 0;
         for (uint32_t k = 0; k < m; k++)
@@ -401,6 +402,8 @@ ll_sub_t *ll_sub_alloc(uv_stream_t *out, const ll_sub_opts_t *o, uint64_t log_la
     if (!s)
         return NULL;
     s->out = out;
+    s->io = o->io;
+    s->io_arg = o->io_arg;
     s->hooks = hooks;
     s->owner = owner;
     s->counts = counts;

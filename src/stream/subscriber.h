@@ -42,6 +42,16 @@ typedef struct ll_sub_hooks {
     void (*on_session_end)(void *owner);
 } ll_sub_hooks_t;
 
+/* How a subscriber's bytes reach its socket when libuv alone cannot take
+ * them: a connection that encrypts in user space (net/tls.h). Each call
+ * has the meaning of the libuv call it stands for (uv_try_write, uv_write
+ * on out). */
+typedef struct ll_sub_io {
+    int (*try_write)(void *arg, uv_stream_t *out, const uv_buf_t bufs[], unsigned n);
+    int (*write)(void *arg, uv_write_t *req, uv_stream_t *out, const uv_buf_t bufs[], unsigned n,
+                 uv_write_cb cb);
+} ll_sub_io_t;
+
 typedef struct ll_sub_opts {
     ll_wire_t wire;        /* the encoding this client reads */
     uint32_t types;        /* LL_EV_* mask; 0 means every type */
@@ -55,6 +65,8 @@ typedef struct ll_sub_opts {
      * stream. Logout or expiry then ends the stream (fanout.h). */
     const char *session;
     int64_t session_expires_ms;
+    const ll_sub_io_t *io; /* NULL: straight to libuv */
+    void *io_arg;
 } ll_sub_opts_t;
 
 /* With chunked, every flush is one HTTP/1.1 chunk: an event stream's

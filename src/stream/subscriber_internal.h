@@ -38,6 +38,8 @@ struct ll_sub {
         int64_t session_expires_ms;
     } fan;
     uv_stream_t *out;
+    const ll_sub_io_t *io; /* NULL: uv_try_write and uv_write on out */
+    void *io_arg;
     const ll_sub_hooks_t *hooks;
     void *owner;
     ll_stream_counts_t *counts; /* the worker's (plain: this thread's) */

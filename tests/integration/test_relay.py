@@ -690,3 +690,59 @@ def test_relay_takes_the_stream_flags_of_serve(dep):
             code, _reason = ws.expect_close(20)  # idle: neither ping nor text sent
             assert code == 1000, code
         relay.stop()
+
+
+# --------------------------------------------------------------------------
+# TLS on a relay (issue 15: "relay takes the same flags")
+# --------------------------------------------------------------------------
+
+class TlsRelay(N.Relay):
+    """A relay started with --tls-cert/--tls-key: its URL is https, and its
+    session trusts the certificate."""
+
+    def __init__(self, urls, cert_dir, *flags, name="relay-tls"):
+        self.cert = os.path.join(cert_dir, "cert.pem")
+        super().__init__(urls, "--tls-cert", self.cert, "--tls-key",
+                         os.path.join(cert_dir, "key.pem"), *flags, name=name)
+
+    @property
+    def url(self):
+        return "https://localhost:%d" % self.port
+
+    def _wait_ready(self, healthy):
+        self.session.verify = self.cert
+        super()._wait_ready(healthy)
+
+
+def test_relay_serves_its_streams_over_tls_with_the_flags_of_serve(dep, tmp_path):
+    """relay --tls-cert/--tls-key: GET / over https advertises wss://
+    streams, with --hsts every answer says so, and a wss:// client of the
+    relay gets the node's transactions."""
+    import asyncio
+    import ssl
+    import websockets
+    cert_dir = str(tmp_path / "tls")
+    assert H.run_cli(["dev-cert", cert_dir]).returncode == 0
+    relay = TlsRelay(dep.nats.url, cert_dir, "--hsts")
+    with contextlib.ExitStack() as stack:
+        stack.callback(relay.cleanup)
+        relay.start()
+        r = relay.session.get(relay.url + "/", headers={"Accept": "application/json"})
+        assert r.status_code == 200, r.text
+        assert r.json()["_links"]["streams_v1"].startswith("wss://localhost:%d/" % relay.port)
+        assert r.headers["Strict-Transport-Security"] == "max-age=31536000"
+        ctx = ssl.create_default_context(cafile=relay.cert)
+
+        async def receive_grant():
+            url = "wss://localhost:%d/api/v1/streams/valid_transactions" % relay.port
+            async with websockets.connect(url, ssl=ctx) as ws:
+                tx_id = dep.srv.fund(H.random_address(), 1000, wait=False)
+                deadline = asyncio.get_running_loop().time() + SEEN_WITHIN_S
+                while True:
+                    left = deadline - asyncio.get_running_loop().time()
+                    assert left > 0, "the grant %s did not reach the wss client" % tx_id
+                    event = json.loads(await asyncio.wait_for(ws.recv(), left))
+                    if event.get("transaction_id") == tx_id:
+                        return
+        asyncio.run(receive_grant())
+        relay.stop()
