@@ -37,17 +37,17 @@
  * 1.2 or 1.3) and then the same exchange through SSL_read/SSL_write. It is a
  * load client against a development certificate: the peer is not verified.
  * A handshake in flight counts as connecting (CONNECTING_MAX), and one that
- * fails counts as failed; the first failure's reason goes to stderr. */
+ * fails counts as failed; the first failure's reason goes to stderr. That
+ * byte stream, plain or TLS, is stream_load_io.c's; this file reads HTTP,
+ * SSE and WebSocket out of it. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <http_parser.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/sha.h>
-#include <openssl/ssl.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -61,6 +61,8 @@
 #include <time.h>
 #include <unistd.h>
 #include <wslay/wslay.h>
+
+#include "stream_load_io.h"
 
 #define LINE_MAX_B 65536    /* an SSE line is kept up to this; the rest is skipped */
 #define WS_MSG_MAX_B 65536  /* a longer WS message: wslay closes with 1009, the stream ends */
@@ -76,7 +78,7 @@
 enum conn_state { C_IDLE, C_CONNECTING, C_HANDSHAKE, C_HEAD, C_BODY, C_DONE, C_FAILED, C_CLOSED };
 
 struct conn {
-    int fd;
+    ll_sio_t io; /* the socket, or TLS over it; close_conn closes it */
     enum conn_state state;
     size_t sent;        /* bytes of the request written */
     http_parser parser; /* parser.data points back here */
@@ -92,9 +94,6 @@ struct conn {
     char hdr_name[24], accept[WS_ACCEPT_B64]; /* Sec-WebSocket-Accept from the head */
     size_t hdr_name_len, accept_len;          /* past their buffer: too long, no match */
     int in_value; /* http-parser's last header callback was for a value */
-    /* --tls only */
-    SSL *ssl;          /* from the TCP connect on; close_conn frees it */
-    int read_wants_wr; /* SSL_read must write first (a TLS 1.3 KeyUpdate answer) */
 };
 
 /* Written by the signal handler, read by the loop; nothing else touches it. */
@@ -110,9 +109,6 @@ static int64_t *samples;
 static size_t n_samples, samples_cap;
 static int established, failed, connecting;
 static long ws_drop_notices, ws_binary;
-static SSL_CTX *tls_ctx; /* --tls: one client context for every connection */
-static int tls_failed;
-static char tls_first_error[256];
 
 static void on_signal(int sig)
 {
@@ -209,11 +205,7 @@ static void feed_sse(struct conn *c, const char *p, size_t n)
  * wslay context. */
 static void close_conn(struct conn *c, enum conn_state st)
 {
-    SSL_free(c->ssl); /* leaves the socket open (SSL_set_fd) */
-    c->ssl = NULL;
-    if (c->fd >= 0)
-        close(c->fd); /* also removes it from the epoll set */
-    c->fd = -1;
+    ll_sio_close(&c->io);
     if (c->ws)
         wslay_event_context_free(c->ws);
     c->ws = NULL;
@@ -225,88 +217,6 @@ static void close_conn(struct conn *c, enum conn_state st)
     c->state = st;
 }
 
-/* ---- the byte stream: the socket itself, or TLS over it -------------------- */
-
-/* A TLS call's failure as a socket's: EAGAIN when it waits for the socket
- * (a read that must write first sets read_wants_wr: its caller then waits
- * for EPOLLOUT too), 0 for the end of the stream (close_notify, or EOF:
- * SSL_OP_IGNORE_UNEXPECTED_EOF), any other errno when the connection is
- * broken. */
-static ssize_t tls_io_error(struct conn *c, int err, int reading)
-{
-    switch (err) {
-    case SSL_ERROR_ZERO_RETURN:
-        return 0;
-    case SSL_ERROR_WANT_WRITE:
-        c->read_wants_wr = reading;
-        /* fall through */
-    case SSL_ERROR_WANT_READ:
-        errno = EAGAIN;
-        return -1;
-    default:
-        errno = EPROTO;
-        return -1;
-    }
-}
-
-/* Reads (with peek: looks at) what there is, as recv(2) does: the byte
- * count, 0 at the end of the stream, or -1 with errno. */
-static ssize_t conn_recv(struct conn *c, void *buf, size_t len, int peek)
-{
-    if (!c->ssl) {
-        ssize_t r;
-        do
-            r = recv(c->fd, buf, len, peek ? MSG_PEEK : 0);
-        while (r < 0 && errno == EINTR);
-        return r;
-    }
-    size_t n = 0;
-    if (len == 0)
-        return 0;
-    ERR_clear_error();
-    c->read_wants_wr = 0;
-    if (peek ? SSL_peek_ex(c->ssl, buf, len, &n) : SSL_read_ex(c->ssl, buf, len, &n))
-        return (ssize_t)n;
-    return tls_io_error(c, SSL_get_error(c->ssl, 0), 1);
-}
-
-/* Writes what the socket takes now, as write(2) does. A TLS write that
- * waits is retried with the same bytes (SSL_write's rule). */
-static ssize_t conn_send(struct conn *c, const void *buf, size_t len)
-{
-    if (!c->ssl) {
-        ssize_t w;
-        do
-            w = write(c->fd, buf, len);
-        while (w < 0 && errno == EINTR);
-        return w;
-    }
-    size_t n = 0;
-    if (len == 0)
-        return 0;
-    ERR_clear_error();
-    if (SSL_write_ex(c->ssl, buf, len, &n))
-        return (ssize_t)n;
-    return tls_io_error(c, SSL_get_error(c->ssl, 0), 0);
-}
-
-/* One client context for every connection: TLS 1.2 or 1.3, ALPN http/1.1
- * (an HTTP/1.1 client says so), no verification, partial writes (a write
- * that waits is retried from where the loop stands). */
-static int tls_init(void)
-{
-    static const unsigned char alpn[] = "\x08http/1.1";
-    tls_ctx = SSL_CTX_new(TLS_client_method());
-    if (!tls_ctx || !SSL_CTX_set_min_proto_version(tls_ctx, TLS1_2_VERSION) ||
-        SSL_CTX_set_alpn_protos(tls_ctx, alpn, sizeof alpn - 1) != 0)
-        return -1;
-    SSL_CTX_set_verify(tls_ctx, SSL_VERIFY_NONE, NULL);
-    SSL_CTX_set_mode(tls_ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
-                                  SSL_MODE_RELEASE_BUFFERS);
-    SSL_CTX_set_options(tls_ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
-    return 0;
-}
-
 /* The TCP connect is done: the response head is next (after the request). */
 static void start_head(struct conn *c)
 {
@@ -315,41 +225,25 @@ static void start_head(struct conn *c)
     c->parser.data = c;
 }
 
-/* Moves c's TLS handshake on, starting it on the first call. Returns 1 when
- * it is done (c is in C_HEAD and waits for both directions: the request is
+/* Moves c's TLS handshake on (the TCP connect is done). Returns 1 when it
+ * is done (c is in C_HEAD and waits for both directions: the request is
  * next), 0 when it waits for the socket (the interest set says which way),
  * -1 when it failed (c is closed and counted). */
 static int tls_handshake(struct conn *c, int ep)
 {
-    if (!c->ssl) {
-        c->ssl = SSL_new(tls_ctx);
-        if (!c->ssl || !SSL_set_fd(c->ssl, c->fd) || !SSL_set_tlsext_host_name(c->ssl, "localhost"))
-            goto failed;
-        SSL_set_connect_state(c->ssl);
-        c->state = C_HANDSHAKE;
+    uint32_t events;
+    int rc = ll_sio_handshake(&c->io, &events);
+    if (rc < 0) {
+        close_conn(c, C_FAILED);
+        return -1;
     }
-    ERR_clear_error();
-    int rc = SSL_do_handshake(c->ssl), err = rc == 1 ? SSL_ERROR_NONE : SSL_get_error(c->ssl, rc);
-    if (err != SSL_ERROR_NONE && err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE)
-        goto failed;
     if (rc == 1)
         start_head(c);
-    struct epoll_event ev = {.events = err == SSL_ERROR_WANT_READ    ? EPOLLIN
-                                       : err == SSL_ERROR_WANT_WRITE ? EPOLLOUT
-                                                                     : EPOLLIN | EPOLLOUT,
-                             .data.ptr = c};
-    epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
-    return rc == 1;
-failed:
-    if (tls_failed++ == 0) {
-        unsigned long e = ERR_peek_error();
-        if (e)
-            ERR_error_string_n(e, tls_first_error, sizeof tls_first_error);
-        else
-            snprintf(tls_first_error, sizeof tls_first_error, "the server closed the connection");
-    }
-    close_conn(c, C_FAILED);
-    return -1;
+    else
+        c->state = C_HANDSHAKE;
+    struct epoll_event ev = {.events = events, .data.ptr = c};
+    epoll_ctl(ep, EPOLL_CTL_MOD, c->io.fd, &ev);
+    return rc;
 }
 
 /* A fresh Sec-WebSocket-Key for c: 16 bytes from getrandom, in base64. */
@@ -363,21 +257,21 @@ static int new_ws_key(struct conn *c)
 
 static int open_conn(struct conn *c, int ep, const struct sockaddr_in *sa)
 {
-    c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    c->io.fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     c->state = C_CONNECTING;
     connecting++;
-    if (c->fd < 0 || (ws_mode && new_ws_key(c) < 0)) {
+    if (c->io.fd < 0 || (ws_mode && new_ws_key(c) < 0)) {
         close_conn(c, C_FAILED);
         return -1;
     }
     int one = 1;
-    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (connect(c->fd, (const struct sockaddr *)sa, sizeof *sa) < 0 && errno != EINPROGRESS) {
+    setsockopt(c->io.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (connect(c->io.fd, (const struct sockaddr *)sa, sizeof *sa) < 0 && errno != EINPROGRESS) {
         close_conn(c, C_FAILED);
         return -1;
     }
     struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.ptr = c};
-    if (epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev) < 0) {
+    if (epoll_ctl(ep, EPOLL_CTL_ADD, c->io.fd, &ev) < 0) {
         close_conn(c, C_FAILED);
         return -1;
     }
@@ -431,7 +325,7 @@ static ssize_t ws_recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len,
         wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
         return -1;
     }
-    ssize_t r = conn_recv(c, buf, len, 0);
+    ssize_t r = ll_sio_recv(&c->io, buf, len, 0);
     if (r > 0)
         return r;
     /* EOF or a socket error ends the stream: wslay_event_recv fails. */
@@ -446,7 +340,7 @@ static ssize_t ws_send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size
 {
     struct conn *c = user;
     (void)flags;
-    ssize_t w = conn_send(c, data, len);
+    ssize_t w = ll_sio_send(&c->io, data, len);
     if (w >= 0)
         return w;
     wslay_event_set_error(ctx, errno == EAGAIN || errno == EWOULDBLOCK
@@ -501,7 +395,7 @@ static void ws_pump(struct conn *c, int ep, int readable)
 {
     /* TLS may hold decrypted bytes the socket no longer shows, or a read
      * that waited for EPOLLOUT. */
-    readable = readable || (c->ssl && (SSL_has_pending(c->ssl) || c->read_wants_wr));
+    readable = readable || ll_sio_read_pending(&c->io);
     if ((readable && wslay_event_recv(c->ws) != 0) || wslay_event_send(c->ws) != 0 ||
         (!wslay_event_want_read(c->ws) && !wslay_event_want_write(c->ws))) {
         close_conn(c, C_CLOSED);
@@ -510,11 +404,11 @@ static void ws_pump(struct conn *c, int ep, int readable)
     uint32_t mask = 0;
     if (wslay_event_want_read(c->ws) && wslay_event_get_queued_msg_count(c->ws) < WS_QUEUED_MAX)
         mask |= EPOLLIN;
-    if (wslay_event_want_write(c->ws) || c->read_wants_wr)
+    if (wslay_event_want_write(c->ws) || c->io.read_wants_wr)
         mask |= EPOLLOUT;
     if (mask != c->ev_mask) {
         struct epoll_event ev = {.events = mask, .data.ptr = c};
-        epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
+        epoll_ctl(ep, EPOLL_CTL_MOD, c->io.fd, &ev);
         c->ev_mask = mask;
     }
 }
@@ -601,7 +495,7 @@ static void ws_read_head(struct conn *c)
 {
     char buf[4096];
     while (c->state == C_HEAD) {
-        ssize_t r = conn_recv(c, buf, sizeof buf, 1);
+        ssize_t r = ll_sio_recv(&c->io, buf, sizeof buf, 1);
         if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
             return;
         if (r <= 0) {
@@ -609,7 +503,7 @@ static void ws_read_head(struct conn *c)
             return;
         }
         size_t used = http_parser_execute(&c->parser, &ws_parser_settings, buf, (size_t)r);
-        if (c->fd < 0)
+        if (c->io.fd < 0)
             return; /* refused: not the 101 we asked for */
         if (HTTP_PARSER_ERRNO(&c->parser) != HPE_OK) {
             fprintf(stderr, "stream_load: bad HTTP response (%s); connection dropped\n",
@@ -617,7 +511,7 @@ static void ws_read_head(struct conn *c)
             close_conn(c, C_FAILED);
             return;
         }
-        if (conn_recv(c, buf, used, 0) != (ssize_t)used) { /* what was just peeked */
+        if (ll_sio_recv(&c->io, buf, used, 0) != (ssize_t)used) { /* what was just peeked */
             close_conn(c, c->state == C_HEAD ? C_FAILED : C_CLOSED);
             return;
         }
@@ -637,25 +531,25 @@ static void on_readable(struct conn *c, int ep)
     }
     char buf[65536];
     for (;;) {
-        ssize_t r = conn_recv(c, buf, sizeof buf, 0);
+        ssize_t r = ll_sio_recv(&c->io, buf, sizeof buf, 0);
         if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            if (c->read_wants_wr) { /* on_writable goes on with it */
+            if (c->io.read_wants_wr) { /* on_writable goes on with it */
                 struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.ptr = c};
-                epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
+                epoll_ctl(ep, EPOLL_CTL_MOD, c->io.fd, &ev);
             }
             return;
         }
         if (r == 0 && c->state == C_BODY) /* EOF ends a body without framing */
             http_parser_execute(&c->parser, &parser_settings, NULL, 0);
         if (r <= 0) {
-            if (c->fd >= 0)
+            if (c->io.fd >= 0)
                 close_conn(c, c->state == C_HEAD ? C_FAILED : C_CLOSED);
             return;
         }
         if (c->state == C_DONE)
             continue; /* all its events are in; the rest is not counted */
         http_parser_execute(&c->parser, &parser_settings, buf, (size_t)r);
-        if (c->fd < 0)
+        if (c->io.fd < 0)
             return; /* a callback closed it: not 200, or the stream ended */
         if (HTTP_PARSER_ERRNO(&c->parser) != HPE_OK) {
             fprintf(stderr, "stream_load: bad HTTP response (%s); connection dropped\n",
@@ -679,11 +573,11 @@ static void on_writable(struct conn *c, int ep)
     if (c->state == C_CONNECTING) {
         int err = 0;
         socklen_t len = sizeof err;
-        if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err) {
+        if (getsockopt(c->io.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err) {
             close_conn(c, C_FAILED);
             return;
         }
-        if (!tls_ctx)
+        if (!ll_sio_tls_enabled())
             start_head(c);
     }
     if ((c->state == C_CONNECTING || c->state == C_HANDSHAKE) && tls_handshake(c, ep) != 1)
@@ -693,7 +587,7 @@ static void on_writable(struct conn *c, int ep)
          * before it writes (write copies the bytes; one thread). */
         if (ws_mode)
             memcpy(request + ws_key_off, c->ws_key, WS_KEY_B64);
-        ssize_t w = conn_send(c, request + c->sent, request_len - c->sent);
+        ssize_t w = ll_sio_send(&c->io, request + c->sent, request_len - c->sent);
         if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
             return;
         if (w < 0) {
@@ -703,8 +597,8 @@ static void on_writable(struct conn *c, int ep)
         c->sent += (size_t)w;
     }
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
-    epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
-    if (c->read_wants_wr)
+    epoll_ctl(ep, EPOLL_CTL_MOD, c->io.fd, &ev);
+    if (c->io.read_wants_wr)
         on_readable(c, ep); /* the TLS read that had to write first */
 }
 
@@ -785,7 +679,7 @@ int main(int argc, char **argv)
     if (!host || !path || port <= 0 || port > 65535 || n_conns <= 0 || expect <= 0 ||
         timeout_s <= 0 || inet_pton(AF_INET, host, &sa.sin_addr) != 1)
         usage();
-    if (tls_mode && tls_init() < 0) {
+    if (tls_mode && ll_sio_tls_init() < 0) {
         fprintf(stderr, "stream_load: no TLS client context\n");
         return 1;
     }
@@ -814,7 +708,7 @@ int main(int argc, char **argv)
         return 1;
     }
     for (int i = 0; i < n_conns; i++) {
-        conns[i].fd = -1;
+        conns[i].io.fd = -1;
         conns[i].event_t_ns = -1;
     }
 
@@ -845,11 +739,11 @@ int main(int argc, char **argv)
         }
         for (int i = 0; i < n; i++) {
             struct conn *c = evs[i].data.ptr;
-            if (c->fd < 0)
+            if (c->io.fd < 0)
                 continue;
             if ((evs[i].events & EPOLLOUT) || c->state == C_CONNECTING || c->state == C_HANDSHAKE)
                 on_writable(c, ep);
-            if (c->fd >= 0 && (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) &&
+            if (c->io.fd >= 0 && (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) &&
                 c->state != C_CONNECTING && c->state != C_HANDSHAKE)
                 on_readable(c, ep);
         }
@@ -862,9 +756,7 @@ int main(int argc, char **argv)
         if (conns[i].events < expect)
             missing += expect - conns[i].events;
         closed_early += conns[i].state == C_CLOSED && conns[i].events < expect;
-        SSL_free(conns[i].ssl);
-        if (conns[i].fd >= 0)
-            close(conns[i].fd);
+        ll_sio_close(&conns[i].io);
         if (conns[i].ws)
             wslay_event_context_free(conns[i].ws);
     }
@@ -874,6 +766,8 @@ int main(int argc, char **argv)
         fprintf(stderr,
                 "stream_load: %ld {\"type\":\"dropped\"} notices: the server dropped events\n",
                 ws_drop_notices);
+    const char *tls_first_error;
+    int tls_failed = ll_sio_tls_failures(&tls_first_error);
     if (tls_failed)
         fprintf(stderr, "stream_load: %d TLS handshakes failed (the first: %s)\n", tls_failed,
                 tls_first_error);
@@ -884,7 +778,7 @@ int main(int argc, char **argv)
            "p99_us=%lld max_us=%lld\n",
            established, failed, want, received, missing, (long long)percentile(50),
            (long long)percentile(99), (long long)(n_samples ? samples[n_samples - 1] : -1));
-    SSL_CTX_free(tls_ctx);
+    ll_sio_tls_free();
     free(samples);
     free(conns);
     close(ep);
