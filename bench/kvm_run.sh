@@ -20,8 +20,10 @@
 # First run: fetches Debian's linux-image-*-amd64-unsigned and busybox-static
 # with `apt-get download` (nothing is installed: no package scripts run) and
 # unpacks them with `dpkg-deb -x` into build-bench/kvm/, then builds the
-# initramfs there; later runs reuse it. Needs qemu-system-x86 and /dev/kvm
-# (scripts/install-deps.sh bench).
+# initramfs there; later runs reuse it. Needs qemu-system-x86, which it
+# installs (scripts/install-deps.sh vm), and /dev/kvm with hardware
+# virtualization for figures; without it the machine is emulated (TCG):
+# right for checking behaviour, meaningless for timings.
 set -euo pipefail
 
 cpus=2
@@ -69,8 +71,9 @@ kvm)
 tcg) machine=(-accel "tcg,thread=multi" -cpu max) ;;
 *) die "--accel is auto, kvm or tcg" ;;
 esac
-command -v qemu-system-x86_64 >/dev/null ||
-    die "qemu-system-x86_64 not found (scripts/install-deps.sh bench)"
+"$(dirname "$0")/../scripts/install-deps.sh" vm >&2 ||
+    die "cannot install qemu-system-x86 (scripts/install-deps.sh vm)"
+command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 not found"
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cache="$root/build-bench/kvm"

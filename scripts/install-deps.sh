@@ -9,9 +9,10 @@
 # nginx's Nchan module, which bench/vs_nchan.py (`make bench`) runs side by
 # side with the node. Both start their own nginx with their own config; a
 # system nginx service that the package may start is neither used nor
-# disturbed. `make run` needs neither. bench also adds qemu-system-x86 for
-# bench/kvm_run.sh (a command in a small VM on Debian's kernel, which has
-# kernel TLS); that script fetches the kernel itself without installing it.
+# disturbed. `make run` needs neither. `install-deps.sh vm` adds
+# qemu-system-x86 for bench/kvm_run.sh (a command in a small VM on Debian's
+# kernel, which has kernel TLS), which calls it; that script fetches the
+# kernel itself without installing it.
 set -eu
 
 PACKAGES="
@@ -25,7 +26,10 @@ if [ "${1:-}" = fuzz ]; then
     PACKAGES="$PACKAGES clang libclang-rt-14-dev"
 fi
 if [ "${1:-}" = bench ]; then
-    PACKAGES="$PACKAGES libnginx-mod-nchan qemu-system-x86"
+    PACKAGES="$PACKAGES libnginx-mod-nchan"
+fi
+if [ "${1:-}" = vm ]; then
+    PACKAGES="$PACKAGES qemu-system-x86"
 fi
 
 missing=""

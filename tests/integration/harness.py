@@ -30,9 +30,9 @@ one job each:
 * envelopes.py -- check_*_envelope for the event shapes of API.md §5, and
                   which events an address filter passes.
 
-One namespace, as before the split: setting a name on this module (a test's
-mock.patch.object(H, "free_port", ...)) sets it in every module above that
-holds the same object, so that their code sees it too; _live is one set.
+Names are re-exported, not copied: _live is process._live. To replace a
+function the modules call (mock.patch.object), patch it in its own module
+(process.free_port), not here.
 
 The tests run under pytest; conftest.py gives them the shared node of their
 file (fresh again after a failed test) and enforces the time limits.
@@ -43,8 +43,6 @@ timeout, every process started is stopped by its pid in a finally block.
 """
 
 import shutil  # noqa: F401  (H.shutil)
-import sys
-import types
 
 import requests  # noqa: F401  (H.requests)
 
@@ -75,21 +73,3 @@ from streams import (  # noqa: F401
     WsClosedWithoutCloseFrame, WsReader, _LABEL_RE, _mask_fast, _SAMPLE_RE, _Waiting, login,
     metric_sum, parse_metric_samples, register_user, rss_kib, send_message, server_metric,
     user_session, ws_accept_of, ws_frame, ws_upgrade_request)
-
-_PARTS = (signing, process, rawhttp, streams, envelopes)
-_MISSING = object()
-
-
-class _Facade(types.ModuleType):
-    """harness's module type: an assignment reaches the modules that share the name."""
-
-    def __setattr__(self, name, value):
-        old = self.__dict__.get(name, _MISSING)
-        if old is not _MISSING:
-            for part in _PARTS:
-                if part.__dict__.get(name, _MISSING) is old:
-                    setattr(part, name, value)
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Facade

@@ -293,6 +293,44 @@ def failures(srv):
     return H.server_metric(srv, "ledgerline_tls_handshake_failures_total") or 0
 
 
+def kernel_offers_tls():
+    """True when this kernel takes the `tls` upper-layer protocol on a TCP
+    socket: Linux's kernel TLS, which the node uses where it can."""
+    with socket.socket() as lst:
+        lst.bind(("127.0.0.1", 0))
+        lst.listen(1)
+        with socket.create_connection(lst.getsockname()):
+            peer, _ = lst.accept()
+            with peer:
+                try:
+                    peer.setsockopt(socket.IPPROTO_TCP, getattr(socket, "TCP_ULP", 31), b"tls")
+                    return True
+                except OSError:
+                    return False
+
+
+@H.timeout(60)
+def test_each_handshake_is_counted_by_its_path_kernel_tls_where_the_kernel_has_it(node):
+    """TLS 1.3 and 1.2 connections each serve a request and count once in
+    ledgerline_tls_handshakes_total: as "ktls" on a kernel with the tls
+    module (the node hands the keys to it), else as "userspace"."""
+    def count(path):
+        return H.server_metric(node, "ledgerline_tls_handshakes_total", path=path) or 0
+    before = {p: count(p) for p in ("ktls", "userspace")}
+    for version in (ssl.TLSVersion.TLSv1_3, ssl.TLSVersion.TLSv1_2):
+        ctx = node.ssl_context()
+        ctx.maximum_version = version
+        with T.tls_connect(node.port, ctx) as s:
+            s.sendall(H.http_request("GET", "/healthz", headers={"Connection": "close"}))
+            closed, data = T.read_until_closed(s, 10)
+        assert closed and data.startswith(b"HTTP/1.1 200 ") and data.endswith(b"ok"), data
+    # The requests session's own connection may be new too: at least two more.
+    path = "ktls" if kernel_offers_tls() else "userspace"
+    other = "userspace" if path == "ktls" else "ktls"
+    assert count(path) >= before[path] + 2, (path, before, count(path))
+    assert count(other) == before[other], (other, before, count(other))
+
+
 @H.timeout(60)
 def test_garbage_to_the_tls_port_is_closed_without_an_answer(node):
     before = failures(node)

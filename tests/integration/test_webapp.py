@@ -303,7 +303,7 @@ def test_chat_reconnects_after_a_node_restart_and_shows_messages_sent_meanwhile_
                     # While the page cannot reach the stream, the node comes
                     # back on its port, and messages are sent and confirmed.
                     run(page.send("Network.setBlockedURLs", {"urls": ["*/api/stream*"]}))
-                    with mock.patch.object(H, "free_port", lambda: port):
+                    with mock.patch.object(process, "free_port", lambda: port):
                         srv.start()
                     during = send_and_confirm(["while away 1", "while away 2", "while away 3"])
                     run(page.send("Network.setBlockedURLs", {"urls": []}))
