@@ -26,6 +26,7 @@ from unittest import mock
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import harness as H  # noqa: E402
+import process  # noqa: E402  (its free_port, patched for a restart on the same port)
 import test_contracts as TC  # noqa: E402  (Wallet, example, vm_address, receipt, word)
 from test_browser import BROWSER_HTML, PASSWORD, Cdp, Chromium, blocking, run_async  # noqa: E402
 
