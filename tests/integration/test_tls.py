@@ -515,7 +515,8 @@ def test_sighup_with_a_bad_pair_keeps_the_old_certificate_and_the_node_running()
 
 def test_a_pair_that_cannot_be_served_is_a_usage_error_with_exit_2(tmp_path):
     """Only one of --tls-cert/--tls-key, a file that is not there, or a key
-    of another pair: exit 2 before serving, with the reason on stderr."""
+    of another pair: exit 2 before serving, with the reason on stderr. A
+    good pair from the environment or the config file serves."""
     a, b = str(tmp_path / "a"), str(tmp_path / "b")
     for d in (a, b):
         assert H.run_cli(["dev-cert", d]).returncode == 0
@@ -529,10 +530,15 @@ def test_a_pair_that_cannot_be_served_is_a_usage_error_with_exit_2(tmp_path):
         proc = H.run_cli(base + flags, timeout=20)
         assert proc.returncode == 2, (flags, proc.returncode, proc.stderr)
         assert said in proc.stderr, (flags, proc.stderr)
-    # The same pair from the environment, as every flag: it serves.
+    # The same pair from the environment, and from the config file, as
+    # every flag: it serves https.
+    conf = tmp_path / "node.conf"
+    conf.write_text("tls-cert = %s/cert.pem\ntls-key = %s/key.pem\nhsts = true\n" % (b, b))
     env = {"LEDGERLINE_TLS_CERT": b + "/cert.pem", "LEDGERLINE_TLS_KEY": b + "/key.pem"}
-    srv = T.TlsServer("--dev", cert=b + "/cert.pem", key=b + "/key.pem", env=env,
-                      name="tls-env")
-    srv.flags = ["--dev"]  # the pair comes from the environment alone
-    with srv:
-        assert srv.get("/healthz").status_code == 200
+    for flags, env, hsts in ((["--dev"], env, False), (["--dev", "--config", str(conf)], {}, True)):
+        srv = T.TlsServer(cert=b + "/cert.pem", key=b + "/key.pem", env=env, name="tls-env")
+        srv.flags = flags  # the pair comes from the environment or the file alone
+        with srv:
+            r = srv.get("/healthz")
+            assert r.status_code == 200
+            assert ("Strict-Transport-Security" in r.headers) == hsts, r.headers
