@@ -442,6 +442,19 @@ def trust(srv, cert):
     srv.session = srv.new_session()
 
 
+def reload_b_and_see_it_on(srv, p, sse, amount, when):
+    """Pair B into the node's paths and SIGHUP; once new handshakes present
+    B, a grant of `amount` must reach the open SSE stream. Its tx id."""
+    T.copy_pair(*p.b, p.cert, p.key)
+    hup(srv)
+    wait_presented(srv, p.der_b, "new handshakes to present certificate B " + when)
+    trust(srv, p.b[0])
+    tx_id = srv.fund(H.random_address(), amount)
+    sse.wait_for(lambda r: any(H.envelope_tx_id(e.json) == tx_id for e in r.events),
+                 what="the SSE stream opened before to deliver " + when)
+    return tx_id
+
+
 @H.timeout(90)
 def test_sighup_presents_the_new_certificate_and_keeps_open_streams():
     with tempfile.TemporaryDirectory() as root:
@@ -457,13 +470,7 @@ def test_sighup_presents_the_new_certificate_and_keeps_open_streams():
                 first = srv.fund(H.random_address(), 1000)
                 sse.wait_for(lambda r: any(H.envelope_tx_id(e.json) == first for e in r.events),
                              what="a tx event before the reload")
-                T.copy_pair(*p.b, p.cert, p.key)
-                hup(srv)
-                wait_presented(srv, p.der_b, "new handshakes to present certificate B")
-                trust(srv, p.b[0])
-                second = srv.fund(H.random_address(), 2000)
-                sse.wait_for(lambda r: any(H.envelope_tx_id(e.json) == second for e in r.events),
-                             what="the same SSE stream to deliver after the reload")
+                second = reload_b_and_see_it_on(srv, p, sse, 2000, "after the reload")
                 ws.wait_for(lambda w: {first, second} <= {m.get("txid") for m in
                                                           w.json_messages()},
                             what="the same WebSocket to deliver after the reload")
@@ -504,13 +511,7 @@ def test_sighup_with_a_bad_pair_keeps_the_old_certificate_and_the_node_running()
                 hup(srv)
                 stays_presented(srv, p.der_a)
                 # A good pair after the bad ones is taken; the stream lived on.
-                T.copy_pair(*p.b, p.cert, p.key)
-                hup(srv)
-                wait_presented(srv, p.der_b, "certificate B after the refused reloads")
-                trust(srv, p.b[0])
-                grant = srv.fund(H.random_address(), 3000)
-                sse.wait_for(lambda r: any(H.envelope_tx_id(e.json) == grant for e in r.events),
-                             what="the stream opened before the bad reloads")
+                reload_b_and_see_it_on(srv, p, sse, 3000, "after the refused reloads")
 
 
 def test_a_pair_that_cannot_be_served_is_a_usage_error_with_exit_2(tmp_path):
