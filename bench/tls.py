@@ -16,6 +16,11 @@ in user space ("userspace"). A kernel without the `tls` module
 (setsockopt(TCP_ULP, "tls") fails) offers no kTLS: its row is then not
 measured here, never estimated.
 
+A block's batch: the same subscribers, BLOCK_MSGS messages, the last of
+which fills a block; the node's CPU around that last message (its block
+and the batch of BLOCK_MSGS `confirmed` events each stream gets, in writes
+of --client-queue events), plain and TLS.
+
 Idle: like bench/idle.py, K idle SSE streams (GET /api/stream) on a fresh
 node, plain and then TLS; the node's RSS (VmRSS) before and after, in KB
 per connection. Figures only, never pass/fail.
@@ -45,6 +50,9 @@ import vs_nchan  # noqa: E402  (start-up, publishing and CPU sampling are the sa
 
 IDLE = 2000
 IDLE_HOLD_S = 1  # streams held open before RSS is read, as bench/idle.py does
+BLOCK_MSGS = 1000  # messages of the block whose batch is measured
+CLIENT_QUEUE = 64  # the node's default --client-queue: a batch is written through that many at a time
+BLOCK_SETTLE_S = 2  # after the pending events of all but the last, before measuring
 FANOUT_PATH = "/api/stream?types=message"
 IDLE_PATH = "/api/stream"
 FLAGS = ("--dev", "--block-interval-ms", "600000", "--max-block-txs", str(10 * vs_nchan.M),
@@ -140,6 +148,41 @@ def fanout(loader, n, tls, cert_dir):
         return row
 
 
+def block_fanout(loader, n, tls, cert_dir):
+    """One block's batch: BLOCK_MSGS messages are published (each a `pending`
+    event, written at once), then the last one fills a block, whose
+    BLOCK_MSGS `confirmed` message events reach every subscriber as one
+    batch, written through the subscriber's ring CLIENT_QUEUE events at a
+    time, gathered into 16 KiB records over TLS. The
+    node's CPU is read around the last message only: its pending event,
+    the block (no proof of work) and the batch. Returns (events delivered
+    in that window, missing over the run, CPU us)."""
+    flags = list(FLAGS)
+    flags[flags.index("--max-block-txs") + 1] = str(BLOCK_MSGS)
+    flags += ["--difficulty", "0"]
+    srv = TlsServer(cert_dir, *flags) if tls else harness.Server(*flags)
+    with srv:
+        cookie = harness.login(srv, "dev", "devdevdev")
+        time.sleep(0.5)
+        client = start_client(loader, srv.port, FANOUT_PATH, n, 2 * BLOCK_MSGS,
+                              vs_nchan.CLIENT_TIMEOUT_S, tls, cookie)
+        try:
+            vs_nchan.wait_ready(client)
+            with harness.user_session(srv, cookie) as s:
+                s.verify = getattr(srv, "cafile", True)
+                for i in range(BLOCK_MSGS):
+                    if i == BLOCK_MSGS - 1:
+                        time.sleep(BLOCK_SETTLE_S)  # the pending events are out
+                        cpu0 = vs_nchan.cpu_us([srv.proc.pid])
+                    r = s.post(srv.url + "/api/messages", json={"to": "dev", "text": "b%d" % i})
+                    assert r.status_code == 202, (r.status_code, r.text[:200])
+            result, _ = vs_nchan.finish_client(client, time.monotonic() + vs_nchan.DRAIN_S)
+            cpu1 = vs_nchan.cpu_us([srv.proc.pid])
+        finally:
+            end_client(client)
+    return n * (BLOCK_MSGS + 1), result["missing"], cpu1 - cpu0
+
+
 def idle(loader, k, tls, cert_dir):
     """(streams answered, RSS before, RSS after) in KiB."""
     with server(tls, cert_dir) as srv:
@@ -223,6 +266,19 @@ def main():
         if ktls and tls["paths"]["userspace"] == 0:
             print("userspace TLS: every connection used kTLS; the userspace row is not "
                   "measured here")
+        sys.stdout.flush()
+
+        print("One block's batch: %d confirmed events per stream, written %d at a time "
+              "(--client-queue), %d streams" % (BLOCK_MSGS, CLIENT_QUEUE, n), flush=True)
+        per = {}
+        for is_tls in (False, True):
+            name = "TLS" if is_tls else "plain"
+            events, missing, cpu = block_fanout(loader, n, is_tls, cert_dir)
+            per[name] = cpu / events
+            print("%-14s %d events in the window (missing %d over the run); server CPU %.3f s = "
+                  "%.2f us per delivered event" % (name, events, missing, cpu / 1e6, per[name]),
+                  flush=True)
+        print("TLS/plain at a block's batch: CPU per event %s" % ratio(per["TLS"], per["plain"]))
         sys.stdout.flush()
 
         kb = {}
