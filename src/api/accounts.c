@@ -93,9 +93,8 @@ typedef struct tx_page {
     ll_store_pos_t last;
 } tx_page_t;
 
-/* A committed transaction as GET /api/v1/transactions/{tx_id} shows it:
- * the signed body, then tx_id, status and block_height (ledger/requests.c
- * builds the same view on the ledger thread, pending ones included). */
+/* A committed transaction as GET /api/v1/transactions/{tx_id} shows it
+ * (ll_tx_view). */
 static int add_tx(const ll_store_tx_t *row, void *arg)
 {
     tx_page_t *p = arg;
@@ -103,14 +102,10 @@ static int add_tx(const ll_store_tx_t *row, void *arg)
         p->more = 1;
         return 1; /* stop: the page is full */
     }
-    json_t *tx = json_loads(row->body, JSON_ALLOW_NUL, NULL);
-    if (!tx || json_object_set_new(tx, "tx_id", json_string(row->tx_id)) < 0 ||
-        json_object_set_new(tx, "status", json_string("confirmed")) < 0 ||
-        json_object_set_new(tx, "block_height", json_integer((json_int_t)row->height)) < 0 ||
-        json_array_append_new(p->txs, tx) < 0) { /* steals tx */
-        json_decref(tx);
+    json_t *tx =
+        ll_tx_view(json_loads(row->body, JSON_ALLOW_NUL, NULL), row->tx_id, 0, row->height);
+    if (!tx || json_array_append_new(p->txs, tx) < 0) /* steals tx */
         return LL_ENOMEM;
-    }
     p->last.height = row->height;
     p->last.index = row->index;
     return 0;

@@ -134,19 +134,6 @@ drop:
     return r->rc;
 }
 
-/* The REST view of a transaction: its signed fields plus tx_id, status and
- * block_height (null while pending). Steals body. */
-static json_t *tx_view(json_t *body, const char *tx_id, int pending, uint64_t height)
-{
-    if (!body)
-        return NULL;
-    json_object_set_new(body, "tx_id", json_string(tx_id));
-    json_object_set_new(body, "status", json_string(pending ? "pending" : "confirmed"));
-    json_object_set_new(body, "block_height",
-                        pending ? json_null() : json_integer((json_int_t)height));
-    return body;
-}
-
 static void handle_get_tx(ll_ledger_t *l, ll_ledger_req_t *r)
 {
     ll_store_tx_t row;
@@ -157,9 +144,10 @@ static void handle_get_tx(ll_ledger_t *l, ll_ledger_req_t *r)
     if (rc == LL_ENOTFOUND && !(tx = ll_mempool_find(l->mempool, r->tx_id)))
         tx = ll_ledger_inflight_find(l, r->tx_id); /* in the block being produced */
     if (rc == 0) {
-        r->result = tx_view(json_loads(row.body, JSON_ALLOW_NUL, NULL), row.tx_id, 0, row.height);
+        r->result =
+            ll_tx_view(json_loads(row.body, JSON_ALLOW_NUL, NULL), row.tx_id, 0, row.height);
     } else if (tx) {
-        r->result = tx_view(json_deep_copy(tx->body), tx->tx_id, 1, 0);
+        r->result = ll_tx_view(json_deep_copy(tx->body), tx->tx_id, 1, 0);
     } else {
         fail(r, rc, rc == LL_ENOTFOUND ? "no transaction with that id" : "store unavailable");
         return;

@@ -128,6 +128,20 @@ char *ll_tx_canonical_text(const json_t *obj)
     return dump_canonical(obj);
 }
 
+json_t *ll_tx_view(json_t *body, const char *tx_id, int pending, uint64_t height)
+{
+    if (!body)
+        return NULL;
+    if (json_object_set_new(body, "tx_id", json_string(tx_id)) < 0 ||
+        json_object_set_new(body, "status", json_string(pending ? "pending" : "confirmed")) < 0 ||
+        json_object_set_new(body, "block_height",
+                            pending ? json_null() : json_integer((json_int_t)height)) < 0) {
+        json_decref(body);
+        return NULL;
+    }
+    return body;
+}
+
 int ll_tx_fill_defaults(json_t *body, int64_t now_ms)
 {
     if ((!json_object_get(body, "timestamp_ms") &&

@@ -128,6 +128,12 @@ char *ll_tx_dump(const ll_tx_t *tx);
  * signed body this way). malloc'd, caller frees; NULL on failure. */
 char *ll_tx_canonical_text(const json_t *obj);
 
+/* The REST view of a transaction (GET /api/v1/transactions/{tx_id}, the
+ * account pages): its signed body, then tx_id, status and block_height
+ * (null while pending). Steals body (NULL is passed through); NULL when
+ * memory runs out. */
+json_t *ll_tx_view(json_t *body, const char *tx_id, int pending, uint64_t height);
+
 void ll_tx_free(ll_tx_t *tx);
 
 #endif
