@@ -129,6 +129,13 @@ void ll_api_ws_stream(ll_api_worker_t *ctx, ll_req_t *req, const char *param);
  * a client can write it. */
 int ll_api_client_https(const ll_api_worker_t *ctx, const ll_req_t *req);
 
+/* api/origin.c. The client's IP address as text into out (cap >= 46), for
+ * the per-address limits: the last address of X-Forwarded-For when the TCP
+ * peer is one of --trusted-proxies (the one that proxy saw: what comes
+ * before it, the client may have written), else the TCP peer. Returns 0,
+ * or LL_ENOTFOUND once the request is orphaned. */
+int ll_api_client_ip(const ll_api_worker_t *ctx, const ll_req_t *req, char *out, size_t cap);
+
 /* api/origin.c. 1 when req may act with the user's cookies: no Origin (not
  * a browser), the node's own origin (of --public-url, else http(s)://<Host>,
  * https when ll_api_client_https),

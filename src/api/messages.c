@@ -39,8 +39,9 @@ static void respond_no_session(ll_req_t *req, int rc)
  * or < 0 with req answered (429, or 500 without limit tables). */
 static int limit_message(ll_api_worker_t *ctx, ll_req_t *req, const char *username)
 {
-    char client[LL_AUTH_CLIENT_KEY_CAP];
-    ll_auth_limits_t *limits = ll_auth_limits_for(req, client);
+    char client[LL_AUTH_CLIENT_KEY_CAP], ip[64];
+    int known = ll_api_client_ip(ctx, req, ip, sizeof ip) == 0;
+    ll_auth_limits_t *limits = ll_auth_limits_for(req, known ? ip : NULL, client);
     if (!limits)
         return LL_EINTERNAL;
     if (ll_auth_limit(req, &limits->messages_by_client, client, ctx->app->config->messages_per_ip,

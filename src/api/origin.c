@@ -58,18 +58,15 @@ static int same_ip(const char *addr, size_t len, const unsigned char *peer, int 
     return memcmp(bin, peer, family == AF_INET ? 4 : 16) == 0;
 }
 
-int ll_api_client_https(const ll_api_worker_t *ctx, const ll_req_t *req)
+/* 1 when req's TCP peer is one of --trusted-proxies. */
+static int from_trusted_proxy(const ll_api_worker_t *ctx, const ll_req_t *req)
 {
     const char *list = ctx->app->config->trusted_proxies, *item;
-    const char *proto;
     char ip[64];
     unsigned char peer[16];
     int family;
     size_t len;
-    if (ll_req_is_tls(req))
-        return 1;
-    if (!list[0] || !(proto = ll_req_header(req, "X-Forwarded-Proto")) ||
-        strcasecmp(proto, "https") != 0 || ll_req_peer_ip(req, ip, sizeof ip) < 0)
+    if (!list[0] || ll_req_peer_ip(req, ip, sizeof ip) < 0)
         return 0;
     family = strchr(ip, ':') ? AF_INET6 : AF_INET;
     if (uv_inet_pton(family, ip, peer) != 0)
@@ -78,6 +75,39 @@ int ll_api_client_https(const ll_api_worker_t *ctx, const ll_req_t *req)
         if (same_ip(item, len, peer, family))
             return 1;
     return 0;
+}
+
+int ll_api_client_https(const ll_api_worker_t *ctx, const ll_req_t *req)
+{
+    const char *proto;
+    if (ll_req_is_tls(req))
+        return 1;
+    return (proto = ll_req_header(req, "X-Forwarded-Proto")) && strcasecmp(proto, "https") == 0 &&
+           from_trusted_proxy(ctx, req);
+}
+
+/* The last element of an X-Forwarded-For list, without blanks, into out
+ * when it is a numeric IPv4 or IPv6 address. Returns 0, or -1. */
+static int last_forwarded(const char *xff, char *out, size_t cap)
+{
+    const char *start = strrchr(xff, ',');
+    start = start ? start + 1 : xff;
+    start += strspn(start, " \t");
+    size_t len = strcspn(start, " \t");
+    unsigned char bin[16];
+    if (len == 0 || len >= cap || start[len + strspn(start + len, " \t")] != '\0')
+        return -1;
+    memcpy(out, start, len);
+    out[len] = '\0';
+    return uv_inet_pton(strchr(out, ':') ? AF_INET6 : AF_INET, out, bin) == 0 ? 0 : -1;
+}
+
+int ll_api_client_ip(const ll_api_worker_t *ctx, const ll_req_t *req, char *out, size_t cap)
+{
+    const char *xff = ll_req_header_last(req, "X-Forwarded-For");
+    if (xff && from_trusted_proxy(ctx, req) && last_forwarded(xff, out, cap) == 0)
+        return 0;
+    return ll_req_peer_ip(req, out, cap);
 }
 
 /* The node's own origin into out: scheme, host and port of --public-url

@@ -329,8 +329,9 @@ static void start_hash(auth_job_t *job)
  * checks below refuse. Returns 0, or < 0 with req answered. */
 static int limit_attempt(ll_api_worker_t *ctx, ll_req_t *req)
 {
-    char client[LL_AUTH_CLIENT_KEY_CAP];
-    ll_auth_limits_t *limits = ll_auth_limits_for(req, client);
+    char client[LL_AUTH_CLIENT_KEY_CAP], ip[64];
+    int known = ll_api_client_ip(ctx, req, ip, sizeof ip) == 0;
+    ll_auth_limits_t *limits = ll_auth_limits_for(req, known ? ip : NULL, client);
     if (!limits)
         return LL_EINTERNAL;
     return ll_auth_limit(req, &limits->attempts_by_client, client,

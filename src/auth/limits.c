@@ -32,22 +32,20 @@ ll_auth_limits_t *ll_auth_limits(void)
     return limits_ok;
 }
 
-void ll_auth_client_key(const ll_req_t *req, char out[LL_AUTH_CLIENT_KEY_CAP])
+void ll_auth_client_key(const char *ip, char out[LL_AUTH_CLIENT_KEY_CAP])
 {
-    char ip[64];
-    if (ll_req_peer_ip(req, ip, sizeof ip) < 0)
-        snprintf(ip, sizeof ip, "unknown");
-    ll_ratelimit_client_key(ip, out, LL_AUTH_CLIENT_KEY_CAP);
+    ll_ratelimit_client_key(ip ? ip : "unknown", out, LL_AUTH_CLIENT_KEY_CAP);
 }
 
-ll_auth_limits_t *ll_auth_limits_for(ll_req_t *req, char client[LL_AUTH_CLIENT_KEY_CAP])
+ll_auth_limits_t *ll_auth_limits_for(ll_req_t *req, const char *ip,
+                                     char client[LL_AUTH_CLIENT_KEY_CAP])
 {
     ll_auth_limits_t *all = ll_auth_limits();
     if (!all) {
         ll_req_respond_error(req, LL_EINTERNAL, "rate limits are unavailable");
         return NULL;
     }
-    ll_auth_client_key(req, client);
+    ll_auth_client_key(ip, client);
     return all;
 }
 

@@ -29,14 +29,16 @@ ll_auth_limits_t *ll_auth_limits(void);
 
 #define LL_AUTH_CLIENT_KEY_CAP 64
 
-/* The key that req's client address counts under (ll_ratelimit_client_key
- * of the TCP peer); "unknown" when the peer is gone. */
-void ll_auth_client_key(const ll_req_t *req, char out[LL_AUTH_CLIENT_KEY_CAP]);
+/* The key a client address counts under (ll_ratelimit_client_key of ip,
+ * text as ll_req_peer_ip gives it); "unknown" for NULL. */
+void ll_auth_client_key(const char *ip, char out[LL_AUTH_CLIENT_KEY_CAP]);
 
-/* The process's limits and the key of req's client address, for a handler
- * about to count req: NULL (req answered 500) when the limits are
- * unavailable. */
-ll_auth_limits_t *ll_auth_limits_for(ll_req_t *req, char client[LL_AUTH_CLIENT_KEY_CAP]);
+/* The process's limits and the key of the client address ip (the API
+ * decides which address that is: api.h ll_api_client_ip; NULL: unknown),
+ * for a handler about to count req: NULL (req answered 500) when the
+ * limits are unavailable. */
+ll_auth_limits_t *ll_auth_limits_for(ll_req_t *req, const char *ip,
+                                     char client[LL_AUTH_CLIENT_KEY_CAP]);
 
 /* Takes one token of key from rl (per_min a minute). When none is left,
  * answers req `429 rate_limited` with Retry-After (seconds) and a message

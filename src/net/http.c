@@ -403,6 +403,17 @@ const char *ll_req_header(const ll_req_t *req, const char *name)
     return NULL;
 }
 
+const char *ll_req_header_last(const ll_req_t *req, const char *name)
+{
+    const char *found = NULL;
+    if (!req->head_done)
+        return NULL;
+    for (size_t i = 0; i < req->nhdrs; i++)
+        if (req->hdrs[i].name != SIZE_MAX && strcasecmp(req->head + req->hdrs[i].name, name) == 0)
+            found = req->head + req->hdrs[i].value;
+    return found;
+}
+
 const char *ll_req_body(const ll_req_t *req, size_t *len)
 {
     if (len)

@@ -41,6 +41,10 @@ int ll_req_query_param(const ll_req_t *req, const char *name, char *out, size_t 
 /* Case-insensitive lookup; NULL when absent. */
 const char *ll_req_header(const ll_req_t *req, const char *name);
 
+/* The same, the last field line of name: for a list that each proxy
+ * appends to (RFC 9110 §5.3), whose newest element is at its end. */
+const char *ll_req_header_last(const ll_req_t *req, const char *name);
+
 /* The request body (NUL-terminated for convenience; len excludes the NUL). */
 const char *ll_req_body(const ll_req_t *req, size_t *len);
 

@@ -310,3 +310,42 @@ def test_nginx_served_every_request_without_errors(proxied):
     closed or reset connection to the node) for the streams above."""
     log = proxied.nginx.log()
     assert "upstream prematurely closed" not in log and "[alert]" not in log, log[-2000:]
+
+
+def login_attempt(port, forwarded_lines):
+    """A failed login straight to the node, with these X-Forwarded-For
+    field lines in order; its status (401 counted, 429 limited)."""
+    body = b'{"username": "nobody", "password": "not this one"}'
+    head = ["POST /api/login HTTP/1.1", "Host: 127.0.0.1:%d" % port,
+            "Content-Type: application/json", "Content-Length: %d" % len(body),
+            "Connection: close"] + ["X-Forwarded-For: %s" % v for v in forwarded_lines]
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(("\r\n".join(head) + "\r\n\r\n").encode() + body)
+        data = b""
+        while b"\r\n" not in data:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+    return int(data.split(b" ", 2)[1])
+
+
+@H.timeout(60)
+def test_per_address_limits_count_the_client_a_trusted_proxy_names():
+    """From a trusted proxy, the last X-Forwarded-For address (the one the
+    proxy appended; what comes before it the client may have written) is
+    the client the per-address limits count; from any other peer the
+    header changes nothing."""
+    limits = ("--auth-attempts-per-ip", "2", "--login-failures-per-user", "0")
+    with H.Server(*FLAGS, *limits, "--trusted-proxies", "127.0.0.1", name="xff-node") as srv:
+        forged_then_real = ["198.51.100.7, 203.0.113.1"]
+        assert [login_attempt(srv.port, forged_then_real) for _ in range(3)] == [401, 401, 429]
+        # Another client of the proxy has its own count, whatever it forges.
+        assert login_attempt(srv.port, ["203.0.113.1, 203.0.113.2"]) == 401
+        # Two field lines are one list: the last line's last address counts.
+        assert login_attempt(srv.port, ["203.0.113.2", "203.0.113.1"]) == 429
+        # A last element that is no address: the proxy itself is the client.
+        assert login_attempt(srv.port, ["203.0.113.3, unknown"]) == 401
+    with H.Server(*FLAGS, *limits, "--trusted-proxies", "192.0.2.1", name="xff-untrusted") as srv:
+        got = [login_attempt(srv.port, ["203.0.113.%d" % i]) for i in range(1, 4)]
+        assert got == [401, 401, 429], got
