@@ -486,8 +486,7 @@ static void on_plain(void *arg, const char *data, size_t len)
 {
     ll_conn_t *c = arg;
     if (!c->tcp) {
-        if (c->heir_cb)
-            c->heir_cb(c->heir, data, len);
+        ll_conn_pass_rest(c, data, len);
         return;
     }
     if (!c->closing && !c->stop_parsing)
@@ -651,7 +650,7 @@ uv_tcp_t *ll_conn_hand_over(ll_req_t *req, ll_conn_rest_cb rest_cb, void *heir, 
     *tls = c->tls;
     c->tls = NULL;
     c->handles--; /* the socket is the heir's to close */
-    c->rest_cb = c->heir_cb = rest_cb;
+    c->heir_cb = rest_cb;
     c->heir = heir;
     /* Closing, as far as HTTP goes: only the timer is left to close, and the
      * connection is freed once the answers written before are done. */
@@ -662,8 +661,6 @@ uv_tcp_t *ll_conn_hand_over(ll_req_t *req, ll_conn_rest_cb rest_cb, void *heir, 
 
 void ll_conn_pass_rest(ll_conn_t *c, const char *data, size_t len)
 {
-    ll_conn_rest_cb cb = c->rest_cb;
-    c->rest_cb = NULL;
-    if (cb && len > 0)
-        cb(c->heir, data, len);
+    if (c->heir_cb && len > 0)
+        c->heir_cb(c->heir, data, len);
 }

@@ -61,8 +61,7 @@ struct ll_conn {
     unsigned lingering : 1;         /* our write side is shut: read until EOF */
     unsigned closing : 1;           /* uv_close() called, or the socket handed over */
     unsigned handshaking : 1;       /* TLS handshake under way: poll open, no reading */
-    ll_conn_rest_cb rest_cb;        /* set by ll_conn_hand_over until the parser returns */
-    ll_conn_rest_cb heir_cb;        /* the same, kept: TLS records read after the hand-over */
+    ll_conn_rest_cb heir_cb;        /* set by ll_conn_hand_over (then tcp is NULL) */
     void *heir;
 };
 
@@ -98,16 +97,18 @@ void ll_conn_accept(ll_worker_t *w, uv_stream_t *listener);
 void ll_conn_flush(ll_conn_t *c);
 
 /* conn.c, for stream_conn.c: ends HTTP on req's connection and gives its
- * socket (and its TLS session, in *tls: NULL on plain TCP) away. Must be called from the handler of
- * req, which must be first in line: req is consumed, requests pipelined after it are dropped,
- * reading stops, and once the parser returns, rest_cb(heir) gets the bytes
- * that followed req in its read. The connection then forgets the socket and
- * frees itself when the answers it wrote before are done. Returns NULL when
- * the client is gone (req freed) or req is not first (answered 400). */
+ * socket (and its TLS session, in *tls: NULL on plain TCP) away. Must be
+ * called from the handler of req, which must be first in line: req is
+ * consumed, requests pipelined after it are dropped, reading stops, and
+ * once the parser returns, rest_cb(heir) gets the bytes that followed req
+ * in its read (and, over TLS, the plaintext of the rest of that read). The connection then forgets
+ * the socket and frees itself when the answers it wrote before are done. Returns NULL when the
+ * client is gone (req freed) or req is not first (answered 400). */
 uv_tcp_t *ll_conn_hand_over(ll_req_t *req, ll_conn_rest_cb rest_cb, void *heir, ll_tls_t **tls);
 
-/* parse.c, once the parser returned after a hand-over: passes the bytes that
- * followed the request to the heir. */
+/* Once the socket is handed over (c->tcp is NULL): passes bytes that
+ * followed the request to the heir (parse.c, when the parser returns;
+ * conn.c, for TLS records decrypted after it). */
 void ll_conn_pass_rest(ll_conn_t *c, const char *data, size_t len);
 
 /* conn.c: closes every connection of w now (requests in flight become

@@ -392,26 +392,26 @@ int ll_req_query_param(const ll_req_t *req, const char *name, char *out, size_t 
     return LL_ENOTFOUND;
 }
 
-const char *ll_req_header(const ll_req_t *req, const char *name)
-{
-    if (!req->head_done)
-        return NULL;
-    for (size_t i = 0; i < req->nhdrs; i++) {
-        if (req->hdrs[i].name != SIZE_MAX && strcasecmp(req->head + req->hdrs[i].name, name) == 0)
-            return req->head + req->hdrs[i].value;
-    }
-    return NULL;
-}
-
-const char *ll_req_header_last(const ll_req_t *req, const char *name)
+/* The value of the first (or last) field line of name; NULL when absent. */
+static const char *find_header(const ll_req_t *req, const char *name, int last)
 {
     const char *found = NULL;
     if (!req->head_done)
         return NULL;
-    for (size_t i = 0; i < req->nhdrs; i++)
+    for (size_t i = 0; i < req->nhdrs && (last || !found); i++)
         if (req->hdrs[i].name != SIZE_MAX && strcasecmp(req->head + req->hdrs[i].name, name) == 0)
             found = req->head + req->hdrs[i].value;
     return found;
+}
+
+const char *ll_req_header(const ll_req_t *req, const char *name)
+{
+    return find_header(req, name, 0);
+}
+
+const char *ll_req_header_last(const ll_req_t *req, const char *name)
+{
+    return find_header(req, name, 1);
 }
 
 const char *ll_req_body(const ll_req_t *req, size_t *len)

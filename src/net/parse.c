@@ -297,7 +297,7 @@ void ll_conn_feed(ll_conn_t *c, const char *data, size_t len)
         const char *seen = data;
         data += n;
         len -= n;
-        if (c->rest_cb) {
+        if (!c->tcp) {
             /* The handler handed the socket over: what follows the request
              * is the new protocol's (RFC 6455 §4.1: a client may send frames
              * right after its handshake). */

@@ -315,13 +315,11 @@ static int queue_out(uv_stream_t *s, uv_write_t *user, uv_write_cb cb, size_t of
     return rc;
 }
 
-/* The pipe is empty again for the next session. */
+/* The pipe holds no records again, for the next session. */
 static void pipe_clear(void)
 {
     pipe_state_t *p = pipe_;
     p->out_len = 0;
-    p->in = NULL;
-    p->in_len = 0;
     if (p->out_cap > OUT_KEEP_MAX) {
         free(p->out);
         p->out = NULL;
@@ -448,14 +446,10 @@ int ll_tls_read(ll_tls_t *t, uv_stream_t *s, const char *in, size_t len, ll_tls_
         if (!t->ktls_tx)
             pipe_flush(s); /* an alert of OpenSSL's, before anything else */
         if (e == SSL_ERROR_NONE) {
-            /* The handler may write on any session of this thread: the
-             * pipe is empty, and what is left of in is ours alone. */
-            const char *rest = p->in;
-            size_t rest_len = p->in_len;
-            p->in_len = 0;
+            /* The handler may write on any session of this thread (the
+             * pipe's records are flushed); reads never nest: only libuv's
+             * read callback calls here. */
             plain(arg, p->plain, (size_t)n);
-            p->in = rest;
-            p->in_len = rest_len;
             continue;
         }
         if (e != SSL_ERROR_WANT_READ)
