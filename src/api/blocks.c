@@ -61,17 +61,26 @@ void ll_api_block_get(ll_api_worker_t *ctx, ll_req_t *req, const char *which)
     ll_req_respond_json(req, 200, obj);
 }
 
+/* Transaction ids one page of blocks lists at most (each block lists all
+ * of its own): a page costs this, whatever --max-block-txs is. A block
+ * that alone has more is still listed, alone. */
+#define PAGE_TX_IDS_MAX 2000
+
 typedef struct page {
     ll_store_t *reader;
     json_t *blocks;
     uint64_t lowest;
+    size_t tx_ids;
 } page_t;
 
 static int add_block(const ll_block_hdr_t *b, void *arg)
 {
     page_t *p = arg;
+    if (json_array_size(p->blocks) > 0 && p->tx_ids + b->tx_count > PAGE_TX_IDS_MAX)
+        return 1; /* full: the next page starts at this block */
     json_t *obj = block_object(p->reader, b);
     p->lowest = b->height;
+    p->tx_ids += b->tx_count;
     return obj && json_array_append_new(p->blocks, obj) == 0 ? 0 : LL_EINTERNAL; /* steals obj */
 }
 

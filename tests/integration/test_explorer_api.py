@@ -113,6 +113,33 @@ def test_block_pages_walk_every_block_exactly_once_newest_first(srv):
     assert empty == {"blocks": [], "next_before": None}
 
 
+def test_a_page_of_blocks_ends_before_2000_transaction_ids_but_lists_every_block():
+    """Each listed block carries all its transaction ids, so a page stops
+    before the block that would pass 2,000 of them (one block is always
+    listed): blocks of 1000 come two to a page, and the walk still lists
+    every block once."""
+    from relayutil import Sender, post_batch
+    with H.Server(*SERVER_FLAGS, name="big-pages-node") as srv:
+        sender = Sender(srv)
+        srv.wait_confirmed(sender.grant)
+        last = None
+        for _ in range(3):  # three blocks of 1000 (a batch of 1000 fills one)
+            last = post_batch(srv, sender.txs(1000))[-1]
+            srv.wait_confirmed(last)
+        tip = srv.height()
+        heights, before = [], tip + 1
+        while before is not None:
+            page = get_json(srv, "/api/v1/blocks", params={"before": before, "limit": 100})
+            ids = sum(len(b["transactions"]) for b in page["blocks"])
+            assert ids <= 2000 or len(page["blocks"]) == 1, [b["tx_count"] for b in page["blocks"]]
+            heights += [b["height"] for b in page["blocks"]]
+            before = page["next_before"]
+        assert heights == list(range(tip, -1, -1)), heights
+        first = get_json(srv, "/api/v1/blocks", params={"limit": 100})["blocks"]
+        assert [b["tx_count"] for b in first][:2] == [1000, 1000] and len(first) == 2, \
+            [b["tx_count"] for b in first]
+
+
 def test_block_list_defaults_to_the_newest_twenty(srv):
     grow_chain(srv, 25)
     tip = srv.height()
