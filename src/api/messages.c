@@ -190,26 +190,10 @@ static int add_msg(const ll_store_msg_t *m, void *arg)
 }
 
 /* Parses limit: a decimal integer from 1 to MESSAGES_MAX_LIMIT. */
-static int parse_limit(const char *s, uint32_t *out)
-{
-    uint32_t v = 0;
-    if (!*s)
-        return LL_EBADPARAM;
-    for (; *s; s++) {
-        if (*s < '0' || *s > '9' || v > MESSAGES_MAX_LIMIT)
-            return LL_EBADPARAM;
-        v = v * 10 + (uint32_t)(*s - '0');
-    }
-    if (v < 1 || v > MESSAGES_MAX_LIMIT)
-        return LL_EBADPARAM;
-    *out = v;
-    return 0;
-}
-
 void ll_api_messages_get(ll_api_worker_t *ctx, ll_req_t *req, const char *param)
 {
     char username[LL_USERNAME_MAX + 1], me[33];
-    char limit[16], before[LL_TX_ID_HEX + 1], other[LL_ADDRESS_HEX + 1];
+    char before[LL_TX_ID_HEX + 1], other[LL_ADDRESS_HEX + 1];
     ll_store_msg_query_t q = {.me = me, .limit = MESSAGES_DEFAULT_LIMIT};
     json_t *list;
     int rc;
@@ -219,12 +203,13 @@ void ll_api_messages_get(ll_api_worker_t *ctx, ll_req_t *req, const char *param)
         respond_no_session(req, rc);
         return;
     }
-    rc = ll_req_query_param(req, "limit", limit, sizeof limit);
-    if (rc != LL_ENOTFOUND && (rc < 0 || parse_limit(limit, &q.limit) < 0)) {
+    uint64_t n = q.limit;
+    if (ll_api_query_uint(req, "limit", 1, MESSAGES_MAX_LIMIT, &n) < 0) {
         ll_req_respond_error(req, LL_EBADPARAM, "limit must be an integer from 1 to %d",
                              MESSAGES_MAX_LIMIT);
         return;
     }
+    q.limit = (uint32_t)n;
     rc = ll_req_query_param(req, "before", before, sizeof before);
     if (rc != LL_ENOTFOUND) {
         if (rc < 0 || !ll_hex_is_lower(before, LL_TX_ID_HEX)) {

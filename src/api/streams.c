@@ -16,8 +16,7 @@
 #include "util/err.h"
 #include "util/list.h"
 
-#include <ctype.h>
-#include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -114,8 +113,8 @@ static void respond_foreign_origin(ll_req_t *req)
  * malformed. */
 static int resume_point(ll_api_worker_t *ctx, ll_req_t *req, ll_sub_opts_t *o)
 {
-    char value[32], *end = NULL;
-    unsigned long long seq = 0;
+    char value[32];
+    uint64_t seq = 0;
     const char *id = ll_req_header(req, "Last-Event-ID");
     int rc = id ? 0 : ll_req_query_param(req, "last_event_id", value, sizeof value);
     if (rc == LL_ENOTFOUND)
@@ -124,20 +123,17 @@ static int resume_point(ll_api_worker_t *ctx, ll_req_t *req, ll_sub_opts_t *o)
         id = value;
     if (id && !*id)
         return 0; /* empty, as EventSource may send it: live from now */
-    errno = 0;
-    if (id)
-        seq = strtoull(id, &end, 10);
     /* rc < 0: a value too long for any id, or badly escaped */
-    if (rc < 0 || errno || *end || !isdigit((unsigned char)id[0])) {
+    if (rc < 0 || ll_api_parse_uint(id, UINT64_MAX, &seq) < 0) {
         ll_req_respond_error(req, LL_EBADPARAM, "Last-Event-ID is an event id (an integer)");
         return LL_EBADPARAM;
     }
     o->resume = 1;
     o->resume_after = seq;
     if (ctx->app->relay && !ll_relay_can_resume(ctx->app->relay, seq)) {
-        ll_req_respond_error(req, LL_EUNAVAILABLE,
-                             "this relay cannot reach the history after %llu right now; retry",
-                             seq);
+        ll_req_respond_error(
+            req, LL_EUNAVAILABLE,
+            "this relay cannot reach the history after %" PRIu64 " right now; retry", seq);
         return LL_EUNAVAILABLE;
     }
     return 0;

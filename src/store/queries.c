@@ -51,8 +51,7 @@ const char *const ll_sql_text[LL_SQL_COUNT] = {
      * schema 5) and its deploy (the contracts row). Only one pair of halves
      * can match an address, since the two kinds differ in length. */
     [LL_SQL_ADDRESS_TXS] =
-        "SELECT " TX_COLS " FROM ("
-        "  SELECT " TX_COLS " FROM txs WHERE sender = ?1 AND (height, idx) < (?2, ?3)"
+        "SELECT " TX_COLS " FROM txs WHERE sender = ?1 AND (height, idx) < (?2, ?3)"
         "  UNION ALL"
         "  SELECT " TX_COLS " FROM txs WHERE recipient = ?1 AND (height, idx) < (?2, ?3)"
         "     AND sender <> ?1"
@@ -63,7 +62,7 @@ const char *const ll_sql_text[LL_SQL_COUNT] = {
         "  SELECT " TX_COLS " FROM txs"
         "   WHERE tx_id = (SELECT tx_id FROM contracts WHERE address = ?1)"
         "     AND (height, idx) < (?2, ?3)"
-        "  ORDER BY height DESC, idx DESC LIMIT ?4)",
+        "  ORDER BY height DESC, idx DESC LIMIT ?4",
 
     /* ---- accounts.c: balances, nonces, assets ---- */
     [LL_SQL_SET_BALANCE] = "INSERT INTO balances(address, asset_id, units) VALUES(?1, ?2, ?3) "

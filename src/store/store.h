@@ -118,8 +118,8 @@ int ll_store_block_txs(ll_store_t *st, uint64_t height, ll_store_tx_cb cb, void 
 
 /* The explorer's block list (GET /api/v1/blocks): calls cb for each block
  * below height before, newest first, at most limit of them; stops early and
- * returns cb's value when it is non-zero. cb may call other readers (not
- * this one); the walk reads one snapshot. */
+ * returns cb's value when it is non-zero. cb may call other ll_store_*
+ * functions on st, but not this one; the walk reads one snapshot. */
 typedef int (*ll_store_block_cb)(const ll_block_hdr_t *b, void *arg);
 int ll_store_blocks_before(ll_store_t *st, uint64_t before, uint32_t limit, ll_store_block_cb cb,
                            void *arg);
