@@ -307,7 +307,16 @@ def assert_web_headers(r, content_type):
 def test_web_pages_and_scripts_carry_the_policy_and_nosniff(srv):
     assert_web_headers(srv.get("/", headers={"Accept": BROWSER_HTML}), "text/html")
     assert_web_headers(srv.get("/live.html"), "text/html")
-    assert_web_headers(srv.get("/live.js"), "text/javascript")
+    # Every file of web/, with the type its extension must get (a module
+    # script with another type would not run).
+    types = {".html": "text/html", ".js": "text/javascript", ".css": "text/css",
+             ".svg": "image/svg+xml"}
+    for name in sorted(os.listdir(os.path.join(H.REPO_ROOT, "web"))):
+        ext = os.path.splitext(name)[1]
+        assert ext in types, "a web file of a type this test does not know: %s" % name
+        r = srv.get("/" + name)
+        assert r.status_code == 200, (name, r.status_code)
+        assert_web_headers(r, types[ext])
     assert "unsafe-inline" not in CSP
     # A page is also served without its extension.
     plain = srv.get("/live")
