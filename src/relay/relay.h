@@ -1,6 +1,6 @@
 /* relay/relay.h: `ledgerline relay`: a process of the same binary with no
  * ledger and no SQLite that serves the node's event streams from NATS
- * JetStream (docs/API.md §7, docs/OPERATIONS.md).
+ * JetStream (docs/API.md §8, docs/OPERATIONS.md).
  * Owns:    the relay's hub, its recent memory (--relay-memory events: a
  *          client failing over with a recent Last-Event-ID resumes from it
  *          without asking NATS; at about 1.5 KB an event in every wire

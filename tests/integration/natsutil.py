@@ -515,7 +515,7 @@ RELAY_STOP_DEADLINE_S = H.STOP_DEADLINE_S
 
 class Relay(H.ManagedProcess):
     """One `ledgerline relay --nats URLS --listen 127.0.0.1:<free port>`
-    process at a time (docs/API.md §7 "Relays"). A context manager: start
+    process at a time (docs/API.md §8). A context manager: start
     on enter; stop (checked) on exit.
 
         with Relay(nats.url, "--sse-heartbeat-s", "1") as relay:

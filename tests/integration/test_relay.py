@@ -44,6 +44,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import harness as H  # noqa: E402
 import natsutil as N  # noqa: E402
+import tlsutil as T  # noqa: E402
 from harness import sign  # noqa: E402
 from relayutil import (SEEN_WITHIN_S, Sender, Traffic, assert_public_streams_complete,  # noqa: E402
                        assert_same, assert_stream_holds_the_log, assert_strictly_increasing,
@@ -719,11 +720,9 @@ def test_relay_serves_its_streams_over_tls_with_the_flags_of_serve(dep, tmp_path
     streams, with --hsts every answer says so, and a wss:// client of the
     relay gets the node's transactions."""
     import asyncio
-    import ssl
     import websockets
-    cert_dir = str(tmp_path / "tls")
-    assert H.run_cli(["dev-cert", cert_dir]).returncode == 0
-    relay = TlsRelay(dep.nats.url, cert_dir, "--hsts")
+    cert, _key = T.dev_cert(str(tmp_path / "tls"))
+    relay = TlsRelay(dep.nats.url, os.path.dirname(cert), "--hsts")
     with contextlib.ExitStack() as stack:
         stack.callback(relay.cleanup)
         relay.start()
@@ -731,7 +730,7 @@ def test_relay_serves_its_streams_over_tls_with_the_flags_of_serve(dep, tmp_path
         assert r.status_code == 200, r.text
         assert r.json()["_links"]["streams_v1"].startswith("wss://localhost:%d/" % relay.port)
         assert r.headers["Strict-Transport-Security"] == "max-age=31536000"
-        ctx = ssl.create_default_context(cafile=relay.cert)
+        ctx = T.client_context(relay.cert)
 
         async def receive_grant():
             url = "wss://localhost:%d/api/v1/streams/valid_transactions" % relay.port
