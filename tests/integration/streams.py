@@ -165,10 +165,11 @@ class WsClosedWithoutCloseFrame(Exception):
 
 class RawWebSocket(RawStream):
     """A hand-made WebSocket client for what a library will not send:
-    unmasked frames, reserved opcodes, bad UTF-8, oversized messages."""
+    unmasked frames, reserved opcodes, bad UTF-8, oversized messages. Over
+    TLS when given an ssl_context."""
 
-    def __init__(self, port, timeout=10.0, rcvbuf=None):
-        super().__init__(port, timeout, rcvbuf)
+    def __init__(self, port, timeout=10.0, rcvbuf=None, ssl_context=None):
+        super().__init__(port, timeout, rcvbuf, ssl_context)
         self.response = None
 
     def handshake(self, path, headers=None, expect=101):

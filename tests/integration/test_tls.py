@@ -96,7 +96,7 @@ def test_hsts_on_every_response_errors_and_streams_too(node):
                      ssl_context=node.ssl_context()) as sse:
         assert sse.status == 200, sse.response
         assert sse.headers.get("strict-transport-security") == HSTS, ("SSE 200", sse.headers)
-    with T.TlsRawWebSocket(node.port, node.ssl_context()) as raw:
+    with H.RawWebSocket(node.port, ssl_context=node.ssl_context()) as raw:
         resp = raw.handshake("/api/v1/streams/valid_tx")
         assert resp.headers.get("strict-transport-security") == HSTS, ("WS 101", resp.headers)
 
@@ -209,7 +209,7 @@ def test_wss_stream_delivers_and_closes_with_1000_and_1002(node):
         ws.close()
         assert ws.wait_closed() == 1000
     # A protocol error on a hand-made TLS WebSocket: an unmasked frame.
-    with T.TlsRawWebSocket(node.port, node.ssl_context()) as raw:
+    with H.RawWebSocket(node.port, ssl_context=node.ssl_context()) as raw:
         raw.handshake("/api/v1/streams/valid_tx")
         raw.send_frame(0x1, b"not masked", mask=False)
         code, _reason = raw.expect_close()

@@ -139,10 +139,3 @@ def copy_pair(src_cert, src_key, dst_cert, dst_key):
         os.chmod(tmp, 0o600)
         os.replace(tmp, dst)
 
-
-class TlsRawWebSocket(H.RawWebSocket):
-    """harness's hand-made WebSocket client over a TLS connection."""
-
-    def __init__(self, port, ctx, timeout=10.0):
-        H.RawStream.__init__(self, port, timeout, None, ctx)
-        self.response = None
