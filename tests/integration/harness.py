@@ -65,9 +65,10 @@ from rawhttp import PeerClosed, RawHttp, RawResponse, http_request  # noqa: F401
 from signing import (  # noqa: F401
     EXT_BLOCK_FIELDS, FAUCET_DEFAULT, FAUCET_MAX, GENESIS_SUPPLY, HEX_RE, INT64_MAX,
     NATIVE_ASSET, SEED_BLOCK_FIELDS, UNITS_PER_COIN, ZERO_HASH, Key, SigningKey, VerifyKey,
-    address_of_pubkey, canonical, check_block, create_body, header_hash, is_hex, message_body,
+    address_of_pubkey, call_body, canonical, check_block, create_body, deploy_body, header_hash,
+    is_hex, message_body,
     now_ms, random_address, sign, sign_exact, transfer, transfer_body, tx_id_of, tx_root_of,
-    verify_signed)
+    verify_signed, vm_address)
 from streams import (  # noqa: F401
     WS_GUID, LoopThread, RawStream, RawWebSocket, RssSampler, SseEvent, SseStream,
     WsClosedWithoutCloseFrame, WsReader, _LABEL_RE, _mask_fast, _SAMPLE_RE, _Waiting, login,

@@ -120,6 +120,28 @@ def message_body(key, recipient, memo, nonce, fee=0):
             "timestamp_ms": now_ms(), "fee": fee, "recipient": recipient, "memo": memo}
 
 
+def deploy_body(key, code, nonce, gas_limit, fee=0):
+    return {"kind": "deploy", "sender_pubkey": key.pk_hex, "nonce": nonce,
+            "timestamp_ms": now_ms(), "fee": fee, "code": code, "gas_limit": gas_limit}
+
+
+def call_body(key, to, selector, args, nonce, gas_limit, fee=0, amount=None):
+    """A call of the contract at `to` (40 hex; the body carries it with 0x)."""
+    body = {"kind": "call", "sender_pubkey": key.pk_hex, "nonce": nonce,
+            "timestamp_ms": now_ms(), "fee": fee, "to": "0x" + to, "selector": selector,
+            "args": list(args), "gas_limit": gas_limit}
+    if amount is not None:
+        body["amount"] = amount
+    return body
+
+
+def vm_address(chain_address, nonce):
+    """docs/API.md §2: the first 20 bytes of SHA-256(the 16 raw bytes of the
+    deployer's chain address || the deploy's nonce, 8 bytes big-endian)."""
+    raw = bytes.fromhex(chain_address) + nonce.to_bytes(8, "big")
+    return hashlib.sha256(raw).digest()[:20].hex()
+
+
 def transfer(key, recipient, amount, nonce, fee=0, asset_id=None):
     return sign(key, transfer_body(key, recipient, amount, nonce, fee, asset_id))
 

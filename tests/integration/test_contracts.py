@@ -13,7 +13,6 @@ not depend on each other's state. Calls that do not depend on each other's
 receipts are submitted back to back (the node counts pending nonces) and
 waited for together, to keep the file fast."""
 
-import hashlib
 import os
 import re
 import subprocess
@@ -53,11 +52,7 @@ def example(name):
 # Addresses, words, bodies
 # --------------------------------------------------------------------------
 
-def vm_address(chain_address, nonce):
-    """docs/API.md §2: the first 20 bytes of SHA-256(the 16 raw bytes of the
-    deployer's chain address || the deploy's nonce, 8 bytes big-endian)."""
-    raw = bytes.fromhex(chain_address) + nonce.to_bytes(8, "big")
-    return hashlib.sha256(raw).digest()[:20].hex()
+vm_address = H.vm_address
 
 
 def word(n):
@@ -71,17 +66,11 @@ def text(s):
 
 
 def deploy_body(key, code, nonce, gas_limit=GAS, fee=FEE):
-    return {"kind": "deploy", "sender_pubkey": key.pk_hex, "nonce": nonce,
-            "timestamp_ms": H.now_ms(), "fee": fee, "code": code, "gas_limit": gas_limit}
+    return H.deploy_body(key, code, nonce, gas_limit, fee)
 
 
 def call_body(key, to, selector, args, nonce, gas_limit=GAS, fee=FEE, amount=None):
-    body = {"kind": "call", "sender_pubkey": key.pk_hex, "nonce": nonce,
-            "timestamp_ms": H.now_ms(), "fee": fee, "to": "0x" + to, "selector": selector,
-            "args": list(args), "gas_limit": gas_limit}
-    if amount is not None:
-        body["amount"] = amount
-    return body
+    return H.call_body(key, to, selector, args, nonce, gas_limit, fee, amount)
 
 
 class Wallet:

@@ -15,7 +15,6 @@ sees them:
 One dev node (difficulty 1, 100 ms blocks) serves the file; each test makes
 its own keys."""
 
-import hashlib
 import os
 import sys
 
@@ -52,9 +51,7 @@ def grow_chain(srv, height):
         srv.fund(H.random_address(), 1)
 
 
-def vm_address(chain_address, nonce):
-    raw = bytes.fromhex(chain_address) + nonce.to_bytes(8, "big")
-    return hashlib.sha256(raw).digest()[:20].hex()
+vm_address = H.vm_address
 
 
 def account_pages(srv, address, limit, path_address=None):
@@ -227,14 +224,11 @@ def test_account_transactions_refuse_bad_addresses_cursors_and_limits(srv):
 # --------------------------------------------------------------------------
 
 def deploy_body(key, code, nonce):
-    return {"kind": "deploy", "sender_pubkey": key.pk_hex, "nonce": nonce,
-            "timestamp_ms": H.now_ms(), "fee": FEE, "code": code, "gas_limit": GAS}
+    return H.deploy_body(key, code, nonce, GAS, FEE)
 
 
 def call_body(key, to, selector, args, nonce):
-    return {"kind": "call", "sender_pubkey": key.pk_hex, "nonce": nonce,
-            "timestamp_ms": H.now_ms(), "fee": FEE, "to": "0x" + to, "selector": selector,
-            "args": list(args), "gas_limit": GAS}
+    return H.call_body(key, to, selector, args, nonce, GAS, FEE)
 
 
 def test_contract_page_shows_code_deploy_and_newest_twenty_receipts(srv):

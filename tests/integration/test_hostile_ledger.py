@@ -31,15 +31,7 @@ return { [1] = spin }
 """
 
 
-def deploy_body(key, code, nonce, gas_limit, fee=0):
-    return {"kind": "deploy", "sender_pubkey": key.pk_hex, "nonce": nonce,
-            "timestamp_ms": H.now_ms(), "fee": fee, "code": code, "gas_limit": gas_limit}
-
-
-def call_body(key, to, selector, args, nonce, gas_limit, fee=0):
-    return {"kind": "call", "sender_pubkey": key.pk_hex, "nonce": nonce,
-            "timestamp_ms": H.now_ms(), "fee": fee, "to": "0x" + to, "selector": selector,
-            "args": list(args), "gas_limit": gas_limit}
+deploy_body, call_body = H.deploy_body, H.call_body
 
 
 def receipt(srv, tx_id, timeout=60):
