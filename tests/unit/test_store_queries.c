@@ -28,8 +28,6 @@
 #define NATIVE "0000000000000000000000000000000000000000000000000000000000000000"
 #define NEWEST ((ll_store_pos_t){UINT64_MAX, UINT32_MAX})
 
-typedef data_dir_t fixture_t; /* testutil.h */
-
 static int setup(void **state)
 {
     return (*state = data_dir_new("queries", "data")) ? 0 : -1;
@@ -38,11 +36,6 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     return data_dir_free(*state);
-}
-
-static ll_store_t *open_store(const fixture_t *f, ll_store_mode_t mode)
-{
-    return data_dir_open(f, mode);
 }
 
 /* A transaction row named by its position: tx_id "<height><index>" in hex. */
@@ -143,8 +136,8 @@ static const char *txs_of(ll_store_t *st, const char *address, ll_store_pos_t be
 
 static void test_store_blocks_before_pages_newest_first(void **state)
 {
-    fixture_t *f = *state;
-    ll_store_t *st = open_store(f, LL_STORE_WRITER);
+    data_dir_t *f = *state;
+    ll_store_t *st = data_dir_open(f, LL_STORE_WRITER);
     walk_t w;
     fill(st);
 
@@ -172,8 +165,8 @@ static int see_id(const char *tx_id, void *arg)
 
 static void test_store_block_tx_ids_in_block_order(void **state)
 {
-    fixture_t *f = *state;
-    ll_store_t *st = open_store(f, LL_STORE_WRITER);
+    data_dir_t *f = *state;
+    ll_store_t *st = data_dir_open(f, LL_STORE_WRITER);
     walk_t w;
     fill(st);
     memset(&w, 0, sizeof w);
@@ -187,8 +180,8 @@ static void test_store_block_tx_ids_in_block_order(void **state)
 
 static void test_store_address_txs_are_sent_and_received_newest_first_once(void **state)
 {
-    fixture_t *f = *state;
-    ll_store_t *st = open_store(f, LL_STORE_WRITER);
+    data_dir_t *f = *state;
+    ll_store_t *st = data_dir_open(f, LL_STORE_WRITER);
     walk_t w;
     fill(st);
     /* Her transfer to herself is listed once. */
@@ -205,8 +198,8 @@ static void test_store_address_txs_are_sent_and_received_newest_first_once(void 
 
 static void test_store_address_txs_of_a_contract_are_its_deploy_and_calls(void **state)
 {
-    fixture_t *f = *state;
-    ll_store_t *st = open_store(f, LL_STORE_WRITER);
+    data_dir_t *f = *state;
+    ll_store_t *st = data_dir_open(f, LL_STORE_WRITER);
     walk_t w;
     fill(st);
     assert_string_equal(txs_of(st, CONTRACT, NEWEST, 100, &w), "5:1 5:0 4:0 2:0");
@@ -218,14 +211,14 @@ static void test_store_address_txs_of_a_contract_are_its_deploy_and_calls(void *
 
 static void test_store_contract_info_and_newest_receipts(void **state)
 {
-    fixture_t *f = *state;
-    ll_store_t *st = open_store(f, LL_STORE_WRITER);
+    data_dir_t *f = *state;
+    ll_store_t *st = data_dir_open(f, LL_STORE_WRITER);
     ll_store_contract_t c;
     walk_t w;
     fill(st);
     ll_store_close(st);
 
-    st = open_store(f, LL_STORE_READER);
+    st = data_dir_open(f, LL_STORE_READER);
     assert_int_equal(ll_store_contract_info(st, CONTRACT, &c), 0);
     assert_string_equal(c.code, "return {}");
     assert_int_equal(c.code_len, 9);
@@ -274,8 +267,8 @@ static int count_rows(const char *path, const char *sql)
  * already there are found through the new index. */
 static void test_store_migrates_a_version_4_database_and_indexes_its_calls(void **state)
 {
-    fixture_t *f = *state;
-    ll_store_t *st = open_store(f, LL_STORE_WRITER);
+    data_dir_t *f = *state;
+    ll_store_t *st = data_dir_open(f, LL_STORE_WRITER);
     walk_t w;
     assert_int_equal(ll_store_schema_version(st), 5);
     fill(st);
@@ -284,7 +277,7 @@ static void test_store_migrates_a_version_4_database_and_indexes_its_calls(void 
 
     /* A reader refuses the older schema until the writer has migrated it. */
     assert_int_equal(ll_store_open(f->dir, LL_STORE_READER, LL_SYNC_FULL, &st), LL_ESTORE);
-    st = open_store(f, LL_STORE_WRITER);
+    st = data_dir_open(f, LL_STORE_WRITER);
     assert_int_equal(ll_store_schema_version(st), 5);
     ll_store_close(st);
     assert_int_equal(count_rows(f->path, "SELECT count(*) FROM sqlite_master "
@@ -294,7 +287,7 @@ static void test_store_migrates_a_version_4_database_and_indexes_its_calls(void 
                                 "SELECT count(*) FROM txs INDEXED BY txs_call_to "
                                 "WHERE kind = 'call' AND (body ->> '$.to') = '0x" CONTRACT "'"),
                      3);
-    st = open_store(f, LL_STORE_READER);
+    st = data_dir_open(f, LL_STORE_READER);
     assert_string_equal(txs_of(st, CONTRACT, NEWEST, 100, &w), "5:1 5:0 4:0 2:0");
     ll_store_close(st);
 }

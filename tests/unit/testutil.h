@@ -13,6 +13,8 @@
  *   vector_section               a named array of that file
  *   str_at, assert_json_str      a JSON object's string member: got, or compared
  *   block_at, put_block          a block header chained at a height; its row
+ *   data_dir_new, data_dir_free  a temporary data directory for a store, and its
+ *   data_dir_open                removal; a store opened on it in a mode
  *
  * Owns:    nothing; each caller owns the buffers and JSON it passes or gets.
  * Frees:   free_vectors() releases what load_vectors() read; remove_tree()
