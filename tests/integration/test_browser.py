@@ -117,9 +117,15 @@ class Cdp:
     async def _read(self):
         async for raw in self.ws:
             msg = json.loads(raw)
-            fut = self.waiting.pop(msg.get("id"), None)
+            if "id" not in msg:
+                self.on_event(msg)
+                continue
+            fut = self.waiting.pop(msg["id"], None)
             if fut is not None and not fut.done():
                 fut.set_result(msg)
+
+    def on_event(self, msg):
+        """A protocol event (no id): ignored here; a subclass may keep it."""
 
     async def send(self, method, params=None, page=True, timeout=20):
         self.next_id += 1

@@ -56,15 +56,9 @@ class Page(Cdp):
         self.events = []
         super().__init__(ws)
 
-    async def _read(self):
-        async for raw in self.ws:
-            msg = json.loads(raw)
-            if "id" in msg:
-                fut = self.waiting.pop(msg["id"], None)
-                if fut is not None and not fut.done():
-                    fut.set_result(msg)
-            elif "method" in msg:
-                self.events.append(msg)
+    def on_event(self, msg):
+        if "method" in msg:
+            self.events.append(msg)
 
     async def open(self, isolated=True, size=DESKTOP):
         params = {"url": "about:blank"}
