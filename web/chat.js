@@ -214,11 +214,19 @@ function adopt(nameKey, address) {
   if (active === nameKey) openConv(address);
 }
 
+// The oldest message goes, with its statuses; so does its conversation
+// when nothing is left in it, unless it is the open one.
 function forgetOldest() {
-  const oldest = [...messages.values()].sort((a, b) => a.timestamp - b.timestamp)[0];
+  let oldest = null;
+  for (const m of messages.values()) if (!oldest || m.timestamp < oldest.timestamp) oldest = m;
+  if (!oldest) return;
   messages.delete(oldest.tx_id);
+  delete chat.statuses[oldest.tx_id];
   const c = convs.get(oldest.convKey);
-  if (c) c.ids = c.ids.filter((id) => id !== oldest.tx_id);
+  if (c) {
+    c.ids = c.ids.filter((id) => id !== oldest.tx_id);
+    if (!c.ids.length && c.key !== active) convs.delete(c.key);
+  }
   const li = msgEl(oldest.tx_id);
   if (li) li.remove();
 }
@@ -254,7 +262,20 @@ function markRead(key) {
 
 // ---- rendering -----------------------------------------------------------------
 
+// The conversation list is redrawn at most once per animation frame, however
+// many messages arrive in it.
+let convsDirty = false;
+
 function renderConvs() {
+  if (convsDirty) return;
+  convsDirty = true;
+  requestAnimationFrame(() => {
+    convsDirty = false;
+    if (chat.user) drawConvs();
+  });
+}
+
+function drawConvs() {
   const list = $('convs');
   const focused = document.activeElement && document.activeElement.dataset.key;
   const sorted = [...convs.values()].sort((a, b) =>
@@ -288,16 +309,20 @@ function mark(m) {
     'aria-label': 'pending' }, '… pending');
 }
 
-function renderMessage(m) {
-  if (m.convKey !== active) return;
-  const list = $('messages');
-  const mine = m.sender_address === chat.user.address;
-  const li = el('li', { class: 'msg ' + (mine ? 'mine' : 'theirs'), dataset: { tx: m.tx_id, status: m.status, ts: String(m.timestamp) } },
+function msgNode(m, mine) {
+  return el('li', { class: 'msg ' + (mine ? 'mine' : 'theirs'), dataset: { tx: m.tx_id, status: m.status, ts: String(m.timestamp) } },
     el('div', { class: 'bubble' },
       mine ? null : el('span', { class: 'from' }, m.sender === m.sender_address ? short(m.sender, 12) : m.sender),
       el('p', { class: 'text' }, m.text),
       el('p', { class: 'meta' }, el('time', { datetime: new Date(m.timestamp * 1000).toISOString(), title: timeOf(m.timestamp) },
         new Date(m.timestamp * 1000).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })), ' ', mark(m))));
+}
+
+function renderMessage(m) {
+  if (m.convKey !== active) return;
+  const list = $('messages');
+  const mine = m.sender_address === chat.user.address;
+  const li = msgNode(m, mine);
   const old = msgEl(m.tx_id);
   if (old) {
     old.replaceWith(li);
@@ -319,9 +344,12 @@ function openConv(key) {
   $('thread-addr').textContent = c.address || '';
   $('thread-addr').title = c.address || '';
   const list = clear($('messages'));
-  const ms = c.ids.map((id) => messages.get(id)).filter(Boolean).sort((a, b) => a.timestamp - b.timestamp);
-  if (!ms.length) list.append(el('li', { class: 'muted empty' }, 'No messages yet. Say hello.'));
-  for (const m of ms) renderMessage(m);
+  const ms = c.ids.map((id) => messages.get(id)).filter((m) => m && m.convKey === key)
+    .sort((a, b) => a.timestamp - b.timestamp);
+  const thread = document.createDocumentFragment();
+  if (!ms.length) thread.append(el('li', { class: 'muted empty' }, 'No messages yet. Say hello.'));
+  for (const m of ms) thread.append(msgNode(m, m.sender_address === chat.user.address));
+  list.append(thread);
   list.scrollTop = list.scrollHeight;
   $('text').disabled = $('send').disabled = false;
   markRead(key);

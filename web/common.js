@@ -74,9 +74,12 @@ export function timeOf(tsSeconds) {
   return new Date(tsSeconds * 1000).toLocaleString();
 }
 
-// An element whose text is the age of ts, kept current by tickAges().
+// An element whose text is the age of ts, kept current by tickAges(); plain
+// text when ts is not a time a Date can hold.
 export function ageEl(ts) {
-  return el('time', { class: 'age', datetime: new Date(ts * 1000).toISOString(),
+  const when = new Date(ts * 1000);
+  if (!Number.isFinite(ts) || Number.isNaN(when.getTime())) return 'unknown time';
+  return el('time', { class: 'age', datetime: when.toISOString(),
     title: timeOf(ts), dataset: { ts: String(ts) } }, age(ts));
 }
 

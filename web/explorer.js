@@ -42,7 +42,7 @@ const fetching = new Set();  // heights being fetched
 // ---- live data -----------------------------------------------------------------
 
 function addBlock(b, live) {
-  if (!b || typeof b.height !== 'number' || blocks.has(b.height)) return;
+  if (!b || !Number.isSafeInteger(b.height) || b.height < 0 || blocks.has(b.height)) return;
   blocks.set(b.height, b);
   for (const h of [...blocks.keys()].sort((x, y) => x - y)) {
     if (blocks.size <= KEEP_BLOCKS) break;
@@ -77,19 +77,10 @@ async function noteHeight(h) {
   }
 }
 
-// The newest blocks, newest first: GET /api/v1/blocks?limit=N, or on a node
-// without that route, the latest block and its predecessors one by one.
-export async function loadBlocks(before, limit = FIRST_PAGE) {
-  const q = '/api/v1/blocks?limit=' + limit + (before !== undefined ? '&before=' + before : '');
-  try {
-    return await api(q);
-  } catch (e) {
-    if (e.status !== 404) throw e;
-  }
-  const top = before !== undefined ? before - 1 : (await api('/api/v1/blocks/latest')).height;
-  const out = [];
-  for (let h = top; h >= 0 && out.length < limit; h--) out.push(await api('/api/v1/blocks/' + h));
-  return { blocks: out, next_before: out.length ? out[out.length - 1].height : null };
+// The newest blocks below `before` (or from the tip), newest first:
+// GET /api/v1/blocks?limit=N[&before=H] → {blocks, next_before}.
+export function loadBlocks(before, limit = FIRST_PAGE) {
+  return api('/api/v1/blocks?limit=' + limit + (before !== undefined ? '&before=' + before : ''));
 }
 
 async function catchUp() {
@@ -102,7 +93,7 @@ async function catchUp() {
 }
 
 function onFrame(f) {
-  if (typeof f.block_height !== 'number') return;
+  if (!Number.isSafeInteger(f.block_height) || f.block_height < 0) return;
   chart.count('tx');
   if (explorer.sse !== 'open') chart.count('ev');
   recentTxs.unshift(f);
@@ -173,28 +164,43 @@ function homePage(view) {
         el('h2', { id: 'h-txs' }, 'Latest transactions'), txList))));
   chart.attach(canvas, legend);
 
-  let lowest = null;
-  const show = (b, fresh) => {
-    const row = blockRow(b, fresh);
-    const rows = [...tbody.children];
-    const after = rows.find((r) => Number(r.dataset.height) < b.height);
-    if (rows.some((r) => Number(r.dataset.height) === b.height)) return;
-    tbody.insertBefore(row, after || null);
-    if (lowest === null || b.height < lowest) lowest = b.height;
+  // The list holds the newest KEEP_BLOCKS rows plus as many as the user paged
+  // in with "Older blocks"; a new block at the top pushes the lowest row out
+  // (not while a page of older blocks is on its way, so no gap opens).
+  let lowest = null;         // the lowest height listed
+  let paged = 0;             // rows the user paged in
+  let paging = false;
+  const trim = () => {
+    while (tbody.children.length > KEEP_BLOCKS + paged) tbody.lastElementChild.remove();
+    const last = tbody.lastElementChild;
+    lowest = last ? Number(last.dataset.height) : null;
     older.hidden = lowest === 0; // genesis is listed: nothing is older
+  };
+  const show = (b, fresh) => {
+    if (!b || !Number.isSafeInteger(b.height)) return false;
+    const rows = [...tbody.children];
+    if (rows.some((r) => Number(r.dataset.height) === b.height)) return false;
+    const after = rows.find((r) => Number(r.dataset.height) < b.height);
+    tbody.insertBefore(blockRow(b, fresh), after || null);
+    if (!paging) trim();
+    return true;
   };
   for (const h of explorer.heights()) show(blocks.get(h), false);
 
   older.addEventListener('click', async () => {
-    if (lowest === null || lowest === 0) return;
+    if (lowest === null || lowest === 0 || paging) return;
     older.disabled = true;
+    paging = true;
     try {
       const res = await loadBlocks(lowest);
-      for (const b of res.blocks) show(b, false);
+      for (const b of res.blocks) if (show(b, false)) paged++;
+      trim();
       if (res.next_before === null) older.hidden = true;
     } catch (e) {
+      trim();
       older.after(el('p', { class: 'error', role: 'alert' }, e.message));
     } finally {
+      paging = false;
       older.disabled = false;
     }
   });

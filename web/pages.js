@@ -9,6 +9,7 @@ import { el, add, clear, short, coins, ageEl, timeOf, api, addressOfPubkey, NATI
 
 const TX_DETAILS = 50;     // transactions of a block fetched for their kind and amount
 const PAGE = 20;           // rows of an account's or contract's history per page
+const LIVE_ROWS = 3 * PAGE; // an account's history rows kept while it only grows live
 
 export function notFound(view, text) {
   add(view, el('h1', {}, 'Not found'), el('p', {}, text), el('p', {}, el('a', { href: '#/' }, 'Back to the blocks')));
@@ -259,7 +260,8 @@ export function accountPage(view, ctx, address) {
   let stream = null;
   let disposed = false;
   let table = null;
-  let refreshing = null;
+  let refreshing = null;     // {again} while a refresh runs
+  let pagedOlder = false;    // the user asked for older transactions
   const balanceBox = el('div', { id: 'balance-box' });
   const liveNote = el('p', { class: 'muted small', id: 'live-note' });
   const more = el('button', { type: 'button', id: 'more-txs', hidden: true }, 'Older transactions');
@@ -291,30 +293,57 @@ export function accountPage(view, ctx, address) {
     }
   };
 
-  // Fresh data after a block (no session): the first page again, merged.
+  // Rows beyond LIVE_ROWS, grown by new transactions at the top, go: the
+  // table falls back to the newest page (`res`) and its cursor, so "Older
+  // transactions" goes on from there. Not once the user has paged older.
+  const trim = (res) => {
+    if (pagedOlder || table.rows.size <= LIVE_ROWS) return;
+    const keep = new Set(res.transactions.map((tx) => tx.tx_id));
+    for (const [id, row] of table.rows) {
+      if (keep.has(id)) continue;
+      row.remove();
+      table.rows.delete(id);
+    }
+    nextBefore = res.next_before;
+    more.hidden = !nextBefore;
+  };
+
+  // Fresh data after a block or a stream event: the balances and the first
+  // page again, merged. One refresh at a time; a call while one runs makes it
+  // run once more when it ends.
   const refresh = () => {
-    refreshing = refreshing || (async () => {
-      await loadAccount();
-      try {
-        const res = await api('/api/v1/accounts/' + address + '/transactions?limit=' + PAGE);
-        for (const tx of res.transactions.slice().reverse()) await table.put(tx, !table.rows.has(tx.tx_id));
-      } catch (_) { /* kept as it was */ }
+    if (refreshing) {
+      refreshing.again = true;
+      return;
+    }
+    refreshing = { again: false };
+    (async () => {
+      do {
+        refreshing.again = false;
+        await loadAccount();
+        if (disposed) break;
+        try {
+          const res = await api('/api/v1/accounts/' + address + '/transactions?limit=' + PAGE);
+          if (disposed) break;
+          for (const tx of res.transactions.slice().reverse()) await table.put(tx, !table.rows.has(tx.tx_id));
+          trim(res);
+        } catch (_) { /* kept as it was */ }
+      } while (refreshing.again && !disposed);
       refreshing = null;
     })();
   };
 
   const openLive = () => {
-    // With a session: the event stream filtered to this address (§5), each
-    // event naming a transaction that is then read over REST.
-    stream = new EventSource('/api/stream?types=tx,message,receipt&address=' + address);
+    // With a session: the event stream filtered to this address (§5); an
+    // event naming a transaction refreshes the balances and the first page.
+    stream = new EventSource('/api/stream?types=tx,message&address=' + address);
     stream.addEventListener('open', () => { liveNote.textContent = 'Live: /api/stream?address=' + address; });
-    stream.addEventListener('message', async (e) => {
+    stream.addEventListener('message', (e) => {
       let ev;
       try { ev = JSON.parse(e.data); } catch (_) { return; }
       const id = ev.tx ? ev.tx.tx_id : ev.msg ? ev.msg.tx_id : null;
       if (!id || disposed) return;
-      try { await table.put(await api('/api/v1/transactions/' + id), true); } catch (_) { /* gone */ }
-      loadAccount();
+      refresh();
     });
     stream.addEventListener('error', () => {
       if (stream.readyState === EventSource.CLOSED) {
@@ -334,13 +363,16 @@ export function accountPage(view, ctx, address) {
       el('section', { class: 'panel', 'aria-labelledby': 'h-hist' }, el('h2', { id: 'h-hist' }, 'Recent transactions'),
         liveNote, el('div', { class: 'scroll' }, table.table), more));
     more.addEventListener('click', async () => {
+      pagedOlder = true;
       more.disabled = true;
       await loadTxs(nextBefore);
       more.disabled = false;
     });
     await Promise.all([loadAccount(), loadTxs(null)]);
     if (disposed) return;
-    if (await ctx.user()) openLive();
+    const user = await ctx.user();
+    if (disposed) return;
+    if (user) openLive();
     else liveNote.textContent = 'Live: refreshed on every new block';
     view.dataset.state = 'ready';
   })();
@@ -365,14 +397,20 @@ function receiptRow(r) {
 
 export function contractPage(view, ctx, address) {
   let busy = false;
+  let newestTx;              // tx_id of the contract's newest transaction, once read
   const tbody = el('tbody');
+  const newest = async () => {
+    const res = await api('/api/v1/accounts/' + address + '/transactions?limit=1');
+    return res.transactions.length ? res.transactions[0].tx_id : null;
+  };
   const load = async (first) => {
     let c;
     try {
+      if (first) newestTx = await newest().catch(() => undefined);
       c = await api('/api/v1/contracts/' + address);
     } catch (e) {
       if (first) failed(view, e, 'Contract ' + short(address));
-      return;
+      return false;
     }
     if (first) {
       let balance = null;
@@ -396,14 +434,23 @@ export function contractPage(view, ctx, address) {
     add(clear(tbody), c.receipts.length ? c.receipts.map(receiptRow)
       : el('tr', {}, el('td', { colspan: 7, class: 'muted' }, 'No receipts yet.')));
     view.dataset.state = 'ready';
+    return true;
   };
   load(true);
+  // After a block, the contract (its code up to 64 KiB) is read again only
+  // when its newest transaction changed.
   return {
     onBlock: async (b, live) => {
       if (!live || busy || view.dataset.state !== 'ready') return;
       busy = true;
-      await load(false);
-      busy = false;
+      try {
+        const id = await newest();
+        if (id !== newestTx && (await load(false))) newestTx = id;
+      } catch (_) {
+        /* the next block tries again */
+      } finally {
+        busy = false;
+      }
     },
   };
 }
