@@ -309,13 +309,21 @@ function mark(m) {
     'aria-label': 'pending' }, '… pending');
 }
 
+// A message's time of day, or plain text when its timestamp is no time a
+// Date can hold (toISOString would throw).
+function msgTime(ts) {
+  const when = new Date(ts * 1000);
+  if (!Number.isFinite(ts) || Number.isNaN(when.getTime())) return 'unknown time';
+  return el('time', { datetime: when.toISOString(), title: timeOf(ts) },
+    when.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }));
+}
+
 function msgNode(m, mine) {
   return el('li', { class: 'msg ' + (mine ? 'mine' : 'theirs'), dataset: { tx: m.tx_id, status: m.status, ts: String(m.timestamp) } },
     el('div', { class: 'bubble' },
       mine ? null : el('span', { class: 'from' }, m.sender === m.sender_address ? short(m.sender, 12) : m.sender),
       el('p', { class: 'text' }, m.text),
-      el('p', { class: 'meta' }, el('time', { datetime: new Date(m.timestamp * 1000).toISOString(), title: timeOf(m.timestamp) },
-        new Date(m.timestamp * 1000).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })), ' ', mark(m))));
+      el('p', { class: 'meta' }, msgTime(m.timestamp), ' ', mark(m))));
 }
 
 function renderMessage(m) {
