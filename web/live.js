@@ -5,17 +5,15 @@
 // For tests and the curious, everything received is kept in arrival order:
 //   window.received = {sse: [envelope, ...], ws: [frame, ...]}
 //   window.live     = {user, sse, ws, sent: [tx_id, ...]}  (sse/ws: the states)
-'use strict';
+import { $, NATIVE, currentUser, sessionHint as hint } from '/common.js';
 
 (function () {
   const MAX_ROWS = 200;     // rows kept in each feed
   const MAX_KEPT = 10000;   // events kept in window.received
   const PING_MS = 30000;    // seed 000 suggests a ping every 30 s
-  const NATIVE = '0'.repeat(64);
 
   const received = (window.received = { sse: [], ws: [] });
   const live = (window.live = { user: null, sse: 'closed', ws: 'closed', sent: [] });
-  const $ = (id) => document.getElementById(id);
 
   function setState(which, state) {
     live[which] = state;
@@ -208,35 +206,25 @@
     openSse();
   }
 
-  function signedOut() {
+  // forget: the user signed out (or the node said 401), not a failed check.
+  function signedOut(forget = true) {
     live.user = null;
-    hint.clear();
+    if (forget) hint.clear();
     $('user').textContent = 'not signed in';
     $('login-section').hidden = false;
     $('compose-section').hidden = true;
     closeSse();
   }
 
-  // The session cookie is HttpOnly: the pages keep the user's name in
-  // localStorage (common.js's sessionHint) and ask /api/me only when it is
-  // there, so a visitor who never signed in causes no 401.
-  const HINT = 'll.user';
-  const hint = {
-    get() { try { return localStorage.getItem(HINT); } catch (_) { return null; } },
-    set(v) { try { localStorage.setItem(HINT, v); } catch (_) { /* private mode */ } },
-    clear() { try { localStorage.removeItem(HINT); } catch (_) { /* private mode */ } },
-  };
-
+  // common.js's session hint and /api/me: the hint is dropped on a 401
+  // only, not when the node is briefly away.
   async function checkSession() {
-    if (!hint.get()) return signedOut();
+    let me = null;
     try {
-      const r = await fetch('/api/me', { headers: { Accept: 'application/json' }, credentials: 'same-origin' });
-      if (!r.ok) return signedOut();
-      const me = await r.json();
-      if (live.user === null || live.sse === 'closed') signedIn(me.username || live.user || 'signed in');
-    } catch (_) {
-      signedOut();
-    }
+      me = await currentUser();
+    } catch (_) { /* offline: as signed out for now, the hint kept */ }
+    if (!me) return signedOut(false);
+    if (live.user === null || live.sse === 'closed') signedIn(me.username || live.user || 'signed in');
   }
 
   async function login(username, password) {
