@@ -320,7 +320,8 @@ int ll_nats_source_history(ll_nats_source_t *s, uint64_t after, size_t limit, ui
         if (st != NATS_OK) {
             if (jerr == JSNoMessageFoundErr || st == NATS_NOT_FOUND)
                 continue; /* gone from the stream (its limits): passed over */
-            return LL_ESHUTDOWN;
+            /* NATS away mid-read: the same answer as away before it */
+            return LL_EUNAVAILABLE;
         }
         ll_event_desc_t d;
         ll_event_t *ev = NULL;
