@@ -55,35 +55,48 @@ static void log_failure(ll_nats_source_t *s, const char *what, natsStatus st)
     LL_WARN("relay: %s: %s (retrying)", what, natsStatus_GetText(st));
 }
 
-/* Where to start reading: after the newest event read, or at start
- * start_back events before the stream's end. */
+/* Where to start reading: after the newest event read, or, before any was
+ * read, start_back events before the edge. The edge is read once, at the
+ * first subscribe (which makes the relay ready): a stream opened since then
+ * starts after it, so every later event must reach the hub, however often
+ * the consumer is made again before the first message comes. */
 static natsStatus subscribe(ll_nats_source_t *s)
 {
     jsErrCode jerr = 0;
-    uint64_t start;
-    if (atomic_load(&s->offset_known) && s->last_seq) {
-        start = s->last_seq + 1 + (uint64_t)atomic_load(&s->offset);
-    } else {
+    uint64_t start, first = 1, last = 0;
+    int info = !atomic_load(&s->ready) || !atomic_load(&s->offset_known);
+    if (info) {
         jsStreamInfo *si = NULL;
+        uint64_t id = 0;
         natsStatus st = js_GetStreamInfo(&si, ll_natsconn_js(s->nc), s->stream, NULL, &jerr);
         if (st != NATS_OK)
             return st;
-        uint64_t first = si->State.FirstSeq, last = si->State.LastSeq, edge = 0;
+        first = si->State.FirstSeq;
+        last = si->State.LastSeq;
         jsStreamInfo_Destroy(si);
-        if ((st = ll_natsconn_last_msg_id(s->nc, s->stream, &edge)) != NATS_OK)
+        if ((st = ll_natsconn_last_msg_id(s->nc, s->stream, &id)) != NATS_OK)
             return st;
-        atomic_store(&s->edge, edge);
-        atomic_store(&s->ready, 1);
-        if (edge && last >= edge) { /* the numbering, before any message comes */
-            atomic_store(&s->offset, (int64_t)(last - edge));
+        if (!atomic_load(&s->ready)) {
+            atomic_store(&s->edge, id);
+            atomic_store(&s->ready, 1);
+        }
+        if (id && last >= id) { /* the numbering, before any message comes */
+            atomic_store(&s->offset, (int64_t)(last - id));
             atomic_store(&s->offset_known, 1);
         }
-        start = last + 1 > s->start_back ? last + 1 - s->start_back : 1;
-        if (start < first)
-            start = first;
-        if (start == 0)
-            start = 1;
     }
+    uint64_t edge = atomic_load(&s->edge);
+    uint64_t from = s->last_seq                ? s->last_seq + 1
+                    : edge + 1 > s->start_back ? edge + 1 - s->start_back
+                                               : 1;
+    if (atomic_load(&s->offset_known))
+        start = from + (uint64_t)atomic_load(&s->offset);
+    else /* an empty stream, most likely: start_back before its end */
+        start = last + 1 > s->start_back ? last + 1 - s->start_back : 1;
+    if (info && start < first)
+        start = first;
+    if (start == 0)
+        start = 1;
     jsSubOptions so;
     jsSubOptions_Init(&so);
     so.Stream = s->stream;
@@ -320,7 +333,8 @@ int ll_nats_source_history(ll_nats_source_t *s, uint64_t after, size_t limit, ui
         if (st != NATS_OK) {
             if (jerr == JSNoMessageFoundErr || st == NATS_NOT_FOUND)
                 continue; /* gone from the stream (its limits): passed over */
-            return LL_ESHUTDOWN;
+            /* NATS away mid-read: the same answer as away before it */
+            return LL_EUNAVAILABLE;
         }
         ll_event_desc_t d;
         ll_event_t *ev = NULL;

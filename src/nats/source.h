@@ -72,7 +72,7 @@ int ll_nats_source_can_read(ll_nats_source_t *s);
  * over; 0: no bound), calling cb for each. One JetStream request per event:
  * for history older than the recent memory only. Returns how many seqs it
  * passed (an event the stream no longer holds is passed over), or a
- * negative LL_E* (NATS away: LL_ESHUTDOWN). */
+ * negative LL_E* (NATS away, before or during the read: LL_EUNAVAILABLE). */
 int ll_nats_source_history(ll_nats_source_t *s, uint64_t after, size_t limit, uint64_t stop_before,
                            ll_history_cb cb, void *arg);
 

@@ -381,8 +381,17 @@ int ll_sub_fill_history(ll_sub_t *s, const ll_stream_backend_t *history)
         return 0;
     int rc = history->events_after(history->ctx, s->cursor, room, history_event, s);
     if (rc < 0) {
-        LL_ERROR("stream: replaying the event log after %" PRIu64 " failed; going live", s->cursor);
+        /* Going live would skip the events between the cursor and live
+         * without a word. The stream ends instead, as on a failed write:
+         * its client reconnects with its Last-Event-ID. Nothing more is
+         * queued meanwhile (the owner may linger before it closes). */
+        LL_WARN("stream: reading the event log after %" PRIu64 " failed; ending the stream",
+                s->cursor);
+        discard(s);
+        s->dropped_unreported = 0;
+        s->ending = 1;
         s->catching_up = 0;
+        s->hooks->on_write_error(s->owner, UV_EIO); /* last: the owner may close s */
         return rc;
     }
     if ((uint32_t)rc < room) {

@@ -122,7 +122,7 @@ static void test_subq_drops_newest_and_counts_when_full(void **state)
     assert_true(got > CAP); /* the full ring was written through before any drop */
     assert_int_equal(ll_sub_queued(c->sub), CAP);
     assert_true(stats_of(fx).queue_hwm >= CAP);
-    assert_int_equal(c->dropped_calls, 0); /* reported only when there is room again */
+    assert_int_equal(c->dropped_calls, 0);     /* reported only when there is room again */
     assert_int_equal(stats_of(fx).lagging, 1); /* its whole queue waits for the socket */
 
     /* A second batch while the socket is still full: all of it dropped. */
@@ -423,6 +423,78 @@ static void test_sub_end_body_waits_for_the_write_in_flight(void **state)
     free(data);
 }
 
+/* ---- a history that cannot be read ---------------------------------------- */
+
+/* A backend whose history holds 1..10 and whose reads fail after the first
+ * event of each page (its store, or NATS, went away mid-read). */
+static int failing_reads;
+
+static int failing_events_after(void *ctx, uint64_t after, size_t limit, ll_history_cb cb,
+                                void *arg)
+{
+    (void)ctx;
+    failing_reads++;
+    if (limit > 0 && after < 10) {
+        ll_event_t *ev = ev_new(after + 1, LL_EV_TX, "", 10);
+        cb(ev, arg);
+        ll_event_unref(ev);
+    }
+    return LL_EUNAVAILABLE;
+}
+
+static uint64_t failing_last_seq(void *ctx)
+{
+    (void)ctx;
+    return 10;
+}
+
+static int failing_session_expiry(void *ctx, const char *key, int64_t *expires_ms)
+{
+    (void)ctx;
+    (void)key;
+    (void)expires_ms;
+    return LL_ENOTFOUND;
+}
+
+/* Going live would skip what lies between the client's Last-Event-ID and
+ * live without a word: the owner is told to end the stream instead (once),
+ * and nothing, not the event read before the failure nor a later live one,
+ * reaches that client. Whether or not the owner closes it at once. A live
+ * client beside them is not affected. */
+static void test_sub_ends_the_stream_when_history_cannot_be_read(void **state)
+{
+    fx_t *fx = *state;
+    failing_reads = 0;
+    ll_fanout_close(fx->fo); /* replaced by one whose history fails */
+    uv_run(&fx->loop, UV_RUN_DEFAULT);
+    ll_stream_backend_t backend = {failing_events_after, failing_last_seq, failing_session_expiry,
+                                   NULL};
+    assert_non_null(fx->fo = ll_fanout_new(&fx->loop, &backend, &fx->stats));
+    ll_sub_opts_t o = sse_opts(16);
+    conn_t *live = conn_open(fx, 0, &o);
+    o.resume = 1;
+    o.resume_after = 3;
+    conn_t *lingers = conn_open(fx, 0, &o); /* its owner ends the connection later */
+    conn_t *closes = conn_open(fx, 0, &o);  /* its owner closes it in the hook */
+    closes->close_on_error = 1;
+
+    uint64_t deadline = uv_hrtime() + (uint64_t)DEADLINE_MS * 1000000;
+    while (lingers->write_errors + closes->write_errors < 2) {
+        assert_true(uv_hrtime() < deadline);
+        uv_run(&fx->loop, UV_RUN_NOWAIT);
+        read_all(fx);
+    }
+    deliver_range(fx, 11, 12, 10);
+    expect_range(fx, live, 11, 12);
+    assert_int_equal(lingers->write_errors, 1);
+    assert_int_equal(closes->write_errors, 1);
+    assert_int_equal(failing_reads, 2); /* no page is read again */
+    assert_int_equal(lingers->ntok + closes->ntok, 0);
+    assert_int_equal(lingers->len + closes->len, 0);
+    assert_int_equal(ll_sub_queued(lingers->sub), 0);
+    assert_int_equal(ll_sub_send_raw(lingers->sub, ": x\n\n", 5), LL_ESHUTDOWN);
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -444,6 +516,7 @@ int main(void)
         T(test_sub_on_drained_after_a_write_in_flight_completes),
         T(test_sub_end_body_drops_the_queue_and_writes_the_last_chunk),
         T(test_sub_end_body_waits_for_the_write_in_flight),
+        T(test_sub_ends_the_stream_when_history_cannot_be_read),
     };
 #undef T
     return cmocka_run_group_tests_name("stream/subscriber", tests, NULL, NULL);
