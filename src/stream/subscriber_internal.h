@@ -99,7 +99,9 @@ int ll_sub_wants_page(const ll_sub_t *s);
 
 /* Queues the next page of history after s's cursor. Returns 1
  * when the log is exhausted (s is live from then on), 0 when more remains,
- * or a negative LL_E* (s then goes live, and says so in the log). */
+ * or a negative LL_E* when the log could not be read: nothing more is
+ * queued and the owner hears on_write_error(UV_EIO), which ends the stream
+ * (its client reconnects with its Last-Event-ID rather than miss events). */
 int ll_sub_fill_history(ll_sub_t *s, const ll_stream_backend_t *history);
 
 /* s replays no more of the log (its session ended: it is out of the index). */
