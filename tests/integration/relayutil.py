@@ -29,21 +29,28 @@ def cookie_headers(cookie):
     return {"Cookie": "session=" + cookie} if cookie else {}
 
 
+def passing(status, cookie):
+    """Statuses a client retries while opening a stream: 503 unavailable (a
+    relay that cannot judge a cookie yet, §8), and with a cookie 401 (a
+    login reaches the relays' session bucket a moment after the node has
+    answered it, §8)."""
+    return status == 503 or (cookie is not None and status == 401)
+
+
 def open_ws(lt, port, stream, query="", cookie=None):
     """A WsReader on ws://127.0.0.1:port/api/v1/streams/<stream><query>.
-    503 unavailable (a relay that cannot judge a cookie yet, §8) is retried
-    as a client would; another refusal is a failure that says what the
-    endpoint answered."""
+    What passing() names is retried as a client would; another refusal is
+    a failure that says what the endpoint answered."""
     uri = "ws://127.0.0.1:%d/api/v1/streams/%s%s" % (port, stream, query)
 
     def attempt():
         try:
             return H.WsReader(lt, uri, headers=cookie_headers(cookie))
         except Exception as e:  # websockets' InvalidStatusCode carries the status
-            if getattr(e, "status_code", None) == 503:
+            if passing(getattr(e, "status_code", None), cookie):
                 return None
             raise AssertionError("%s: upgrade refused: %r" % (uri, e))
-    return H.wait_until(attempt, SEEN_WITHIN_S, "%s to answer other than 503" % uri,
+    return H.wait_until(attempt, SEEN_WITHIN_S, "%s to open" % uri,
                         interval=0.1)
 
 
@@ -53,13 +60,14 @@ def open_sse(port, path="/api/stream", cookie=None, last_id=None):
 
     def attempt():
         s = H.SseStream(port, path, cookie=cookie, headers=headers)
-        if s.status == 503:
+        if passing(s.status, cookie):
+            s.close()
             return None
         if s.status != 200:
             raise AssertionError("GET %s on port %d: %d %r" % (path, port, s.status,
                                                                s.response.body[:300]))
         return s
-    return H.wait_until(attempt, SEEN_WITHIN_S, "GET %s on port %d to answer other than 503"
+    return H.wait_until(attempt, SEEN_WITHIN_S, "GET %s on port %d to open"
                         % (path, port), interval=0.1)
 
 
